@@ -1,0 +1,132 @@
+//! Options of the CSV reader. Every field has a sane default (see `Default`), and every
+//! field is documented in the README's job reference under `source.engine.options`.
+
+use std::path::PathBuf;
+
+use arrow_schema::{Field, SchemaRef};
+
+/// Text encoding of the input file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Encoding {
+    /// UTF-8, unless a byte-order mark says UTF-16LE/BE (the BOM is stripped either way).
+    #[default]
+    Auto,
+    Utf8,
+    Utf16Le,
+    Utf16Be,
+    /// ISO-8859-1: every byte is the code point of the same value.
+    Latin1,
+    /// Windows-1252 (what many "ANSI" exports really are).
+    Windows1252,
+}
+
+impl Encoding {
+    /// Parse a user-facing name such as `utf-16-le`, `UTF16LE`, `latin1`, `cp1252`.
+    pub fn from_name(name: &str) -> Option<Encoding> {
+        let n: String = name.chars().filter(|c| c.is_ascii_alphanumeric()).collect::<String>().to_ascii_lowercase();
+        Some(match n.as_str() {
+            "auto" => Encoding::Auto,
+            "utf8" => Encoding::Utf8,
+            "utf16le" | "utf16" => Encoding::Utf16Le, // Windows' "Unicode" is little-endian
+            "utf16be" => Encoding::Utf16Be,
+            "latin1" | "iso88591" | "l1" => Encoding::Latin1,
+            "windows1252" | "cp1252" => Encoding::Windows1252,
+            _ => return None,
+        })
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Encoding::Auto => "auto",
+            Encoding::Utf8 => "utf-8",
+            Encoding::Utf16Le => "utf-16-le",
+            Encoding::Utf16Be => "utf-16-be",
+            Encoding::Latin1 => "latin-1",
+            Encoding::Windows1252 => "windows-1252",
+        }
+    }
+}
+
+/// What to do with a row that cannot be read or typed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnError {
+    /// Stop with an error naming file, line, column and value (default).
+    #[default]
+    Fail,
+    /// Drop the row and count it.
+    Skip,
+    /// Write the row to the rejects CSV (file, line, byte offset, column, reason, raw line),
+    /// count it, and go on.
+    Reject,
+}
+
+#[derive(Debug, Clone)]
+pub struct CsvOptions {
+    /// Field separator (one byte). Default `,`.
+    pub delimiter: u8,
+    /// Quote character; `None` turns quoting off. Default `"`.
+    pub quote: Option<u8>,
+    /// Escape character inside quoted fields; `None` means quotes are escaped by doubling
+    /// (`""`), as RFC 4180 says. Default `None`.
+    pub escape: Option<u8>,
+    /// Whether the first record (after `skip_rows`) holds column names. Default true.
+    pub has_header: bool,
+    /// Column names to use; required to name columns of a file without header (otherwise
+    /// they are `column_1`, `column_2`, ...), and replaces the header names when given with
+    /// `has_header: true`.
+    pub column_names: Option<Vec<String>>,
+    /// Lines starting with this byte are skipped. Default none.
+    pub comment: Option<u8>,
+    /// Field texts that mean null. Default `[""]` (an empty field is null). A quoted field in
+    /// a string column is never null, so `""` there is an empty string.
+    pub null_values: Vec<String>,
+    /// Physical lines to skip at the start of every file, before the header. Default 0.
+    pub skip_rows: usize,
+    /// Rows per record batch. Default 65,536.
+    pub batch_size: usize,
+    /// Rows sampled from the first file to infer column types. Default 10,000.
+    pub infer_sample_rows: usize,
+    /// The complete schema of the file (names and types, in file order); disables inference.
+    pub schema: Option<SchemaRef>,
+    /// Types pinned for some columns by name (the others are inferred). A field with
+    /// `nullable == false` makes a null in that column a bad row.
+    pub column_types: Vec<Field>,
+    /// Input text encoding. Default auto (UTF-8 or a BOM-announced UTF-16).
+    pub encoding: Encoding,
+    /// Bad-row policy. Default fail.
+    pub on_error: OnError,
+    /// Where rejected rows go with `on_error: reject`. Default `<output>/_rejects.csv` chosen
+    /// by the job; required when the reader is used alone with `Reject`.
+    pub rejects_path: Option<PathBuf>,
+    /// With skip/reject: fail once more than this many rows were dropped. Default unlimited.
+    pub max_rejects: Option<u64>,
+    /// Longest record accepted, in bytes; bounds memory on a runaway quote. Default 16 MiB.
+    pub max_line_bytes: usize,
+    /// Parse threads; 0 means one per core. Default 0.
+    pub threads: usize,
+}
+
+impl Default for CsvOptions {
+    fn default() -> Self {
+        CsvOptions {
+            delimiter: b',',
+            quote: Some(b'"'),
+            escape: None,
+            has_header: true,
+            column_names: None,
+            comment: None,
+            null_values: vec![String::new()],
+            skip_rows: 0,
+            batch_size: 65_536,
+            infer_sample_rows: 10_000,
+            schema: None,
+            column_types: Vec::new(),
+            encoding: Encoding::Auto,
+            on_error: OnError::Fail,
+            rejects_path: None,
+            max_rejects: None,
+            max_line_bytes: 16 * 1024 * 1024,
+            threads: 0,
+        }
+    }
+}

@@ -1,0 +1,21 @@
+//! dativo: a streaming CSV -> Arrow -> Parquet ingestion engine.
+//!
+//! The engine is organised by concept; each module has one job:
+//! - [`csv`]: decode, split, parse and type CSV text into Arrow record batches;
+//! - [`parquet`]: encode record batches into Parquet files committed atomically;
+//! - [`schema`]: asset schemas (the Dativo asset format) and their validation;
+//! - [`job`]: YAML job files, `${VAR}` substitution, and running a job;
+//! - [`pipeline`]: the reader and writer threads joined by a bounded channel;
+//! - [`gen`]: the deterministic benchmark file generator.
+//!
+//! Nothing here knows about the C API; that layer lives in `src/ffi/` (later).
+
+pub mod csv;
+pub mod error;
+pub mod gen;
+pub mod job;
+pub mod parquet;
+pub mod pipeline;
+pub mod schema;
+
+pub use error::{Error, Result};

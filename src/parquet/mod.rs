@@ -1,0 +1,3 @@
+//! Parquet writer: Arrow record batches -> Parquet files committed atomically.
+pub mod options;
+pub use options::{Compression, ParquetOptions};
