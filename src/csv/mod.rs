@@ -7,16 +7,23 @@
 //! - `infer`: picks column types from a sample;
 //! - `reader`: wires the stages together and yields batches in input order.
 
+mod bad_rows;
+mod decode;
+mod infer;
 pub mod options;
+mod parse;
+mod reader;
+mod split;
+mod values;
+
+pub use infer::timestamp_type;
+pub use reader::CsvReader;
 
 pub use options::{CsvOptions, Encoding, OnError};
 
-use std::io::Read;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
-use std::sync::Arc;
 
-use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 
 use crate::Result;
@@ -34,45 +41,10 @@ pub struct ReadStats {
     pub rows_rejected: AtomicU64,
 }
 
-/// Reads one or several CSV files as a stream of record batches sharing one schema.
-pub struct CsvReader {
-    _private: (),
-}
-
-impl CsvReader {
-    /// Open files (all must have the same columns); infers the schema from the first file.
-    pub fn open(paths: &[PathBuf], options: CsvOptions) -> Result<Self> {
-        let _ = (paths, options);
-        todo!()
-    }
-
-    /// Read from any byte source; `name` is used in error messages in place of a path.
-    pub fn from_reader(name: &str, input: Box<dyn Read + Send>, options: CsvOptions) -> Result<Self> {
-        let _ = (name, input, options);
-        todo!()
-    }
-
-    pub fn schema(&self) -> SchemaRef {
-        todo!()
-    }
-
-    pub fn stats(&self) -> Arc<ReadStats> {
-        todo!()
-    }
-}
-
-impl Iterator for CsvReader {
-    type Item = Result<RecordBatch>;
-    fn next(&mut self) -> Option<Self::Item> {
-        todo!()
-    }
-}
-
 /// Column names of a file as the reader would see them (header, or `column_names`, or
 /// `column_1..N`), without reading further.
 pub fn read_column_names(path: &std::path::Path, options: &CsvOptions) -> Result<Vec<String>> {
-    let _ = (path, options);
-    todo!()
+    reader::column_names(reader::Source::Path(path.to_path_buf()), options)
 }
 
 /// The schema the reader would use for these files.

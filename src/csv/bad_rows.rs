@@ -1,0 +1,133 @@
+//! Bad rows: what went wrong where, the message for `on_error: fail`, and the rejects file.
+
+use std::path::{Path, PathBuf};
+
+use super::values::Invalid;
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum BadReason {
+    /// The record has the wrong number of fields.
+    Ragged { expected: usize, found: usize },
+    /// A quoted field opened on this line never closes before the end of the file.
+    Unterminated,
+    /// The record is longer than `max_line_bytes`.
+    TooLong { limit: usize },
+    /// The text is not valid in the file's encoding.
+    Encoding { encoding: &'static str },
+    /// A value does not parse as the column's type.
+    Value { kind: Invalid },
+    /// A null (empty) value in a column that does not allow nulls.
+    NullInRequired,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct BadRow {
+    pub line: u64,
+    /// Offset of the record in the decoded text of the file.
+    pub offset: u64,
+    pub column: Option<usize>,
+    pub value: Option<Vec<u8>>,
+    pub reason: BadReason,
+    /// The record's text (the first line only for an unterminated or over-long record).
+    pub raw: Vec<u8>,
+}
+
+/// What the message needs to know about a column.
+pub(crate) struct ColumnInfo<'a> {
+    pub name: &'a str,
+    pub type_name: &'a str,
+    /// Declared by the user (schema / asset) rather than inferred.
+    pub pinned: bool,
+}
+
+fn show(value: &[u8]) -> String {
+    const MAX: usize = 80;
+    let s = String::from_utf8_lossy(value);
+    let mut out: String = s.chars().take(MAX).collect();
+    if s.chars().count() > MAX {
+        out.push_str("...");
+    }
+    format!("{out:?}")
+}
+
+impl BadRow {
+    /// The reason alone, as in the rejects file's `reason` column.
+    pub(crate) fn reason_text(&self, col: Option<&ColumnInfo>) -> String {
+        match (&self.reason, col) {
+            (BadReason::Ragged { expected, found }, _) => format!("expected {expected} fields, found {found}"),
+            (BadReason::Unterminated, _) => "a quoted field starting on this line is never closed (unbalanced quote)".into(),
+            (BadReason::TooLong { limit }, _) => format!("record is longer than max_line_bytes ({limit} bytes)"),
+            (BadReason::Encoding { encoding }, _) => format!("text is not valid {encoding}"),
+            (BadReason::Value { kind }, Some(c)) => {
+                let v = show(self.value.as_deref().unwrap_or_default());
+                match kind {
+                    Invalid::Syntax => format!("cannot parse {v} as {}", c.type_name),
+                    Invalid::Range => format!("{v} is out of range for {}", c.type_name),
+                }
+            }
+            (BadReason::NullInRequired, _) => "null value in a required column".into(),
+            (BadReason::Value { .. }, None) => "invalid value".into(),
+        }
+    }
+
+    /// The full error for `on_error: fail`: where, what, and how to fix it.
+    pub(crate) fn message(&self, file: &str, col: Option<&ColumnInfo>, sample_rows: usize) -> String {
+        let place = match col {
+            Some(c) => format!("{file}:{}: column '{}' (#{})", self.line, c.name, self.column.map_or(0, |i| i + 1)),
+            None => format!("{file}:{}", self.line),
+        };
+        let reason = self.reason_text(col);
+        let hint = match (&self.reason, col) {
+            (BadReason::Value { .. }, Some(c)) if c.pinned => format!(
+                "the schema declares '{}' as {}: fix the value or change the declared type",
+                c.name, c.type_name
+            ),
+            (BadReason::Value { .. }, Some(c)) => format!(
+                "the type {} was inferred from the first {sample_rows} rows: pin '{}' to a wider type \
+                 (e.g. string) in the asset schema, or raise infer_sample_rows",
+                c.type_name, c.name
+            ),
+            (BadReason::Ragged { .. }, _) => "check the delimiter and quoting of this line".into(),
+            (BadReason::Unterminated, _) => "close or escape the quote (a literal quote inside a quoted field is written \"\")".into(),
+            (BadReason::TooLong { .. }, _) => "an unbalanced quote often causes this; otherwise raise max_line_bytes".into(),
+            (BadReason::Encoding { .. }, _) => "set source.engine.options.encoding to the file's real encoding".into(),
+            (BadReason::NullInRequired, _) => "fill the value, or mark the column required: false in the asset".into(),
+            (BadReason::Value { .. }, None) => String::new(),
+        };
+        format!("{place}: {reason}; {hint} (or set on_error: skip | reject to set bad rows aside)")
+    }
+}
+
+/// The rejects CSV: `file,line,byte_offset,column,reason,raw_line`, one row per bad row.
+pub(crate) struct RejectsWriter {
+    path: PathBuf,
+    out: csv::Writer<std::io::BufWriter<std::fs::File>>,
+}
+
+impl RejectsWriter {
+    pub(crate) fn create(path: &Path) -> crate::Result<RejectsWriter> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| crate::Error::io("cannot create folder", dir, e))?;
+        }
+        let file = std::fs::File::create(path).map_err(|e| crate::Error::io("cannot create rejects file", path, e))?;
+        let mut out = csv::Writer::from_writer(std::io::BufWriter::new(file));
+        out.write_record(["file", "line", "byte_offset", "column", "reason", "raw_line"])
+            .map_err(|e| crate::Error::Internal(format!("rejects file {}: {e}", path.display())))?;
+        Ok(RejectsWriter { path: path.to_path_buf(), out })
+    }
+
+    pub(crate) fn write(&mut self, file: &str, bad: &BadRow, col: Option<&ColumnInfo>) -> crate::Result<()> {
+        let line = bad.line.to_string();
+        let offset = bad.offset.to_string();
+        let column = col.map(|c| c.name).unwrap_or("");
+        let reason = bad.reason_text(col);
+        // The raw line is written byte for byte, so nothing of the input is lost.
+        self.out
+            .write_record([file.as_bytes(), line.as_bytes(), offset.as_bytes(), column.as_bytes(), reason.as_bytes(), &bad.raw])
+            .map_err(|e| crate::Error::Internal(format!("cannot write rejects file {}: {e}", self.path.display())))
+    }
+
+    pub(crate) fn finish(mut self) -> crate::Result<()> {
+        self.out.flush().map_err(|e| crate::Error::io("cannot write rejects file", &self.path, e))
+    }
+}

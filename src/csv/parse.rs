@@ -1,0 +1,390 @@
+//! Turns a chunk of records into a typed Arrow record batch. Runs on every core.
+//!
+//! Work is column-major: first every record is split into field references (no copies
+//! unless a field is quoted), then each column is parsed in one tight loop for its type.
+//! A field that does not fit marks its row bad; bad rows are filtered out at the end and
+//! reported with their line, column and value, so nothing is silently turned into a null.
+
+use std::sync::Arc;
+
+use arrow_array::builder::BooleanBufferBuilder;
+use arrow_array::types::{Date32Type, Float64Type, Int64Type, TimestampMicrosecondType};
+use arrow_array::{ArrayRef, BooleanArray, PrimitiveArray, RecordBatch, StringArray};
+use arrow_buffer::{BooleanBuffer, Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
+use arrow_schema::{DataType, SchemaRef, TimeUnit};
+use memchr::{memchr, memchr2};
+
+use super::bad_rows::{BadReason, BadRow};
+use super::split::{Chunk, BAD_ENCODING, HAS_QUOTE, TOO_LONG, UNTERMINATED};
+use super::values;
+
+/// Bits kept in the top of `FieldRef::len`.
+const QUOTED: u32 = 1 << 31;
+const SCRATCH: u32 = 1 << 30;
+const LEN_MASK: u32 = SCRATCH - 1;
+
+/// A field: a range of the chunk's data, or of the scratch buffer for quoted fields (whose
+/// doubled quotes had to be removed).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FieldRef {
+    start: u32,
+    len: u32,
+}
+
+impl FieldRef {
+    fn quoted(self) -> bool {
+        self.len & QUOTED != 0
+    }
+    pub(crate) fn bytes<'a>(self, data: &'a [u8], scratch: &'a [u8]) -> &'a [u8] {
+        let (s, n) = (self.start as usize, (self.len & LEN_MASK) as usize);
+        if self.len & SCRATCH != 0 {
+            &scratch[s..s + n]
+        } else {
+            &data[s..s + n]
+        }
+    }
+}
+
+/// How fields are delimited and what counts as null.
+#[derive(Debug, Clone)]
+pub(crate) struct Dialect {
+    pub delimiter: u8,
+    pub quote: Option<u8>,
+    pub escape: Option<u8>,
+    pub null_values: Vec<Vec<u8>>,
+}
+
+impl Dialect {
+    /// Whether a field is null. In a string column a quoted field is always a value, so
+    /// `""` stays an empty string there.
+    #[inline]
+    pub(crate) fn is_null(&self, bytes: &[u8], quoted: bool, string_column: bool) -> bool {
+        if quoted && string_column {
+            return false;
+        }
+        self.null_values.iter().any(|n| n.as_slice() == bytes)
+    }
+
+    /// Split one record into fields, appended to `out`; returns how many.
+    /// `offset` is the record's position in the chunk data.
+    pub(crate) fn split_fields(&self, rec: &[u8], offset: u32, has_quote: bool, scratch: &mut Vec<u8>, out: &mut Vec<FieldRef>) -> usize {
+        let before = out.len();
+        let n = rec.len();
+        let d = self.delimiter;
+        if !has_quote {
+            let mut start = 0;
+            for p in memchr::memchr_iter(d, rec) {
+                out.push(FieldRef { start: offset + start as u32, len: (p - start) as u32 });
+                start = p + 1;
+            }
+            out.push(FieldRef { start: offset + start as u32, len: (n - start) as u32 });
+            return out.len() - before;
+        }
+        let q = self.quote;
+        let esc = self.escape.filter(|e| Some(*e) != q);
+        let mut i = 0;
+        loop {
+            if i < n && Some(rec[i]) == q {
+                let q = rec[i];
+                let s_start = scratch.len();
+                i += 1;
+                loop {
+                    let found = match esc {
+                        Some(e) => memchr2(q, e, &rec[i..]),
+                        None => memchr(q, &rec[i..]),
+                    };
+                    let Some(p) = found.map(|p| i + p) else {
+                        scratch.extend_from_slice(&rec[i..]);
+                        i = n;
+                        break;
+                    };
+                    scratch.extend_from_slice(&rec[i..p]);
+                    if Some(rec[p]) == esc {
+                        if p + 1 < n {
+                            scratch.push(rec[p + 1]);
+                        }
+                        i = p + 2;
+                    } else if p + 1 < n && rec[p + 1] == q {
+                        scratch.push(q);
+                        i = p + 2;
+                    } else {
+                        i = p + 1;
+                        break;
+                    }
+                }
+                // Text between the closing quote and the delimiter is kept, as written.
+                let end = memchr(d, &rec[i.min(n)..]).map_or(n, |p| i + p);
+                if i < end {
+                    scratch.extend_from_slice(&rec[i..end]);
+                }
+                let len = (scratch.len() - s_start) as u32;
+                out.push(FieldRef { start: s_start as u32, len: len | QUOTED | SCRATCH });
+                i = end;
+            } else {
+                let end = memchr(d, &rec[i..]).map_or(n, |p| i + p);
+                out.push(FieldRef { start: offset + i as u32, len: (end - i) as u32 });
+                i = end;
+            }
+            if i >= n {
+                break;
+            }
+            i += 1; // the delimiter
+        }
+        out.len() - before
+    }
+}
+
+/// A column of the output and how to parse it.
+#[derive(Debug, Clone)]
+pub(crate) struct ColumnSpec {
+    pub name: String,
+    pub data_type: DataType,
+    pub nullable: bool,
+    pub pinned: bool,
+}
+
+/// Records of a chunk split into fields: `fields[row * ncols + col]` for good rows.
+pub(crate) struct Tokenized {
+    pub fields: Vec<FieldRef>,
+    pub scratch: Vec<u8>,
+    /// Record index (in the chunk) of each good row.
+    pub rows: Vec<usize>,
+    pub bad: Vec<(usize, BadRow)>,
+}
+
+/// Split every record of the chunk, setting aside records that are already bad.
+pub(crate) fn tokenize(chunk: &Chunk, dialect: &Dialect, ncols: usize, encoding: &'static str, max_line_bytes: usize) -> Tokenized {
+    let data = &chunk.data;
+    let utf8_ok = simdutf8::basic::from_utf8(data).is_ok();
+    let mut t = Tokenized { fields: Vec::with_capacity(chunk.records.len() * ncols), scratch: Vec::new(), rows: Vec::with_capacity(chunk.records.len()), bad: Vec::new() };
+    for (idx, r) in chunk.records.iter().enumerate() {
+        let rec = &data[r.start as usize..r.end as usize];
+        let bad = |reason| BadRow {
+            line: r.line,
+            offset: chunk.base_offset + r.start as u64,
+            column: None,
+            value: None,
+            reason,
+            raw: rec.to_vec(),
+        };
+        let invalid_text = r.flags & BAD_ENCODING != 0 || (!utf8_ok && simdutf8::basic::from_utf8(rec).is_err());
+        if r.flags & UNTERMINATED != 0 {
+            t.bad.push((idx, bad(BadReason::Unterminated)));
+            continue;
+        }
+        if r.flags & TOO_LONG != 0 {
+            t.bad.push((idx, bad(BadReason::TooLong { limit: max_line_bytes })));
+            continue;
+        }
+        if invalid_text {
+            t.bad.push((idx, bad(BadReason::Encoding { encoding })));
+            continue;
+        }
+        let scratch_mark = t.scratch.len();
+        let found = dialect.split_fields(rec, r.start, r.flags & HAS_QUOTE != 0, &mut t.scratch, &mut t.fields);
+        if found != ncols {
+            t.fields.truncate(t.fields.len() - found);
+            t.scratch.truncate(scratch_mark);
+            t.bad.push((idx, bad(BadReason::Ragged { expected: ncols, found })));
+            continue;
+        }
+        t.rows.push(idx);
+    }
+    t
+}
+
+/// The parsed chunk: good rows as a batch, and the bad rows in record order.
+pub(crate) struct ParsedChunk {
+    pub batch: RecordBatch,
+    pub bad: Vec<BadRow>,
+}
+
+pub(crate) fn parse_chunk(chunk: &Chunk, dialect: &Dialect, columns: &[ColumnSpec], schema: &SchemaRef, encoding: &'static str, max_line_bytes: usize) -> crate::Result<ParsedChunk> {
+    let ncols = columns.len();
+    let t = tokenize(chunk, dialect, ncols, encoding, max_line_bytes);
+    let nrows = t.rows.len();
+    // First bad value of each row, found column by column.
+    let mut row_bad: Vec<Option<(usize, BadReason)>> = vec![None; nrows];
+    let mut any_bad_value = false;
+    let mut arrays: Vec<ArrayRef> = Vec::with_capacity(ncols);
+    for (c, col) in columns.iter().enumerate() {
+        let field = |row: usize| t.fields[row * ncols + c];
+        let mut on_bad = |row: usize, reason: BadReason| {
+            if row_bad[row].is_none() {
+                row_bad[row] = Some((c, reason));
+                any_bad_value = true;
+            }
+        };
+        let array = build_column(col, nrows, &chunk.data, &t.scratch, &field, dialect, &mut on_bad);
+        arrays.push(array);
+    }
+
+    let mut bad: Vec<(usize, BadRow)> = t.bad;
+    if any_bad_value {
+        let keep: BooleanArray = row_bad.iter().map(|b| Some(b.is_none())).collect();
+        for a in arrays.iter_mut() {
+            *a = arrow_select::filter::filter(a.as_ref(), &keep)?;
+        }
+        for (row, b) in row_bad.into_iter().enumerate() {
+            if let Some((c, reason)) = b {
+                let idx = t.rows[row];
+                let r = chunk.records[idx];
+                let f = t.fields[row * ncols + c];
+                bad.push((
+                    idx,
+                    BadRow {
+                        line: r.line,
+                        offset: chunk.base_offset + r.start as u64,
+                        column: Some(c),
+                        value: Some(f.bytes(&chunk.data, &t.scratch).to_vec()),
+                        reason,
+                        raw: chunk.data[r.start as usize..r.end as usize].to_vec(),
+                    },
+                ));
+            }
+        }
+        bad.sort_by_key(|(idx, _)| *idx);
+    }
+    let batch = RecordBatch::try_new_with_options(
+        schema.clone(),
+        arrays,
+        &arrow_array::RecordBatchOptions::new().with_row_count(Some(if any_bad_value { nrows - bad.iter().filter(|b| b.1.column.is_some()).count() } else { nrows })),
+    )?;
+    Ok(ParsedChunk { batch, bad: bad.into_iter().map(|(_, b)| b).collect() })
+}
+
+/// Validity bitmap that is only materialised once a null shows up.
+struct Validity {
+    bits: Option<BooleanBufferBuilder>,
+    len: usize,
+}
+
+impl Validity {
+    fn new() -> Self {
+        Validity { bits: None, len: 0 }
+    }
+    #[inline]
+    fn push(&mut self, valid: bool) {
+        if !valid && self.bits.is_none() {
+            let mut b = BooleanBufferBuilder::new(self.len.max(64) * 2);
+            b.append_n(self.len, true);
+            self.bits = Some(b);
+        }
+        if let Some(b) = self.bits.as_mut() {
+            b.append(valid);
+        }
+        self.len += 1;
+    }
+    fn finish(self) -> Option<NullBuffer> {
+        self.bits.map(|mut b| NullBuffer::new(BooleanBuffer::from(b.finish())))
+    }
+}
+
+fn build_column(
+    col: &ColumnSpec,
+    nrows: usize,
+    data: &[u8],
+    scratch: &[u8],
+    field: &dyn Fn(usize) -> FieldRef,
+    dialect: &Dialect,
+    on_bad: &mut dyn FnMut(usize, BadReason),
+) -> ArrayRef {
+    let string_column = matches!(col.data_type, DataType::Utf8);
+    let mut validity = Validity::new();
+    // Null check shared by every type; a null in a non-nullable column is a bad row.
+    let value_of = |row: usize, validity: &mut Validity, on_bad: &mut dyn FnMut(usize, BadReason)| -> Option<&[u8]> {
+        let f = field(row);
+        let bytes = f.bytes(data, scratch);
+        if dialect.is_null(bytes, f.quoted(), string_column) {
+            validity.push(false);
+            if !col.nullable {
+                on_bad(row, BadReason::NullInRequired);
+            }
+            None
+        } else {
+            validity.push(true);
+            Some(bytes)
+        }
+    };
+    macro_rules! primitive {
+        ($arrow_type:ty, $parse:expr) => {{
+            let mut values = Vec::with_capacity(nrows);
+            for row in 0..nrows {
+                let v = match value_of(row, &mut validity, on_bad) {
+                    None => Default::default(),
+                    Some(bytes) => match $parse(bytes) {
+                        Ok(v) => v,
+                        Err(kind) => {
+                            on_bad(row, BadReason::Value { kind });
+                            Default::default()
+                        }
+                    },
+                };
+                values.push(v);
+            }
+            Arc::new(PrimitiveArray::<$arrow_type>::new(ScalarBuffer::from(values), validity.finish())) as ArrayRef
+        }};
+    }
+    match &col.data_type {
+        DataType::Int64 => primitive!(Int64Type, values::parse_i64),
+        DataType::Float64 => primitive!(Float64Type, values::parse_f64),
+        DataType::Date32 => primitive!(Date32Type, values::parse_date),
+        DataType::Timestamp(TimeUnit::Microsecond, tz) => {
+            let a = primitive!(TimestampMicrosecondType, |b: &[u8]| values::parse_timestamp(b).map(|(v, _)| v));
+            let a = a.as_any().downcast_ref::<PrimitiveArray<TimestampMicrosecondType>>().expect("timestamp array").clone();
+            Arc::new(a.with_timezone_opt(tz.clone()))
+        }
+        DataType::Boolean => {
+            let mut bits = BooleanBufferBuilder::new(nrows);
+            for row in 0..nrows {
+                let v = match value_of(row, &mut validity, on_bad) {
+                    None => false,
+                    Some(bytes) => values::parse_bool(bytes).unwrap_or_else(|kind| {
+                        on_bad(row, BadReason::Value { kind });
+                        false
+                    }),
+                };
+                bits.append(v);
+            }
+            Arc::new(BooleanArray::new(bits.finish(), validity.finish()))
+        }
+        DataType::Utf8 => {
+            let mut offsets: Vec<i32> = Vec::with_capacity(nrows + 1);
+            let mut bytes_out: Vec<u8> = Vec::new();
+            offsets.push(0);
+            for row in 0..nrows {
+                if let Some(bytes) = value_of(row, &mut validity, on_bad) {
+                    bytes_out.extend_from_slice(bytes);
+                }
+                offsets.push(bytes_out.len() as i32);
+            }
+            // SAFETY: the offsets are monotonic and end at `bytes_out.len()`; the bytes are
+            // valid UTF-8 because every record reaching this point passed UTF-8 validation in
+            // `tokenize`, and fields are cut only at ASCII delimiters and quotes, which never
+            // fall inside a multi-byte character.
+            let offsets = unsafe { OffsetBuffer::new_unchecked(ScalarBuffer::from(offsets)) };
+            let array = unsafe { StringArray::new_unchecked(offsets, Buffer::from_vec(bytes_out), validity.finish()) };
+            Arc::new(array)
+        }
+        other => unreachable!("column type {other} is rejected when the schema is built"),
+    }
+}
+
+/// Types the reader can produce; anything else in a user schema is a config error.
+pub(crate) fn supported_type(t: &DataType) -> bool {
+    matches!(t, DataType::Int64 | DataType::Float64 | DataType::Boolean | DataType::Utf8 | DataType::Date32 | DataType::Timestamp(TimeUnit::Microsecond, _))
+}
+
+/// Dativo-style name of a type, used in messages and `dativo infer`.
+pub(crate) fn type_name(t: &DataType) -> &'static str {
+    match t {
+        DataType::Int64 => "integer",
+        DataType::Float64 => "double",
+        DataType::Boolean => "boolean",
+        DataType::Utf8 => "string",
+        DataType::Date32 => "date",
+        DataType::Timestamp(..) => "timestamp",
+        _ => "unsupported",
+    }
+}
+

@@ -1,0 +1,573 @@
+//! The CSV reader: opens the inputs, fixes the schema, then runs the stages on threads.
+//!
+//! ```text
+//!  splitter thread ──chunks──▶ parse workers (one per core) ──batches──▶ next() (in order)
+//!        ▲                                                                  │
+//!        └──────────────────────── tokens (bound the chunks in flight) ◀────┘
+//! ```
+//! The token loop keeps memory flat: at most `in_flight` chunks exist at any time, however
+//! large the input, and a slow consumer simply pauses the splitter.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use arrow_array::RecordBatch;
+use arrow_schema::{Field, Schema, SchemaRef};
+use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
+
+use super::bad_rows::{BadRow, ColumnInfo, RejectsWriter};
+use super::decode::Decoder;
+use super::infer::infer_types;
+use super::options::{CsvOptions, OnError};
+use super::parse::{parse_chunk, supported_type, type_name, ColumnSpec, Dialect, ParsedChunk};
+use super::split::{Chunk, SplitConfig, Splitter, ANY_BAD};
+use super::ReadStats;
+use crate::{Error, Result};
+
+/// Where the bytes of one input come from.
+pub(crate) enum Source {
+    Path(PathBuf),
+    Reader(String, Box<dyn Read + Send>),
+}
+
+impl Source {
+    fn name(&self) -> String {
+        match self {
+            Source::Path(p) => p.display().to_string(),
+            Source::Reader(n, _) => n.clone(),
+        }
+    }
+    fn size(&self) -> u64 {
+        match self {
+            Source::Path(p) => std::fs::metadata(p).map(|m| m.len()).unwrap_or(0),
+            Source::Reader(..) => 0,
+        }
+    }
+    fn open(self, options: &CsvOptions) -> Result<Splitter> {
+        let name = self.name();
+        let input: Box<dyn Read + Send> = match self {
+            Source::Path(p) => Box::new(std::fs::File::open(&p).map_err(|e| Error::io("cannot open", &p, e))?),
+            Source::Reader(_, r) => r,
+        };
+        let decoder = Decoder::new(input, options.encoding).map_err(|m| Error::Data(format!("{name}: {m}")))?;
+        Ok(Splitter::new(decoder, split_config(options)))
+    }
+}
+
+fn split_config(o: &CsvOptions) -> SplitConfig {
+    SplitConfig { delimiter: o.delimiter, quote: o.quote, escape: o.escape, comment: o.comment, max_line_bytes: o.max_line_bytes, skip_rows: o.skip_rows }
+}
+
+fn dialect(o: &CsvOptions) -> Dialect {
+    Dialect { delimiter: o.delimiter, quote: o.quote, escape: o.escape, null_values: o.null_values.iter().map(|s| s.as_bytes().to_vec()).collect() }
+}
+
+fn validate(o: &CsvOptions) -> Result<()> {
+    let bad = |m: String| Err(Error::Config(m));
+    if o.batch_size == 0 {
+        return bad("batch_size must be at least 1".into());
+    }
+    if o.max_line_bytes == 0 {
+        return bad("max_line_bytes must be at least 1".into());
+    }
+    for (what, c) in [("delimiter", Some(o.delimiter)), ("quote", o.quote), ("escape", o.escape), ("comment", o.comment)] {
+        if let Some(c) = c {
+            if c == b'\n' || c == b'\r' {
+                return bad(format!("{what} cannot be a line break"));
+            }
+        }
+    }
+    if Some(o.delimiter) == o.quote {
+        return bad(format!("delimiter and quote are both {:?}; they must differ", o.delimiter as char));
+    }
+    if Some(o.delimiter) == o.escape {
+        return bad(format!("delimiter and escape are both {:?}; they must differ", o.delimiter as char));
+    }
+    if o.on_error == OnError::Reject && o.rejects_path.is_none() {
+        return bad("on_error: reject needs rejects_path (where to write the rejected rows)".into());
+    }
+    Ok(())
+}
+
+/// The first record of an input as column names (or, without header, the count of fields).
+struct Head {
+    names: Vec<String>,
+    /// Without a header, the first record is data: it is kept here.
+    first_data: Option<Chunk>,
+}
+
+fn read_head(splitter: &mut Splitter, name: &str, o: &CsvOptions) -> Result<Head> {
+    let chunk = splitter.next_chunk(1).map_err(|e| Error::io("cannot read", Path::new(name), e))?;
+    let Some(chunk) = chunk else {
+        return Err(Error::Data(format!("{name}: the file is empty (no header and no rows)")));
+    };
+    let r = chunk.records[0];
+    if r.flags & ANY_BAD != 0 {
+        let t = super::parse::tokenize(&chunk, &dialect(o), usize::MAX, splitter_encoding(splitter), o.max_line_bytes);
+        let reason = t.bad.first().map(|(_, b)| b.reason_text(None)).unwrap_or_default();
+        let what = if o.has_header { "header" } else { "first record" };
+        return Err(Error::Data(format!("{name}:{}: cannot read the {what}: {reason}", r.line)));
+    }
+    let rec = &chunk.data[r.start as usize..r.end as usize];
+    let d = dialect(o);
+    let mut scratch = Vec::new();
+    let mut fields = Vec::new();
+    let n = d.split_fields(rec, r.start, r.flags & super::split::HAS_QUOTE != 0, &mut scratch, &mut fields);
+    let mut names: Vec<String> = if o.has_header {
+        fields
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                let s = String::from_utf8_lossy(f.bytes(&chunk.data, &scratch)).trim().to_string();
+                if s.is_empty() {
+                    format!("column_{}", i + 1)
+                } else {
+                    s
+                }
+            })
+            .collect()
+    } else {
+        (1..=n).map(|i| format!("column_{i}")).collect()
+    };
+    if let Some(given) = &o.column_names {
+        if given.len() != names.len() {
+            return Err(Error::Config(format!(
+                "column_names lists {} names but {name} has {} columns",
+                given.len(),
+                names.len()
+            )));
+        }
+        names = given.clone();
+    }
+    for (i, a) in names.iter().enumerate() {
+        if let Some(j) = names[..i].iter().position(|b| b == a) {
+            return Err(Error::Schema(format!(
+                "{name}: duplicate column name '{a}' (columns {} and {}); rename one in the header or set column_names",
+                j + 1,
+                i + 1
+            )));
+        }
+    }
+    Ok(Head { names, first_data: if o.has_header { None } else { Some(chunk) } })
+}
+
+fn splitter_encoding(s: &Splitter) -> &'static str {
+    s.encoding_name()
+}
+
+/// Column names of an input as the reader sees them.
+pub(crate) fn column_names(source: Source, o: &CsvOptions) -> Result<Vec<String>> {
+    validate(o)?;
+    let name = source.name();
+    let mut s = source.open(o)?;
+    Ok(read_head(&mut s, &name, o)?.names)
+}
+
+/// Column specs from the explicit schema, pinned types and inference.
+fn column_specs(names: &[String], sample: &[Chunk], file: &str, o: &CsvOptions) -> Result<Vec<ColumnSpec>> {
+    if let Some(schema) = &o.schema {
+        if schema.fields().len() != names.len() {
+            return Err(Error::Schema(format!(
+                "{file} has {} columns but the schema has {}",
+                names.len(),
+                schema.fields().len()
+            )));
+        }
+        return schema
+            .fields()
+            .iter()
+            .zip(names)
+            .map(|(f, n)| {
+                if o.has_header && o.column_names.is_none() && f.name() != n {
+                    return Err(Error::Schema(format!("{file}: header column '{n}' does not match schema field '{}'", f.name())));
+                }
+                if !supported_type(f.data_type()) {
+                    return Err(Error::Config(format!("column '{}': type {} is not supported", f.name(), f.data_type())));
+                }
+                Ok(ColumnSpec { name: f.name().clone(), data_type: f.data_type().clone(), nullable: f.is_nullable(), pinned: true })
+            })
+            .collect();
+    }
+    for f in &o.column_types {
+        if !names.contains(f.name()) {
+            return Err(Error::Config(format!(
+                "a type is given for column '{}', which {file} does not have (columns: {})",
+                f.name(),
+                names.join(", ")
+            )));
+        }
+        if !supported_type(f.data_type()) {
+            return Err(Error::Config(format!("column '{}': type {} is not supported", f.name(), f.data_type())));
+        }
+    }
+    let needs_inference = names.iter().any(|n| !o.column_types.iter().any(|f| f.name() == n));
+    let inferred = if needs_inference { infer_types(sample, &dialect(o), names.len(), o.infer_sample_rows) } else { vec![] };
+    Ok(names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| match o.column_types.iter().find(|f| f.name() == n) {
+            Some(f) => ColumnSpec { name: n.clone(), data_type: f.data_type().clone(), nullable: f.is_nullable(), pinned: true },
+            None => ColumnSpec { name: n.clone(), data_type: inferred[i].clone(), nullable: true, pinned: false },
+        })
+        .collect())
+}
+
+/// Everything the threads share, read-only.
+struct Plan {
+    options: CsvOptions,
+    columns: Vec<ColumnSpec>,
+    schema: SchemaRef,
+    dialect: Dialect,
+    names: Vec<String>,
+    files: Vec<String>,
+}
+
+struct Work {
+    seq: u64,
+    file: usize,
+    encoding: &'static str,
+    chunk: Chunk,
+}
+
+struct Output {
+    file: usize,
+    parsed: ParsedChunk,
+}
+
+/// Reads one or several CSV inputs as a stream of record batches sharing one schema.
+pub struct CsvReader {
+    plan: Arc<Plan>,
+    stats: Arc<ReadStats>,
+    results: Receiver<(u64, Result<Output>)>,
+    pending: BTreeMap<u64, Result<Output>>,
+    next_seq: u64,
+    tokens: Option<Sender<()>>,
+    rejects: Option<RejectsWriter>,
+    rejected: u64,
+    done: bool,
+    cancel: Arc<AtomicBool>,
+}
+
+impl CsvReader {
+    /// Open files (all must have the same columns); the schema comes from the options or is
+    /// inferred from the first file.
+    pub fn open(paths: &[PathBuf], options: CsvOptions) -> Result<Self> {
+        if paths.is_empty() {
+            return Err(Error::Config("no input files given".into()));
+        }
+        Self::start(paths.iter().map(|p| Source::Path(p.clone())).collect(), options)
+    }
+
+    /// Read from any byte source; `name` stands for the file in messages.
+    pub fn from_reader(name: &str, input: Box<dyn Read + Send>, options: CsvOptions) -> Result<Self> {
+        Self::start(vec![Source::Reader(name.to_string(), input)], options)
+    }
+
+    pub fn schema(&self) -> SchemaRef {
+        self.plan.schema.clone()
+    }
+
+    pub fn stats(&self) -> Arc<ReadStats> {
+        self.stats.clone()
+    }
+
+    fn start(sources: Vec<Source>, options: CsvOptions) -> Result<Self> {
+        validate(&options)?;
+        let stats = Arc::new(ReadStats::default());
+        stats.total_bytes.store(sources.iter().map(Source::size).sum(), Ordering::Relaxed);
+        let files: Vec<String> = sources.iter().map(Source::name).collect();
+        let mut sources = sources.into_iter();
+        let first = sources.next().expect("at least one source");
+        let mut splitter = first.open(&options)?;
+        let head = read_head(&mut splitter, &files[0], &options)?;
+
+        // Sample for inference; the sampled chunks are parsed first, not read twice.
+        let mut sample: Vec<Chunk> = head.first_data.into_iter().collect();
+        if options.schema.is_none() {
+            let mut sampled: usize = sample.iter().map(|c| c.records.len()).sum();
+            while sampled < options.infer_sample_rows {
+                match splitter.next_chunk(options.batch_size).map_err(|e| Error::io("cannot read", Path::new(&files[0]), e))? {
+                    Some(c) => {
+                        sampled += c.records.len();
+                        sample.push(c);
+                    }
+                    None => break,
+                }
+            }
+        }
+        let columns = column_specs(&head.names, &sample, &files[0], &options)?;
+
+        // Every other input must have the same columns; check now, before any work.
+        let rest: Vec<Source> = sources.collect();
+        let mut rest_paths = Vec::new();
+        for (i, src) in rest.into_iter().enumerate() {
+            let name = files[i + 1].clone();
+            match src {
+                Source::Path(p) => {
+                    let names = column_names(Source::Path(p.clone()), &options)?;
+                    check_same_columns(&head.names, &names, &files[0], &name)?;
+                    rest_paths.push(p);
+                }
+                Source::Reader(..) => return Err(Error::Internal("only the first input can be a stream".into())),
+            }
+        }
+
+        let schema = Arc::new(Schema::new(
+            columns.iter().map(|c| Field::new(&c.name, c.data_type.clone(), c.nullable)).collect::<Vec<_>>(),
+        ));
+        let rejects = match (options.on_error, &options.rejects_path) {
+            (OnError::Reject, Some(p)) => Some(RejectsWriter::create(p)?),
+            _ => None,
+        };
+        let threads = match options.threads {
+            0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+            n => n,
+        };
+        let plan = Arc::new(Plan { dialect: dialect(&options), options, columns, schema, names: head.names, files });
+
+        let in_flight = threads * 2 + 1;
+        let (token_tx, token_rx) = bounded::<()>(in_flight);
+        for _ in 0..in_flight {
+            token_tx.send(()).expect("token channel has room");
+        }
+        let (work_tx, work_rx) = unbounded::<Work>();
+        let (result_tx, result_rx) = unbounded::<(u64, Result<Output>)>();
+        let cancel = Arc::new(AtomicBool::new(false));
+
+        for _ in 0..threads {
+            let (work_rx, result_tx, plan) = (work_rx.clone(), result_tx.clone(), plan.clone());
+            std::thread::Builder::new()
+                .name("dativo-csv-parse".into())
+                .spawn(move || parse_worker(work_rx, result_tx, plan))
+                .map_err(|e| Error::Internal(format!("cannot start a parse thread: {e}")))?;
+        }
+        {
+            let (plan, stats, cancel) = (plan.clone(), stats.clone(), cancel.clone());
+            std::thread::Builder::new()
+                .name("dativo-csv-split".into())
+                .spawn(move || {
+                    let mut feed = Feed { plan: &plan, stats: &stats, cancel: &cancel, tokens: token_rx, work: work_tx, results: result_tx.clone(), seq: 0, done_bytes: 0 };
+                    if let Err(e) = feed.run(splitter, sample, rest_paths) {
+                        let _ = result_tx.send((feed.seq, Err(e)));
+                    }
+                })
+                .map_err(|e| Error::Internal(format!("cannot start the split thread: {e}")))?;
+        }
+        Ok(CsvReader { plan, stats, results: result_rx, pending: BTreeMap::new(), next_seq: 0, tokens: Some(token_tx), rejects, rejected: 0, done: false, cancel })
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        self.done = true;
+        self.tokens = None;
+        if let Some(r) = self.rejects.take() {
+            r.finish()?;
+        }
+        Ok(())
+    }
+
+    fn fail(&mut self, e: Error) -> Option<Result<RecordBatch>> {
+        self.done = true;
+        self.tokens = None;
+        self.cancel.store(true, Ordering::Relaxed);
+        // Keep what was rejected so far: the user needs it to fix the input.
+        if let Some(r) = self.rejects.take() {
+            let _ = r.finish();
+        }
+        Some(Err(e))
+    }
+
+    /// Apply `on_error` to the bad rows of one chunk.
+    fn handle_bad_rows(&mut self, file: usize, bad: Vec<BadRow>) -> Result<()> {
+        let plan = self.plan.clone();
+        let o = &plan.options;
+        let name = &plan.files[file];
+        for b in bad {
+            let col = b.column.map(|c| {
+                let spec = &plan.columns[c];
+                ColumnInfo { name: &spec.name, type_name: type_name(&spec.data_type), pinned: spec.pinned }
+            });
+            match o.on_error {
+                OnError::Fail => return Err(Error::Data(b.message(name, col.as_ref(), o.infer_sample_rows))),
+                OnError::Skip => {}
+                OnError::Reject => {
+                    if let Some(w) = self.rejects.as_mut() {
+                        w.write(name, &b, col.as_ref())?;
+                    }
+                }
+            }
+            self.rejected += 1;
+            self.stats.rows_rejected.fetch_add(1, Ordering::Relaxed);
+            if let Some(max) = o.max_rejects {
+                if self.rejected > max {
+                    return Err(Error::Data(format!(
+                        "more than max_rejects ({max}) bad rows; the last one: {}",
+                        b.message(name, col.as_ref(), o.infer_sample_rows)
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn check_same_columns(first: &[String], other: &[String], first_name: &str, name: &str) -> Result<()> {
+    if first == other {
+        return Ok(());
+    }
+    let missing: Vec<&str> = first.iter().filter(|c| !other.contains(c)).map(String::as_str).collect();
+    let extra: Vec<&str> = other.iter().filter(|c| !first.contains(c)).map(String::as_str).collect();
+    let detail = if missing.is_empty() && extra.is_empty() {
+        format!("same columns in another order: {}", other.join(", "))
+    } else {
+        format!("missing: [{}], extra: [{}]", missing.join(", "), extra.join(", "))
+    };
+    Err(Error::Schema(format!(
+        "{name}: columns differ from {first_name} ({detail}); all files of a job must share one schema"
+    )))
+}
+
+impl Iterator for CsvReader {
+    type Item = Result<RecordBatch>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if self.done {
+                return None;
+            }
+            let item = match self.pending.remove(&self.next_seq) {
+                Some(item) => item,
+                None => match self.results.recv() {
+                    Ok((seq, item)) => {
+                        self.pending.insert(seq, item);
+                        continue;
+                    }
+                    Err(_) if self.pending.is_empty() => {
+                        return match self.finish() {
+                            Ok(()) => None,
+                            Err(e) => self.fail(e),
+                        };
+                    }
+                    Err(_) => return self.fail(Error::Internal("a parse thread stopped without a result".into())),
+                },
+            };
+            self.next_seq += 1;
+            if let Some(t) = &self.tokens {
+                let _ = t.send(());
+            }
+            let out = match item {
+                Ok(out) => out,
+                Err(e) => return self.fail(e),
+            };
+            if !out.parsed.bad.is_empty() {
+                if let Err(e) = self.handle_bad_rows(out.file, out.parsed.bad) {
+                    return self.fail(e);
+                }
+            }
+            let batch = out.parsed.batch;
+            if batch.num_rows() == 0 {
+                continue;
+            }
+            self.stats.rows_read.fetch_add(batch.num_rows() as u64, Ordering::Relaxed);
+            return Some(Ok(batch));
+        }
+    }
+}
+
+impl Drop for CsvReader {
+    fn drop(&mut self) {
+        // Threads notice the closed channels and the flag and stop on their own.
+        self.cancel.store(true, Ordering::Relaxed);
+    }
+}
+
+/// The splitter thread: turns inputs into chunks, one token per chunk.
+struct Feed<'a> {
+    plan: &'a Plan,
+    stats: &'a ReadStats,
+    cancel: &'a AtomicBool,
+    tokens: Receiver<()>,
+    work: Sender<Work>,
+    results: Sender<(u64, Result<Output>)>,
+    seq: u64,
+    /// Raw bytes of the inputs already finished.
+    done_bytes: u64,
+}
+
+impl Feed<'_> {
+    /// Hand one chunk to the workers; false when the reader is gone.
+    fn send(&mut self, file: usize, encoding: &'static str, chunk: Chunk) -> bool {
+        if self.cancel.load(Ordering::Relaxed) || self.tokens.recv().is_err() {
+            return false;
+        }
+        let ok = self.work.send(Work { seq: self.seq, file, encoding, chunk }).is_ok();
+        self.seq += 1;
+        ok
+    }
+
+    fn run(&mut self, first: Splitter, sample: Vec<Chunk>, rest: Vec<PathBuf>) -> Result<()> {
+        let encoding = first.encoding_name();
+        for chunk in sample {
+            if !self.send(0, encoding, chunk) {
+                return Ok(());
+            }
+        }
+        if !self.drain(0, first)? {
+            return Ok(());
+        }
+        for (i, path) in rest.into_iter().enumerate() {
+            let file = i + 1;
+            let o = &self.plan.options;
+            let mut s = Source::Path(path).open(o)?;
+            let head = read_head(&mut s, &self.plan.files[file], o)?;
+            check_same_columns(&self.plan.names, &head.names, &self.plan.files[0], &self.plan.files[file])?;
+            let encoding = s.encoding_name();
+            if let Some(chunk) = head.first_data {
+                if !self.send(file, encoding, chunk) {
+                    return Ok(());
+                }
+            }
+            if !self.drain(file, s)? {
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+
+    fn drain(&mut self, file: usize, mut s: Splitter) -> Result<bool> {
+        let name = &self.plan.files[file];
+        let encoding = s.encoding_name();
+        loop {
+            let chunk = s.next_chunk(self.plan.options.batch_size).map_err(|e| Error::io("cannot read", Path::new(name), e))?;
+            self.stats.bytes_read.store(self.done_bytes + s.raw_consumed(), Ordering::Relaxed);
+            match chunk {
+                Some(c) => {
+                    if !self.send(file, encoding, c) {
+                        return Ok(false);
+                    }
+                }
+                None => {
+                    self.done_bytes += s.raw_consumed();
+                    return Ok(true);
+                }
+            }
+        }
+    }
+}
+
+fn parse_worker(work: Receiver<Work>, results: Sender<(u64, Result<Output>)>, plan: Arc<Plan>) {
+    for w in work {
+        let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            parse_chunk(&w.chunk, &plan.dialect, &plan.columns, &plan.schema, w.encoding, plan.options.max_line_bytes)
+        }))
+        .unwrap_or_else(|panic| {
+            let msg = panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned()).unwrap_or_default();
+            Err(Error::Internal(format!("CSV parser panicked on {} near line {}: {msg}", plan.files[w.file], w.chunk.records.first().map_or(0, |r| r.line))))
+        });
+        if results.send((w.seq, parsed.map(|parsed| Output { file: w.file, parsed }))).is_err() {
+            return;
+        }
+    }
+}

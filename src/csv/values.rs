@@ -1,0 +1,320 @@
+//! Parsers from field text to typed values, shared by type inference and column parsing.
+//!
+//! They work on bytes (no intermediate `String`), accept surrounding spaces and tabs (padded
+//! exports are common), and say *why* a value does not fit so the error message can help.
+
+/// Why a field does not parse as the column's type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Invalid {
+    /// Not text of this type at all.
+    Syntax,
+    /// Text of this type, but outside what the Arrow type can hold (e.g. > i64::MAX).
+    Range,
+}
+
+fn trim(b: &[u8]) -> &[u8] {
+    let is_space = |c: &u8| *c == b' ' || *c == b'\t';
+    let start = b.iter().position(|c| !is_space(c)).unwrap_or(b.len());
+    let end = b.iter().rposition(|c| !is_space(c)).map_or(start, |p| p + 1);
+    &b[start..end]
+}
+
+pub(crate) fn parse_i64(text: &[u8]) -> Result<i64, Invalid> {
+    let b = trim(text);
+    let (neg, digits) = match b.first() {
+        Some(b'-') => (true, &b[1..]),
+        Some(b'+') => (false, &b[1..]),
+        _ => (false, b),
+    };
+    if digits.is_empty() {
+        return Err(Invalid::Syntax);
+    }
+    // Accumulate negatively so i64::MIN parses without overflow.
+    let mut acc: i64 = 0;
+    let mut overflow = false;
+    for &c in digits {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            return Err(Invalid::Syntax);
+        }
+        if !overflow {
+            match acc.checked_mul(10).and_then(|v| v.checked_sub(d as i64)) {
+                Some(v) => acc = v,
+                None => overflow = true,
+            }
+        }
+    }
+    if overflow {
+        return Err(Invalid::Range);
+    }
+    if neg {
+        Ok(acc)
+    } else {
+        acc.checked_neg().ok_or(Invalid::Range)
+    }
+}
+
+/// True for integers written with a leading zero (`007`, `-01`): identifiers such as zip
+/// codes and phone numbers. Inference keeps those as text so the zeros survive.
+pub(crate) fn has_leading_zero(text: &[u8]) -> bool {
+    let b = trim(text);
+    let digits = match b.first() {
+        Some(b'-') | Some(b'+') => &b[1..],
+        _ => b,
+    };
+    digits.len() > 1 && digits[0] == b'0'
+}
+
+pub(crate) fn parse_f64(text: &[u8]) -> Result<f64, Invalid> {
+    let b = trim(text);
+    // Rust's float parser is exact (correctly rounded); it needs &str, and every valid float
+    // text is ASCII, so a non-UTF-8 field is simply a syntax error.
+    let s = std::str::from_utf8(b).map_err(|_| Invalid::Syntax)?;
+    if s.is_empty() {
+        return Err(Invalid::Syntax);
+    }
+    s.parse::<f64>().map_err(|_| Invalid::Syntax)
+}
+
+/// Strict booleans, the only ones inference picks: `true` / `false` in any case.
+pub(crate) fn parse_bool_strict(text: &[u8]) -> Option<bool> {
+    let b = trim(text);
+    if b.eq_ignore_ascii_case(b"true") {
+        Some(true)
+    } else if b.eq_ignore_ascii_case(b"false") {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+/// Booleans in a column declared boolean: also `t/f`, `yes/no`, `y/n`, `1/0`.
+pub(crate) fn parse_bool(text: &[u8]) -> Result<bool, Invalid> {
+    if let Some(v) = parse_bool_strict(text) {
+        return Ok(v);
+    }
+    let b = trim(text);
+    for (t, v) in [(&b"t"[..], true), (b"f", false), (b"yes", true), (b"no", false), (b"y", true), (b"n", false), (b"1", true), (b"0", false)] {
+        if b.eq_ignore_ascii_case(t) {
+            return Ok(v);
+        }
+    }
+    Err(Invalid::Syntax)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (valid for any i32 year).
+pub(crate) fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    // Shift the year so it starts in March: the leap day is then the last day of the year.
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let m = month as i64;
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + day as i64 - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn days_in_month(year: i64, month: u32) -> u32 {
+    match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        _ => {
+            let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+            if leap {
+                29
+            } else {
+                28
+            }
+        }
+    }
+}
+
+fn digits(b: &[u8], n: usize) -> Option<u32> {
+    if b.len() < n {
+        return None;
+    }
+    let mut v = 0u32;
+    for &c in &b[..n] {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        v = v * 10 + d as u32;
+    }
+    Some(v)
+}
+
+/// `YYYY-MM-DD` at the start of `b`: (days since epoch, bytes used).
+fn date_prefix(b: &[u8]) -> Result<(i64, usize), Invalid> {
+    if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
+        return Err(Invalid::Syntax);
+    }
+    let year = digits(b, 4).ok_or(Invalid::Syntax)? as i64;
+    let month = digits(&b[5..], 2).ok_or(Invalid::Syntax)?;
+    let day = digits(&b[8..], 2).ok_or(Invalid::Syntax)?;
+    if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
+        return Err(Invalid::Range);
+    }
+    Ok((days_from_civil(year, month, day), 10))
+}
+
+/// ISO date `YYYY-MM-DD` as days since 1970-01-01 (Arrow Date32).
+pub(crate) fn parse_date(text: &[u8]) -> Result<i32, Invalid> {
+    let b = trim(text);
+    let (days, used) = date_prefix(b)?;
+    if used != b.len() {
+        return Err(Invalid::Syntax);
+    }
+    Ok(days as i32)
+}
+
+/// Parsed timestamp: microseconds since the epoch in UTC, and whether the text carried an
+/// explicit offset (`Z`, `+02:00`, ...).
+pub(crate) fn parse_timestamp(text: &[u8]) -> Result<(i64, bool), Invalid> {
+    let b = trim(text);
+    let (days, mut i) = date_prefix(b)?;
+    let mut micros_of_day: i64 = 0;
+    let mut has_offset = false;
+    if i < b.len() {
+        if b[i] != b'T' && b[i] != b't' && b[i] != b' ' {
+            return Err(Invalid::Syntax);
+        }
+        i += 1;
+        let rest = &b[i..];
+        if rest.len() < 5 || rest[2] != b':' {
+            return Err(Invalid::Syntax);
+        }
+        let hour = digits(rest, 2).ok_or(Invalid::Syntax)?;
+        let minute = digits(&rest[3..], 2).ok_or(Invalid::Syntax)?;
+        i += 5;
+        let mut second = 0;
+        if b.get(i) == Some(&b':') {
+            second = digits(&b[i + 1..], 2).ok_or(Invalid::Syntax)?;
+            i += 3;
+        }
+        let mut frac_micros: i64 = 0;
+        if b.get(i) == Some(&b'.') || b.get(i) == Some(&b',') {
+            i += 1;
+            let start = i;
+            while i < b.len() && b[i].is_ascii_digit() {
+                // Digits past microseconds are truncated (Arrow/Parquet microsecond precision).
+                if i - start < 6 {
+                    frac_micros = frac_micros * 10 + (b[i] - b'0') as i64;
+                }
+                i += 1;
+            }
+            let n = i - start;
+            if n == 0 {
+                return Err(Invalid::Syntax);
+            }
+            for _ in n..6 {
+                frac_micros *= 10;
+            }
+        }
+        // 24:00:00 is not accepted; 60 seconds (leap second) is not representable either.
+        if hour > 23 || minute > 59 || second > 59 {
+            return Err(Invalid::Range);
+        }
+        micros_of_day = ((hour as i64 * 60 + minute as i64) * 60 + second as i64) * 1_000_000 + frac_micros;
+        // Optional offset, possibly after one space: Z, +HH, +HHMM, +HH:MM, or "UTC".
+        let mut j = i;
+        if b.get(j) == Some(&b' ') {
+            j += 1;
+        }
+        if j < b.len() {
+            let off = &b[j..];
+            let offset_secs: i64 = if off == b"Z" || off == b"z" || off.eq_ignore_ascii_case(b"UTC") {
+                0
+            } else if off[0] == b'+' || off[0] == b'-' {
+                let sign = if off[0] == b'-' { -1 } else { 1 };
+                let o = &off[1..];
+                let (h, m) = match o.len() {
+                    2 => (digits(o, 2), Some(0)),
+                    4 => (digits(o, 2), digits(&o[2..], 2)),
+                    5 if o[2] == b':' => (digits(o, 2), digits(&o[3..], 2)),
+                    _ => (None, None),
+                };
+                let (h, m) = (h.ok_or(Invalid::Syntax)?, m.ok_or(Invalid::Syntax)?);
+                if h > 18 || m > 59 {
+                    return Err(Invalid::Range);
+                }
+                sign * (h as i64 * 3600 + m as i64 * 60)
+            } else {
+                return Err(Invalid::Syntax);
+            };
+            has_offset = true;
+            micros_of_day -= offset_secs * 1_000_000;
+            i = b.len();
+        }
+        if i != b.len() {
+            return Err(Invalid::Syntax);
+        }
+    }
+    days.checked_mul(86_400_000_000)
+        .and_then(|d| d.checked_add(micros_of_day))
+        .map(|v| (v, has_offset))
+        .ok_or(Invalid::Range)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integers_parse_with_sign_spaces_and_range_checks() {
+        assert_eq!(parse_i64(b"42"), Ok(42));
+        assert_eq!(parse_i64(b" -7\t"), Ok(-7));
+        assert_eq!(parse_i64(b"+5"), Ok(5));
+        assert_eq!(parse_i64(b"-9223372036854775808"), Ok(i64::MIN));
+        assert_eq!(parse_i64(b"9223372036854775807"), Ok(i64::MAX));
+        assert_eq!(parse_i64(b"9223372036854775808"), Err(Invalid::Range));
+        assert_eq!(parse_i64(b"99999999999999999999999"), Err(Invalid::Range));
+        assert_eq!(parse_i64(b"1.5"), Err(Invalid::Syntax));
+        assert_eq!(parse_i64(b"-"), Err(Invalid::Syntax));
+        assert_eq!(parse_i64(b""), Err(Invalid::Syntax));
+        assert!(has_leading_zero(b"007"));
+        assert!(!has_leading_zero(b"0"));
+        assert!(!has_leading_zero(b"70"));
+    }
+
+    #[test]
+    fn floats_and_booleans() {
+        assert_eq!(parse_f64(b"1.25"), Ok(1.25));
+        assert_eq!(parse_f64(b"-3e2"), Ok(-300.0));
+        assert_eq!(parse_f64(b"abc"), Err(Invalid::Syntax));
+        assert_eq!(parse_bool_strict(b"TRUE"), Some(true));
+        assert_eq!(parse_bool_strict(b"1"), None);
+        assert_eq!(parse_bool(b"no"), Ok(false));
+        assert_eq!(parse_bool(b"maybe"), Err(Invalid::Syntax));
+    }
+
+    #[test]
+    fn dates_are_checked_against_the_calendar() {
+        assert_eq!(parse_date(b"1970-01-01"), Ok(0));
+        assert_eq!(parse_date(b"2024-02-29"), Ok(19782));
+        assert_eq!(parse_date(b"2023-02-29"), Err(Invalid::Range));
+        assert_eq!(parse_date(b"2024-13-01"), Err(Invalid::Range));
+        assert_eq!(parse_date(b"1969-12-31"), Ok(-1));
+        assert_eq!(parse_date(b"2024-1-01"), Err(Invalid::Syntax));
+        assert_eq!(days_from_civil(2000, 3, 1), 11017);
+    }
+
+    #[test]
+    fn timestamps_accept_t_or_space_fractions_and_offsets() {
+        let day = 19782i64 * 86_400_000_000; // 2024-02-29
+        assert_eq!(parse_timestamp(b"2024-02-29T00:00:00"), Ok((day, false)));
+        assert_eq!(parse_timestamp(b"2024-02-29 01:02:03.5"), Ok((day + 3_723_500_000, false)));
+        assert_eq!(parse_timestamp(b"2024-02-29T01:02"), Ok((day + 3_720_000_000, false)));
+        assert_eq!(parse_timestamp(b"2024-02-29T01:00:00Z"), Ok((day + 3_600_000_000, true)));
+        assert_eq!(parse_timestamp(b"2024-02-29T03:00:00+02:00"), Ok((day + 3_600_000_000, true)));
+        assert_eq!(parse_timestamp(b"2024-02-29T00:30:00-0030"), Ok((day + 3_600_000_000, true)));
+        assert_eq!(parse_timestamp(b"2024-02-29 01:00:00 UTC"), Ok((day + 3_600_000_000, true)));
+        // Seven fractional digits (SQL Server datetime2) are truncated to microseconds.
+        assert_eq!(parse_timestamp(b"2024-02-29T00:00:00.1234567"), Ok((day + 123_456, false)));
+        assert_eq!(parse_timestamp(b"2024-02-29"), Ok((day, false)));
+        assert_eq!(parse_timestamp(b"2024-02-29T25:00:00"), Err(Invalid::Range));
+        assert_eq!(parse_timestamp(b"2024-02-29X01:00"), Err(Invalid::Syntax));
+        assert_eq!(parse_timestamp(b"2024-02-29T01:00:00+2"), Err(Invalid::Syntax));
+        assert_eq!(parse_timestamp(b"1900-01-01T00:00:00"), Ok((days_from_civil(1900, 1, 1) * 86_400_000_000, false)));
+    }
+}

@@ -1,0 +1,303 @@
+//! Behaviour of the CSV reader as a user sees it: types, options, encodings, bad rows.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use arrow_array::RecordBatch;
+use arrow_schema::{DataType, Field, Schema};
+use common::{rows, Pieces};
+use dativo::csv::{timestamp_type, CsvOptions, CsvReader, Encoding, OnError};
+use dativo::Error;
+
+fn read_bytes(data: &[u8], o: CsvOptions) -> dativo::Result<(Vec<RecordBatch>, CsvReader)> {
+    let mut r = CsvReader::from_reader("data.csv", Box::new(std::io::Cursor::new(data.to_vec())), o)?;
+    let batches = r.by_ref().collect::<dativo::Result<Vec<_>>>()?;
+    Ok((batches, r))
+}
+
+fn read(data: &[u8], o: CsvOptions) -> Vec<Vec<String>> {
+    rows(&read_bytes(data, o).unwrap().0)
+}
+
+fn types(data: &[u8], o: CsvOptions) -> Vec<DataType> {
+    let r = CsvReader::from_reader("data.csv", Box::new(std::io::Cursor::new(data.to_vec())), o).unwrap();
+    r.schema().fields().iter().map(|f| f.data_type().clone()).collect()
+}
+
+fn error(data: &[u8], o: CsvOptions) -> String {
+    match read_bytes(data, o) {
+        Ok(_) => panic!("expected an error"),
+        Err(e) => e.to_string(),
+    }
+}
+
+fn v(row: &[&str]) -> Vec<String> {
+    row.iter().map(|s| s.to_string()).collect()
+}
+
+fn write(dir: &Path, name: &str, data: &[u8]) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, data).unwrap();
+    p
+}
+
+#[test]
+fn infers_every_type_and_reads_nulls() {
+    let data = b"id,price,ok,day,at,name,zip\n\
+1,1.5,true,2024-01-31,2024-01-31T10:00:00,anna,007\n\
+2,,FALSE,2024-02-01,2024-02-01 10:00:00.25+02:00,,010\n";
+    assert_eq!(
+        types(data, CsvOptions::default()),
+        vec![DataType::Int64, DataType::Float64, DataType::Boolean, DataType::Date32, timestamp_type(), DataType::Utf8, DataType::Utf8]
+    );
+    assert_eq!(
+        read(data, CsvOptions::default()),
+        vec![
+            v(&["1", "1.5", "true", "d19753", "t1706695200000000", "anna", "007"]),
+            v(&["2", "null", "false", "d19754", "t1706774400250000", "null", "010"]),
+        ]
+    );
+}
+
+#[test]
+fn an_all_empty_column_is_string_and_ints_mixed_with_floats_are_double() {
+    let data = b"a,b\n1,\n2.5,\n";
+    assert_eq!(types(data, CsvOptions::default()), vec![DataType::Float64, DataType::Utf8]);
+}
+
+#[test]
+fn quoted_fields_keep_delimiters_quotes_and_line_breaks() {
+    let data = b"id,note\n1,\"late, damaged\"\n2,\"say \"\"hi\"\"\nthere\"\n3,\"\"\n4,\n";
+    assert_eq!(
+        read(data, CsvOptions::default()),
+        vec![v(&["1", "late, damaged"]), v(&["2", "say \"hi\"\nthere"]), v(&["3", ""]), v(&["4", "null"])]
+    );
+}
+
+#[test]
+fn dialect_options_delimiter_comment_skip_nulls_escape() {
+    let data = b"exported by tool\nid|name\n# a comment\n1|NA\n2|\"a\\\"b\"\n";
+    let o = CsvOptions {
+        delimiter: b'|',
+        comment: Some(b'#'),
+        skip_rows: 1,
+        null_values: vec!["NA".into()],
+        escape: Some(b'\\'),
+        ..Default::default()
+    };
+    assert_eq!(read(data, o), vec![v(&["1", "null"]), v(&["2", "a\"b"])]);
+}
+
+#[test]
+fn without_header_columns_are_numbered_or_named() {
+    let data = b"1,x\n2,y\n";
+    let r = CsvReader::from_reader("d", Box::new(std::io::Cursor::new(data.to_vec())), CsvOptions { has_header: false, ..Default::default() }).unwrap();
+    let names: Vec<String> = r.schema().fields().iter().map(|f| f.name().clone()).collect();
+    assert_eq!(names, vec!["column_1", "column_2"]);
+    let o = CsvOptions { has_header: false, column_names: Some(vec!["id".into(), "tag".into()]), ..Default::default() };
+    let (batches, _) = read_bytes(data, o).unwrap();
+    assert_eq!(batches[0].schema().field(1).name(), "tag");
+    assert_eq!(rows(&batches), vec![v(&["1", "x"]), v(&["2", "y"])]);
+}
+
+fn utf16le(s: &str, bom: bool) -> Vec<u8> {
+    let mut out = if bom { vec![0xFF, 0xFE] } else { vec![] };
+    for u in s.encode_utf16() {
+        out.extend_from_slice(&u.to_le_bytes());
+    }
+    out
+}
+
+#[test]
+fn sql_server_export_utf16le_tab_delimited_without_header() {
+    let text = "1\tJosé\t2024-01-01 00:00:00.0000000\r\n2\tZoë\t2024-01-02 00:00:00.1234567\r\n";
+    let o = CsvOptions { delimiter: b'\t', has_header: false, encoding: Encoding::Utf16Le, ..Default::default() };
+    let expect = vec![v(&["1", "José", "t1704067200000000"]), v(&["2", "Zoë", "t1704153600123456"])];
+    assert_eq!(read(&utf16le(text, false), o.clone()), expect);
+    // Detected without being named, with or without a BOM.
+    let auto = CsvOptions { encoding: Encoding::Auto, ..o };
+    assert_eq!(read(&utf16le(text, true), auto.clone()), expect);
+    assert_eq!(read(&utf16le(text, false), auto), expect);
+}
+
+#[test]
+fn utf8_bom_latin1_and_utf16be() {
+    assert_eq!(read(b"\xEF\xBB\xBFname\nx\n", CsvOptions::default()), vec![v(&["x"])]);
+    let latin = CsvOptions { encoding: Encoding::Latin1, ..Default::default() };
+    assert_eq!(read(b"name\ncaf\xE9\n", latin), vec![v(&["café"])]);
+    let mut be = vec![0xFE, 0xFF];
+    for u in "a\n\u{e9}\n".encode_utf16() {
+        be.extend_from_slice(&u.to_be_bytes());
+    }
+    assert_eq!(read(&be, CsvOptions::default()), vec![v(&["é"])]);
+}
+
+#[test]
+fn a_bad_value_names_file_line_column_value_and_the_fix() {
+    let mut data = b"id,amount\n".to_vec();
+    for i in 0..50 {
+        data.extend_from_slice(format!("{i},{i}.5\n").as_bytes());
+    }
+    data.extend_from_slice(b"50,12x\n");
+    let o = CsvOptions { infer_sample_rows: 10, batch_size: 7, ..Default::default() };
+    let e = error(&data, o);
+    assert!(e.starts_with("data.csv:52: column 'amount' (#2): cannot parse \"12x\" as double"), "{e}");
+    assert!(e.contains("inferred from the first 10 rows") && e.contains("infer_sample_rows"), "{e}");
+}
+
+#[test]
+fn a_value_out_of_range_is_a_bad_row() {
+    let o = CsvOptions { column_types: vec![Field::new("n", DataType::Int64, true)], ..Default::default() };
+    let e = error(b"n\n99999999999999999999\n", o);
+    assert!(e.contains("data.csv:2: column 'n' (#1): \"99999999999999999999\" is out of range for integer"), "{e}");
+    assert!(e.contains("declares 'n' as integer"), "{e}");
+}
+
+#[test]
+fn ragged_rows_unterminated_quotes_and_invalid_utf8_are_errors_with_their_line() {
+    assert!(error(b"a,b\n1,2\n3\n", CsvOptions::default()).starts_with("data.csv:3: expected 2 fields, found 1"));
+    assert!(error(b"a,b\n1,2\n3,\"open\n4,5\n", CsvOptions::default()).starts_with("data.csv:3: a quoted field starting on this line is never closed"));
+    assert!(error(b"a,b\n1,\xFF\xFE\n", CsvOptions::default()).starts_with("data.csv:2: text is not valid UTF-8"));
+    let long = CsvOptions { max_line_bytes: 8, ..Default::default() };
+    assert!(error(b"a,b\n1,2\n123456,789\n", long).starts_with("data.csv:3: record is longer than max_line_bytes (8 bytes)"));
+}
+
+#[test]
+fn invalid_utf16_is_a_bad_row_not_a_replacement_character() {
+    let mut data = utf16le("a\nok\n", true);
+    data.extend_from_slice(&0xDC00u16.to_le_bytes());
+    data.extend_from_slice(&utf16le("x\n", false));
+    assert!(error(&data, CsvOptions::default()).starts_with("data.csv:3: text is not valid UTF-16LE"));
+}
+
+#[test]
+fn skip_drops_and_counts_bad_rows_and_never_ends_early() {
+    let data = b"id,v\n1,a\n2\n3,c\n4,\"x\n";
+    let o = CsvOptions { on_error: OnError::Skip, column_types: vec![Field::new("id", DataType::Int64, true)], ..Default::default() };
+    let (batches, r) = read_bytes(data, o).unwrap();
+    assert_eq!(rows(&batches), vec![v(&["1", "a"]), v(&["3", "c"])]);
+    assert_eq!(r.stats().rows_rejected.load(std::sync::atomic::Ordering::Relaxed), 2);
+}
+
+#[test]
+fn reject_writes_file_line_offset_column_reason_and_raw_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let rejects = dir.path().join("rejects.csv");
+    let data = b"id,v\n1,a\nx,b\n3,\"c,d\"\n4\n";
+    let o = CsvOptions {
+        on_error: OnError::Reject,
+        rejects_path: Some(rejects.clone()),
+        column_types: vec![Field::new("id", DataType::Int64, true)],
+        ..Default::default()
+    };
+    let (batches, _) = read_bytes(data, o).unwrap();
+    assert_eq!(rows(&batches), vec![v(&["1", "a"]), v(&["3", "c,d"])]);
+    let text = std::fs::read_to_string(&rejects).unwrap();
+    assert_eq!(
+        text,
+        "file,line,byte_offset,column,reason,raw_line\n\
+         data.csv,3,9,id,\"cannot parse \"\"x\"\" as integer\",\"x,b\"\n\
+         data.csv,5,21,,\"expected 2 fields, found 1\",4\n"
+    );
+}
+
+#[test]
+fn max_rejects_fails_past_the_limit() {
+    let o = CsvOptions { on_error: OnError::Skip, max_rejects: Some(1), ..Default::default() };
+    let e = error(b"a,b\n1\n2\n3,4\n", o);
+    assert!(e.starts_with("more than max_rejects (1) bad rows; the last one: data.csv:3: expected 2 fields"), "{e}");
+}
+
+#[test]
+fn a_required_column_turns_nulls_into_bad_rows() {
+    let o = CsvOptions { column_types: vec![Field::new("id", DataType::Int64, false)], ..Default::default() };
+    let e = error(b"id,v\n1,a\n,b\n", o);
+    assert!(e.starts_with("data.csv:3: column 'id' (#1): null value in a required column"), "{e}");
+}
+
+#[test]
+fn empty_header_only_and_duplicate_columns() {
+    assert_eq!(error(b"", CsvOptions::default()), "data.csv: the file is empty (no header and no rows)");
+    let (batches, r) = read_bytes(b"a,b\n", CsvOptions::default()).unwrap();
+    assert!(batches.is_empty());
+    assert_eq!(r.schema().fields().len(), 2);
+    let e = error(b"a,b,a\n1,2,3\n", CsvOptions::default());
+    assert!(e.contains("duplicate column name 'a' (columns 1 and 3)"), "{e}");
+}
+
+#[test]
+fn explicit_schema_overrides_inference() {
+    let schema = std::sync::Arc::new(Schema::new(vec![Field::new("a", DataType::Utf8, true), Field::new("b", DataType::Float64, true)]));
+    let o = CsvOptions { schema: Some(schema), ..Default::default() };
+    let (batches, _) = read_bytes(b"a,b\n1,2\n", o).unwrap();
+    assert_eq!(batches[0].schema().field(0).data_type(), &DataType::Utf8);
+    assert_eq!(rows(&batches), vec![v(&["1", "2"])]);
+}
+
+#[test]
+fn several_files_are_read_in_order_and_must_share_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = write(dir.path(), "a.csv", b"id,name\n1,x\n");
+    let b = write(dir.path(), "b.csv", b"id,name\n2,y\n3,z\n");
+    let c = write(dir.path(), "c.csv", b"id,title\n4,w\n");
+    let r = CsvReader::open(&[a.clone(), b.clone()], CsvOptions::default()).unwrap();
+    let got = rows(&r.collect::<dativo::Result<Vec<_>>>().unwrap());
+    assert_eq!(got, vec![v(&["1", "x"]), v(&["2", "y"]), v(&["3", "z"])]);
+    let e = CsvReader::open(&[a, c.clone()], CsvOptions::default()).err().unwrap().to_string();
+    assert!(e.starts_with(&format!("{}: columns differ from", c.display())) && e.contains("missing: [name], extra: [title]"), "{e}");
+    let e = CsvReader::open(&[dir.path().join("nope.csv")], CsvOptions::default()).err().unwrap();
+    assert!(matches!(e, Error::Io { .. }) && e.to_string().contains("nope.csv"), "{e}");
+}
+
+/// The same table whatever the batch size and however the input is cut into reads:
+/// inside quotes, between CR and LF, inside the BOM.
+#[test]
+fn results_do_not_depend_on_batch_size_or_read_boundaries() {
+    let mut data = b"\xEF\xBB\xBFid,note,at\r\n".to_vec();
+    for i in 0..300 {
+        let note = match i % 4 {
+            0 => "\"multi\r\nline, \"\"quoted\"\"\"".to_string(),
+            1 => String::new(),
+            2 => format!("plain {i}"),
+            _ => "\"a,b\"".into(),
+        };
+        data.extend_from_slice(format!("{i},{note},2024-01-01T00:00:{:02}\r\n", i % 60).as_bytes());
+    }
+    let reference = read(&data, CsvOptions::default());
+    assert_eq!(reference.len(), 300);
+    assert_eq!(reference[0], v(&["0", "multi\r\nline, \"quoted\"", "t1704067200000000"]));
+    for batch_size in [1, 7, 64, 100_000] {
+        for sizes in [&[1usize][..], &[2, 3], &[5, 1, 11], &[4096]] {
+            for threads in [1, 3] {
+                let o = CsvOptions { batch_size, threads, infer_sample_rows: 50, ..Default::default() };
+                let r = CsvReader::from_reader("d", Box::new(Pieces::new(&data, sizes)), o).unwrap();
+                let batches = r.collect::<dativo::Result<Vec<_>>>().unwrap();
+                assert!(batches.iter().all(|b| b.num_rows() <= batch_size));
+                assert_eq!(rows(&batches), reference, "batch_size {batch_size}, pieces {sizes:?}, threads {threads}");
+            }
+        }
+    }
+}
+
+#[test]
+fn dropping_a_reader_midway_stops_its_threads_cleanly() {
+    let mut data = b"id\n".to_vec();
+    for i in 0..100_000 {
+        data.extend_from_slice(format!("{i}\n").as_bytes());
+    }
+    let o = CsvOptions { batch_size: 100, ..Default::default() };
+    let mut r = CsvReader::from_reader("d", Box::new(std::io::Cursor::new(data)), o).unwrap();
+    assert_eq!(r.next().unwrap().unwrap().num_rows(), 100);
+    drop(r); // must not hang or panic
+}
+
+#[test]
+fn bad_options_are_config_errors() {
+    let e = error(b"a\n1\n", CsvOptions { delimiter: b'"', ..Default::default() });
+    assert!(e.contains("delimiter and quote"), "{e}");
+    let e = error(b"a\n1\n", CsvOptions { on_error: OnError::Reject, ..Default::default() });
+    assert!(e.contains("rejects_path"), "{e}");
+    let e = error(b"a\n1\n", CsvOptions { column_types: vec![Field::new("zz", DataType::Int64, true)], ..Default::default() });
+    assert!(e.contains("'zz'") && e.contains("columns: a"), "{e}");
+}
