@@ -1,3 +1,13 @@
 //! Parquet writer: Arrow record batches -> Parquet files committed atomically.
+//!
+//! [`ParquetSink`] encodes batches into hidden temp files in the output directory, rolls to a
+//! new file by rows or bytes, and at `finish` renames them to `<prefix>-NNNNN.parquet` and
+//! fsyncs the directory, so no partially written file is ever visible under a final name.
+//! See [`writer`] for the guarantees.
+mod commit;
+mod encoder;
 pub mod options;
-pub use options::{Compression, ParquetOptions};
+pub mod writer;
+
+pub use options::{Compression, ParquetOptions, WriteMode};
+pub use writer::{CommittedFile, ParquetSink};
