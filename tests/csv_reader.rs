@@ -295,7 +295,7 @@ fn dropping_a_reader_midway_stops_its_threads_cleanly() {
 #[test]
 fn bad_options_are_config_errors() {
     let e = error(b"a\n1\n", CsvOptions { delimiter: b'"', ..Default::default() });
-    assert!(e.contains("delimiter and quote"), "{e}");
+    assert!(e.contains("quote: '\"' is also the delimiter"), "{e}");
     let e = error(b"a\n1\n", CsvOptions { on_error: OnError::Reject, ..Default::default() });
     assert!(e.contains("rejects_path"), "{e}");
     let e = error(b"a\n1\n", CsvOptions { column_types: vec![Field::new("zz", DataType::Int64, true)], ..Default::default() });

@@ -130,3 +130,34 @@ impl Default for CsvOptions {
         }
     }
 }
+
+impl CsvOptions {
+    /// Check the options against each other; every message starts with the offending key.
+    pub fn validate(&self) -> crate::Result<()> {
+        let o = self;
+        let bad = |m: String| Err(crate::Error::Config(m));
+        if o.batch_size == 0 {
+            return bad("batch_size must be at least 1".into());
+        }
+        if o.max_line_bytes == 0 {
+            return bad("max_line_bytes must be at least 1".into());
+        }
+        for (what, c) in [("delimiter", Some(o.delimiter)), ("quote", o.quote), ("escape", o.escape), ("comment", o.comment)] {
+            if let Some(c) = c {
+                if c == b'\n' || c == b'\r' {
+                    return bad(format!("{what} cannot be a line break"));
+                }
+            }
+        }
+        if Some(o.delimiter) == o.quote {
+            return bad(format!("quote: '{}' is also the delimiter", o.delimiter as char));
+        }
+        if Some(o.delimiter) == o.escape {
+            return bad(format!("escape: '{}' is also the delimiter", o.delimiter as char));
+        }
+        if o.on_error == OnError::Reject && o.rejects_path.is_none() {
+            return bad("on_error: reject needs rejects_path (where to write the rejected rows)".into());
+        }
+        Ok(())
+    }
+}

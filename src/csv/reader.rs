@@ -65,33 +65,6 @@ fn dialect(o: &CsvOptions) -> Dialect {
     Dialect { delimiter: o.delimiter, quote: o.quote, escape: o.escape, null_values: o.null_values.iter().map(|s| s.as_bytes().to_vec()).collect() }
 }
 
-fn validate(o: &CsvOptions) -> Result<()> {
-    let bad = |m: String| Err(Error::Config(m));
-    if o.batch_size == 0 {
-        return bad("batch_size must be at least 1".into());
-    }
-    if o.max_line_bytes == 0 {
-        return bad("max_line_bytes must be at least 1".into());
-    }
-    for (what, c) in [("delimiter", Some(o.delimiter)), ("quote", o.quote), ("escape", o.escape), ("comment", o.comment)] {
-        if let Some(c) = c {
-            if c == b'\n' || c == b'\r' {
-                return bad(format!("{what} cannot be a line break"));
-            }
-        }
-    }
-    if Some(o.delimiter) == o.quote {
-        return bad(format!("delimiter and quote are both {:?}; they must differ", o.delimiter as char));
-    }
-    if Some(o.delimiter) == o.escape {
-        return bad(format!("delimiter and escape are both {:?}; they must differ", o.delimiter as char));
-    }
-    if o.on_error == OnError::Reject && o.rejects_path.is_none() {
-        return bad("on_error: reject needs rejects_path (where to write the rejected rows)".into());
-    }
-    Ok(())
-}
-
 /// The first record of an input as column names (or, without header, the count of fields).
 struct Head {
     names: Vec<String>,
@@ -160,7 +133,7 @@ fn splitter_encoding(s: &Splitter) -> &'static str {
 
 /// Column names of an input as the reader sees them.
 pub(crate) fn column_names(source: Source, o: &CsvOptions) -> Result<Vec<String>> {
-    validate(o)?;
+    o.validate()?;
     let name = source.name();
     let mut s = source.open(o)?;
     Ok(read_head(&mut s, &name, o)?.names)
@@ -275,7 +248,7 @@ impl CsvReader {
     }
 
     fn start(sources: Vec<Source>, options: CsvOptions) -> Result<Self> {
-        validate(&options)?;
+        options.validate()?;
         let stats = Arc::new(ReadStats::default());
         stats.total_bytes.store(sources.iter().map(Source::size).sum(), Ordering::Relaxed);
         let files: Vec<String> = sources.iter().map(Source::name).collect();
@@ -349,7 +322,7 @@ impl CsvReader {
             std::thread::Builder::new()
                 .name("dativo-csv-split".into())
                 .spawn(move || {
-                    let mut feed = Feed { plan: &plan, stats: &stats, cancel: &cancel, tokens: token_rx, work: work_tx, results: result_tx.clone(), seq: 0, done_bytes: 0 };
+                    let mut feed = Feed { plan: &plan, stats: &stats, cancel: &cancel, tokens: token_rx, work: work_tx, seq: 0, done_bytes: 0 };
                     if let Err(e) = feed.run(splitter, sample, rest_paths) {
                         let _ = result_tx.send((feed.seq, Err(e)));
                     }
@@ -490,7 +463,6 @@ struct Feed<'a> {
     cancel: &'a AtomicBool,
     tokens: Receiver<()>,
     work: Sender<Work>,
-    results: Sender<(u64, Result<Output>)>,
     seq: u64,
     /// Raw bytes of the inputs already finished.
     done_bytes: u64,

@@ -1,1 +1,563 @@
-//! Jobs.
+//! Dativo job files: load (`${VAR}` substitution, parsing, validation, path resolution) and
+//! run (CSV files -> asset projection and checks -> Parquet files).
+//!
+//! - [`config`]: the YAML structure and its error messages;
+//! - [`env`]: `${VAR}` substitution and the [`Redactor`] that keeps the values out of every
+//!   error, log line and report;
+//! - [`report`]: [`Progress`] and [`RunReport`].
+//!
+//! The job reference (every key, default and example) is `docs/JOBS.md`.
+
+pub mod config;
+pub mod env;
+pub mod report;
+
+pub use env::Redactor;
+pub use report::{Progress, RunReport};
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use arrow_array::RecordBatch;
+
+use crate::csv::{self, CsvOptions, CsvReader, Encoding, OnError};
+use crate::parquet::{Compression, ParquetOptions, ParquetSink, WriteMode};
+use crate::schema::{match_header, Asset, HeaderMatch, RequiredNulls, ValidationMode};
+use crate::{pipeline, Error, Result};
+
+use config::{AssetRef, JobFile, OnErrorName, ReaderOptions, WriteModeName, WriterOptions};
+
+/// File name of the default rejects file, in `output_base`.
+pub const DEFAULT_REJECTS_FILE: &str = "_rejects.csv";
+
+/// One input file of the job.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InputFile {
+    /// Resolved path (relative paths in the job are relative to the job file's folder).
+    pub path: PathBuf,
+    /// `id` (or `object`) of the entry, informational.
+    pub id: Option<String>,
+}
+
+/// A loaded and validated job, ready to [`run`](Job::run).
+#[derive(Debug, Clone)]
+pub struct Job {
+    /// The job file.
+    pub path: PathBuf,
+    pub tenant_id: Option<String>,
+    pub environment: Option<String>,
+    /// The asset's name: from the asset, or from `asset: <name>` when no schema is given.
+    pub asset_name: Option<String>,
+    /// The asset schema, from `asset_path` or an inline `asset:`; without one, column types
+    /// are inferred and every column is written.
+    pub asset: Option<Asset>,
+    pub mode: ValidationMode,
+    pub inputs: Vec<InputFile>,
+    /// Reader options (without `column_types`, which are set per file from the asset).
+    pub csv: CsvOptions,
+    pub parquet: ParquetOptions,
+    pub output_dir: PathBuf,
+    pub log_level: log::LevelFilter,
+    redactor: Redactor,
+}
+
+/// How one input file will be read.
+#[derive(Debug, Clone)]
+pub struct FilePlan {
+    pub input: InputFile,
+    /// How its columns line up with the asset (its `notes` say what will be logged).
+    pub header: HeaderMatch,
+}
+
+/// Load and validate a job file: substitutes `${VAR}` from the environment, checks every key
+/// and value, loads the asset, and checks that every input file exists. Errors never contain
+/// the value of a substituted variable.
+pub fn load(path: &Path) -> Result<Job> {
+    let text = fs::read_to_string(path).map_err(|e| Error::io("cannot read job file", path, e))?;
+    Job::from_text(&text, path, |name| std::env::var(name).ok())
+}
+
+impl Job {
+    /// Like [`load`], with the text already read and variables looked up with `lookup`.
+    /// `path` names the job in messages and anchors relative paths.
+    pub fn from_text(text: &str, path: &Path, lookup: impl Fn(&str) -> Option<String>) -> Result<Job> {
+        let label = path.display().to_string();
+        let (text, redactor) = env::substitute(text, &label, lookup)?;
+        Job::resolve(&text, path, &label, redactor.clone()).map_err(|e| redactor.error(e))
+    }
+
+    fn resolve(text: &str, path: &Path, label: &str, redactor: Redactor) -> Result<Job> {
+        let file: JobFile = config::from_yaml(text, label)?;
+        let cfg = |msg: String| Error::Config(format!("{label}: {msg}"));
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let resolve_path = |p: &str| -> PathBuf {
+            let p = Path::new(p);
+            if p.is_absolute() || base.as_os_str().is_empty() {
+                p.to_path_buf()
+            } else {
+                base.join(p)
+            }
+        };
+
+        // Keys dativo refuses.
+        for (key, present) in [
+            ("source_connector", file.source_connector.is_some()),
+            ("source_connector_path", file.source_connector_path.is_some()),
+        ] {
+            if present {
+                return Err(cfg(format!(
+                    "{key} is not supported by dativo: jobs are self-contained; list the input \
+                     files under source.files and reader options under source.engine.options"
+                )));
+            }
+        }
+        for (key, present) in [
+            ("target_connector", file.target_connector.is_some()),
+            ("target_connector_path", file.target_connector_path.is_some()),
+        ] {
+            if present {
+                return Err(cfg(format!(
+                    "{key} is not supported by dativo: jobs are self-contained; give the output \
+                     directory as target.output_base and writer options under \
+                     target.engine.options"
+                )));
+            }
+        }
+        let source = &file.source;
+        if source.custom_reader.is_some() {
+            return Err(cfg("source.custom_reader is not supported yet (native and Python plugins arrive \
+                            with the plugin ABI)"
+                .into()));
+        }
+        if source.incremental.is_some() {
+            return Err(cfg("source.incremental is not supported yet: every run re-reads all files; \
+                            remove source.incremental"
+                .into()));
+        }
+        if let Some(key) = source.platform_keys().first() {
+            return Err(cfg(format!(
+                "source.{key} is not supported by dativo: it reads local CSV files only; list them \
+                 under source.files"
+            )));
+        }
+        let target = &file.target;
+        if let Some(key) = target.unsupported_keys().first() {
+            let why = match *key {
+                "custom_writer" => "custom writers arrive with the plugin ABI",
+                "partitioning" => "files are written unpartitioned into target.output_base",
+                _ => "dativo writes Parquet files to a local directory (target.output_base)",
+            };
+            return Err(cfg(format!("target.{key} is not supported yet: {why}")));
+        }
+
+        // Source.
+        let kind = source.kind.as_deref().unwrap_or("csv");
+        if !kind.eq_ignore_ascii_case("csv") {
+            return Err(cfg(format!("source.type '{kind}' is not supported: dativo reads CSV files (type: csv)")));
+        }
+        let files = source.files.as_deref().unwrap_or_default();
+        if files.is_empty() {
+            return Err(cfg("source.files: list at least one input file, e.g. `files: [{path: data/users.csv}]`".into()));
+        }
+        let mut inputs = Vec::with_capacity(files.len());
+        for (i, f) in files.iter().enumerate() {
+            if f.path.trim().is_empty() {
+                return Err(cfg(format!("source.files[{i}].path is empty")));
+            }
+            let resolved = resolve_path(&f.path);
+            match fs::metadata(&resolved) {
+                Ok(m) if m.is_dir() => {
+                    return Err(cfg(format!(
+                        "source.files[{i}].path: {} is a directory; list the files in it one by one",
+                        resolved.display()
+                    )))
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    return Err(Error::io(&format!("{label}: source.files[{i}].path: cannot read"), &resolved, e))
+                }
+            }
+            let id = f.id.as_ref().or(f.object.as_ref()).map(|s| s.0.clone());
+            inputs.push(InputFile { path: resolved, id });
+        }
+
+        // Target.
+        let target_kind = target.kind.as_deref().unwrap_or("local");
+        if !target_kind.eq_ignore_ascii_case("local") {
+            return Err(cfg(format!(
+                "target.type '{target_kind}' is not supported: dativo writes Parquet files to a local \
+                 directory (type: local)"
+            )));
+        }
+        let format = target.file_format.as_deref().unwrap_or("parquet");
+        if !format.eq_ignore_ascii_case("parquet") {
+            return Err(cfg(format!("target.file_format '{format}' is not supported: dativo writes parquet")));
+        }
+        let output_dir = match target.output_base.as_deref() {
+            Some(p) if !p.trim().is_empty() => resolve_path(p),
+            _ => return Err(cfg("target.output_base is required: the directory the Parquet files go to".into())),
+        };
+        if output_dir.is_file() {
+            return Err(cfg(format!("target.output_base: {} is a file, not a directory", output_dir.display())));
+        }
+        let default_writer = WriterOptions::default();
+        let writer = target.engine.as_ref().and_then(|e| e.options.as_ref()).unwrap_or(&default_writer);
+        let mut parquet = parquet_options(writer).map_err(|m| cfg(format!("target.engine.options.{m}")))?;
+        if let Some(mb) = target.parquet_target_size_mb {
+            if !(mb > 0.0 && mb.is_finite()) {
+                return Err(cfg(format!("target.parquet_target_size_mb must be a positive number, got {mb}")));
+            }
+            parquet.max_bytes_per_file = Some(((mb * 1024.0 * 1024.0) as u64).max(1));
+        }
+        parquet.validate().map_err(|e| cfg(format!("target: {e}")))?;
+
+        // Reader options.
+        let default_reader = ReaderOptions::default();
+        let reader = source.engine.as_ref().and_then(|e| e.options.as_ref()).unwrap_or(&default_reader);
+        let mut csv = csv_options(reader).map_err(|m| cfg(format!("source.engine.options.{m}")))?;
+        if csv.on_error == OnError::Reject {
+            csv.rejects_path = Some(match reader.rejects_path.as_deref() {
+                Some(p) if !p.trim().is_empty() => resolve_path(p),
+                _ => output_dir.join(DEFAULT_REJECTS_FILE),
+            });
+        } else if let Some(p) = reader.rejects_path.as_deref() {
+            csv.rejects_path = Some(resolve_path(p));
+        }
+        csv.validate().map_err(|e| cfg(format!("source.engine.options.{e}")))?;
+
+        // Asset.
+        let (asset, asset_name) = match (&file.asset_path, file.asset) {
+            (Some(_), Some(AssetRef::Inline(_))) => {
+                return Err(cfg("give the asset either as asset_path or inline under asset:, not both".into()))
+            }
+            (Some(p), name) => {
+                let asset = Asset::load(&resolve_path(p))?;
+                if let Some(AssetRef::Name(n)) = name {
+                    if n != asset.name {
+                        return Err(cfg(format!(
+                            "asset: '{n}' but the file at asset_path describes asset '{}'",
+                            asset.name
+                        )));
+                    }
+                }
+                let name = asset.name.clone();
+                (Some(asset), Some(name))
+            }
+            (None, Some(AssetRef::Inline(doc))) => {
+                let asset = doc.into_asset(&format!("{label} (inline asset)"))?;
+                let name = asset.name.clone();
+                (Some(asset), Some(name))
+            }
+            (None, Some(AssetRef::Name(n))) => (None, Some(n)),
+            (None, None) => (None, None),
+        };
+        let mode = file.schema_validation_mode.unwrap_or_default();
+
+        let log_level = match file.logging.as_ref().and_then(|l| l.level.as_deref()) {
+            None => log::LevelFilter::Info,
+            Some(level) => match level.trim().to_ascii_lowercase().as_str() {
+                "error" => log::LevelFilter::Error,
+                "warn" | "warning" => log::LevelFilter::Warn,
+                "info" => log::LevelFilter::Info,
+                "debug" => log::LevelFilter::Debug,
+                other => {
+                    return Err(cfg(format!(
+                        "logging.level '{other}' is not valid (expected one of: error, warn, info, debug)"
+                    )))
+                }
+            },
+        };
+
+        Ok(Job {
+            path: path.to_path_buf(),
+            tenant_id: file.tenant_id.map(|s| s.0),
+            environment: file.environment.map(|s| s.0),
+            asset_name,
+            asset,
+            mode,
+            inputs,
+            csv,
+            parquet,
+            output_dir,
+            log_level,
+            redactor,
+        })
+    }
+
+    /// `text` with every substituted secret replaced by `${NAME}`.
+    pub fn redact(&self, text: &str) -> String {
+        self.redactor.redact(text)
+    }
+
+    pub fn redactor(&self) -> &Redactor {
+        &self.redactor
+    }
+
+    fn log(&self, level: log::Level, message: &str) {
+        log::log!(level, "{}", self.redact(message));
+    }
+
+    /// Read every input file's header and match it to the asset (empty without an asset).
+    /// Fails in strict mode when a required column is missing. Nothing is logged: the notes
+    /// are in each plan.
+    pub fn plan(&self) -> Result<Vec<FilePlan>> {
+        self.plan_inner().map_err(|e| self.redactor.error(e))
+    }
+
+    fn plan_inner(&self) -> Result<Vec<FilePlan>> {
+        let Some(asset) = &self.asset else { return Ok(Vec::new()) };
+        self.inputs
+            .iter()
+            .map(|input| {
+                let columns = csv::read_column_names(&input.path, &self.csv)?;
+                let header = match_header(asset, self.mode, &input.path, &columns)?;
+                Ok(FilePlan { input: input.clone(), header })
+            })
+            .collect()
+    }
+
+    /// Run the job. `progress` is called about ten times a second from this thread.
+    pub fn run(&self, progress: &dyn Fn(&Progress)) -> Result<RunReport> {
+        self.run_inner(progress).map_err(|e| self.redactor.error(e))
+    }
+
+    fn run_inner(&self, progress: &dyn Fn(&Progress)) -> Result<RunReport> {
+        let start = Instant::now();
+        let describe = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+        self.log(
+            log::Level::Info,
+            &format!(
+                "job {}: tenant {}, environment {}, asset {} ({} mode), {} input file(s) -> {}",
+                self.path.display(),
+                describe(&self.tenant_id),
+                describe(&self.environment),
+                describe(&self.asset_name),
+                self.mode.name(),
+                self.inputs.len(),
+                self.output_dir.display()
+            ),
+        );
+        let mut input_bytes = 0;
+        for input in &self.inputs {
+            let meta = fs::metadata(&input.path).map_err(|e| Error::io("cannot read input file", &input.path, e))?;
+            input_bytes += meta.len();
+        }
+        if let Some(rejects) = &self.csv.rejects_path {
+            if self.csv.on_error == OnError::Reject {
+                if let Some(dir) = rejects.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    fs::create_dir_all(dir).map_err(|e| Error::io("cannot create directory", dir, e))?;
+                }
+                // A rejects file of an earlier run would be mistaken for this run's.
+                match fs::remove_file(rejects) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                        return Err(Error::io("cannot remove old rejects file", rejects, e))
+                    }
+                    _ => {}
+                }
+            }
+        }
+
+        // One reader for all files: they must share their columns (the reader checks this
+        // and names the file that differs), so one asset match and one projection serve all.
+        let mut options = self.csv.clone();
+        let plan = match &self.asset {
+            Some(asset) => {
+                let columns = csv::read_column_names(&self.inputs[0].path, &self.csv)?;
+                let header = match_header(asset, self.mode, &self.inputs[0].path, &columns)?;
+                for note in &header.notes {
+                    self.log(note.level, &note.message);
+                }
+                options.column_types = header.column_types.clone();
+                Some(header)
+            }
+            None => None,
+        };
+        let paths: Vec<PathBuf> = self.inputs.iter().map(|i| i.path.clone()).collect();
+        let reader = CsvReader::open(&paths, options)?;
+        let stats = reader.stats();
+        let warnings = AtomicU64::new(plan.as_ref().map_or(0, |h| h.warnings()));
+        let mut on_progress = |rows: u64| {
+            let bytes_read = stats.bytes_read.load(Ordering::Relaxed);
+            progress(&Progress { rows, bytes_read, total_bytes: input_bytes, elapsed: start.elapsed() });
+        };
+        let outcome = match (&self.asset, &plan) {
+            (Some(asset), Some(header)) => {
+                let output = asset.output_schema(self.mode);
+                let projection = header.projection()?;
+                let files = paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ");
+                let mut nulls = RequiredNulls::new(&output, &header.required_present, &files);
+                let sink = ParquetSink::create(&self.output_dir, output, self.parquet.clone())?;
+                let (redactor, warnings_ref) = (&self.redactor, &warnings);
+                let nulls_ref = &mut nulls;
+                let transform = move |batch: RecordBatch| -> Result<RecordBatch> {
+                    let out = projection.apply(&batch)?;
+                    if !nulls_ref.is_empty() {
+                        let (count, messages) = nulls_ref.check(&out);
+                        warnings_ref.fetch_add(count, Ordering::Relaxed);
+                        for m in messages {
+                            log::warn!("{}", redactor.redact(&m));
+                        }
+                    }
+                    Ok(out)
+                };
+                let result = pipeline::run(reader, transform, sink, &mut on_progress);
+                if let Some(m) = nulls.summary() {
+                    self.log(log::Level::Warn, &m);
+                }
+                result?
+            }
+            _ => {
+                let sink = ParquetSink::create(&self.output_dir, reader.schema(), self.parquet.clone())?;
+                pipeline::run(reader, Ok, sink, &mut on_progress)?
+            }
+        };
+
+        let rows_read = stats.rows_read.load(Ordering::Relaxed);
+        let rows_rejected = stats.rows_rejected.load(Ordering::Relaxed);
+        let report = RunReport {
+            rows_read,
+            rows_written: outcome.rows,
+            rows_rejected,
+            warnings: warnings.load(Ordering::Relaxed),
+            bytes_written: outcome.output.iter().map(|f| f.bytes).sum(),
+            files: outcome.output,
+            input_bytes,
+            seconds: start.elapsed().as_secs_f64(),
+        };
+        self.log(
+            log::Level::Info,
+            &format!(
+                "job {}: {} rows written to {} file(s) in {}",
+                self.path.display(),
+                report.rows_written,
+                report.files.len(),
+                self.output_dir.display()
+            ),
+        );
+        Ok(report)
+    }
+}
+
+/// CsvOptions from `source.engine.options`; errors start with the key name.
+fn csv_options(o: &ReaderOptions) -> std::result::Result<CsvOptions, String> {
+    let mut c = CsvOptions::default();
+    if let Some(d) = &o.delimiter {
+        c.delimiter = one_byte("delimiter", d)?.ok_or("delimiter cannot be empty")?;
+    }
+    if let Some(q) = &o.quote {
+        c.quote = one_byte("quote", q)?;
+    }
+    if let Some(e) = &o.escape {
+        c.escape = one_byte("escape", e)?;
+    }
+    if let Some(e) = &o.comment {
+        c.comment = one_byte("comment", e)?;
+    }
+    if let Some(h) = o.header {
+        c.has_header = h;
+    }
+    if let Some(names) = &o.column_names {
+        if names.is_empty() {
+            return Err("column_names: give at least one name, or remove the key".into());
+        }
+        for (i, n) in names.iter().enumerate() {
+            if n.is_empty() {
+                return Err(format!("column_names[{i}] is empty"));
+            }
+            if names[..i].contains(n) {
+                return Err(format!("column_names: '{n}' appears twice"));
+            }
+        }
+        c.column_names = Some(names.clone());
+    }
+    if let Some(v) = &o.null_values {
+        c.null_values = v.clone();
+    }
+    if let Some(n) = o.skip_rows {
+        c.skip_rows = n;
+    }
+    if let Some(n) = o.batch_size {
+        c.batch_size = n;
+    }
+    if let Some(n) = o.infer_sample_rows {
+        if n == 0 {
+            return Err("infer_sample_rows must be at least 1".into());
+        }
+        c.infer_sample_rows = n;
+    }
+    if let Some(e) = &o.encoding {
+        c.encoding = Encoding::from_name(e).ok_or_else(|| {
+            format!("encoding '{e}' is not supported (use one of: auto, utf-8, utf-16-le, utf-16-be, latin-1, windows-1252)")
+        })?;
+    }
+    if let Some(e) = o.on_error {
+        c.on_error = match e {
+            OnErrorName::Fail => OnError::Fail,
+            OnErrorName::Skip => OnError::Skip,
+            OnErrorName::Reject => OnError::Reject,
+        };
+    }
+    if let Some(n) = o.max_rejects {
+        c.max_rejects = Some(n);
+    }
+    if let Some(n) = o.max_line_bytes {
+        c.max_line_bytes = n;
+    }
+    if let Some(n) = o.threads {
+        c.threads = n;
+    }
+    Ok(c)
+}
+
+/// One ASCII character (or `\t` written as two characters, or `tab`); empty means none.
+fn one_byte(key: &str, value: &str) -> std::result::Result<Option<u8>, String> {
+    match value {
+        "" => Ok(None),
+        "\\t" | "tab" => Ok(Some(b'\t')),
+        v if v.len() == 1 && v.is_ascii() => Ok(Some(v.as_bytes()[0])),
+        v => Err(format!("{key} must be one ASCII character (or \"\\t\"), got '{v}'")),
+    }
+}
+
+/// ParquetOptions from `target.engine.options`; errors start with the key name.
+fn parquet_options(o: &WriterOptions) -> std::result::Result<ParquetOptions, String> {
+    let mut p = ParquetOptions::default();
+    match (&o.compression, o.compression_level) {
+        (Some(name), level) => {
+            p.compression = Compression::from_name(name, level).map_err(|e| format!("compression: {e}"))?;
+        }
+        (None, Some(level)) => {
+            return Err(format!(
+                "compression_level: {level} given without compression (levels apply to gzip and zstd)"
+            ))
+        }
+        (None, None) => {}
+    }
+    if let Some(n) = o.row_group_size {
+        if n == 0 {
+            return Err("row_group_size must be at least 1".into());
+        }
+        p.row_group_size = n;
+    }
+    if let Some(n) = o.max_rows_per_file {
+        if n == 0 {
+            return Err("max_rows_per_file must be at least 1".into());
+        }
+        p.max_rows_per_file = Some(n);
+    }
+    if let Some(s) = o.statistics {
+        p.statistics = s;
+    }
+    if let Some(m) = o.write_mode {
+        p.write_mode = match m {
+            WriteModeName::Overwrite => WriteMode::Overwrite,
+            WriteModeName::Append => WriteMode::Append,
+        };
+    }
+    Ok(p)
+}
+
+#[cfg(test)]
+mod tests;

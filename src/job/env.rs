@@ -1,0 +1,185 @@
+//! `${VAR}` substitution in job files, and the [`Redactor`] that keeps substituted values
+//! (secrets) out of every error, log line and report.
+//!
+//! Substitution works on the raw text before YAML parsing, so a variable can appear anywhere
+//! a value can. `$${` writes a literal `${`. Lines whose first non-blank character is `#`
+//! (YAML comments) are left alone, so a commented-out `${OLD_VAR}` never fails a job.
+
+use std::sync::Arc;
+
+use crate::{Error, Result};
+
+/// Values shorter than this are not redacted: replacing every `1` or `eu` in a message
+/// would make it unreadable and protects nothing.
+const MIN_REDACTED_LEN: usize = 4;
+
+/// Replaces every substituted value of [`MIN_REDACTED_LEN`] or more bytes by `${NAME}`.
+/// Cheap to clone and shareable between threads. Its `Debug` shows variable names only.
+#[derive(Clone, Default)]
+pub struct Redactor {
+    /// (value, name), longest value first so that a value containing another is replaced whole.
+    secrets: Arc<Vec<(String, String)>>,
+}
+
+impl std::fmt::Debug for Redactor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Redactor").field("variables", &self.secrets.iter().map(|(_, n)| n).collect::<Vec<_>>()).finish()
+    }
+}
+
+impl Redactor {
+    pub fn new(mut pairs: Vec<(String, String)>) -> Self {
+        pairs.retain(|(value, _)| value.len() >= MIN_REDACTED_LEN);
+        pairs.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then_with(|| a.1.cmp(&b.1)));
+        pairs.dedup_by(|a, b| a.0 == b.0);
+        Redactor { secrets: Arc::new(pairs) }
+    }
+
+    /// `text` with every remembered value replaced by `${NAME}`.
+    pub fn redact(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for (value, name) in self.secrets.iter() {
+            if out.contains(value.as_str()) {
+                out = out.replace(value.as_str(), &format!("${{{name}}}"));
+            }
+        }
+        out
+    }
+
+    /// The error with its message redacted.
+    pub fn error(&self, e: Error) -> Error {
+        e.redacted(|m| self.redact(m))
+    }
+
+    /// Whether no value is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.secrets.is_empty()
+    }
+}
+
+/// Substitute `${VAR}` in `text` using `lookup`; `label` names the file in errors.
+/// Returns the new text and a [`Redactor`] for the substituted values.
+pub fn substitute(
+    text: &str,
+    label: &str,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<(String, Redactor)> {
+    let mut out = String::with_capacity(text.len());
+    let mut used: Vec<(String, String)> = Vec::new();
+    for (index, line) in text.split_inclusive('\n').enumerate() {
+        let line_no = index + 1;
+        if line.trim_start().starts_with('#') {
+            out.push_str(line);
+            continue;
+        }
+        let mut rest = line;
+        while let Some(pos) = rest.find('$') {
+            out.push_str(&rest[..pos]);
+            let after = &rest[pos..];
+            if let Some(tail) = after.strip_prefix("$${") {
+                out.push_str("${");
+                rest = tail;
+            } else if let Some(body) = after.strip_prefix("${") {
+                let Some(end) = body.find('}') else {
+                    return Err(Error::Config(format!(
+                        "{label}: line {line_no}: '${{' without a closing '}}'"
+                    )));
+                };
+                let name = &body[..end];
+                if !is_var_name(name) {
+                    return Err(Error::Config(format!(
+                        "{label}: line {line_no}: invalid variable name '${{{name}}}' \
+                         (use letters, digits and '_'; write '$${{' for a literal '${{')"
+                    )));
+                }
+                let Some(value) = lookup(name) else {
+                    return Err(Error::Config(format!(
+                        "{label}: line {line_no}: environment variable {name} is not set \
+                         (used as ${{{name}}})"
+                    )));
+                };
+                out.push_str(&value);
+                used.push((value, name.to_string()));
+                rest = &body[end + 1..];
+            } else {
+                out.push('$');
+                rest = &after[1..];
+            }
+        }
+        out.push_str(rest);
+    }
+    Ok((out, Redactor::new(used)))
+}
+
+/// [`substitute`] with the process environment.
+pub fn substitute_env(text: &str, label: &str) -> Result<(String, Redactor)> {
+    substitute(text, label, |name| std::env::var(name).ok())
+}
+
+fn is_var_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(name: &str) -> Option<String> {
+        match name {
+            "PASSWORD" => Some("hunter2-secret".into()),
+            "REGION" => Some("eu".into()),
+            "DIR" => Some("/data/in".into()),
+            "EMPTY" => Some(String::new()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn substitutes_and_redacts() {
+        let text = "a: ${PASSWORD}\nb: ${REGION}-x\nc: \"${DIR}/f.csv\"\n";
+        let (out, r) = substitute(text, "job.yaml", vars).unwrap();
+        assert_eq!(out, "a: hunter2-secret\nb: eu-x\nc: \"/data/in/f.csv\"\n");
+        assert_eq!(r.redact("login hunter2-secret failed"), "login ${PASSWORD} failed");
+        // Short values are not redacted.
+        assert_eq!(r.redact("eu"), "eu");
+        assert_eq!(r.redact("cannot open /data/in/f.csv"), "cannot open ${DIR}/f.csv");
+        let e = r.error(Error::Data("bad value hunter2-secret".into()));
+        assert_eq!(e.to_string(), "bad value ${PASSWORD}");
+    }
+
+    #[test]
+    fn missing_variable_names_it_and_the_line() {
+        let err = substitute("a: 1\nb: ${NOPE}\n", "job.yaml", vars).unwrap_err();
+        assert!(matches!(err, Error::Config(_)));
+        assert_eq!(
+            err.to_string(),
+            "job.yaml: line 2: environment variable NOPE is not set (used as ${NOPE})"
+        );
+    }
+
+    #[test]
+    fn escapes_comments_and_plain_dollars() {
+        let text = "# ${NOPE} in a comment\na: $${NOT_A_VAR} costs $5\nb: ${EMPTY}x\n";
+        let (out, r) = substitute(text, "j", vars).unwrap();
+        assert_eq!(out, "# ${NOPE} in a comment\na: ${NOT_A_VAR} costs $5\nb: x\n");
+        assert!(r.is_empty());
+    }
+
+    #[test]
+    fn malformed_references() {
+        let e = substitute("a: ${PASSWORD\n", "j", vars).unwrap_err().to_string();
+        assert!(e.contains("line 1") && e.contains("closing"), "{e}");
+        let e = substitute("a: ${1X}\n", "j", vars).unwrap_err().to_string();
+        assert!(e.contains("invalid variable name"), "{e}");
+    }
+
+    #[test]
+    fn longer_secret_wins_over_contained_one() {
+        let r = Redactor::new(vec![("abcd".into(), "SHORT".into()), ("abcdefgh".into(), "LONG".into())]);
+        assert_eq!(r.redact("x abcdefgh y abcd"), "x ${LONG} y ${SHORT}");
+        let debug = format!("{r:?}");
+        assert!(!debug.contains("abcd") && debug.contains("LONG"), "{debug}");
+    }
+}

@@ -1,0 +1,423 @@
+//! Job loading: every key, defaults, error messages, `${VAR}`, redaction, paths.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use arrow_schema::DataType;
+
+use super::*;
+
+/// A job folder with `data/a.csv`, `data/b.csv` and `assets/users.yaml`.
+struct Folder {
+    dir: tempfile::TempDir,
+}
+
+impl Folder {
+    fn new() -> Folder {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir_all(dir.path().join("data")).unwrap();
+        fs::create_dir_all(dir.path().join("assets")).unwrap();
+        fs::write(dir.path().join("data/a.csv"), "id,email\n1,a@x\n").unwrap();
+        fs::write(dir.path().join("data/b.csv"), "id,email\n2,b@x\n").unwrap();
+        fs::write(
+            dir.path().join("assets/users.yaml"),
+            "asset:\n  name: users\n  version: '1'\n  schema:\n    - {name: id, type: bigint, required: true}\n    - {name: email, type: string}\n",
+        )
+        .unwrap();
+        Folder { dir }
+    }
+
+    fn job_path(&self) -> PathBuf {
+        self.dir.path().join("job.yaml")
+    }
+
+    fn load(&self, text: &str) -> Result<Job> {
+        self.load_with(text, |_| None)
+    }
+
+    fn load_with(&self, text: &str, env: impl Fn(&str) -> Option<String>) -> Result<Job> {
+        Job::from_text(text, &self.job_path(), env)
+    }
+
+    fn err(&self, text: &str) -> String {
+        let e = self.load(text).unwrap_err();
+        assert!(matches!(e, Error::Config(_) | Error::Schema(_) | Error::Io { .. }), "{e:?}");
+        let m = e.to_string();
+        let label = self.job_path().display().to_string();
+        m.strip_prefix(&format!("{label}: ")).map(str::to_string).unwrap_or(m)
+    }
+}
+
+const MINIMAL: &str = "source:\n  files:\n    - path: data/a.csv\ntarget:\n  output_base: out\n";
+
+#[test]
+fn minimal_job_and_defaults() {
+    let f = Folder::new();
+    let job = f.load(MINIMAL).unwrap();
+    assert_eq!(job.path, f.job_path());
+    assert_eq!(job.inputs, [InputFile { path: f.dir.path().join("data/a.csv"), id: None }]);
+    assert_eq!(job.output_dir, f.dir.path().join("out"));
+    assert!(job.asset.is_none() && job.asset_name.is_none() && job.tenant_id.is_none());
+    assert_eq!(job.mode, ValidationMode::Strict);
+    assert_eq!(job.log_level, log::LevelFilter::Info);
+    let d = CsvOptions::default();
+    assert_eq!((job.csv.delimiter, job.csv.quote, job.csv.escape, job.csv.has_header), (d.delimiter, d.quote, d.escape, d.has_header));
+    assert_eq!(job.csv.on_error, OnError::Fail);
+    assert_eq!(job.csv.rejects_path, None);
+    assert!(job.csv.column_types.is_empty());
+    assert_eq!(job.parquet.compression, Compression::Snappy);
+    assert_eq!(job.parquet.write_mode, WriteMode::Overwrite);
+    assert_eq!(job.parquet.max_bytes_per_file, None);
+    assert!(job.parquet.statistics);
+}
+
+#[test]
+fn every_key() {
+    let f = Folder::new();
+    let text = r##"
+tenant_id: acme
+environment: 42
+asset_path: assets/users.yaml
+asset: users
+schema_validation_mode: warn
+logging: {level: DEBUG, redaction: true}
+finops: {cost_center: c1, tags: [x]}
+classification_overrides: {email: pii}
+governance_overrides: {owner: me}
+retry_config: {max_retries: 3}
+infrastructure: {provider: aws}
+source:
+  type: csv
+  description: users export
+  files:
+    - {path: data/a.csv, id: users_a}
+    - {path: data/b.csv, object: users_b}
+  engine:
+    type: native
+    options:
+      delimiter: ";"
+      quote: "'"
+      escape: "\\"
+      header: false
+      column_names: [id, email]
+      comment: "#"
+      null_values: ["", "NULL", "n/a"]
+      skip_rows: 2
+      batch_size: 1000
+      infer_sample_rows: 50
+      encoding: utf-16-le
+      on_error: reject
+      rejects_path: bad/rows.csv
+      max_rejects: 10
+      max_line_bytes: 4096
+      threads: 3
+target:
+  type: local
+  description: lake
+  output_base: /tmp/dativo-out
+  file_format: parquet
+  parquet_target_size_mb: 0.5
+  engine:
+    type: arrow
+    options:
+      compression: zstd
+      compression_level: 7
+      row_group_size: 5000
+      max_rows_per_file: 100000
+      statistics: false
+      write_mode: append
+"##;
+    let job = f.load(text).unwrap();
+    assert_eq!(job.tenant_id.as_deref(), Some("acme"));
+    assert_eq!(job.environment.as_deref(), Some("42"));
+    assert_eq!(job.asset_name.as_deref(), Some("users"));
+    let asset = job.asset.as_ref().unwrap();
+    assert_eq!(asset.fields.len(), 2);
+    assert_eq!(asset.fields[0].data_type, DataType::Int64);
+    assert_eq!(job.mode, ValidationMode::Warn);
+    assert_eq!(job.log_level, log::LevelFilter::Debug);
+    assert_eq!(job.inputs[0].id.as_deref(), Some("users_a"));
+    assert_eq!(job.inputs[1].id.as_deref(), Some("users_b"));
+    assert_eq!(job.inputs[1].path, f.dir.path().join("data/b.csv"));
+    let c = &job.csv;
+    assert_eq!(c.delimiter, b';');
+    assert_eq!(c.quote, Some(b'\''));
+    assert_eq!(c.escape, Some(b'\\'));
+    assert!(!c.has_header);
+    assert_eq!(c.column_names.as_deref(), Some(&["id".to_string(), "email".to_string()][..]));
+    assert_eq!(c.comment, Some(b'#'));
+    assert_eq!(c.null_values, ["", "NULL", "n/a"]);
+    assert_eq!((c.skip_rows, c.batch_size, c.infer_sample_rows), (2, 1000, 50));
+    assert_eq!(c.encoding, Encoding::Utf16Le);
+    assert_eq!(c.on_error, OnError::Reject);
+    assert_eq!(c.rejects_path.as_deref(), Some(f.dir.path().join("bad/rows.csv").as_path()));
+    assert_eq!(c.max_rejects, Some(10));
+    assert_eq!((c.max_line_bytes, c.threads), (4096, 3));
+    let p = &job.parquet;
+    assert_eq!(job.output_dir, Path::new("/tmp/dativo-out"));
+    assert_eq!(p.compression, Compression::Zstd(7));
+    assert_eq!(p.row_group_size, 5000);
+    assert_eq!(p.max_rows_per_file, Some(100_000));
+    assert_eq!(p.max_bytes_per_file, Some(512 * 1024));
+    assert!(!p.statistics);
+    assert_eq!(p.write_mode, WriteMode::Append);
+}
+
+#[test]
+fn default_rejects_path_is_in_output_base() {
+    let f = Folder::new();
+    let text = MINIMAL.replace("files:", "engine: {options: {on_error: reject}}\n  files:");
+    let job = f.load(&text).unwrap();
+    assert_eq!(job.csv.rejects_path, Some(f.dir.path().join("out").join(DEFAULT_REJECTS_FILE)));
+    let job = f.load(&MINIMAL.replace("files:", "engine: {options: {on_error: skip}}\n  files:")).unwrap();
+    assert_eq!(job.csv.on_error, OnError::Skip);
+    assert_eq!(job.csv.rejects_path, None);
+}
+
+#[test]
+fn inline_asset_flat_and_wrapped() {
+    let f = Folder::new();
+    let flat = format!("asset:\n  name: inline\n  schema:\n    - {{name: id, type: long, required: true}}\n{MINIMAL}");
+    let job = f.load(&flat).unwrap();
+    assert_eq!(job.asset.as_ref().unwrap().name, "inline");
+    assert_eq!(job.asset_name.as_deref(), Some("inline"));
+    assert!(job.asset.as_ref().unwrap().origin.ends_with("job.yaml (inline asset)"));
+    let wrapped = format!("asset:\n  asset:\n    name: w\n    schema:\n      - {{name: id, type: int}}\n{MINIMAL}");
+    assert_eq!(f.load(&wrapped).unwrap().asset.unwrap().name, "w");
+    // Errors inside the inline asset carry the path and line.
+    let bad = format!("asset:\n  name: inline\n  schema:\n    - {{name: id, tpye: long}}\n{MINIMAL}");
+    let e = f.err(&bad);
+    assert!(e.starts_with("unknown key 'asset.schema[0].tpye' (line 4"), "{e}");
+    assert!(e.ends_with("did you mean 'type'?"), "{e}");
+    let e = f.err(&format!("asset:\n  name: x\n  schema:\n    - {{name: id, type: blob}}\n{MINIMAL}"));
+    assert!(e.contains("field 'id' of asset 'x' has unknown type 'blob'"), "{e}");
+}
+
+#[test]
+fn asset_errors() {
+    let f = Folder::new();
+    let both = format!("asset_path: assets/users.yaml\nasset:\n  name: x\n  schema: [{{name: a, type: int}}]\n{MINIMAL}");
+    assert!(f.err(&both).contains("not both"));
+    let e = f.err(&format!("asset_path: assets/users.yaml\nasset: orders\n{MINIMAL}"));
+    assert!(e.contains("asset: 'orders' but the file at asset_path describes asset 'users'"), "{e}");
+    let e = f.load(&format!("asset_path: assets/nope.yaml\n{MINIMAL}")).unwrap_err();
+    assert!(matches!(e, Error::Io { .. }));
+    assert!(e.to_string().contains("assets/nope.yaml"), "{e}");
+    // A name alone is informational.
+    let job = f.load(&format!("asset: users\n{MINIMAL}")).unwrap();
+    assert_eq!(job.asset_name.as_deref(), Some("users"));
+    assert!(job.asset.is_none());
+}
+
+#[test]
+fn unknown_keys_with_suggestions() {
+    let f = Folder::new();
+    let text = "source:\n  files:\n    - path: data/a.csv\n  engine:\n    options:\n      delimeter: ';'\ntarget:\n  output_base: out\n";
+    assert_eq!(
+        f.err(text),
+        "unknown key 'source.engine.options.delimeter' (line 6, column 7); did you mean 'delimiter'?"
+    );
+    let e = f.err(&format!("tenantid: x\n{MINIMAL}"));
+    assert_eq!(e, "unknown key 'tenantid' (line 1, column 1); did you mean 'tenant_id'?");
+    let e = f.err(&format!("{MINIMAL}  engine:\n    options:\n      compresion: zstd\n"));
+    assert!(e.starts_with("unknown key 'target.engine.options.compresion' (line 8, column 7)"), "{e}");
+    assert!(e.ends_with("did you mean 'compression'?"), "{e}");
+    let e = f.err(&format!("{MINIMAL}  something_else: 1\n"));
+    assert_eq!(e, "unknown key 'target.something_else' (line 6, column 3)");
+    let e = f.err("source:\n  files:\n    - path: data/a.csv\n      idd: x\ntarget:\n  output_base: out\n");
+    assert!(e.starts_with("unknown key 'source.files[0].idd'") && e.ends_with("did you mean 'id'?"), "{e}");
+    let e = f.err(&format!("logging: {{levl: info}}\n{MINIMAL}"));
+    assert!(e.starts_with("unknown key 'logging.levl'") && e.ends_with("did you mean 'level'?"), "{e}");
+}
+
+#[test]
+fn bad_values_name_the_key() {
+    let f = Folder::new();
+    let with_reader = |opts: &str| format!("source:\n  files: [{{path: data/a.csv}}]\n  engine:\n    options: {{{opts}}}\ntarget:\n  output_base: out\n");
+    let cases = [
+        ("delimiter: ';;'", "source.engine.options.delimiter must be one ASCII character (or \"\\t\"), got ';;'"),
+        ("delimiter: ''", "source.engine.options.delimiter cannot be empty"),
+        ("quote: 'ab'", "source.engine.options.quote must be one ASCII character (or \"\\t\"), got 'ab'"),
+        ("escape: 'é'", "source.engine.options.escape must be one ASCII character (or \"\\t\"), got 'é'"),
+        ("comment: '//'", "source.engine.options.comment must be one ASCII character (or \"\\t\"), got '//'"),
+        ("delimiter: '\"'", "source.engine.options.quote: '\"' is also the delimiter"),
+        ("batch_size: 0", "source.engine.options.batch_size must be at least 1"),
+        ("infer_sample_rows: 0", "source.engine.options.infer_sample_rows must be at least 1"),
+        ("max_line_bytes: 0", "source.engine.options.max_line_bytes must be at least 1"),
+        ("column_names: []", "source.engine.options.column_names: give at least one name, or remove the key"),
+        ("column_names: [a, a]", "source.engine.options.column_names: 'a' appears twice"),
+        (
+            "encoding: ebcdic",
+            "source.engine.options.encoding 'ebcdic' is not supported (use one of: auto, utf-8, utf-16-le, utf-16-be, latin-1, windows-1252)",
+        ),
+    ];
+    for (opts, want) in cases {
+        assert_eq!(f.err(&with_reader(opts)), want, "{opts}");
+    }
+    let e = f.err(&with_reader("on_error: skipp"));
+    assert!(e.starts_with("source.engine.options.on_error: 'skipp' is not valid (expected one of: fail, skip, reject)"), "{e}");
+    assert!(e.ends_with("did you mean 'skip'?"), "{e}");
+    let e = f.err(&with_reader("header: maybe"));
+    assert!(e.starts_with("source.engine.options.header: invalid type"), "{e}");
+    let e = f.err(&with_reader("skip_rows: -1"));
+    assert!(e.starts_with("source.engine.options.skip_rows: "), "{e}");
+    // Tab, written either way.
+    assert_eq!(f.load(&with_reader("delimiter: \"\\t\"")).unwrap().csv.delimiter, b'\t');
+    assert_eq!(f.load(&with_reader("delimiter: '\\t'")).unwrap().csv.delimiter, b'\t');
+    assert_eq!(f.load(&with_reader("quote: ''")).unwrap().csv.quote, None);
+
+    let with_writer = |opts: &str| format!("{MINIMAL}  engine:\n    options: {{{opts}}}\n");
+    let e = f.err(&with_writer("compression: brotli"));
+    assert!(e.starts_with("target.engine.options.compression: unknown compression"), "{e}");
+    let e = f.err(&with_writer("compression: gzip, compression_level: 12"));
+    assert!(e.starts_with("target.engine.options.compression: gzip compression level 12"), "{e}");
+    let e = f.err(&with_writer("compression_level: 3"));
+    assert!(e.starts_with("target.engine.options.compression_level: 3 given without compression"), "{e}");
+    assert_eq!(f.err(&with_writer("row_group_size: 0")), "target.engine.options.row_group_size must be at least 1");
+    assert_eq!(f.err(&with_writer("max_rows_per_file: 0")), "target.engine.options.max_rows_per_file must be at least 1");
+    let e = f.err(&with_writer("write_mode: apend"));
+    assert!(e.starts_with("target.engine.options.write_mode: 'apend' is not valid") && e.ends_with("did you mean 'append'?"), "{e}");
+    assert_eq!(f.load(&with_writer("compression: gzip")).unwrap().parquet.compression, Compression::Gzip(6));
+    let e = f.err(&format!("{MINIMAL}  parquet_target_size_mb: 0\n"));
+    assert_eq!(e, "target.parquet_target_size_mb must be a positive number, got 0");
+    let e = f.err(&format!("schema_validation_mode: lenient\n{MINIMAL}"));
+    assert!(e.starts_with("schema_validation_mode: 'lenient' is not valid (expected one of: strict, warn)"), "{e}");
+    let e = f.err(&format!("logging: {{level: verbose}}\n{MINIMAL}"));
+    assert_eq!(e, "logging.level 'verbose' is not valid (expected one of: error, warn, info, debug)");
+}
+
+#[test]
+fn required_sections_and_files() {
+    let f = Folder::new();
+    let e = f.err("target:\n  output_base: out\n");
+    assert!(e.contains("missing field `source`"), "{e}");
+    let e = f.err("source:\n  files: [{path: data/a.csv}]\n");
+    assert!(e.contains("missing field `target`"), "{e}");
+    assert_eq!(
+        f.err("source: {type: csv}\ntarget: {output_base: out}\n"),
+        "source.files: list at least one input file, e.g. `files: [{path: data/users.csv}]`"
+    );
+    assert_eq!(
+        f.err("source: {files: []}\ntarget: {output_base: out}\n"),
+        "source.files: list at least one input file, e.g. `files: [{path: data/users.csv}]`"
+    );
+    assert_eq!(
+        f.err("source: {files: [{path: data/a.csv}]}\ntarget: {type: local}\n"),
+        "target.output_base is required: the directory the Parquet files go to"
+    );
+    let e = f.load("source: {files: [{path: data/missing.csv}]}\ntarget: {output_base: out}\n").unwrap_err();
+    assert!(matches!(e, Error::Io { .. }));
+    let m = e.to_string();
+    assert!(m.contains("source.files[0].path: cannot read") && m.contains("data/missing.csv"), "{m}");
+    let e = f.err("source: {files: [{path: data}]}\ntarget: {output_base: out}\n");
+    assert!(e.contains("is a directory"), "{e}");
+    let e = f.err("source: {files: [{path: data/a.csv}]}\ntarget: {output_base: data/a.csv}\n");
+    assert!(e.contains("is a file, not a directory"), "{e}");
+    assert_eq!(f.err(""), "the file is empty");
+}
+
+#[test]
+fn not_supported_keys() {
+    let f = Folder::new();
+    let cases = [
+        ("source_connector: stripe\n", "source_connector is not supported by dativo: jobs are self-contained"),
+        ("source_connector_path: c.yaml\n", "source_connector_path is not supported by dativo: jobs are self-contained"),
+        ("target_connector: iceberg\n", "target_connector is not supported by dativo: jobs are self-contained"),
+        ("target_connector_path: t.yaml\n", "target_connector_path is not supported by dativo: jobs are self-contained"),
+    ];
+    for (extra, want) in cases {
+        let e = f.err(&format!("{extra}{MINIMAL}"));
+        assert!(e.starts_with(want), "{e}");
+    }
+    let src = |extra: &str| format!("source:\n  files: [{{path: data/a.csv}}]\n  {extra}\ntarget:\n  output_base: out\n");
+    assert_eq!(
+        f.err(&src("custom_reader: {path: lib.so}")),
+        "source.custom_reader is not supported yet (native and Python plugins arrive with the plugin ABI)"
+    );
+    assert_eq!(
+        f.err(&src("incremental: {strategy: mtime}")),
+        "source.incremental is not supported yet: every run re-reads all files; remove source.incremental"
+    );
+    for key in ["connection", "credentials", "objects", "tables", "sheets", "dsn", "rate_limits"] {
+        let e = f.err(&src(&format!("{key}: x")));
+        assert!(e.starts_with(&format!("source.{key} is not supported by dativo")), "{e}");
+    }
+    assert!(f.err(&src("type: postgres")).starts_with("source.type 'postgres' is not supported"));
+    let tgt = |extra: &str| format!("source:\n  files: [{{path: data/a.csv}}]\ntarget:\n  output_base: out\n  {extra}\n");
+    for key in ["custom_writer", "partitioning", "catalog", "warehouse", "branch", "connection"] {
+        let e = f.err(&tgt(&format!("{key}: x")));
+        assert!(e.starts_with(&format!("target.{key} is not supported yet: ")), "{e}");
+    }
+    assert!(f.err(&tgt("type: s3")).starts_with("target.type 's3' is not supported"));
+    assert!(f.err(&tgt("type: iceberg")).starts_with("target.type 'iceberg' is not supported"));
+    assert!(f.err(&tgt("file_format: csv")).starts_with("target.file_format 'csv' is not supported"));
+    // Case does not matter for the supported ones.
+    assert!(f.load(&tgt("type: LOCAL\n  file_format: Parquet")).is_ok());
+}
+
+#[test]
+fn env_substitution_and_redaction() {
+    let f = Folder::new();
+    let env = |name: &str| match name {
+        "TENANT" => Some("acme-corp".to_string()),
+        "OUT" => Some("secret-output-dir".to_string()),
+        "DELIM" => Some(";".to_string()),
+        _ => None,
+    };
+    let text = "tenant_id: ${TENANT}\nsource:\n  files: [{path: data/a.csv}]\n  engine: {options: {delimiter: '${DELIM}'}}\ntarget:\n  output_base: ${OUT}\n";
+    let job = f.load_with(text, env).unwrap();
+    assert_eq!(job.tenant_id.as_deref(), Some("acme-corp"));
+    assert_eq!(job.csv.delimiter, b';');
+    assert_eq!(job.output_dir, f.dir.path().join("secret-output-dir"));
+    assert_eq!(job.redact("writing to /x/secret-output-dir/part-0"), "writing to /x/${OUT}/part-0");
+    assert_eq!(job.redact("tenant acme-corp"), "tenant ${TENANT}");
+    assert_eq!(job.redact("a;b"), "a;b", "values under 4 bytes are not redacted");
+
+    // Missing variable: named, with its line.
+    let e = f.load_with("tenant_id: x\nenvironment: ${NOPE}\n", env).unwrap_err().to_string();
+    assert!(e.ends_with("line 2: environment variable NOPE is not set (used as ${NOPE})"), "{e}");
+
+    // A secret never appears in an error, whatever the error.
+    let bad_value = "tenant_id: ${TENANT}\nsource:\n  files: [{path: data/a.csv}]\n  engine: {options: {encoding: '${TENANT}'}}\ntarget: {output_base: out}\n";
+    let e = f.load_with(bad_value, env).unwrap_err().to_string();
+    assert!(!e.contains("acme-corp"), "{e}");
+    assert!(e.contains("encoding '${TENANT}' is not supported"), "{e}");
+    let missing_file = "source:\n  files: [{path: '${TENANT}/a.csv'}]\ntarget: {output_base: out}\n";
+    let e = f.load_with(missing_file, env).unwrap_err().to_string();
+    assert!(!e.contains("acme-corp") && e.contains("${TENANT}/a.csv"), "{e}");
+    let yaml_error = "source:\n  files: [{path: data/a.csv}]\ntarget: {output_base: out}\n${TENANT}: 1\n";
+    let e = f.load_with(yaml_error, env).unwrap_err().to_string();
+    assert!(!e.contains("acme-corp") && e.contains("unknown key '${TENANT}'"), "{e}");
+}
+
+#[test]
+fn relative_paths_resolve_against_the_job_folder() {
+    let f = Folder::new();
+    let text = "asset_path: assets/users.yaml\nsource:\n  files: [{path: data/a.csv}, {path: ../x/../JOB/data/b.csv}]\n  engine: {options: {on_error: reject, rejects_path: rej/r.csv}}\ntarget: {output_base: out/users}\n";
+    // `JOB` is the job folder's own name, reached through its parent.
+    let name = f.dir.path().file_name().unwrap().to_string_lossy().into_owned();
+    fs::create_dir_all(f.dir.path().parent().unwrap().join("x")).ok();
+    let text = text.replace("JOB", &name);
+    let job = f.load(&text).unwrap();
+    let d = f.dir.path();
+    assert_eq!(job.inputs[0].path, d.join("data/a.csv"));
+    assert_eq!(job.inputs[1].path, d.join(format!("../x/../{name}/data/b.csv")));
+    assert_eq!(job.output_dir, d.join("out/users"));
+    assert_eq!(job.csv.rejects_path, Some(d.join("rej/r.csv")));
+    assert_eq!(job.asset.unwrap().origin, d.join("assets/users.yaml").display().to_string());
+    // Absolute paths stay as they are.
+    let abs = d.join("data/a.csv").display().to_string();
+    let job = f.load(&format!("source: {{files: [{{path: '{abs}'}}]}}\ntarget: {{output_base: /tmp/o}}\n")).unwrap();
+    assert_eq!(job.inputs[0].path, Path::new(&abs));
+    assert_eq!(job.output_dir, Path::new("/tmp/o"));
+}
+
+#[test]
+fn load_reads_the_file_and_reports_a_missing_one() {
+    let f = Folder::new();
+    fs::write(f.job_path(), MINIMAL).unwrap();
+    let job = load(&f.job_path()).unwrap();
+    assert_eq!(job.inputs.len(), 1);
+    let e = load(&f.dir.path().join("nope.yaml")).unwrap_err();
+    assert!(matches!(e, Error::Io { .. }) && e.to_string().contains("nope.yaml"), "{e}");
+}
