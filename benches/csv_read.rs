@@ -1,1 +1,44 @@
-fn main(){}
+//! CSV -> Arrow read throughput on the reference file's format: ~20 MB made once with
+//! `dativo::gen::generate` into a temp file, then `CsvReader::open` + every batch, per iteration.
+//!
+//! Run with `cargo bench --bench csv_read`. The full-size comparison with DuckDB is
+//! `make perf` (benches/perf.sh).
+
+use std::fs::File;
+use std::hint::black_box;
+use std::io::BufWriter;
+use std::path::PathBuf;
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use dativo::csv::{CsvOptions, CsvReader};
+
+/// ~20 MB at ~106 bytes per row.
+const ROWS: u64 = 190_000;
+
+fn read_all(path: &PathBuf) -> u64 {
+    let reader = CsvReader::open(std::slice::from_ref(path), CsvOptions::default()).expect("open reference file");
+    let mut rows = 0;
+    for batch in reader {
+        rows += batch.expect("read batch").num_rows() as u64;
+    }
+    rows
+}
+
+fn csv_read(c: &mut Criterion) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("ref.csv");
+    let mut out = BufWriter::new(File::create(&path).expect("create temp file"));
+    dativo::gen::generate(ROWS, &mut out).expect("generate reference data");
+    drop(out);
+    let bytes = std::fs::metadata(&path).expect("stat temp file").len();
+    assert_eq!(read_all(&path), ROWS, "the reader must return every generated row");
+
+    let mut group = c.benchmark_group("csv_read");
+    group.sample_size(10);
+    group.throughput(Throughput::Bytes(bytes));
+    group.bench_function("reference_20mb", |b| b.iter(|| black_box(read_all(&path))));
+    group.finish();
+}
+
+criterion_group!(benches, csv_read);
+criterion_main!(benches);

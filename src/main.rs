@@ -1,1 +1,398 @@
-fn main() {}
+//! `dativo`: the command line over the dativo engine.
+//!
+//! Exit codes: 0 success, 1 an error the user can fix (config, data, disk), 2 bad command-line
+//! usage (clap), 70 an internal error (a bug: please report it). A panic never prints a Rust
+//! backtrace; it becomes an "internal error" line.
+
+mod cli;
+
+use std::io::{ErrorKind, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Instant;
+
+use arrow_schema::DataType;
+use clap::{Parser, Subcommand};
+
+use dativo::csv::{CsvOptions, Encoding};
+use dativo::{Error, Result};
+
+use cli::logger::{self, Redactor};
+use cli::progress::{Progress, Snapshot};
+
+/// Exit code of internal errors (BSD `EX_SOFTWARE`).
+const EXIT_INTERNAL: u8 = 70;
+
+#[derive(Parser)]
+#[command(name = "dativo", version, about = "Fast, trustworthy CSV -> Parquet ingestion")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a job: read its CSV files and write them as Parquet.
+    Run {
+        /// The job file (YAML).
+        #[arg(long, short, value_name = "JOB.yaml")]
+        config: PathBuf,
+        /// No progress display (errors and the final summary are still printed).
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Validate a job without running it: keys, values, asset, input files and their headers.
+    Check {
+        /// The job file (YAML).
+        #[arg(long, short, value_name = "JOB.yaml")]
+        config: PathBuf,
+    },
+    /// Infer the schema of a CSV file and print it as an asset file to edit and pin.
+    Infer {
+        /// The CSV file.
+        file: PathBuf,
+        /// Field separator: one character, or `tab`.
+        #[arg(long, short, default_value = ",")]
+        delimiter: String,
+        /// Text encoding: auto, utf-8, utf-16-le, utf-16-be, latin-1, windows-1252.
+        #[arg(long, short, default_value = "auto")]
+        encoding: String,
+        /// The first line is data, not column names.
+        #[arg(long)]
+        no_header: bool,
+        /// Rows read to decide the types.
+        #[arg(long, value_name = "N")]
+        sample_rows: Option<usize>,
+    },
+    /// Write the deterministic benchmark CSV (`-` writes to stdout).
+    Gen {
+        /// Number of data rows.
+        #[arg(long, short)]
+        rows: u64,
+        /// Output file.
+        #[arg(value_name = "OUT.csv")]
+        out: PathBuf,
+    },
+}
+
+/// Redacts error text and panic messages once a job (and its secrets) is known.
+static REDACTOR: OnceLock<Redactor> = OnceLock::new();
+
+fn redact(text: &str) -> String {
+    match REDACTOR.get() {
+        Some(r) => r(text),
+        None => text.to_string(),
+    }
+}
+
+/// The first panic's message and location, recorded by the hook.
+static PANIC: Mutex<Option<String>> = Mutex::new(None);
+
+fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "panic".to_string());
+        let location = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
+        if let Ok(mut slot) = PANIC.lock() {
+            slot.get_or_insert(format!("{message}{location}"));
+        }
+    }));
+}
+
+fn main() -> ExitCode {
+    install_panic_hook();
+    let cli = Cli::parse(); // usage errors exit with 2, --help and --version with 0
+    let outcome = std::panic::catch_unwind(move || execute(cli));
+    match outcome {
+        Ok(Ok(())) => ExitCode::SUCCESS,
+        Ok(Err(Error::Internal(message))) => internal_error(&message),
+        Ok(Err(e)) => {
+            eprintln!("error: {}", redact(&e.to_string()));
+            ExitCode::FAILURE
+        }
+        Err(_) => {
+            let message = PANIC.lock().ok().and_then(|p| p.clone()).unwrap_or_else(|| "panic".into());
+            internal_error(&message)
+        }
+    }
+}
+
+fn internal_error(message: &str) -> ExitCode {
+    eprintln!("internal error: {}; this is a bug in dativo, please report it", redact(message));
+    ExitCode::from(EXIT_INTERNAL)
+}
+
+fn execute(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Run { config, quiet } => run(&config, quiet),
+        Command::Check { config } => check(&config),
+        Command::Infer { file, delimiter, encoding, no_header, sample_rows } => {
+            infer(&file, &delimiter, &encoding, no_header, sample_rows)
+        }
+        Command::Gen { rows, out } => gen(rows, &out),
+    }
+}
+
+/// Print to stdout; a reader that stops early (`dativo infer x.csv | head -3`) is not an error.
+fn print_stdout(text: &str) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != ErrorKind::BrokenPipe => Err(Error::io("cannot write", Path::new("<stdout>"), e)),
+        _ => Ok(()),
+    }
+}
+
+/// Load a job and start logging at its level, through its redaction.
+fn load_job(config: &Path) -> Result<dativo::job::Job> {
+    let job = dativo::job::load(config)?;
+    let redactor = job.redactor().clone();
+    let redact: Redactor = Arc::new(move |text: &str| redactor.redact(text));
+    let _ = REDACTOR.set(redact.clone());
+    logger::init(job.log_level, redact);
+    Ok(job)
+}
+
+fn run(config: &Path, quiet: bool) -> Result<()> {
+    let job = load_job(config)?;
+    let progress = Progress::new(quiet);
+    let report = job.run(&|p: &dativo::job::Progress| {
+        progress.update(&Snapshot {
+            rows: p.rows,
+            bytes_read: p.bytes_read,
+            total_bytes: p.total_bytes,
+            elapsed: p.elapsed,
+        })
+    });
+    progress.finish();
+    let report = report?;
+    let mut text = format!("{}\n", report.summary());
+    match report.files.as_slice() {
+        [] => text.push_str("no parquet file written (no rows)\n"),
+        [file] => text.push_str(&format!("parquet: {}\n", tidy(&file.path))),
+        files => text.push_str(&format!("parquet: {} files in {}\n", files.len(), tidy(&job.output_dir))),
+    }
+    print_stdout(&job.redact(&text))
+}
+
+/// A path for people: `examples/jobs/../data/x.csv` -> `examples/data/x.csv` (lexically).
+fn tidy(path: &Path) -> String {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if matches!(out.components().next_back(), Some(Component::Normal(_))) {
+                    out.pop();
+                } else if !matches!(out.components().next_back(), Some(Component::RootDir | Component::Prefix(_))) {
+                    out.push("..");
+                }
+            }
+            other => out.push(other),
+        }
+    }
+    if out.as_os_str().is_empty() {
+        ".".to_string()
+    } else {
+        out.display().to_string()
+    }
+}
+
+fn check(config: &Path) -> Result<()> {
+    let job = load_job(config)?;
+    job.plan()?; // reads every header and matches it to the asset
+    let files: Vec<String> = job.inputs.iter().map(|i| tidy(&i.path)).collect();
+    let schema = match &job.asset {
+        Some(asset) => format!(
+            "asset {} ({} columns: {})",
+            asset.name,
+            asset.fields.len(),
+            asset.fields.iter().map(|f| f.name.as_str()).collect::<Vec<_>>().join(", ")
+        ),
+        None => "no asset (column types inferred)".to_string(),
+    };
+    let summary = format!(
+        "ok: {} input file{} ({}) -> {}, {}, {} mode",
+        files.len(),
+        if files.len() == 1 { "" } else { "s" },
+        files.join(", "),
+        tidy(&job.output_dir),
+        schema,
+        job.mode.name()
+    );
+    print_stdout(&job.redact(&format!("{summary}\n")))
+}
+
+fn infer(file: &Path, delimiter: &str, encoding: &str, no_header: bool, sample_rows: Option<usize>) -> Result<()> {
+    let mut options = CsvOptions {
+        delimiter: parse_delimiter(delimiter)?,
+        encoding: Encoding::from_name(encoding).ok_or_else(|| {
+            Error::Config(format!(
+                "unknown encoding {encoding:?}; use auto, utf-8, utf-16-le, utf-16-be, latin-1 or windows-1252"
+            ))
+        })?,
+        has_header: !no_header,
+        ..CsvOptions::default()
+    };
+    if let Some(n) = sample_rows {
+        if n == 0 {
+            return Err(Error::Config("--sample-rows must be at least 1".into()));
+        }
+        options.infer_sample_rows = n;
+    }
+    let schema = dativo::csv::infer_schema(&[file.to_path_buf()], &options)?;
+    let name = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "asset".into());
+    let columns: Vec<(String, &'static str)> =
+        schema.fields().iter().map(|f| (f.name().clone(), dativo_type(f.data_type()))).collect();
+    print_stdout(&asset_yaml(&name, &file.display().to_string(), options.infer_sample_rows, &columns))
+}
+
+/// `,` `;` `|` `\t` or the words `tab`, `comma`, `semicolon`, `pipe`.
+fn parse_delimiter(text: &str) -> Result<u8> {
+    let byte = match text {
+        "tab" | "\\t" | "\t" => b'\t',
+        "comma" => b',',
+        "semicolon" => b';',
+        "pipe" => b'|',
+        t if t.len() == 1 => t.as_bytes()[0],
+        _ => {
+            return Err(Error::Config(format!(
+                "--delimiter must be one ASCII character or `tab`, got {text:?}"
+            )))
+        }
+    };
+    Ok(byte)
+}
+
+/// The Dativo asset type name of an inferred Arrow type.
+fn dativo_type(data_type: &DataType) -> &'static str {
+    match data_type {
+        DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64 => "integer",
+        DataType::UInt8 | DataType::UInt16 | DataType::UInt32 | DataType::UInt64 => "integer",
+        DataType::Float16 | DataType::Float32 | DataType::Float64 => "double",
+        DataType::Decimal128(..) | DataType::Decimal256(..) => "double",
+        DataType::Boolean => "boolean",
+        DataType::Date32 | DataType::Date64 => "date",
+        DataType::Timestamp(..) => "timestamp",
+        _ => "string",
+    }
+}
+
+/// An asset file (Dativo format) listing `columns`, every one optional.
+fn asset_yaml(name: &str, source: &str, sample_rows: usize, columns: &[(String, &str)]) -> String {
+    let mut out = format!(
+        "# Inferred by `dativo infer` from {source} (sampling up to {sample_rows} rows).\n\
+         # Review the types, mark columns that must never be empty `required: true`,\n\
+         # and point a job's `asset_path` at this file to pin the schema.\n\
+         asset:\n  name: {}\n  version: \"1.0\"\n  schema:\n",
+        yaml_string(name)
+    );
+    for (column, type_name) in columns {
+        out.push_str(&format!("    - {{name: {}, type: {type_name}, required: false}}\n", yaml_string(column)));
+    }
+    out
+}
+
+/// `text` as a YAML scalar: bare when that reads back as the same string, double-quoted otherwise.
+fn yaml_string(text: &str) -> String {
+    let plain = !text.is_empty()
+        && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
+        && text.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && !matches!(
+            text.to_ascii_lowercase().as_str(),
+            "true" | "false" | "yes" | "no" | "on" | "off" | "y" | "n" | "null" | "nan" | "inf"
+        );
+    if plain {
+        return text.to_string();
+    }
+    let mut quoted = String::with_capacity(text.len() + 2);
+    quoted.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => quoted.push_str("\\\""),
+            '\\' => quoted.push_str("\\\\"),
+            '\n' => quoted.push_str("\\n"),
+            '\t' => quoted.push_str("\\t"),
+            '\r' => quoted.push_str("\\r"),
+            c if c.is_control() => quoted.push_str(&format!("\\u{:04x}", c as u32)),
+            c => quoted.push(c),
+        }
+    }
+    quoted.push('"');
+    quoted
+}
+
+fn gen(rows: u64, out: &Path) -> Result<()> {
+    let start = Instant::now();
+    if out.as_os_str() == "-" {
+        let stdout = std::io::stdout();
+        let mut lock = stdout.lock();
+        return match dativo::gen::generate(rows, &mut lock) {
+            Err(e) if e.kind() != ErrorKind::BrokenPipe => Err(Error::io("cannot write", Path::new("<stdout>"), e)),
+            _ => Ok(()), // `dativo gen ... - | head` closing the pipe early is fine
+        };
+    }
+    let bytes = dativo::gen::generate_file(rows, out).map_err(|e| Error::io("cannot write", out, e))?;
+    let secs = start.elapsed().as_secs_f64();
+    eprintln!(
+        "wrote {rows} rows, {:.1} MB to {} in {secs:.2} s ({:.0} MB/s)",
+        bytes as f64 / 1e6,
+        out.display(),
+        bytes as f64 / 1e6 / secs.max(1e-9)
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn yaml_strings_are_quoted_only_when_needed() {
+        assert_eq!(yaml_string("order_id"), "order_id");
+        assert_eq!(yaml_string("yes"), "\"yes\"");
+        assert_eq!(yaml_string("1st"), "\"1st\"");
+        assert_eq!(yaml_string("unit price"), "\"unit price\"");
+        assert_eq!(yaml_string("a\"b"), "\"a\\\"b\"");
+        assert_eq!(yaml_string(""), "\"\"");
+    }
+
+    #[test]
+    fn tidy_removes_dot_dot_lexically() {
+        assert_eq!(tidy(Path::new("examples/jobs/../../out/q")), "out/q");
+        assert_eq!(tidy(Path::new("examples/jobs/../data/o.csv")), "examples/data/o.csv");
+        assert_eq!(tidy(Path::new("../x/./y")), "../x/y");
+        assert_eq!(tidy(Path::new("/../a")), "/a");
+        assert_eq!(tidy(Path::new("a/..")), ".");
+    }
+
+    #[test]
+    fn delimiters_by_name_or_character() {
+        assert_eq!(parse_delimiter(";").unwrap(), b';');
+        assert_eq!(parse_delimiter("tab").unwrap(), b'\t');
+        assert_eq!(parse_delimiter("\\t").unwrap(), b'\t');
+        assert!(parse_delimiter(",,").is_err());
+    }
+
+    #[test]
+    fn arrow_types_map_to_asset_type_names() {
+        use arrow_schema::TimeUnit;
+        assert_eq!(dativo_type(&DataType::Int64), "integer");
+        assert_eq!(dativo_type(&DataType::Float64), "double");
+        assert_eq!(dativo_type(&DataType::Utf8), "string");
+        assert_eq!(dativo_type(&DataType::Boolean), "boolean");
+        assert_eq!(dativo_type(&DataType::Date32), "date");
+        assert_eq!(dativo_type(&DataType::Timestamp(TimeUnit::Microsecond, None)), "timestamp");
+    }
+
+    #[test]
+    fn command_line_parses() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

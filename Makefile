@@ -1,0 +1,34 @@
+# dativo developer entry points. Needs only a Rust toolchain (make perf also uses python3).
+#
+#   make demo    build the CLI (debug) and run the quickstart job
+#   make test    build, run every test, check that the benches compile
+#   make bench   criterion benches (release build)
+#   make perf    release CLI vs DuckDB on the 10M-row reference file (benches/perf.sh)
+
+CARGO ?= cargo
+ifeq ($(CI),true)
+export CARGO_TERM_COLOR := never
+endif
+
+DEMO_JOB := examples/jobs/quickstart.yaml
+DEMO_OUT := out/quickstart
+
+.PHONY: demo test bench perf
+
+demo:
+	$(CARGO) build
+	./target/debug/dativo run --config $(DEMO_JOB)
+	@echo "Parquet written to $(DEMO_OUT)/:"
+	@ls -l $(DEMO_OUT)/*.parquet
+
+test:
+	$(CARGO) build
+	$(CARGO) test --all-targets
+	$(CARGO) bench --no-run
+
+bench:
+	$(CARGO) bench
+
+perf:
+	$(CARGO) build --release
+	benches/perf.sh
