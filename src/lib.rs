@@ -6,7 +6,8 @@
 //! - [`schema`]: asset schemas (the Dativo asset format) and their validation;
 //! - [`job`]: YAML job files, `${VAR}` substitution, and running a job;
 //! - [`pipeline`]: the reader and writer threads joined by a bounded channel;
-//! - [`gen`]: the deterministic benchmark file generator.
+//! - [`gen`]: the deterministic benchmark file generator;
+//! - [`yaml`]: YAML loading with messages that name the key, line and nearest valid key.
 //!
 //! Nothing here knows about the C API; that layer lives in `src/ffi/` (later).
 
@@ -17,5 +18,6 @@ pub mod job;
 pub mod parquet;
 pub mod pipeline;
 pub mod schema;
+pub mod yaml;
 
 pub use error::{Error, Result};

@@ -12,7 +12,6 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
-use arrow_schema::DataType;
 use clap::{Parser, Subcommand};
 
 use dativo::csv::{CsvOptions, Encoding};
@@ -47,6 +46,13 @@ enum Command {
         /// The job file (YAML).
         #[arg(long, short, value_name = "JOB.yaml")]
         config: PathBuf,
+        /// Also read and check every row as `run` would (bad rows are reported, skipped or
+        /// rejected per on_error), writing no Parquet; prints the rows and MB/s.
+        #[arg(long)]
+        data: bool,
+        /// No progress display (with --data).
+        #[arg(long, short)]
+        quiet: bool,
     },
     /// Infer the schema of a CSV file and print it as an asset file to edit and pin.
     Infer {
@@ -130,7 +136,7 @@ fn internal_error(message: &str) -> ExitCode {
 fn execute(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Run { config, quiet } => run(&config, quiet),
-        Command::Check { config } => check(&config),
+        Command::Check { config, data, quiet } => check(&config, data, quiet),
         Command::Infer { file, delimiter, encoding, no_header, sample_rows } => {
             infer(&file, &delimiter, &encoding, no_header, sample_rows)
         }
@@ -159,8 +165,23 @@ fn load_job(config: &Path) -> Result<dativo::job::Job> {
 
 fn run(config: &Path, quiet: bool) -> Result<()> {
     let job = load_job(config)?;
+    let report = with_progress(quiet, |p| job.run(p))?;
+    let mut text = format!("{}\n", report.summary());
+    match report.files.as_slice() {
+        [] => text.push_str("no parquet file written (no rows)\n"),
+        [file] => text.push_str(&format!("parquet: {}\n", file.path.display())),
+        files => text.push_str(&format!("parquet: {} files in {}\n", files.len(), job.output_dir.display())),
+    }
+    print_stdout(&job.redact(&text))
+}
+
+/// Run `work` with a progress display fed by its progress callback.
+fn with_progress(
+    quiet: bool,
+    work: impl FnOnce(&dyn Fn(&dativo::job::Progress)) -> Result<dativo::job::RunReport>,
+) -> Result<dativo::job::RunReport> {
     let progress = Progress::new(quiet);
-    let report = job.run(&|p: &dativo::job::Progress| {
+    let report = work(&|p: &dativo::job::Progress| {
         progress.update(&Snapshot {
             rows: p.rows,
             bytes_read: p.bytes_read,
@@ -169,44 +190,17 @@ fn run(config: &Path, quiet: bool) -> Result<()> {
         })
     });
     progress.finish();
-    let report = report?;
-    let mut text = format!("{}\n", report.summary());
-    match report.files.as_slice() {
-        [] => text.push_str("no parquet file written (no rows)\n"),
-        [file] => text.push_str(&format!("parquet: {}\n", tidy(&file.path))),
-        files => text.push_str(&format!("parquet: {} files in {}\n", files.len(), tidy(&job.output_dir))),
-    }
-    print_stdout(&job.redact(&text))
+    report
 }
 
-/// A path for people: `examples/jobs/../data/x.csv` -> `examples/data/x.csv` (lexically).
-fn tidy(path: &Path) -> String {
-    use std::path::Component;
-    let mut out = PathBuf::new();
-    for component in path.components() {
-        match component {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                if matches!(out.components().next_back(), Some(Component::Normal(_))) {
-                    out.pop();
-                } else if !matches!(out.components().next_back(), Some(Component::RootDir | Component::Prefix(_))) {
-                    out.push("..");
-                }
-            }
-            other => out.push(other),
-        }
-    }
-    if out.as_os_str().is_empty() {
-        ".".to_string()
-    } else {
-        out.display().to_string()
-    }
-}
-
-fn check(config: &Path) -> Result<()> {
+fn check(config: &Path, data: bool, quiet: bool) -> Result<()> {
     let job = load_job(config)?;
     job.plan()?; // reads every header and matches it to the asset
-    let files: Vec<String> = job.inputs.iter().map(|i| tidy(&i.path)).collect();
+    if data {
+        let report = with_progress(quiet, |p| job.check_data(p))?;
+        return print_stdout(&job.redact(&format!("{}\nok: every row read and checked; no parquet written\n", report.summary())));
+    }
+    let files: Vec<String> = job.inputs.iter().map(|i| i.path.display().to_string()).collect();
     let schema = match &job.asset {
         Some(asset) => format!(
             "asset {} ({} columns: {})",
@@ -221,7 +215,7 @@ fn check(config: &Path) -> Result<()> {
         files.len(),
         if files.len() == 1 { "" } else { "s" },
         files.join(", "),
-        tidy(&job.output_dir),
+        job.output_dir.display(),
         schema,
         job.mode.name()
     );
@@ -247,9 +241,7 @@ fn infer(file: &Path, delimiter: &str, encoding: &str, no_header: bool, sample_r
     }
     let schema = dativo::csv::infer_schema(&[file.to_path_buf()], &options)?;
     let name = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "asset".into());
-    let columns: Vec<(String, &'static str)> =
-        schema.fields().iter().map(|f| (f.name().clone(), dativo_type(f.data_type()))).collect();
-    print_stdout(&asset_yaml(&name, &file.display().to_string(), options.infer_sample_rows, &columns))
+    print_stdout(&dativo::schema::asset_yaml(&name, &file.display().to_string(), options.infer_sample_rows, &schema))
 }
 
 /// `,` `;` `|` `\t` or the words `tab`, `comma`, `semicolon`, `pipe`.
@@ -267,64 +259,6 @@ fn parse_delimiter(text: &str) -> Result<u8> {
         }
     };
     Ok(byte)
-}
-
-/// The Dativo asset type name of an inferred Arrow type.
-fn dativo_type(data_type: &DataType) -> &'static str {
-    match data_type {
-        DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64 => "integer",
-        DataType::UInt8 | DataType::UInt16 | DataType::UInt32 | DataType::UInt64 => "integer",
-        DataType::Float16 | DataType::Float32 | DataType::Float64 => "double",
-        DataType::Decimal128(..) | DataType::Decimal256(..) => "double",
-        DataType::Boolean => "boolean",
-        DataType::Date32 | DataType::Date64 => "date",
-        DataType::Timestamp(..) => "timestamp",
-        _ => "string",
-    }
-}
-
-/// An asset file (Dativo format) listing `columns`, every one optional.
-fn asset_yaml(name: &str, source: &str, sample_rows: usize, columns: &[(String, &str)]) -> String {
-    let mut out = format!(
-        "# Inferred by `dativo infer` from {source} (sampling up to {sample_rows} rows).\n\
-         # Review the types, mark columns that must never be empty `required: true`,\n\
-         # and point a job's `asset_path` at this file to pin the schema.\n\
-         asset:\n  name: {}\n  version: \"1.0\"\n  schema:\n",
-        yaml_string(name)
-    );
-    for (column, type_name) in columns {
-        out.push_str(&format!("    - {{name: {}, type: {type_name}, required: false}}\n", yaml_string(column)));
-    }
-    out
-}
-
-/// `text` as a YAML scalar: bare when that reads back as the same string, double-quoted otherwise.
-fn yaml_string(text: &str) -> String {
-    let plain = !text.is_empty()
-        && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
-        && text.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && !matches!(
-            text.to_ascii_lowercase().as_str(),
-            "true" | "false" | "yes" | "no" | "on" | "off" | "y" | "n" | "null" | "nan" | "inf"
-        );
-    if plain {
-        return text.to_string();
-    }
-    let mut quoted = String::with_capacity(text.len() + 2);
-    quoted.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => quoted.push_str("\\\""),
-            '\\' => quoted.push_str("\\\\"),
-            '\n' => quoted.push_str("\\n"),
-            '\t' => quoted.push_str("\\t"),
-            '\r' => quoted.push_str("\\r"),
-            c if c.is_control() => quoted.push_str(&format!("\\u{:04x}", c as u32)),
-            c => quoted.push(c),
-        }
-    }
-    quoted.push('"');
-    quoted
 }
 
 fn gen(rows: u64, out: &Path) -> Result<()> {
@@ -353,41 +287,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn yaml_strings_are_quoted_only_when_needed() {
-        assert_eq!(yaml_string("order_id"), "order_id");
-        assert_eq!(yaml_string("yes"), "\"yes\"");
-        assert_eq!(yaml_string("1st"), "\"1st\"");
-        assert_eq!(yaml_string("unit price"), "\"unit price\"");
-        assert_eq!(yaml_string("a\"b"), "\"a\\\"b\"");
-        assert_eq!(yaml_string(""), "\"\"");
-    }
-
-    #[test]
-    fn tidy_removes_dot_dot_lexically() {
-        assert_eq!(tidy(Path::new("examples/jobs/../../out/q")), "out/q");
-        assert_eq!(tidy(Path::new("examples/jobs/../data/o.csv")), "examples/data/o.csv");
-        assert_eq!(tidy(Path::new("../x/./y")), "../x/y");
-        assert_eq!(tidy(Path::new("/../a")), "/a");
-        assert_eq!(tidy(Path::new("a/..")), ".");
-    }
-
-    #[test]
     fn delimiters_by_name_or_character() {
         assert_eq!(parse_delimiter(";").unwrap(), b';');
         assert_eq!(parse_delimiter("tab").unwrap(), b'\t');
         assert_eq!(parse_delimiter("\\t").unwrap(), b'\t');
         assert!(parse_delimiter(",,").is_err());
-    }
-
-    #[test]
-    fn arrow_types_map_to_asset_type_names() {
-        use arrow_schema::TimeUnit;
-        assert_eq!(dativo_type(&DataType::Int64), "integer");
-        assert_eq!(dativo_type(&DataType::Float64), "double");
-        assert_eq!(dativo_type(&DataType::Utf8), "string");
-        assert_eq!(dativo_type(&DataType::Boolean), "boolean");
-        assert_eq!(dativo_type(&DataType::Date32), "date");
-        assert_eq!(dativo_type(&DataType::Timestamp(TimeUnit::Microsecond, None)), "timestamp");
     }
 
     #[test]

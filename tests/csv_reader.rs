@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use arrow_array::RecordBatch;
 use arrow_schema::{DataType, Field, Schema};
 use common::{rows, Pieces};
-use dativo::csv::{timestamp_type, CsvOptions, CsvReader, Encoding, OnError};
+use dativo::csv::{CsvOptions, CsvReader, Encoding, OnError};
+use dativo::schema::timestamp_type;
 use dativo::Error;
 
 fn read_bytes(data: &[u8], o: CsvOptions) -> dativo::Result<(Vec<RecordBatch>, CsvReader)> {

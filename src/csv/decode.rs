@@ -166,6 +166,20 @@ impl Decoder {
 
     /// Appends up to about `max` decoded bytes to `out`; returns how many (0 = end of input).
     pub(crate) fn read_into(&mut self, out: &mut Vec<u8>, max: usize) -> io::Result<usize> {
+        // UTF-8 needs no transcoding: once the sniffed first block is used up, read straight
+        // into the caller's buffer (no copy, no zeroing).
+        if self.encoding == Resolved::Utf8 && self.raw_pos == self.raw.len() {
+            if self.raw_eof {
+                return Ok(0);
+            }
+            let n = (&mut self.input).take(max as u64).read_to_end(out)?;
+            self.raw_consumed += n as u64;
+            self.out_offset += n as u64;
+            if n == 0 {
+                self.raw_eof = true;
+            }
+            return Ok(n);
+        }
         loop {
             if self.raw_pos == self.raw.len() {
                 if self.raw_eof {

@@ -5,9 +5,11 @@
 //! schema is fixed after sampling: a later value that does not fit is a bad row, never a
 //! silent widening.
 
-use arrow_schema::{DataType, TimeUnit};
+use arrow_schema::DataType;
 
-use super::parse::{tokenize, Dialect};
+use crate::schema::timestamp_type;
+
+use super::parse::{tokenize, Dialect, Tokenized};
 use super::split::Chunk;
 use super::values;
 
@@ -18,10 +20,6 @@ const DATE: u8 = 8;
 const TIMESTAMP: u8 = 16;
 const ALL: u8 = BOOL | INT | FLOAT | DATE | TIMESTAMP;
 
-/// The timestamp type dativo produces: microseconds, normalised to UTC.
-pub fn timestamp_type() -> DataType {
-    DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
-}
 
 fn fits(v: &[u8]) -> u8 {
     if values::parse_bool_strict(v).is_some() {
@@ -52,9 +50,10 @@ pub(crate) fn infer_types(sample: &[Chunk], dialect: &Dialect, ncols: usize, max
     let mut mask = vec![ALL; ncols];
     let mut seen = vec![false; ncols];
     let mut rows = 0;
+    let mut t = Tokenized::default();
     'chunks: for chunk in sample {
         // Bad records are ignored here; they are reported when the data is read.
-        let t = tokenize(chunk, dialect, ncols, "UTF-8", usize::MAX);
+        tokenize(chunk, dialect, ncols, "UTF-8", usize::MAX, &mut t);
         for row in 0..t.rows.len() {
             if rows >= max_rows {
                 break 'chunks;

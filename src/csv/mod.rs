@@ -16,7 +16,6 @@ mod reader;
 mod split;
 mod values;
 
-pub use infer::timestamp_type;
 pub use reader::CsvReader;
 
 pub use options::{CsvOptions, Encoding, OnError};

@@ -22,8 +22,10 @@ use super::bad_rows::{BadRow, ColumnInfo, RejectsWriter};
 use super::decode::Decoder;
 use super::infer::infer_types;
 use super::options::{CsvOptions, OnError};
-use super::parse::{parse_chunk, supported_type, type_name, ColumnSpec, Dialect, ParsedChunk};
-use super::split::{Chunk, SplitConfig, Splitter, ANY_BAD};
+use super::parse::{parse_chunk, supported_type, ColumnSpec, Dialect, ParsedChunk};
+use crate::schema::type_name;
+use super::parse::Tokenized;
+use super::split::{BufferPool, Chunk, SplitConfig, Splitter, ANY_BAD};
 use super::ReadStats;
 use crate::{Error, Result};
 
@@ -46,14 +48,14 @@ impl Source {
             Source::Reader(..) => 0,
         }
     }
-    fn open(self, options: &CsvOptions) -> Result<Splitter> {
+    fn open(self, options: &CsvOptions, pool: &Arc<BufferPool>) -> Result<Splitter> {
         let name = self.name();
         let input: Box<dyn Read + Send> = match self {
             Source::Path(p) => Box::new(std::fs::File::open(&p).map_err(|e| Error::io("cannot open", &p, e))?),
             Source::Reader(_, r) => r,
         };
         let decoder = Decoder::new(input, options.encoding).map_err(|m| Error::Data(format!("{name}: {m}")))?;
-        Ok(Splitter::new(decoder, split_config(options)))
+        Ok(Splitter::new(decoder, split_config(options), pool.clone()))
     }
 }
 
@@ -79,7 +81,8 @@ fn read_head(splitter: &mut Splitter, name: &str, o: &CsvOptions) -> Result<Head
     };
     let r = chunk.records[0];
     if r.flags & ANY_BAD != 0 {
-        let t = super::parse::tokenize(&chunk, &dialect(o), usize::MAX, splitter_encoding(splitter), o.max_line_bytes);
+        let mut t = Tokenized::default();
+        super::parse::tokenize(&chunk, &dialect(o), usize::MAX, splitter_encoding(splitter), o.max_line_bytes, &mut t);
         let reason = t.bad.first().map(|(_, b)| b.reason_text(None)).unwrap_or_default();
         let what = if o.has_header { "header" } else { "first record" };
         return Err(Error::Data(format!("{name}:{}: cannot read the {what}: {reason}", r.line)));
@@ -135,7 +138,7 @@ fn splitter_encoding(s: &Splitter) -> &'static str {
 pub(crate) fn column_names(source: Source, o: &CsvOptions) -> Result<Vec<String>> {
     o.validate()?;
     let name = source.name();
-    let mut s = source.open(o)?;
+    let mut s = source.open(o, &Default::default())?;
     Ok(read_head(&mut s, &name, o)?.names)
 }
 
@@ -196,6 +199,7 @@ struct Plan {
     dialect: Dialect,
     names: Vec<String>,
     files: Vec<String>,
+    pool: Arc<BufferPool>,
 }
 
 struct Work {
@@ -254,7 +258,8 @@ impl CsvReader {
         let files: Vec<String> = sources.iter().map(Source::name).collect();
         let mut sources = sources.into_iter();
         let first = sources.next().expect("at least one source");
-        let mut splitter = first.open(&options)?;
+        let pool = Arc::new(BufferPool::default());
+        let mut splitter = first.open(&options, &pool)?;
         let head = read_head(&mut splitter, &files[0], &options)?;
 
         // Sample for inference; the sampled chunks are parsed first, not read twice.
@@ -299,7 +304,7 @@ impl CsvReader {
             0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
             n => n,
         };
-        let plan = Arc::new(Plan { dialect: dialect(&options), options, columns, schema, names: head.names, files });
+        let plan = Arc::new(Plan { dialect: dialect(&options), options, columns, schema, names: head.names, files, pool });
 
         let in_flight = threads * 2 + 1;
         let (token_tx, token_rx) = bounded::<()>(in_flight);
@@ -492,7 +497,7 @@ impl Feed<'_> {
         for (i, path) in rest.into_iter().enumerate() {
             let file = i + 1;
             let o = &self.plan.options;
-            let mut s = Source::Path(path).open(o)?;
+            let mut s = Source::Path(path).open(o, &self.plan.pool)?;
             let head = read_head(&mut s, &self.plan.files[file], o)?;
             check_same_columns(&self.plan.names, &head.names, &self.plan.files[0], &self.plan.files[file])?;
             let encoding = s.encoding_name();
@@ -530,14 +535,17 @@ impl Feed<'_> {
 }
 
 fn parse_worker(work: Receiver<Work>, results: Sender<(u64, Result<Output>)>, plan: Arc<Plan>) {
+    // Reused across chunks, so steady state allocates only the output arrays.
+    let mut tokens = Tokenized::default();
     for w in work {
         let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            parse_chunk(&w.chunk, &plan.dialect, &plan.columns, &plan.schema, w.encoding, plan.options.max_line_bytes)
+            parse_chunk(&w.chunk, &plan.dialect, &plan.columns, &plan.schema, w.encoding, plan.options.max_line_bytes, &mut tokens)
         }))
         .unwrap_or_else(|panic| {
             let msg = panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned()).unwrap_or_default();
             Err(Error::Internal(format!("CSV parser panicked on {} near line {}: {msg}", plan.files[w.file], w.chunk.records.first().map_or(0, |r| r.line))))
         });
+        plan.pool.put(w.chunk.data);
         if results.send((w.seq, parsed.map(|parsed| Output { file: w.file, parsed }))).is_err() {
             return;
         }

@@ -29,6 +29,18 @@ pub(crate) fn parse_i64(text: &[u8]) -> Result<i64, Invalid> {
     if digits.is_empty() {
         return Err(Invalid::Syntax);
     }
+    // Up to 18 digits cannot overflow: no checks in the loop.
+    if digits.len() <= 18 {
+        let mut acc: i64 = 0;
+        for &c in digits {
+            let d = c.wrapping_sub(b'0');
+            if d > 9 {
+                return Err(Invalid::Syntax);
+            }
+            acc = acc * 10 + d as i64;
+        }
+        return Ok(if neg { -acc } else { acc });
+    }
     // Accumulate negatively so i64::MIN parses without overflow.
     let mut acc: i64 = 0;
     let mut overflow = false;

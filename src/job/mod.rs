@@ -95,9 +95,9 @@ impl Job {
         let resolve_path = |p: &str| -> PathBuf {
             let p = Path::new(p);
             if p.is_absolute() || base.as_os_str().is_empty() {
-                p.to_path_buf()
+                normalize(p)
             } else {
-                base.join(p)
+                normalize(&base.join(p))
             }
         };
 
@@ -320,10 +320,21 @@ impl Job {
 
     /// Run the job. `progress` is called about ten times a second from this thread.
     pub fn run(&self, progress: &dyn Fn(&Progress)) -> Result<RunReport> {
-        self.run_inner(progress).map_err(|e| self.redactor.error(e))
+        self.run_inner(progress, true).map_err(|e| self.redactor.error(e))
     }
 
-    fn run_inner(&self, progress: &dyn Fn(&Progress)) -> Result<RunReport> {
+    /// Read and check every row exactly as [`run`](Job::run) does (bad rows are failed,
+    /// skipped or rejected the same way) but write no Parquet. `dativo check --data`.
+    pub fn check_data(&self, progress: &dyn Fn(&Progress)) -> Result<RunReport> {
+        self.run_inner(progress, false).map_err(|e| self.redactor.error(e))
+    }
+
+    /// The sink of a run: Parquet files, or nothing when only checking the data.
+    fn sink(&self, schema: arrow_schema::SchemaRef, write: bool) -> Result<JobSink> {
+        Ok(if write { JobSink::Parquet(ParquetSink::create(&self.output_dir, schema, self.parquet.clone())?) } else { JobSink::Discard })
+    }
+
+    fn run_inner(&self, progress: &dyn Fn(&Progress), write: bool) -> Result<RunReport> {
         let start = Instant::now();
         let describe = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
         self.log(
@@ -388,7 +399,7 @@ impl Job {
                 let projection = header.projection()?;
                 let files = paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ");
                 let mut nulls = RequiredNulls::new(&output, &header.required_present, &files);
-                let sink = ParquetSink::create(&self.output_dir, output, self.parquet.clone())?;
+                let sink = self.sink(output, write)?;
                 let (redactor, warnings_ref) = (&self.redactor, &warnings);
                 let nulls_ref = &mut nulls;
                 let transform = move |batch: RecordBatch| -> Result<RecordBatch> {
@@ -409,7 +420,7 @@ impl Job {
                 result?
             }
             _ => {
-                let sink = ParquetSink::create(&self.output_dir, reader.schema(), self.parquet.clone())?;
+                let sink = self.sink(reader.schema(), write)?;
                 pipeline::run(reader, Ok, sink, &mut on_progress)?
             }
         };
@@ -418,7 +429,7 @@ impl Job {
         let rows_rejected = stats.rows_rejected.load(Ordering::Relaxed);
         let report = RunReport {
             rows_read,
-            rows_written: outcome.rows,
+            rows_written: if write { outcome.rows } else { 0 },
             rows_rejected,
             warnings: warnings.load(Ordering::Relaxed),
             bytes_written: outcome.output.iter().map(|f| f.bytes).sum(),
@@ -426,17 +437,64 @@ impl Job {
             input_bytes,
             seconds: start.elapsed().as_secs_f64(),
         };
-        self.log(
-            log::Level::Info,
-            &format!(
-                "job {}: {} rows written to {} file(s) in {}",
-                self.path.display(),
-                report.rows_written,
-                report.files.len(),
-                self.output_dir.display()
-            ),
-        );
+        let done = if write {
+            format!("{} rows written to {} file(s) in {}", report.rows_written, report.files.len(), self.output_dir.display())
+        } else {
+            format!("{} rows read and checked, no output written", report.rows_read)
+        };
+        self.log(log::Level::Info, &format!("job {}: {done}", self.path.display()));
         Ok(report)
+    }
+}
+
+/// `examples/jobs/../data/x.csv` -> `examples/data/x.csv`, lexically (without touching the
+/// file system), so every message shows the path a person would write.
+pub fn normalize(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if matches!(out.components().next_back(), Some(Component::Normal(_))) {
+                    out.pop();
+                } else if !matches!(out.components().next_back(), Some(Component::RootDir | Component::Prefix(_))) {
+                    out.push("..");
+                }
+            }
+            other => out.push(other),
+        }
+    }
+    if out.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        out
+    }
+}
+
+enum JobSink {
+    Parquet(ParquetSink),
+    Discard,
+}
+
+impl pipeline::Sink for JobSink {
+    type Output = Vec<crate::parquet::CommittedFile>;
+    fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        match self {
+            JobSink::Parquet(s) => s.write(batch),
+            JobSink::Discard => Ok(()),
+        }
+    }
+    fn finish(self) -> Result<Self::Output> {
+        match self {
+            JobSink::Parquet(s) => s.finish(),
+            JobSink::Discard => Ok(Vec::new()),
+        }
+    }
+    fn abort(self) {
+        if let JobSink::Parquet(s) = self {
+            s.abort()
+        }
     }
 }
 

@@ -48,9 +48,28 @@ pub fn parse_type(name: &str) -> Option<DataType> {
         "double" | "float" | "number" => DataType::Float64,
         "boolean" | "bool" => DataType::Boolean,
         "date" => DataType::Date32,
-        "timestamp" | "datetime" => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+        "timestamp" | "datetime" => timestamp_type(),
         _ => return None,
     })
+}
+
+/// The timestamp type dativo produces: microseconds, normalised to UTC.
+pub fn timestamp_type() -> DataType {
+    DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+}
+
+/// The asset type name of an Arrow type (the canonical spelling of [`parse_type`]'s names),
+/// as used in messages and in `dativo infer`.
+pub fn type_name(t: &DataType) -> &'static str {
+    match t {
+        DataType::Int64 => "integer",
+        DataType::Float64 => "double",
+        DataType::Boolean => "boolean",
+        DataType::Utf8 => "string",
+        DataType::Date32 => "date",
+        DataType::Timestamp(..) => "timestamp",
+        _ => "unsupported",
+    }
 }
 
 /// One field of an asset.
@@ -82,7 +101,7 @@ impl Asset {
 
     /// Parse asset YAML; `label` names the file in error messages.
     pub fn parse(text: &str, label: &str) -> Result<Asset> {
-        let doc: AssetDoc = crate::job::config::from_yaml(text, label)?;
+        let doc: AssetDoc = crate::yaml::from_yaml(text, label)?;
         doc.into_asset(label)
     }
 
@@ -238,7 +257,7 @@ impl AssetDoc {
             }
             let Some(data_type) = parse_type(&f.type_name) else {
                 let names: Vec<&str> = TYPE_NAMES.iter().map(|(n, _)| *n).collect();
-                let hint = crate::job::config::suggest(&f.type_name.to_ascii_lowercase(), &names)
+                let hint = crate::yaml::suggest(&f.type_name.to_ascii_lowercase(), &names)
                     .map(|s| format!("; did you mean '{s}'?"))
                     .unwrap_or_default();
                 return Err(Error::Schema(format!(

@@ -8,8 +8,10 @@
 //! - [`RequiredNulls`]: in warn mode, counts and describes nulls in required columns.
 
 pub mod asset;
+mod write;
 
-pub use asset::{parse_type, Asset, AssetDoc, AssetField, TYPE_NAMES};
+pub use asset::{parse_type, timestamp_type, type_name, Asset, AssetDoc, AssetField, TYPE_NAMES};
+pub use write::asset_yaml;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -206,7 +208,7 @@ fn near_column(name: &str, columns: &[String]) -> String {
         return format!("; did you mean '{c}'? (names are case-sensitive)");
     }
     let names: Vec<&str> = columns.iter().map(String::as_str).collect();
-    crate::job::config::suggest(name, &names).map(|c| format!("; did you mean '{c}'?")).unwrap_or_default()
+    crate::yaml::suggest(name, &names).map(|c| format!("; did you mean '{c}'?")).unwrap_or_default()
 }
 
 /// Builds output batches from input batches: picks the output columns by name, in output
