@@ -21,3 +21,8 @@ pub mod schema;
 pub mod yaml;
 
 pub use error::{Error, Result};
+
+/// The README's Rust examples are compiled as doctests, so they cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

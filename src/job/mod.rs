@@ -6,7 +6,7 @@
 //!   error, log line and report;
 //! - [`report`]: [`Progress`] and [`RunReport`].
 //!
-//! The job reference (every key, default and example) is `docs/JOBS.md`.
+//! The job reference (every key, default and example) is in the README, "Job files".
 
 pub mod config;
 pub mod env;
