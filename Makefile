@@ -1,7 +1,7 @@
 # dativo developer entry points. Needs only a Rust toolchain (make perf also uses python3).
 #
 #   make demo    build the CLI (debug) and run the quickstart job
-#   make test    build, run every test, check that the benches compile
+#   make test    build, run every test (unit, integration, doc), smoke-run the benches
 #   make bench   criterion benches (release build)
 #   make perf    release CLI vs DuckDB on the 10M-row reference file (benches/perf.sh)
 
@@ -21,10 +21,11 @@ demo:
 	@echo "Parquet written to $(DEMO_OUT)/:"
 	@ls -l $(DEMO_OUT)/*.parquet
 
+# --all-targets also builds the criterion benches and runs each once as a smoke test.
 test:
 	$(CARGO) build
 	$(CARGO) test --all-targets
-	$(CARGO) bench --no-run
+	$(CARGO) test --doc
 
 bench:
 	$(CARGO) bench

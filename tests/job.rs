@@ -3,10 +3,11 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use arrow_array::cast::AsArray;
-use arrow_array::types::{Date32Type, Float64Type, Int64Type, TimestampMicrosecondType};
-use arrow_array::{Array, RecordBatch};
+use arrow_array::RecordBatch;
 use arrow_schema::{DataType, TimeUnit};
+mod common;
+
+use common::rows;
 use dativo::job::{self, Job, Progress};
 use dativo::Error;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -81,30 +82,6 @@ impl Setup {
     }
 }
 
-fn cell(a: &dyn Array, r: usize) -> String {
-    if a.is_null(r) {
-        return "null".into();
-    }
-    match a.data_type() {
-        DataType::Int64 => a.as_primitive::<Int64Type>().value(r).to_string(),
-        DataType::Float64 => a.as_primitive::<Float64Type>().value(r).to_string(),
-        DataType::Boolean => a.as_boolean().value(r).to_string(),
-        DataType::Utf8 => a.as_string::<i32>().value(r).to_string(),
-        DataType::Date32 => format!("d{}", a.as_primitive::<Date32Type>().value(r)),
-        DataType::Timestamp(..) => format!("t{}", a.as_primitive::<TimestampMicrosecondType>().value(r)),
-        other => panic!("unexpected type {other}"),
-    }
-}
-
-fn rows(batches: &[RecordBatch]) -> Vec<Vec<String>> {
-    let mut out = Vec::new();
-    for b in batches {
-        for r in 0..b.num_rows() {
-            out.push(b.columns().iter().map(|c| cell(c.as_ref(), r)).collect());
-        }
-    }
-    out
-}
 
 fn row(cells: &[&str]) -> Vec<String> {
     cells.iter().map(|s| s.to_string()).collect()

@@ -5,6 +5,7 @@ use std::io::IsTerminal;
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use dativo::job::report::group;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// How often the plain display prints a line.
@@ -116,7 +117,7 @@ pub fn describe(s: &Snapshot) -> String {
     const MB: f64 = 1e6;
     let secs = s.elapsed.as_secs_f64();
     let rate = if secs > 0.0 { s.bytes_read as f64 / secs } else { 0.0 };
-    let mut text = format!("{} rows, {:.1}", thousands(s.rows), s.bytes_read as f64 / MB);
+    let mut text = format!("{} rows, {:.1}", group(s.rows), s.bytes_read as f64 / MB);
     if s.total_bytes > 0 {
         let done = s.bytes_read.min(s.total_bytes);
         let percent = done as f64 * 100.0 / s.total_bytes as f64;
@@ -132,18 +133,6 @@ pub fn describe(s: &Snapshot) -> String {
     text
 }
 
-/// `1234567` -> `1,234,567`
-fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
 
 /// `75.0` -> `1m15s`
 fn short_duration(secs: f64) -> String {
@@ -159,13 +148,6 @@ fn short_duration(secs: f64) -> String {
 mod tests {
     use super::*;
 
-    #[test]
-    fn thousands_groups_digits() {
-        assert_eq!(thousands(0), "0");
-        assert_eq!(thousands(999), "999");
-        assert_eq!(thousands(1000), "1,000");
-        assert_eq!(thousands(1234567), "1,234,567");
-    }
 
     #[test]
     fn describe_shows_rate_and_eta_when_size_is_known() {
