@@ -1,6 +1,7 @@
 //! Parquet writer throughput: ~200k in-memory rows shaped like the reference benchmark file
 //! (id, user_id, name, email, amount, quantity, created_at, is_active, country, note), written
-//! with snappy and zstd through `ParquetSink` into a temp directory.
+//! with snappy (on the default threads and on one thread) and zstd through `ParquetSink` into
+//! a temp directory.
 //!
 //! Run with `cargo bench --bench parquet_write`.
 
@@ -105,11 +106,13 @@ fn bench_write(c: &mut Criterion) {
     let mut group = c.benchmark_group("parquet_write");
     group.sample_size(10);
     group.throughput(Throughput::Elements(ROWS as u64));
-    for (label, compression) in [("snappy", Compression::Snappy), ("zstd", Compression::Zstd(3))] {
+    // threads 0: the default (one worker per core plus the calling thread); 1: calling thread only.
+    let cases = [("snappy", Compression::Snappy, 0), ("snappy_1_thread", Compression::Snappy, 1), ("zstd", Compression::Zstd(3), 0)];
+    for (label, compression, threads) in cases {
         group.bench_function(label, |b| {
             b.iter(|| {
                 let dir = tempfile::tempdir().unwrap();
-                let options = ParquetOptions { compression, ..ParquetOptions::default() };
+                let options = ParquetOptions { compression, threads, ..ParquetOptions::default() };
                 let mut sink = ParquetSink::create(dir.path(), schema.clone(), options).unwrap();
                 for batch in &batches {
                     sink.write(batch).unwrap();

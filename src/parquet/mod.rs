@@ -5,6 +5,7 @@
 //! fsyncs the directory, so no partially written file is ever visible under a final name.
 //! See [`writer`] for the guarantees.
 mod commit;
+mod dictionary;
 mod encoder;
 pub mod options;
 pub mod writer;

@@ -152,6 +152,11 @@ pub struct ParquetOptions {
     pub file_prefix: String,
     /// Replace or add to the parts already in the directory. Default overwrite.
     pub write_mode: WriteMode,
+    /// Threads encoding the columns of a row group, the calling thread included (1: encode on
+    /// the calling thread only). 0 (the default): one worker per available core
+    /// (`std::thread::available_parallelism()`) plus the calling thread. Never more than the
+    /// number of columns. The output is byte-for-byte the same whatever the count.
+    pub threads: usize,
 }
 
 impl Default for ParquetOptions {
@@ -164,6 +169,7 @@ impl Default for ParquetOptions {
             statistics: true,
             file_prefix: "part".to_string(),
             write_mode: WriteMode::Overwrite,
+            threads: 0,
         }
     }
 }

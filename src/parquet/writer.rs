@@ -27,12 +27,15 @@ use std::collections::HashSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use ::parquet::basic::Encoding;
 use ::parquet::file::properties::{EnabledStatistics, WriterProperties};
+use ::parquet::schema::types::ColumnPath;
 use arrow_array::{RecordBatch, RecordBatchOptions};
 use arrow_schema::{Schema, SchemaRef};
 
 use super::commit::{self, DirLock};
-use super::encoder::FileEncoder;
+use super::dictionary;
+use super::encoder::{assign_lanes, EncoderPool, FileEncoder};
 use super::options::{ParquetOptions, WriteMode};
 use crate::error::{Error, Result};
 
@@ -70,7 +73,12 @@ pub struct ParquetSink {
     dir: PathBuf,
     schema: SchemaRef,
     options: ParquetOptions,
+    /// Properties from the options alone; `layout` adds the per-column choices.
     props: WriterProperties,
+    /// Properties and lane of each field for every file, decided from the first batch.
+    layout: Option<Box<(WriterProperties, Vec<usize>)>>,
+    /// Encoder threads, started with the first file.
+    pool: Option<EncoderPool>,
     pid: u32,
     next_index: u64,
     current: Option<OpenFile>,
@@ -123,6 +131,8 @@ impl ParquetSink {
             schema,
             options,
             props,
+            layout: None,
+            pool: None,
             pid: std::process::id(),
             next_index,
             current: None,
@@ -191,7 +201,8 @@ impl ParquetSink {
     /// Bytes encoded so far, for progress: sizes of the completed files plus the current file's
     /// size and an estimate of its buffered row group.
     pub fn bytes_written(&self) -> u64 {
-        self.bytes_closed + self.current.as_ref().map_or(0, |c| c.encoder.estimated_size())
+        let current = self.current.as_ref().zip(self.pool.as_ref());
+        self.bytes_closed + current.map_or(0, |(c, pool)| c.encoder.estimated_size(pool))
     }
 
     fn check_usable(&self) -> Result<()> {
@@ -211,22 +222,23 @@ impl ParquetSink {
         let mut offset = 0u64;
         while offset < total {
             if self.current.is_none() {
-                self.open_next()?;
+                self.open_next(Some(batch))?;
             }
             let current = self.current.as_mut().expect("a file is open");
+            let pool = self.pool.as_mut().expect("the pool is started with the first file");
             let room = max_rows.map_or(u64::MAX, |m| m - current.rows);
             let take = room.min(total - offset);
             if take == total {
-                current.encoder.write(batch)?;
+                current.encoder.write(pool, batch)?;
             } else {
-                current.encoder.write(&batch.slice(offset as usize, take as usize))?;
+                current.encoder.write(pool, &batch.slice(offset as usize, take as usize))?;
             }
             current.rows += take;
             self.rows_written += take;
             offset += take;
 
             let rows_full = max_rows.is_some_and(|m| current.rows >= m);
-            let bytes_full = max_bytes.is_some_and(|m| current.encoder.estimated_size() >= m);
+            let bytes_full = max_bytes.is_some_and(|m| current.encoder.estimated_size(pool) >= m);
             if rows_full || bytes_full {
                 self.close_current()?;
             }
@@ -234,18 +246,52 @@ impl ParquetSink {
         Ok(())
     }
 
-    fn open_next(&mut self) -> Result<()> {
+    /// Opens the next file. The first call decides the per-column properties and the threads'
+    /// shares from `first` (the batch about to be written; `None` for a run without rows).
+    fn open_next(&mut self, first: Option<&RecordBatch>) -> Result<()> {
+        if self.layout.is_none() {
+            self.layout = Some(Box::new(self.layout(first)));
+        }
+        if self.pool.is_none() {
+            let fields = self.schema.fields().len();
+            self.pool = Some(EncoderPool::new(thread_count(self.options.threads).min(fields))?);
+        }
+        let (props, lane_of) = *self.layout.clone().expect("decided above");
         let index = self.next_index;
         let temp = self.dir.join(commit::temp_name(&self.options.file_prefix, index, self.pid));
-        let encoder = FileEncoder::create(&temp, self.schema.clone(), self.props.clone())?;
+        let exact_sizes = self.options.max_bytes_per_file.is_some();
+        let encoder = FileEncoder::create(&temp, self.schema.clone(), props, lane_of, exact_sizes)?;
         self.next_index += 1;
         self.current = Some(OpenFile { index, temp, encoder, rows: 0 });
         Ok(())
     }
 
+    /// Per-column dictionary choice and each field's lane (see [`dictionary`]).
+    fn layout(&self, first: Option<&RecordBatch>) -> (WriterProperties, Vec<usize>) {
+        let fields = self.schema.fields();
+        let lanes = thread_count(self.options.threads).min(fields.len()).max(1);
+        let Some(batch) = first else {
+            return (self.props.clone(), assign_lanes(&vec![1; fields.len()], lanes));
+        };
+        let choices = dictionary::choose(batch, self.options.row_group_size, self.props.dictionary_page_size_limit());
+        let mut builder = self.props.clone().into_builder();
+        for (field, choice) in fields.iter().zip(&choices) {
+            let path = || ColumnPath::from(field.name().as_str());
+            if let Some(enabled) = choice.dictionary {
+                builder = builder.set_column_dictionary_enabled(path(), enabled);
+            }
+            if choice.delta {
+                builder = builder.set_column_encoding(path(), Encoding::DELTA_BINARY_PACKED);
+            }
+        }
+        let costs: Vec<u64> = choices.iter().map(|c| c.cost).collect();
+        (builder.build(), assign_lanes(&costs, lanes))
+    }
+
     fn close_current(&mut self) -> Result<()> {
         let Some(file) = self.current.take() else { return Ok(()) };
-        match file.encoder.finish() {
+        let pool = self.pool.as_mut().expect("the pool is started with the first file");
+        match file.encoder.finish(pool) {
             Ok(bytes) => {
                 self.bytes_closed += bytes;
                 self.closed.push(ClosedFile { index: file.index, temp: file.temp, rows: file.rows, bytes });
@@ -262,7 +308,7 @@ impl ParquetSink {
         self.close_current()?;
         if self.closed.is_empty() {
             // No rows: one file with the schema, so readers of the output still see it.
-            self.open_next()?;
+            self.open_next(None)?;
             self.close_current()?;
         }
 
@@ -305,6 +351,18 @@ impl Drop for ParquetSink {
         if !self.done {
             self.discard();
         }
+    }
+}
+
+/// Threads encoding columns, the calling thread included, for the `threads` option. 0 (auto):
+/// one worker thread per available core plus the calling thread, which encodes a share of the
+/// columns instead of only waiting for the workers. On the reference job (2 cores) 3 lanes
+/// beat 2 (same wall time, ~30 MB less peak RSS): the encoder gets a larger share of the cores
+/// it competes for with the CSV reader, so fewer batches wait in the pipeline's channel.
+fn thread_count(threads: usize) -> usize {
+    match threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()) + 1,
+        n => n,
     }
 }
 

@@ -589,3 +589,111 @@ fn schema_mismatch_is_a_clear_error_and_leaves_the_sink_usable() {
     assert_eq!(read_schema, schema, "the file carries the sink's schema");
     assert_eq!(ids_of(&files[0].path), [42, 0, 1]);
 }
+
+// ---------- parallel encoding and per-column encodings ----------
+
+/// Rows `start..start+n` shaped like the reference file: unique ids, random-ish integers and
+/// e-mails (high cardinality), names and countries from small sets, nullable notes.
+fn mixed_batch(schema: &SchemaRef, start: usize, n: usize) -> RecordBatch {
+    let countries = ["US", "DE", "FR", "JP", "BR"];
+    let names = ["Ann Lee", "Bo Chen", "Cy Diaz", "Di Park"];
+    let rows = start..start + n;
+    let hash = |i: usize| (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 20;
+    let cols: Vec<ArrayRef> = vec![
+        Arc::new(Int64Array::from_iter_values(rows.clone().map(|i| i as i64))),
+        Arc::new(Int64Array::from_iter_values(rows.clone().map(|i| (hash(i) % 1_000_000) as i64))),
+        Arc::new(StringArray::from_iter_values(rows.clone().map(|i| names[i % 4]))),
+        Arc::new(StringArray::from_iter_values(rows.clone().map(|i| format!("u{}@example.com", hash(i) % 500_000)))),
+        Arc::new(Float64Array::from_iter_values(rows.clone().map(|i| (hash(i) % 100_000) as f64 / 100.0))),
+        Arc::new(BooleanArray::from_iter(rows.clone().map(|i| Some(i % 3 == 0)))),
+        Arc::new(StringArray::from_iter(rows.clone().map(|i| (i % 10 != 0).then(|| countries[i % 5])))),
+    ];
+    RecordBatch::try_new(schema.clone(), cols).unwrap()
+}
+
+fn mixed_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Int64, false),
+        Field::new("user_id", DataType::Int64, false),
+        Field::new("name", DataType::Utf8, false),
+        Field::new("email", DataType::Utf8, false),
+        Field::new("amount", DataType::Float64, false),
+        Field::new("active", DataType::Boolean, false),
+        Field::new("country", DataType::Utf8, true),
+    ]))
+}
+
+/// Writes `rows` mixed rows in batches of `batch` and returns every file's bytes.
+fn write_mixed(dir: &Path, options: ParquetOptions, rows: usize, batch: usize) -> Vec<Vec<u8>> {
+    let schema = mixed_schema();
+    let mut sink = ParquetSink::create(dir, schema.clone(), options).unwrap();
+    let mut done = 0;
+    while done < rows {
+        let n = batch.min(rows - done);
+        sink.write(&mixed_batch(&schema, done, n)).unwrap();
+        done += n;
+    }
+    sink.finish().unwrap().iter().map(|f| std::fs::read(&f.path).unwrap()).collect()
+}
+
+#[test]
+fn output_is_byte_identical_whatever_the_thread_count() {
+    // Row groups that split batches, and a last partial row group.
+    let base = ParquetOptions { row_group_size: 7_000, ..opts() };
+    let mut outputs = Vec::new();
+    for threads in [1, 4, 1, 4, 3] {
+        let dir = tempfile::tempdir().unwrap();
+        outputs.push(write_mixed(dir.path(), ParquetOptions { threads, ..base.clone() }, 50_000, 6_000));
+    }
+    assert_eq!(outputs[0].len(), 1);
+    for o in &outputs[1..] {
+        assert!(o == &outputs[0], "outputs differ between thread counts");
+    }
+
+    // Rolling by bytes depends on size estimates: still identical.
+    let rolling = ParquetOptions { max_bytes_per_file: Some(200_000), row_group_size: 5_000, ..opts() };
+    let one = write_mixed(tempfile::tempdir().unwrap().path(), ParquetOptions { threads: 1, ..rolling.clone() }, 50_000, 4_000);
+    let four = write_mixed(tempfile::tempdir().unwrap().path(), ParquetOptions { threads: 4, ..rolling }, 50_000, 4_000);
+    assert!(one.len() > 1, "expected several files, got {}", one.len());
+    assert!(one == four, "rolled outputs differ between thread counts");
+}
+
+#[test]
+fn parallel_output_round_trips_with_row_groups_and_statistics() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = ParquetOptions { row_group_size: 7_000, threads: 4, ..opts() };
+    write_mixed(dir.path(), options, 50_000, 6_000);
+    let (_, batches, meta) = read(&dir.path().join("part-00000.parquet"));
+    let rows: Vec<usize> = meta.row_groups().iter().map(|g| g.num_rows() as usize).collect();
+    assert_eq!(rows, vec![7_000, 7_000, 7_000, 7_000, 7_000, 7_000, 7_000, 1_000]);
+    let got = arrow_select::concat::concat_batches(&batches[0].schema(), &batches).unwrap();
+    let want = mixed_batch(&mixed_schema(), 0, 50_000);
+    assert_eq!(got.columns(), want.columns());
+    for g in meta.row_groups() {
+        for c in g.columns() {
+            assert!(c.statistics().is_some_and(|s| s.null_count_opt().is_some()), "{:?}", c.column_path());
+        }
+    }
+}
+
+#[test]
+fn high_cardinality_columns_skip_the_dictionary() {
+    use ::parquet::basic::Encoding;
+    let dir = tempfile::tempdir().unwrap();
+    write_mixed(dir.path(), opts(), 30_000, 10_000);
+    let (_, _, meta) = read(&dir.path().join("part-00000.parquet"));
+    let encodings = |i: usize| meta.row_group(0).column(i).encodings().collect::<Vec<_>>();
+    let dict = |i: usize| encodings(i).contains(&Encoding::RLE_DICTIONARY);
+    // id and user_id: unique or nearly; email: mostly distinct.
+    assert!(!dict(0) && !dict(1) && !dict(3), "{:?} {:?} {:?}", encodings(0), encodings(1), encodings(3));
+    assert!(encodings(0).contains(&Encoding::DELTA_BINARY_PACKED) && encodings(1).contains(&Encoding::DELTA_BINARY_PACKED));
+    assert!(encodings(3).contains(&Encoding::PLAIN));
+    // name and country: a handful of values.
+    assert!(dict(2) && dict(6), "{:?} {:?}", encodings(2), encodings(6));
+
+    // A first batch too small to judge keeps arrow-rs' default (dictionary with fallback).
+    let dir = tempfile::tempdir().unwrap();
+    write_mixed(dir.path(), opts(), 30_000, 100);
+    let (_, _, meta) = read(&dir.path().join("part-00000.parquet"));
+    assert!(meta.row_group(0).column(0).encodings().any(|e| e == Encoding::RLE_DICTIONARY));
+}
