@@ -10,7 +10,7 @@ use std::sync::Arc;
 use arrow_array::builder::BooleanBufferBuilder;
 use arrow_array::types::{Date32Type, Float64Type, Int64Type, TimestampMicrosecondType};
 use arrow_array::{ArrayRef, BooleanArray, PrimitiveArray, RecordBatch, StringArray};
-use arrow_buffer::{BooleanBuffer, Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
+use arrow_buffer::{Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
 use arrow_schema::{DataType, SchemaRef, TimeUnit};
 use memchr::{memchr, memchr2};
 
@@ -291,30 +291,24 @@ pub(crate) fn parse_chunk(chunk: &Chunk, dialect: &Dialect, columns: &[ColumnSpe
     Ok(ParsedChunk { batch, bad: bad.into_iter().map(|(_, b)| b).collect() })
 }
 
-/// Validity bitmap that is only materialised once a null shows up.
-struct Validity {
-    bits: Option<BooleanBufferBuilder>,
-    len: usize,
+/// The null rows of a column, as indices: nulls are rare (most columns have none), so this is
+/// cheaper than a bitmap bit per value; the bitmap is built only when there is a null.
+#[derive(Default)]
+struct Nulls {
+    rows: Vec<u32>,
 }
 
-impl Validity {
-    fn new() -> Self {
-        Validity { bits: None, len: 0 }
-    }
-    #[inline]
-    fn push(&mut self, valid: bool) {
-        if !valid && self.bits.is_none() {
-            let mut b = BooleanBufferBuilder::new(self.len.max(64) * 2);
-            b.append_n(self.len, true);
-            self.bits = Some(b);
+impl Nulls {
+    fn finish(self, len: usize) -> Option<NullBuffer> {
+        if self.rows.is_empty() {
+            return None;
         }
-        if let Some(b) = self.bits.as_mut() {
-            b.append(valid);
+        let mut bits = BooleanBufferBuilder::new(len);
+        bits.append_n(len, true);
+        for r in self.rows {
+            bits.set_bit(r as usize, false);
         }
-        self.len += 1;
-    }
-    fn finish(self) -> Option<NullBuffer> {
-        self.bits.map(|mut b| NullBuffer::new(BooleanBuffer::from(b.finish())))
+        Some(NullBuffer::new(bits.finish()))
     }
 }
 
@@ -328,49 +322,60 @@ struct Column<'a> {
 }
 
 impl Column<'_> {
-    #[inline]
+    #[inline(always)]
     fn field(&self, row: usize) -> FieldRef {
         self.fields[row * self.ncols + self.index]
+    }
+
+    /// The field's text, or `None` when it is null.
+    #[inline(always)]
+    fn value(&self, row: usize, dialect: &Dialect, string_column: bool) -> Option<&[u8]> {
+        let f = self.field(row);
+        let bytes = f.bytes(self.data, self.scratch);
+        if dialect.is_null(bytes, f.quoted(), string_column) {
+            None
+        } else {
+            Some(bytes)
+        }
     }
 }
 
 fn build_column(col: &ColumnSpec, nrows: usize, column: &Column, dialect: &Dialect, on_bad: &mut dyn FnMut(usize, BadReason)) -> ArrayRef {
-    let (data, scratch) = (column.data, column.scratch);
-    let field = |row: usize| column.field(row);
     let string_column = matches!(col.data_type, DataType::Utf8);
-    let mut validity = Validity::new();
-    // Null check shared by every type; a null in a non-nullable column is a bad row.
-    let value_of = |row: usize, validity: &mut Validity, on_bad: &mut dyn FnMut(usize, BadReason)| -> Option<&[u8]> {
-        let f = field(row);
-        let bytes = f.bytes(data, scratch);
-        if dialect.is_null(bytes, f.quoted(), string_column) {
-            validity.push(false);
-            if !col.nullable {
-                on_bad(row, BadReason::NullInRequired);
+    let mut nulls = Nulls::default();
+    // The field of `row`, or the null handling shared by every type (a null in a
+    // non-nullable column is a bad row); `$null` is the placeholder value for a null.
+    macro_rules! value_or {
+        ($row:expr, $null:expr) => {
+            match column.value($row, dialect, string_column) {
+                Some(bytes) => bytes,
+                None => {
+                    nulls.rows.push($row as u32);
+                    if !col.nullable {
+                        on_bad($row, BadReason::NullInRequired);
+                    }
+                    $null
+                }
             }
-            None
-        } else {
-            validity.push(true);
-            Some(bytes)
-        }
-    };
+        };
+    }
     macro_rules! primitive {
         ($arrow_type:ty, $parse:expr) => {{
             let mut values = Vec::with_capacity(nrows);
             for row in 0..nrows {
-                let v = match value_of(row, &mut validity, on_bad) {
-                    None => Default::default(),
-                    Some(bytes) => match $parse(bytes) {
-                        Ok(v) => v,
-                        Err(kind) => {
-                            on_bad(row, BadReason::Value { kind });
-                            Default::default()
-                        }
-                    },
-                };
-                values.push(v);
+                let bytes = value_or!(row, {
+                    values.push(Default::default());
+                    continue;
+                });
+                values.push(match $parse(bytes) {
+                    Ok(v) => v,
+                    Err(kind) => {
+                        on_bad(row, BadReason::Value { kind });
+                        Default::default()
+                    }
+                });
             }
-            Arc::new(PrimitiveArray::<$arrow_type>::new(ScalarBuffer::from(values), validity.finish())) as ArrayRef
+            Arc::new(PrimitiveArray::<$arrow_type>::new(ScalarBuffer::from(values), nulls.finish(nrows))) as ArrayRef
         }};
     }
     match &col.data_type {
@@ -385,29 +390,31 @@ fn build_column(col: &ColumnSpec, nrows: usize, column: &Column, dialect: &Diale
         DataType::Boolean => {
             let mut bits = BooleanBufferBuilder::new(nrows);
             for row in 0..nrows {
-                let v = match value_of(row, &mut validity, on_bad) {
-                    None => false,
-                    Some(bytes) => values::parse_bool(bytes).unwrap_or_else(|kind| {
-                        on_bad(row, BadReason::Value { kind });
-                        false
-                    }),
-                };
-                bits.append(v);
+                let bytes = value_or!(row, {
+                    bits.append(false);
+                    continue;
+                });
+                bits.append(values::parse_bool(bytes).unwrap_or_else(|kind| {
+                    on_bad(row, BadReason::Value { kind });
+                    false
+                }));
             }
-            Arc::new(BooleanArray::new(bits.finish(), validity.finish()))
+            Arc::new(BooleanArray::new(bits.finish(), nulls.finish(nrows)))
         }
         DataType::Utf8 => {
             let mut offsets: Vec<i32> = Vec::with_capacity(nrows + 1);
-            let total: usize = (0..nrows).map(|row| (field(row).len & LEN_MASK) as usize).sum();
+            let total: usize = (0..nrows).map(|row| (column.field(row).len & LEN_MASK) as usize).sum();
             // 16 bytes of slack let short values be copied as two whole words (see below).
             let mut bytes_out: Vec<u8> = vec![0; total + 16];
             let mut end = 0usize;
             offsets.push(0);
             for row in 0..nrows {
-                if let Some(bytes) = value_of(row, &mut validity, on_bad) {
-                    copy_short(&mut bytes_out, end, bytes);
-                    end += bytes.len();
-                }
+                let bytes = value_or!(row, {
+                    offsets.push(end as i32);
+                    continue;
+                });
+                copy_short(&mut bytes_out, end, bytes);
+                end += bytes.len();
                 offsets.push(end as i32);
             }
             bytes_out.truncate(end);
@@ -416,7 +423,7 @@ fn build_column(col: &ColumnSpec, nrows: usize, column: &Column, dialect: &Diale
             // `tokenize`, and fields are cut only at ASCII delimiters and quotes, which never
             // fall inside a multi-byte character.
             let offsets = unsafe { OffsetBuffer::new_unchecked(ScalarBuffer::from(offsets)) };
-            let array = unsafe { StringArray::new_unchecked(offsets, Buffer::from_vec(bytes_out), validity.finish()) };
+            let array = unsafe { StringArray::new_unchecked(offsets, Buffer::from_vec(bytes_out), nulls.finish(nrows)) };
             Arc::new(array)
         }
         other => unreachable!("column type {other} is rejected when the schema is built"),

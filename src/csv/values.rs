@@ -12,8 +12,14 @@ pub(crate) enum Invalid {
     Range,
 }
 
+#[inline]
 fn trim(b: &[u8]) -> &[u8] {
     let is_space = |c: &u8| *c == b' ' || *c == b'\t';
+    // Almost every field is unpadded: check the two ends before scanning.
+    match (b.first(), b.last()) {
+        (Some(f), Some(l)) if !is_space(f) && !is_space(l) => return b,
+        _ => {}
+    }
     let start = b.iter().position(|c| !is_space(c)).unwrap_or(b.len());
     let end = b.iter().rposition(|c| !is_space(c)).map_or(start, |p| p + 1);
     &b[start..end]
@@ -80,8 +86,12 @@ pub(crate) fn has_leading_zero(text: &[u8]) -> bool {
 pub(crate) fn parse_f64(text: &[u8]) -> Result<f64, Invalid> {
     let b = trim(text);
     // Rust's float parser is exact (correctly rounded); it needs &str, and every valid float
-    // text is ASCII, so a non-UTF-8 field is simply a syntax error.
-    let s = std::str::from_utf8(b).map_err(|_| Invalid::Syntax)?;
+    // text is ASCII, so a non-ASCII field is simply a syntax error.
+    if !b.is_ascii() {
+        return Err(Invalid::Syntax);
+    }
+    // SAFETY: ASCII bytes are valid UTF-8 (checked just above; cheaper than `from_utf8`).
+    let s = unsafe { std::str::from_utf8_unchecked(b) };
     if s.is_empty() {
         return Err(Invalid::Syntax);
     }
