@@ -60,7 +60,7 @@ pub(crate) fn infer_types(sample: &[Chunk], dialect: &Dialect, ncols: usize, max
             }
             rows += 1;
             for c in 0..ncols {
-                let f = t.fields[row * ncols + c];
+                let f = t.field(row, c);
                 let bytes = f.bytes(&chunk.data, &t.scratch);
                 if dialect.is_null(bytes, false, false) {
                     continue;

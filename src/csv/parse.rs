@@ -175,14 +175,32 @@ pub(crate) struct ColumnSpec {
     pub pinned: bool,
 }
 
-/// Records of a chunk split into fields: `fields[row * ncols + col]` for good rows.
+/// Records of a chunk split into fields, for the good rows.
+///
+/// Stored column by column (`fields[col * stride + row]`): each column is then parsed in one
+/// sequential pass over its own fields, instead of striding over every row's fields.
 #[derive(Default)]
 pub(crate) struct Tokenized {
-    pub fields: Vec<FieldRef>,
+    fields: Vec<FieldRef>,
+    stride: usize,
+    /// The fields of the record being split.
+    record: Vec<FieldRef>,
     pub scratch: Vec<u8>,
     /// Record index (in the chunk) of each good row.
     pub rows: Vec<usize>,
     pub bad: Vec<(usize, BadRow)>,
+}
+
+impl Tokenized {
+    #[inline]
+    pub(crate) fn field(&self, row: usize, col: usize) -> FieldRef {
+        self.fields[col * self.stride + row]
+    }
+
+    /// The fields of one column, one per good row.
+    fn column(&self, col: usize) -> &[FieldRef] {
+        &self.fields[col * self.stride..col * self.stride + self.rows.len()]
+    }
 }
 
 /// Split every record of the chunk, setting aside records that are already bad.
@@ -190,11 +208,12 @@ pub(crate) struct Tokenized {
 pub(crate) fn tokenize(chunk: &Chunk, dialect: &Dialect, ncols: usize, encoding: &'static str, max_line_bytes: usize, t: &mut Tokenized) {
     let data = &chunk.data;
     let utf8_ok = simdutf8::basic::from_utf8(data).is_ok();
-    t.fields.clear();
     t.scratch.clear();
     t.rows.clear();
     t.bad.clear();
-    t.fields.reserve(chunk.records.len().saturating_mul(ncols.min(4096)));
+    t.stride = chunk.records.len();
+    t.fields.clear();
+    t.fields.resize(t.stride * ncols, FieldRef { start: 0, len: 0 });
     t.rows.reserve(chunk.records.len());
     for (idx, r) in chunk.records.iter().enumerate() {
         let rec = &data[r.start as usize..r.end as usize];
@@ -220,12 +239,16 @@ pub(crate) fn tokenize(chunk: &Chunk, dialect: &Dialect, ncols: usize, encoding:
             continue;
         }
         let scratch_mark = t.scratch.len();
-        let found = dialect.split_fields(rec, r.start, r.flags & HAS_QUOTE != 0, &mut t.scratch, &mut t.fields);
+        t.record.clear();
+        let found = dialect.split_fields(rec, r.start, r.flags & HAS_QUOTE != 0, &mut t.scratch, &mut t.record);
         if found != ncols {
-            t.fields.truncate(t.fields.len() - found);
             t.scratch.truncate(scratch_mark);
             t.bad.push((idx, bad(BadReason::Ragged { expected: ncols, found })));
             continue;
+        }
+        let row = t.rows.len();
+        for (c, f) in t.record.iter().enumerate() {
+            t.fields[c * t.stride + row] = *f;
         }
         t.rows.push(idx);
     }
@@ -252,7 +275,7 @@ pub(crate) fn parse_chunk(chunk: &Chunk, dialect: &Dialect, columns: &[ColumnSpe
                 any_bad_value = true;
             }
         };
-        let column = Column { fields: &t.fields, ncols, index: c, data: &chunk.data, scratch: &t.scratch };
+        let column = Column { fields: t.column(c), data: &chunk.data, scratch: &t.scratch };
         let array = build_column(col, nrows, &column, dialect, &mut on_bad);
         arrays.push(array);
     }
@@ -267,7 +290,7 @@ pub(crate) fn parse_chunk(chunk: &Chunk, dialect: &Dialect, columns: &[ColumnSpe
             if let Some((c, reason)) = b {
                 let idx = t.rows[row];
                 let r = chunk.records[idx];
-                let f = t.fields[row * ncols + c];
+                let f = t.field(row, c);
                 bad.push((
                     idx,
                     BadRow {
@@ -315,8 +338,6 @@ impl Nulls {
 /// One column of the tokenized rows.
 struct Column<'a> {
     fields: &'a [FieldRef],
-    ncols: usize,
-    index: usize,
     data: &'a [u8],
     scratch: &'a [u8],
 }
@@ -324,7 +345,7 @@ struct Column<'a> {
 impl Column<'_> {
     #[inline(always)]
     fn field(&self, row: usize) -> FieldRef {
-        self.fields[row * self.ncols + self.index]
+        self.fields[row]
     }
 
     /// The field's text, or `None` when it is null.

@@ -82,7 +82,8 @@ fn read_head(splitter: &mut Splitter, name: &str, o: &CsvOptions) -> Result<Head
     let r = chunk.records[0];
     if r.flags & ANY_BAD != 0 {
         let mut t = Tokenized::default();
-        super::parse::tokenize(&chunk, &dialect(o), usize::MAX, splitter_encoding(splitter), o.max_line_bytes, &mut t);
+        // The record is flagged bad, so it is set aside before any field is split.
+        super::parse::tokenize(&chunk, &dialect(o), 1, splitter_encoding(splitter), o.max_line_bytes, &mut t);
         let reason = t.bad.first().map(|(_, b)| b.reason_text(None)).unwrap_or_default();
         let what = if o.has_header { "header" } else { "first record" };
         return Err(Error::Data(format!("{name}:{}: cannot read the {what}: {reason}", r.line)));
