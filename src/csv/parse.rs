@@ -212,8 +212,10 @@ pub(crate) fn tokenize(chunk: &Chunk, dialect: &Dialect, ncols: usize, encoding:
     t.rows.clear();
     t.bad.clear();
     t.stride = chunk.records.len();
-    t.fields.clear();
-    t.fields.resize(t.stride * ncols, FieldRef { start: 0, len: 0 });
+    // Only grown, never cleared: every slot that is read is written first (good rows only).
+    if t.fields.len() < t.stride * ncols {
+        t.fields.resize(t.stride * ncols, FieldRef { start: 0, len: 0 });
+    }
     t.rows.reserve(chunk.records.len());
     for (idx, r) in chunk.records.iter().enumerate() {
         let rec = &data[r.start as usize..r.end as usize];

@@ -125,6 +125,7 @@ pub(crate) fn parse_bool(text: &[u8]) -> Result<bool, Invalid> {
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (valid for any i32 year).
+#[inline]
 pub(crate) fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
     // Shift the year so it starts in March: the leap day is then the last day of the year.
     let y = if month <= 2 { year - 1 } else { year };
@@ -136,6 +137,7 @@ pub(crate) fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
+#[inline]
 fn days_in_month(year: i64, month: u32) -> u32 {
     match month {
         1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
@@ -151,22 +153,26 @@ fn days_in_month(year: i64, month: u32) -> u32 {
     }
 }
 
+#[inline(always)]
 fn digits(b: &[u8], n: usize) -> Option<u32> {
-    if b.len() < n {
-        return None;
-    }
+    let b = b.get(..n)?;
     let mut v = 0u32;
-    for &c in &b[..n] {
+    let mut bad = 0u8;
+    for &c in b {
         let d = c.wrapping_sub(b'0');
-        if d > 9 {
-            return None;
-        }
+        bad |= (d > 9) as u8;
         v = v * 10 + d as u32;
     }
-    Some(v)
+    // One branch for all the digits: the common case (all digits) runs straight through.
+    if bad != 0 {
+        None
+    } else {
+        Some(v)
+    }
 }
 
 /// `YYYY-MM-DD` at the start of `b`: (days since epoch, bytes used).
+#[inline]
 fn date_prefix(b: &[u8]) -> Result<(i64, usize), Invalid> {
     if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
         return Err(Invalid::Syntax);
