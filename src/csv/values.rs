@@ -83,8 +83,56 @@ pub(crate) fn has_leading_zero(text: &[u8]) -> bool {
     digits.len() > 1 && digits[0] == b'0'
 }
 
+/// Exact powers of ten as doubles (10^22 is the largest one a double holds exactly).
+const POW10: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20,
+    1e21, 1e22,
+];
+
+/// Plain decimals (`-123.45`: at most 15 digits, no exponent) without the general parser.
+///
+/// Exact by Clinger's fast path: the digits as an integer are below 2^53 and 10^k is exactly
+/// representable, so both are exact doubles and one IEEE division rounds correctly — the same
+/// result as the general parser. Anything else returns `None` and takes the general path.
+#[inline]
+fn parse_f64_simple(b: &[u8]) -> Option<f64> {
+    let (neg, rest) = match b.first()? {
+        b'-' => (true, &b[1..]),
+        b'+' => (false, &b[1..]),
+        _ => (false, b),
+    };
+    let mut mantissa: u64 = 0;
+    let mut digits = 0usize;
+    let mut frac_digits = 0usize;
+    let mut seen_dot = false;
+    for &c in rest {
+        if c == b'.' && !seen_dot {
+            seen_dot = true;
+            continue;
+        }
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            return None;
+        }
+        mantissa = mantissa * 10 + d as u64;
+        digits += 1;
+        frac_digits += seen_dot as usize;
+        if digits > 15 {
+            return None;
+        }
+    }
+    if digits == 0 {
+        return None;
+    }
+    let v = mantissa as f64 / POW10[frac_digits];
+    Some(if neg { -v } else { v })
+}
+
 pub(crate) fn parse_f64(text: &[u8]) -> Result<f64, Invalid> {
     let b = trim(text);
+    if let Some(v) = parse_f64_simple(b) {
+        return Ok(v);
+    }
     // Rust's float parser is exact (correctly rounded); it needs &str, and every valid float
     // text is ASCII, so a non-ASCII field is simply a syntax error.
     if !b.is_ascii() {
@@ -101,12 +149,12 @@ pub(crate) fn parse_f64(text: &[u8]) -> Result<f64, Invalid> {
 /// Strict booleans, the only ones inference picks: `true` / `false` in any case.
 pub(crate) fn parse_bool_strict(text: &[u8]) -> Option<bool> {
     let b = trim(text);
-    if b.eq_ignore_ascii_case(b"true") {
-        Some(true)
-    } else if b.eq_ignore_ascii_case(b"false") {
-        Some(false)
-    } else {
-        None
+    // `| 0x20` lowercases ASCII letters; the length check comes first, so it is one compare.
+    let lower = |i: usize| b[i] | 0x20;
+    match b.len() {
+        4 if lower(0) == b't' && lower(1) == b'r' && lower(2) == b'u' && lower(3) == b'e' => Some(true),
+        5 if lower(0) == b'f' && lower(1) == b'a' && lower(2) == b'l' && lower(3) == b's' && lower(4) == b'e' => Some(false),
+        _ => None,
     }
 }
 
@@ -198,8 +246,28 @@ pub(crate) fn parse_date(text: &[u8]) -> Result<i32, Invalid> {
 
 /// Parsed timestamp: microseconds since the epoch in UTC, and whether the text carried an
 /// explicit offset (`Z`, `+02:00`, ...).
+/// `YYYY-MM-DD[T ]HH:MM:SS` exactly (the common export layout) with fixed offsets; `None`
+/// for anything else, which takes the general path.
+#[inline]
+fn parse_timestamp_simple(b: &[u8]) -> Option<i64> {
+    if b.len() != 19 || b[4] != b'-' || b[7] != b'-' || (b[10] != b'T' && b[10] != b' ') || b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let year = digits(b, 4)? as i64;
+    let (month, day) = (digits(&b[5..], 2)?, digits(&b[8..], 2)?);
+    let (hour, minute, second) = (digits(&b[11..], 2)?, digits(&b[14..], 2)?, digits(&b[17..], 2)?);
+    if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) || hour > 23 || minute > 59 || second > 59 {
+        return None; // the general path reports the range error
+    }
+    let secs = days_from_civil(year, month, day) * 86_400 + (hour * 3600 + minute * 60 + second) as i64;
+    Some(secs * 1_000_000)
+}
+
 pub(crate) fn parse_timestamp(text: &[u8]) -> Result<(i64, bool), Invalid> {
     let b = trim(text);
+    if let Some(v) = parse_timestamp_simple(b) {
+        return Ok((v, false));
+    }
     let (days, mut i) = date_prefix(b)?;
     let mut micros_of_day: i64 = 0;
     let mut has_offset = false;
@@ -306,12 +374,42 @@ mod tests {
     }
 
     #[test]
+    fn the_decimal_fast_path_matches_the_general_parser() {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..200_000 {
+            let int = next() % 10u64.pow((next() % 12) as u32);
+            let frac_len = (next() % 5) as usize;
+            let frac = next() % 10u64.pow(frac_len as u32);
+            let sign = if next() % 3 == 0 { "-" } else { "" };
+            let text = if frac_len == 0 { format!("{sign}{int}") } else { format!("{sign}{int}.{frac:0frac_len$}") };
+            let want: f64 = text.parse().unwrap();
+            assert_eq!(parse_f64(text.as_bytes()), Ok(want), "{text}");
+        }
+        for text in ["0.1", "1.", ".5", "123456789012345", "1234567890123456", "0.30000000000000004", "1e3", "-0.0"] {
+            assert_eq!(parse_f64(text.as_bytes()), Ok(text.parse::<f64>().unwrap()), "{text}");
+        }
+        assert_eq!(parse_f64(b"1.2.3"), Err(Invalid::Syntax));
+        assert_eq!(parse_f64(b"."), Err(Invalid::Syntax));
+        assert_eq!(parse_f64(b"-"), Err(Invalid::Syntax));
+    }
+
+    #[test]
     fn floats_and_booleans() {
         assert_eq!(parse_f64(b"1.25"), Ok(1.25));
         assert_eq!(parse_f64(b"-3e2"), Ok(-300.0));
         assert_eq!(parse_f64(b"abc"), Err(Invalid::Syntax));
         assert_eq!(parse_bool_strict(b"TRUE"), Some(true));
         assert_eq!(parse_bool_strict(b"1"), None);
+        assert_eq!(parse_bool_strict(b"False"), Some(false));
+        assert_eq!(parse_bool_strict(b"trUE "), Some(true));
+        assert_eq!(parse_bool_strict(b"tru"), None);
+        assert_eq!(parse_bool_strict(b"truth"), None);
         assert_eq!(parse_bool(b"no"), Ok(false));
         assert_eq!(parse_bool(b"maybe"), Err(Invalid::Syntax));
     }
@@ -341,6 +439,9 @@ mod tests {
         assert_eq!(parse_timestamp(b"2024-02-29T00:00:00.1234567"), Ok((day + 123_456, false)));
         assert_eq!(parse_timestamp(b"2024-02-29"), Ok((day, false)));
         assert_eq!(parse_timestamp(b"2024-02-29T25:00:00"), Err(Invalid::Range));
+        assert_eq!(parse_timestamp(b"2023-02-29T01:00:00"), Err(Invalid::Range));
+        assert_eq!(parse_timestamp(b"2024-02-29 01:02:03"), Ok((day + 3_723_000_000, false)));
+        assert_eq!(parse_timestamp(b"2024-02-29T01:02:0x"), Err(Invalid::Syntax));
         assert_eq!(parse_timestamp(b"2024-02-29X01:00"), Err(Invalid::Syntax));
         assert_eq!(parse_timestamp(b"2024-02-29T01:00:00+2"), Err(Invalid::Syntax));
         assert_eq!(parse_timestamp(b"1900-01-01T00:00:00"), Ok((days_from_civil(1900, 1, 1) * 86_400_000_000, false)));
