@@ -427,8 +427,7 @@ fn build_column(col: &ColumnSpec, nrows: usize, column: &Column, dialect: &Diale
         DataType::Utf8 => {
             let mut offsets: Vec<i32> = Vec::with_capacity(nrows + 1);
             let total: usize = (0..nrows).map(|row| (column.field(row).len & LEN_MASK) as usize).sum();
-            // 16 bytes of slack let short values be copied as two whole words (see below).
-            let mut bytes_out: Vec<u8> = vec![0; total + 16];
+            let mut bytes_out: Vec<u8> = vec![0; total];
             let mut end = 0usize;
             offsets.push(0);
             for row in 0..nrows {
@@ -454,21 +453,27 @@ fn build_column(col: &ColumnSpec, nrows: usize, column: &Column, dialect: &Diale
 }
 
 /// `dst[at..at + src.len()] = src`, for the many short values of a string column: a call to
-/// `memcpy` per value costs more than the copy, so values up to 16 bytes are moved as two
-/// 8-byte words (the bytes written past the value are overwritten by the next one; `dst` has
-/// 16 bytes of slack at its end).
+/// `memcpy` per value costs more than the copy, so values up to 32 bytes are moved as two
+/// overlapping fixed-size blocks (fixed sizes compile to plain loads and stores), both inside
+/// `dst[at..at + src.len()]`.
 #[inline]
 fn copy_short(dst: &mut [u8], at: usize, src: &[u8]) {
-    let n = src.len();
-    if n <= 16 && n >= 8 {
-        dst[at..at + 8].copy_from_slice(&src[..8]);
-        dst[at + n - 8..at + n].copy_from_slice(&src[n - 8..]);
-    } else if n < 8 {
-        for (d, s) in dst[at..at + n].iter_mut().zip(src) {
-            *d = *s;
+    fn two<const N: usize>(dst: &mut [u8], at: usize, src: &[u8]) {
+        let n = src.len();
+        dst[at..at + N].copy_from_slice(&src[..N]);
+        dst[at + n - N..at + n].copy_from_slice(&src[n - N..]);
+    }
+    match src.len() {
+        0 => {}
+        1..=3 => {
+            for (d, s) in dst[at..at + src.len()].iter_mut().zip(src) {
+                *d = *s;
+            }
         }
-    } else {
-        dst[at..at + n].copy_from_slice(src);
+        4..=7 => two::<4>(dst, at, src),
+        8..=15 => two::<8>(dst, at, src),
+        16..=32 => two::<16>(dst, at, src),
+        n => dst[at..at + n].copy_from_slice(src),
     }
 }
 
@@ -518,12 +523,13 @@ mod tests {
 
     #[test]
     fn short_copies_write_exactly_the_value() {
-        for n in 0..40 {
+        for n in 0..70 {
             let src: Vec<u8> = (0..n as u8).map(|b| b + 1).collect();
-            let mut dst = vec![0u8; 3 + n + 16];
+            let mut dst = vec![0u8; 3 + n + 5];
             copy_short(&mut dst, 3, &src);
             assert_eq!(&dst[3..3 + n], &src[..]);
             assert!(dst[..3].iter().all(|&b| b == 0));
+            assert!(dst[3 + n..].iter().all(|&b| b == 0), "nothing written past the value");
         }
     }
 }
