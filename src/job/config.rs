@@ -283,6 +283,8 @@ pub struct WriterOptions {
     pub statistics: Option<bool>,
     #[serde(default)]
     pub write_mode: Option<WriteModeName>,
+    #[serde(default)]
+    pub threads: Option<usize>,
 }
 
 /// `write_mode` as written; see [`crate::parquet::WriteMode`].

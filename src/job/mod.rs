@@ -608,6 +608,9 @@ fn parquet_options(o: &WriterOptions) -> std::result::Result<ParquetOptions, Str
     if let Some(s) = o.statistics {
         p.statistics = s;
     }
+    if let Some(n) = o.threads {
+        p.threads = n;
+    }
     if let Some(m) = o.write_mode {
         p.write_mode = match m {
             WriteModeName::Overwrite => WriteMode::Overwrite,

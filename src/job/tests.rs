@@ -126,6 +126,7 @@ target:
       max_rows_per_file: 100000
       statistics: false
       write_mode: append
+      threads: 1
 "##;
     let job = f.load(text).unwrap();
     assert_eq!(job.tenant_id.as_deref(), Some("acme"));
@@ -158,6 +159,7 @@ target:
     assert_eq!(p.compression, Compression::Zstd(7));
     assert_eq!(p.row_group_size, 5000);
     assert_eq!(p.max_rows_per_file, Some(100_000));
+    assert_eq!(p.threads, 1);
     assert_eq!(p.max_bytes_per_file, Some(512 * 1024));
     assert!(!p.statistics);
     assert_eq!(p.write_mode, WriteMode::Append);
