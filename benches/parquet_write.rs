@@ -107,7 +107,11 @@ fn bench_write(c: &mut Criterion) {
     group.sample_size(10);
     group.throughput(Throughput::Elements(ROWS as u64));
     // threads 0: the default (one worker per core plus the calling thread); 1: calling thread only.
-    let cases = [("snappy", Compression::Snappy, 0), ("snappy_1_thread", Compression::Snappy, 1), ("zstd", Compression::Zstd(3), 0)];
+    let cases = [
+        ("snappy", Compression::Snappy, 0),
+        ("snappy_1_thread", Compression::Snappy, 1),
+        ("zstd", Compression::Zstd(3), 0),
+    ];
     for (label, compression, threads) in cases {
         group.bench_function(label, |b| {
             b.iter(|| {

@@ -30,26 +30,80 @@ const SEED: u64 = 0x6461_7469_766f_2024; // "dativo" + 2024
 const BUFFER_BYTES: usize = 1 << 20;
 
 const FIRST_NAMES: &[&str] = &[
-    "james", "mary", "robert", "patricia", "john", "jennifer", "michael", "linda", "david",
-    "elizabeth", "william", "barbara", "richard", "susan", "joseph", "jessica", "thomas", "sarah",
-    "carlos", "maria", "ahmed", "fatima", "wei", "mei", "hiroshi", "yuki", "olga", "ivan", "anna",
-    "lars", "ingrid", "pierre",
+    "james",
+    "mary",
+    "robert",
+    "patricia",
+    "john",
+    "jennifer",
+    "michael",
+    "linda",
+    "david",
+    "elizabeth",
+    "william",
+    "barbara",
+    "richard",
+    "susan",
+    "joseph",
+    "jessica",
+    "thomas",
+    "sarah",
+    "carlos",
+    "maria",
+    "ahmed",
+    "fatima",
+    "wei",
+    "mei",
+    "hiroshi",
+    "yuki",
+    "olga",
+    "ivan",
+    "anna",
+    "lars",
+    "ingrid",
+    "pierre",
 ];
 
 const LAST_NAMES: &[&str] = &[
-    "smith", "johnson", "williams", "brown", "jones", "garcia", "miller", "davis", "rodriguez",
-    "martinez", "hernandez", "lopez", "gonzalez", "wilson", "anderson", "thomas", "taylor",
-    "moore", "jackson", "martin", "lee", "perez", "thompson", "white", "nguyen", "kim", "chen",
-    "mueller", "rossi", "dubois", "novak", "silva",
+    "smith",
+    "johnson",
+    "williams",
+    "brown",
+    "jones",
+    "garcia",
+    "miller",
+    "davis",
+    "rodriguez",
+    "martinez",
+    "hernandez",
+    "lopez",
+    "gonzalez",
+    "wilson",
+    "anderson",
+    "thomas",
+    "taylor",
+    "moore",
+    "jackson",
+    "martin",
+    "lee",
+    "perez",
+    "thompson",
+    "white",
+    "nguyen",
+    "kim",
+    "chen",
+    "mueller",
+    "rossi",
+    "dubois",
+    "novak",
+    "silva",
 ];
 
-const EMAIL_DOMAINS: &[&str] = &[
-    "example.com", "mail.test", "shop.example", "corp.example", "inbox.test", "example.org",
-];
+const EMAIL_DOMAINS: &[&str] =
+    &["example.com", "mail.test", "shop.example", "corp.example", "inbox.test", "example.org"];
 
-const COUNTRIES: &[&str] = &[
-    "US", "GB", "DE", "FR", "ES", "IT", "NL", "SE", "PL", "BR", "MX", "CA", "JP", "KR", "IN", "AU",
-];
+const COUNTRIES: &[&str] =
+    &["US", "GB", "DE", "FR", "ES", "IT", "NL", "SE", "PL", "BR", "MX", "CA", "JP", "KR", "IN", "AU"];
 
 /// Plain notes (no delimiter, no quote).
 const NOTES: &[&str] = &[

@@ -198,7 +198,9 @@ fn check(config: &Path, data: bool, quiet: bool) -> Result<()> {
     job.plan()?; // reads every header and matches it to the asset
     if data {
         let report = with_progress(quiet, |p| job.check_data(p))?;
-        return print_stdout(&job.redact(&format!("{}\nok: every row read and checked; no parquet written\n", report.summary())));
+        return print_stdout(
+            &job.redact(&format!("{}\nok: every row read and checked; no parquet written\n", report.summary())),
+        );
     }
     let files: Vec<String> = job.inputs.iter().map(|i| i.path.display().to_string()).collect();
     let schema = match &job.asset {
@@ -252,11 +254,7 @@ fn parse_delimiter(text: &str) -> Result<u8> {
         "semicolon" => b';',
         "pipe" => b'|',
         t if t.len() == 1 => t.as_bytes()[0],
-        _ => {
-            return Err(Error::Config(format!(
-                "--delimiter must be one ASCII character or `tab`, got {text:?}"
-            )))
-        }
+        _ => return Err(Error::Config(format!("--delimiter must be one ASCII character or `tab`, got {text:?}"))),
     };
     Ok(byte)
 }

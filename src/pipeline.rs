@@ -64,7 +64,12 @@ pub struct Outcome<T> {
 ///
 /// `progress` is called with the number of rows written so far, at most every
 /// [`PROGRESS_INTERVAL`], and once more when all rows are written (before `finish`).
-pub fn run<T, I, F, S>(source: I, mut transform: F, mut sink: S, progress: &mut dyn FnMut(u64)) -> Result<Outcome<S::Output>>
+pub fn run<T, I, F, S>(
+    source: I,
+    mut transform: F,
+    mut sink: S,
+    progress: &mut dyn FnMut(u64),
+) -> Result<Outcome<S::Output>>
 where
     T: Send,
     I: Iterator<Item = Result<T>> + Send,
@@ -76,21 +81,19 @@ where
 
     let (written, producer) = std::thread::scope(|scope| {
         let stop = &stop;
-        let producer = std::thread::Builder::new()
-            .name("dativo-reader".into())
-            .spawn_scoped(scope, move || {
-                for item in source {
-                    if stop.load(Ordering::Relaxed) {
-                        return;
-                    }
-                    let batch = item.and_then(&mut transform);
-                    let failed = batch.is_err();
-                    // A send error means the writer stopped; its error is the one reported.
-                    if tx.send(batch).is_err() || failed {
-                        return;
-                    }
+        let producer = std::thread::Builder::new().name("dativo-reader".into()).spawn_scoped(scope, move || {
+            for item in source {
+                if stop.load(Ordering::Relaxed) {
+                    return;
                 }
-            });
+                let batch = item.and_then(&mut transform);
+                let failed = batch.is_err();
+                // A send error means the writer stopped; its error is the one reported.
+                if tx.send(batch).is_err() || failed {
+                    return;
+                }
+            }
+        });
         let producer = match producer {
             Ok(handle) => handle,
             Err(e) => return (Err(Error::Internal(format!("cannot start the reader thread: {e}"))), Ok(())),
@@ -208,10 +211,8 @@ mod tests {
     }
 
     fn parquet_files(dir: &std::path::Path) -> Vec<String> {
-        let mut v: Vec<String> = std::fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
+        let mut v: Vec<String> =
+            std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
         v.sort();
         v
     }
@@ -237,7 +238,8 @@ mod tests {
     #[test]
     fn source_error_mid_stream_aborts_and_is_returned() {
         let sink = Recorder::default();
-        let source = batches(3).chain(std::iter::once(Err(Error::Data("in.csv: line 40: bad".into())))).chain(batches(100));
+        let source =
+            batches(3).chain(std::iter::once(Err(Error::Data("in.csv: line 40: bad".into())))).chain(batches(100));
         let e = run(source, Ok, sink.clone(), &mut |_| {}).unwrap_err();
         assert_eq!(e.to_string(), "in.csv: line 40: bad");
         assert_eq!(*sink.state.lock().unwrap(), "aborted");

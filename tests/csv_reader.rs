@@ -50,7 +50,15 @@ fn infers_every_type_and_reads_nulls() {
 2,,FALSE,2024-02-01,2024-02-01 10:00:00.25+02:00,,010\n";
     assert_eq!(
         types(data, CsvOptions::default()),
-        vec![DataType::Int64, DataType::Float64, DataType::Boolean, DataType::Date32, timestamp_type(), DataType::Utf8, DataType::Utf8]
+        vec![
+            DataType::Int64,
+            DataType::Float64,
+            DataType::Boolean,
+            DataType::Date32,
+            timestamp_type(),
+            DataType::Utf8,
+            DataType::Utf8
+        ]
     );
     assert_eq!(
         read(data, CsvOptions::default()),
@@ -93,7 +101,12 @@ fn dialect_options_delimiter_comment_skip_nulls_escape() {
 #[test]
 fn without_header_columns_are_numbered_or_named() {
     let data = b"1,x\n2,y\n";
-    let r = CsvReader::from_reader("d", Box::new(std::io::Cursor::new(data.to_vec())), CsvOptions { has_header: false, ..Default::default() }).unwrap();
+    let r = CsvReader::from_reader(
+        "d",
+        Box::new(std::io::Cursor::new(data.to_vec())),
+        CsvOptions { has_header: false, ..Default::default() },
+    )
+    .unwrap();
     let names: Vec<String> = r.schema().fields().iter().map(|f| f.name().clone()).collect();
     assert_eq!(names, vec!["column_1", "column_2"]);
     let o = CsvOptions { has_header: false, column_names: Some(vec!["id".into(), "tag".into()]), ..Default::default() };
@@ -158,10 +171,12 @@ fn a_value_out_of_range_is_a_bad_row() {
 #[test]
 fn ragged_rows_unterminated_quotes_and_invalid_utf8_are_errors_with_their_line() {
     assert!(error(b"a,b\n1,2\n3\n", CsvOptions::default()).starts_with("data.csv:3: expected 2 fields, found 1"));
-    assert!(error(b"a,b\n1,2\n3,\"open\n4,5\n", CsvOptions::default()).starts_with("data.csv:3: a quoted field starting on this line is never closed"));
+    assert!(error(b"a,b\n1,2\n3,\"open\n4,5\n", CsvOptions::default())
+        .starts_with("data.csv:3: a quoted field starting on this line is never closed"));
     assert!(error(b"a,b\n1,\xFF\xFE\n", CsvOptions::default()).starts_with("data.csv:2: text is not valid UTF-8"));
     let long = CsvOptions { max_line_bytes: 8, ..Default::default() };
-    assert!(error(b"a,b\n1,2\n123456,789\n", long).starts_with("data.csv:3: record is longer than max_line_bytes (8 bytes)"));
+    assert!(error(b"a,b\n1,2\n123456,789\n", long)
+        .starts_with("data.csv:3: record is longer than max_line_bytes (8 bytes)"));
 }
 
 #[test]
@@ -175,7 +190,11 @@ fn invalid_utf16_is_a_bad_row_not_a_replacement_character() {
 #[test]
 fn skip_drops_and_counts_bad_rows_and_never_ends_early() {
     let data = b"id,v\n1,a\n2\n3,c\n4,\"x\n";
-    let o = CsvOptions { on_error: OnError::Skip, column_types: vec![Field::new("id", DataType::Int64, true)], ..Default::default() };
+    let o = CsvOptions {
+        on_error: OnError::Skip,
+        column_types: vec![Field::new("id", DataType::Int64, true)],
+        ..Default::default()
+    };
     let (batches, r) = read_bytes(data, o).unwrap();
     assert_eq!(rows(&batches), vec![v(&["1", "a"]), v(&["3", "c"])]);
     assert_eq!(r.stats().rows_rejected.load(std::sync::atomic::Ordering::Relaxed), 2);
@@ -229,7 +248,10 @@ fn empty_header_only_and_duplicate_columns() {
 
 #[test]
 fn explicit_schema_overrides_inference() {
-    let schema = std::sync::Arc::new(Schema::new(vec![Field::new("a", DataType::Utf8, true), Field::new("b", DataType::Float64, true)]));
+    let schema = std::sync::Arc::new(Schema::new(vec![
+        Field::new("a", DataType::Utf8, true),
+        Field::new("b", DataType::Float64, true),
+    ]));
     let o = CsvOptions { schema: Some(schema), ..Default::default() };
     let (batches, _) = read_bytes(b"a,b\n1,2\n", o).unwrap();
     assert_eq!(batches[0].schema().field(0).data_type(), &DataType::Utf8);
@@ -246,7 +268,11 @@ fn several_files_are_read_in_order_and_must_share_columns() {
     let got = rows(&r.collect::<dativo::Result<Vec<_>>>().unwrap());
     assert_eq!(got, vec![v(&["1", "x"]), v(&["2", "y"]), v(&["3", "z"])]);
     let e = CsvReader::open(&[a, c.clone()], CsvOptions::default()).err().unwrap().to_string();
-    assert!(e.starts_with(&format!("{}: columns differ from", c.display())) && e.contains("missing: [name], extra: [title]"), "{e}");
+    assert!(
+        e.starts_with(&format!("{}: columns differ from", c.display()))
+            && e.contains("missing: [name], extra: [title]"),
+        "{e}"
+    );
     let e = CsvReader::open(&[dir.path().join("nope.csv")], CsvOptions::default()).err().unwrap();
     assert!(matches!(e, Error::Io { .. }) && e.to_string().contains("nope.csv"), "{e}");
 }
@@ -299,6 +325,9 @@ fn bad_options_are_config_errors() {
     assert!(e.contains("quote: '\"' is also the delimiter"), "{e}");
     let e = error(b"a\n1\n", CsvOptions { on_error: OnError::Reject, ..Default::default() });
     assert!(e.contains("rejects_path"), "{e}");
-    let e = error(b"a\n1\n", CsvOptions { column_types: vec![Field::new("zz", DataType::Int64, true)], ..Default::default() });
+    let e = error(
+        b"a\n1\n",
+        CsvOptions { column_types: vec![Field::new("zz", DataType::Int64, true)], ..Default::default() },
+    );
     assert!(e.contains("'zz'") && e.contains("columns: a"), "{e}");
 }

@@ -62,10 +62,8 @@ impl Setup {
 
     fn parquet_files(&self) -> Vec<PathBuf> {
         let Ok(entries) = fs::read_dir(self.path("out")) else { return vec![] };
-        let mut v: Vec<PathBuf> = entries
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
-            .collect();
+        let mut v: Vec<PathBuf> =
+            entries.map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "parquet")).collect();
         v.sort();
         v
     }
@@ -81,7 +79,6 @@ impl Setup {
         out
     }
 }
-
 
 fn row(cells: &[&str]) -> Vec<String> {
     cells.iter().map(|s| s.to_string()).collect()

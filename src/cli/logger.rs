@@ -65,9 +65,6 @@ mod tests {
     #[test]
     fn debug_lines_name_their_module() {
         assert_eq!(format_line(1.5, log::Level::Info, "dativo::job", "go"), "[   1.500s INFO ] go");
-        assert_eq!(
-            format_line(0.0, log::Level::Debug, "dativo::job", "go"),
-            "[   0.000s DEBUG] dativo::job: go"
-        );
+        assert_eq!(format_line(0.0, log::Level::Debug, "dativo::job", "go"), "[   0.000s DEBUG] dativo::job: go");
     }
 }

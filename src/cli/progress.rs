@@ -133,7 +133,6 @@ pub fn describe(s: &Snapshot) -> String {
     text
 }
 
-
 /// `75.0` -> `1m15s`
 fn short_duration(secs: f64) -> String {
     let secs = secs.round() as u64;
@@ -147,7 +146,6 @@ fn short_duration(secs: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
 
     #[test]
     fn describe_shows_rate_and_eta_when_size_is_known() {

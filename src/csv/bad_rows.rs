@@ -55,7 +55,9 @@ impl BadRow {
     pub(crate) fn reason_text(&self, col: Option<&ColumnInfo>) -> String {
         match (&self.reason, col) {
             (BadReason::Ragged { expected, found }, _) => format!("expected {expected} fields, found {found}"),
-            (BadReason::Unterminated, _) => "a quoted field starting on this line is never closed (unbalanced quote)".into(),
+            (BadReason::Unterminated, _) => {
+                "a quoted field starting on this line is never closed (unbalanced quote)".into()
+            }
             (BadReason::TooLong { limit }, _) => format!("record is longer than max_line_bytes ({limit} bytes)"),
             (BadReason::Encoding { encoding }, _) => format!("text is not valid {encoding}"),
             (BadReason::Value { kind }, Some(c)) => {
@@ -88,8 +90,12 @@ impl BadRow {
                 c.type_name, c.name
             ),
             (BadReason::Ragged { .. }, _) => "check the delimiter and quoting of this line".into(),
-            (BadReason::Unterminated, _) => "close or escape the quote (a literal quote inside a quoted field is written \"\")".into(),
-            (BadReason::TooLong { .. }, _) => "an unbalanced quote often causes this; otherwise raise max_line_bytes".into(),
+            (BadReason::Unterminated, _) => {
+                "close or escape the quote (a literal quote inside a quoted field is written \"\")".into()
+            }
+            (BadReason::TooLong { .. }, _) => {
+                "an unbalanced quote often causes this; otherwise raise max_line_bytes".into()
+            }
             (BadReason::Encoding { .. }, _) => "set source.engine.options.encoding to the file's real encoding".into(),
             (BadReason::NullInRequired, _) => "fill the value, or mark the column required: false in the asset".into(),
             (BadReason::Value { .. }, None) => String::new(),
@@ -123,7 +129,14 @@ impl RejectsWriter {
         let reason = bad.reason_text(col);
         // The raw line is written byte for byte, so nothing of the input is lost.
         self.out
-            .write_record([file.as_bytes(), line.as_bytes(), offset.as_bytes(), column.as_bytes(), reason.as_bytes(), &bad.raw])
+            .write_record([
+                file.as_bytes(),
+                line.as_bytes(),
+                offset.as_bytes(),
+                column.as_bytes(),
+                reason.as_bytes(),
+                &bad.raw,
+            ])
             .map_err(|e| crate::Error::Internal(format!("cannot write rejects file {}: {e}", self.path.display())))
     }
 

@@ -142,7 +142,9 @@ impl CsvOptions {
         if o.max_line_bytes == 0 {
             return bad("max_line_bytes must be at least 1".into());
         }
-        for (what, c) in [("delimiter", Some(o.delimiter)), ("quote", o.quote), ("escape", o.escape), ("comment", o.comment)] {
+        for (what, c) in
+            [("delimiter", Some(o.delimiter)), ("quote", o.quote), ("escape", o.escape), ("comment", o.comment)]
+        {
             if let Some(c) = c {
                 if c == b'\n' || c == b'\r' {
                     return bad(format!("{what} cannot be a line break"));

@@ -67,7 +67,14 @@ impl Dialect {
 
     /// Split one record into fields, appended to `out`; returns how many.
     /// `offset` is the record's position in the chunk data.
-    pub(crate) fn split_fields(&self, rec: &[u8], offset: u32, has_quote: bool, scratch: &mut Vec<u8>, out: &mut Vec<FieldRef>) -> usize {
+    pub(crate) fn split_fields(
+        &self,
+        rec: &[u8],
+        offset: u32,
+        has_quote: bool,
+        scratch: &mut Vec<u8>,
+        out: &mut Vec<FieldRef>,
+    ) -> usize {
         let before = out.len();
         let n = rec.len();
         let d = self.delimiter;
@@ -205,7 +212,14 @@ impl Tokenized {
 
 /// Split every record of the chunk, setting aside records that are already bad.
 /// `t` is cleared first; its buffers are reused.
-pub(crate) fn tokenize(chunk: &Chunk, dialect: &Dialect, ncols: usize, encoding: &'static str, max_line_bytes: usize, t: &mut Tokenized) {
+pub(crate) fn tokenize(
+    chunk: &Chunk,
+    dialect: &Dialect,
+    ncols: usize,
+    encoding: &'static str,
+    max_line_bytes: usize,
+    t: &mut Tokenized,
+) {
     let data = &chunk.data;
     let utf8_ok = simdutf8::basic::from_utf8(data).is_ok();
     t.scratch.clear();
@@ -262,7 +276,15 @@ pub(crate) struct ParsedChunk {
     pub bad: Vec<BadRow>,
 }
 
-pub(crate) fn parse_chunk(chunk: &Chunk, dialect: &Dialect, columns: &[ColumnSpec], schema: &SchemaRef, encoding: &'static str, max_line_bytes: usize, t: &mut Tokenized) -> crate::Result<ParsedChunk> {
+pub(crate) fn parse_chunk(
+    chunk: &Chunk,
+    dialect: &Dialect,
+    columns: &[ColumnSpec],
+    schema: &SchemaRef,
+    encoding: &'static str,
+    max_line_bytes: usize,
+    t: &mut Tokenized,
+) -> crate::Result<ParsedChunk> {
     let ncols = columns.len();
     tokenize(chunk, dialect, ncols, encoding, max_line_bytes, t);
     let nrows = t.rows.len();
@@ -311,7 +333,11 @@ pub(crate) fn parse_chunk(chunk: &Chunk, dialect: &Dialect, columns: &[ColumnSpe
     let batch = RecordBatch::try_new_with_options(
         schema.clone(),
         arrays,
-        &arrow_array::RecordBatchOptions::new().with_row_count(Some(if any_bad_value { nrows - bad.iter().filter(|b| b.1.column.is_some()).count() } else { nrows })),
+        &arrow_array::RecordBatchOptions::new().with_row_count(Some(if any_bad_value {
+            nrows - bad.iter().filter(|b| b.1.column.is_some()).count()
+        } else {
+            nrows
+        })),
     )?;
     Ok(ParsedChunk { batch, bad: bad.into_iter().map(|(_, b)| b).collect() })
 }
@@ -363,7 +389,13 @@ impl Column<'_> {
     }
 }
 
-fn build_column(col: &ColumnSpec, nrows: usize, column: &Column, dialect: &Dialect, on_bad: &mut dyn FnMut(usize, BadReason)) -> ArrayRef {
+fn build_column(
+    col: &ColumnSpec,
+    nrows: usize,
+    column: &Column,
+    dialect: &Dialect,
+    on_bad: &mut dyn FnMut(usize, BadReason),
+) -> ArrayRef {
     let string_column = matches!(col.data_type, DataType::Utf8);
     let mut nulls = Nulls::default();
     // The field of `row`, or the null handling shared by every type (a null in a
@@ -407,7 +439,8 @@ fn build_column(col: &ColumnSpec, nrows: usize, column: &Column, dialect: &Diale
         DataType::Date32 => primitive!(Date32Type, values::parse_date),
         DataType::Timestamp(TimeUnit::Microsecond, tz) => {
             let a = primitive!(TimestampMicrosecondType, |b: &[u8]| values::parse_timestamp(b).map(|(v, _)| v));
-            let a = a.as_any().downcast_ref::<PrimitiveArray<TimestampMicrosecondType>>().expect("timestamp array").clone();
+            let a =
+                a.as_any().downcast_ref::<PrimitiveArray<TimestampMicrosecondType>>().expect("timestamp array").clone();
             Arc::new(a.with_timezone_opt(tz.clone()))
         }
         DataType::Boolean => {
@@ -445,7 +478,8 @@ fn build_column(col: &ColumnSpec, nrows: usize, column: &Column, dialect: &Diale
             // `tokenize`, and fields are cut only at ASCII delimiters and quotes, which never
             // fall inside a multi-byte character.
             let offsets = unsafe { OffsetBuffer::new_unchecked(ScalarBuffer::from(offsets)) };
-            let array = unsafe { StringArray::new_unchecked(offsets, Buffer::from_vec(bytes_out), nulls.finish(nrows)) };
+            let array =
+                unsafe { StringArray::new_unchecked(offsets, Buffer::from_vec(bytes_out), nulls.finish(nrows)) };
             Arc::new(array)
         }
         other => unreachable!("column type {other} is rejected when the schema is built"),
@@ -479,7 +513,15 @@ fn copy_short(dst: &mut [u8], at: usize, src: &[u8]) {
 
 /// Types the reader can produce; anything else in a user schema is a config error.
 pub(crate) fn supported_type(t: &DataType) -> bool {
-    matches!(t, DataType::Int64 | DataType::Float64 | DataType::Boolean | DataType::Utf8 | DataType::Date32 | DataType::Timestamp(TimeUnit::Microsecond, _))
+    matches!(
+        t,
+        DataType::Int64
+            | DataType::Float64
+            | DataType::Boolean
+            | DataType::Utf8
+            | DataType::Date32
+            | DataType::Timestamp(TimeUnit::Microsecond, _)
+    )
 }
 
 #[cfg(test)]

@@ -22,11 +22,11 @@ use super::bad_rows::{BadRow, ColumnInfo, RejectsWriter};
 use super::decode::Decoder;
 use super::infer::infer_types;
 use super::options::{CsvOptions, OnError};
-use super::parse::{parse_chunk, supported_type, ColumnSpec, Dialect, ParsedChunk};
-use crate::schema::type_name;
 use super::parse::Tokenized;
+use super::parse::{parse_chunk, supported_type, ColumnSpec, Dialect, ParsedChunk};
 use super::split::{BufferPool, Chunk, SplitConfig, Splitter, ANY_BAD};
 use super::ReadStats;
+use crate::schema::type_name;
 use crate::{Error, Result};
 
 /// Where the bytes of one input come from.
@@ -60,11 +60,23 @@ impl Source {
 }
 
 fn split_config(o: &CsvOptions) -> SplitConfig {
-    SplitConfig { delimiter: o.delimiter, quote: o.quote, escape: o.escape, comment: o.comment, max_line_bytes: o.max_line_bytes, skip_rows: o.skip_rows }
+    SplitConfig {
+        delimiter: o.delimiter,
+        quote: o.quote,
+        escape: o.escape,
+        comment: o.comment,
+        max_line_bytes: o.max_line_bytes,
+        skip_rows: o.skip_rows,
+    }
 }
 
 fn dialect(o: &CsvOptions) -> Dialect {
-    Dialect { delimiter: o.delimiter, quote: o.quote, escape: o.escape, null_values: o.null_values.iter().map(|s| s.as_bytes().to_vec()).collect() }
+    Dialect {
+        delimiter: o.delimiter,
+        quote: o.quote,
+        escape: o.escape,
+        null_values: o.null_values.iter().map(|s| s.as_bytes().to_vec()).collect(),
+    }
 }
 
 /// The first record of an input as column names (or, without header, the count of fields).
@@ -159,12 +171,24 @@ fn column_specs(names: &[String], sample: &[Chunk], file: &str, o: &CsvOptions) 
             .zip(names)
             .map(|(f, n)| {
                 if o.has_header && o.column_names.is_none() && f.name() != n {
-                    return Err(Error::Schema(format!("{file}: header column '{n}' does not match schema field '{}'", f.name())));
+                    return Err(Error::Schema(format!(
+                        "{file}: header column '{n}' does not match schema field '{}'",
+                        f.name()
+                    )));
                 }
                 if !supported_type(f.data_type()) {
-                    return Err(Error::Config(format!("column '{}': type {} is not supported", f.name(), f.data_type())));
+                    return Err(Error::Config(format!(
+                        "column '{}': type {} is not supported",
+                        f.name(),
+                        f.data_type()
+                    )));
                 }
-                Ok(ColumnSpec { name: f.name().clone(), data_type: f.data_type().clone(), nullable: f.is_nullable(), pinned: true })
+                Ok(ColumnSpec {
+                    name: f.name().clone(),
+                    data_type: f.data_type().clone(),
+                    nullable: f.is_nullable(),
+                    pinned: true,
+                })
             })
             .collect();
     }
@@ -181,12 +205,18 @@ fn column_specs(names: &[String], sample: &[Chunk], file: &str, o: &CsvOptions) 
         }
     }
     let needs_inference = names.iter().any(|n| !o.column_types.iter().any(|f| f.name() == n));
-    let inferred = if needs_inference { infer_types(sample, &dialect(o), names.len(), o.infer_sample_rows) } else { vec![] };
+    let inferred =
+        if needs_inference { infer_types(sample, &dialect(o), names.len(), o.infer_sample_rows) } else { vec![] };
     Ok(names
         .iter()
         .enumerate()
         .map(|(i, n)| match o.column_types.iter().find(|f| f.name() == n) {
-            Some(f) => ColumnSpec { name: n.clone(), data_type: f.data_type().clone(), nullable: f.is_nullable(), pinned: true },
+            Some(f) => ColumnSpec {
+                name: n.clone(),
+                data_type: f.data_type().clone(),
+                nullable: f.is_nullable(),
+                pinned: true,
+            },
             None => ColumnSpec { name: n.clone(), data_type: inferred[i].clone(), nullable: true, pinned: false },
         })
         .collect())
@@ -268,7 +298,10 @@ impl CsvReader {
         if options.schema.is_none() {
             let mut sampled: usize = sample.iter().map(|c| c.records.len()).sum();
             while sampled < options.infer_sample_rows {
-                match splitter.next_chunk(options.batch_size).map_err(|e| Error::io("cannot read", Path::new(&files[0]), e))? {
+                match splitter
+                    .next_chunk(options.batch_size)
+                    .map_err(|e| Error::io("cannot read", Path::new(&files[0]), e))?
+                {
                     Some(c) => {
                         sampled += c.records.len();
                         sample.push(c);
@@ -305,7 +338,8 @@ impl CsvReader {
             0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
             n => n,
         };
-        let plan = Arc::new(Plan { dialect: dialect(&options), options, columns, schema, names: head.names, files, pool });
+        let plan =
+            Arc::new(Plan { dialect: dialect(&options), options, columns, schema, names: head.names, files, pool });
 
         let in_flight = threads * 2 + 1;
         let (token_tx, token_rx) = bounded::<()>(in_flight);
@@ -328,14 +362,33 @@ impl CsvReader {
             std::thread::Builder::new()
                 .name("dativo-csv-split".into())
                 .spawn(move || {
-                    let mut feed = Feed { plan: &plan, stats: &stats, cancel: &cancel, tokens: token_rx, work: work_tx, seq: 0, done_bytes: 0 };
+                    let mut feed = Feed {
+                        plan: &plan,
+                        stats: &stats,
+                        cancel: &cancel,
+                        tokens: token_rx,
+                        work: work_tx,
+                        seq: 0,
+                        done_bytes: 0,
+                    };
                     if let Err(e) = feed.run(splitter, sample, rest_paths) {
                         let _ = result_tx.send((feed.seq, Err(e)));
                     }
                 })
                 .map_err(|e| Error::Internal(format!("cannot start the split thread: {e}")))?;
         }
-        Ok(CsvReader { plan, stats, results: result_rx, pending: BTreeMap::new(), next_seq: 0, tokens: Some(token_tx), rejects, rejected: 0, done: false, cancel })
+        Ok(CsvReader {
+            plan,
+            stats,
+            results: result_rx,
+            pending: BTreeMap::new(),
+            next_seq: 0,
+            tokens: Some(token_tx),
+            rejects,
+            rejected: 0,
+            done: false,
+            cancel,
+        })
     }
 
     fn finish(&mut self) -> Result<()> {
@@ -518,7 +571,8 @@ impl Feed<'_> {
         let name = &self.plan.files[file];
         let encoding = s.encoding_name();
         loop {
-            let chunk = s.next_chunk(self.plan.options.batch_size).map_err(|e| Error::io("cannot read", Path::new(name), e))?;
+            let chunk =
+                s.next_chunk(self.plan.options.batch_size).map_err(|e| Error::io("cannot read", Path::new(name), e))?;
             self.stats.bytes_read.store(self.done_bytes + s.raw_consumed(), Ordering::Relaxed);
             match chunk {
                 Some(c) => {
@@ -540,11 +594,27 @@ fn parse_worker(work: Receiver<Work>, results: Sender<(u64, Result<Output>)>, pl
     let mut tokens = Tokenized::default();
     for w in work {
         let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            parse_chunk(&w.chunk, &plan.dialect, &plan.columns, &plan.schema, w.encoding, plan.options.max_line_bytes, &mut tokens)
+            parse_chunk(
+                &w.chunk,
+                &plan.dialect,
+                &plan.columns,
+                &plan.schema,
+                w.encoding,
+                plan.options.max_line_bytes,
+                &mut tokens,
+            )
         }))
         .unwrap_or_else(|panic| {
-            let msg = panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned()).unwrap_or_default();
-            Err(Error::Internal(format!("CSV parser panicked on {} near line {}: {msg}", plan.files[w.file], w.chunk.records.first().map_or(0, |r| r.line))))
+            let msg = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            Err(Error::Internal(format!(
+                "CSV parser panicked on {} near line {}: {msg}",
+                plan.files[w.file],
+                w.chunk.records.first().map_or(0, |r| r.line)
+            )))
         });
         plan.pool.put(w.chunk.data);
         if results.send((w.seq, parsed.map(|parsed| Output { file: w.file, parsed }))).is_err() {

@@ -286,7 +286,12 @@ impl Splitter {
             Some(p) => {
                 let term = start + p;
                 let keep_end = term.min(start + RAW_KEEP);
-                self.records.push(RecordSpan { start: start as u32, end: keep_end as u32, line: self.rec_line, flags: self.rec_flags | flag });
+                self.records.push(RecordSpan {
+                    start: start as u32,
+                    end: keep_end as u32,
+                    line: self.rec_line,
+                    flags: self.rec_flags | flag,
+                });
                 self.line = self.rec_line + 1;
                 self.pending_cr = self.buf[term] == b'\r';
                 self.pos = term + 1;
@@ -304,7 +309,12 @@ impl Splitter {
                 // of the line as it streams in.
                 let end = self.buf.len();
                 let keep_end = end.min(start + RAW_KEEP);
-                self.records.push(RecordSpan { start: start as u32, end: keep_end as u32, line: self.rec_line, flags: self.rec_flags | flag });
+                self.records.push(RecordSpan {
+                    start: start as u32,
+                    end: keep_end as u32,
+                    line: self.rec_line,
+                    flags: self.rec_flags | flag,
+                });
                 self.forced_cut = Some((keep_end, end));
                 self.pos = end;
                 self.rec_start = end;
@@ -477,7 +487,14 @@ pub(crate) mod tests {
     }
 
     fn cfg() -> SplitConfig {
-        SplitConfig { delimiter: b',', quote: Some(b'"'), escape: None, comment: None, max_line_bytes: 1 << 20, skip_rows: 0 }
+        SplitConfig {
+            delimiter: b',',
+            quote: Some(b'"'),
+            escape: None,
+            comment: None,
+            max_line_bytes: 1 << 20,
+            skip_rows: 0,
+        }
     }
 
     /// (record text, line, flags) for every record.
@@ -488,7 +505,11 @@ pub(crate) mod tests {
         while let Some(chunk) = s.next_chunk(max_records).unwrap() {
             assert!(chunk.records.len() <= max_records);
             for r in &chunk.records {
-                out.push((String::from_utf8_lossy(&chunk.data[r.start as usize..r.end as usize]).into_owned(), r.line, r.flags));
+                out.push((
+                    String::from_utf8_lossy(&chunk.data[r.start as usize..r.end as usize]).into_owned(),
+                    r.line,
+                    r.flags,
+                ));
             }
         }
         out

@@ -153,7 +153,9 @@ pub(crate) fn parse_bool_strict(text: &[u8]) -> Option<bool> {
     let lower = |i: usize| b[i] | 0x20;
     match b.len() {
         4 if lower(0) == b't' && lower(1) == b'r' && lower(2) == b'u' && lower(3) == b'e' => Some(true),
-        5 if lower(0) == b'f' && lower(1) == b'a' && lower(2) == b'l' && lower(3) == b's' && lower(4) == b'e' => Some(false),
+        5 if lower(0) == b'f' && lower(1) == b'a' && lower(2) == b'l' && lower(3) == b's' && lower(4) == b'e' => {
+            Some(false)
+        }
         _ => None,
     }
 }
@@ -164,7 +166,16 @@ pub(crate) fn parse_bool(text: &[u8]) -> Result<bool, Invalid> {
         return Ok(v);
     }
     let b = trim(text);
-    for (t, v) in [(&b"t"[..], true), (b"f", false), (b"yes", true), (b"no", false), (b"y", true), (b"n", false), (b"1", true), (b"0", false)] {
+    for (t, v) in [
+        (&b"t"[..], true),
+        (b"f", false),
+        (b"yes", true),
+        (b"no", false),
+        (b"y", true),
+        (b"n", false),
+        (b"1", true),
+        (b"0", false),
+    ] {
         if b.eq_ignore_ascii_case(t) {
             return Ok(v);
         }
@@ -250,13 +261,25 @@ pub(crate) fn parse_date(text: &[u8]) -> Result<i32, Invalid> {
 /// for anything else, which takes the general path.
 #[inline]
 fn parse_timestamp_simple(b: &[u8]) -> Option<i64> {
-    if b.len() != 19 || b[4] != b'-' || b[7] != b'-' || (b[10] != b'T' && b[10] != b' ') || b[13] != b':' || b[16] != b':' {
+    if b.len() != 19
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || (b[10] != b'T' && b[10] != b' ')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
         return None;
     }
     let year = digits(b, 4)? as i64;
     let (month, day) = (digits(&b[5..], 2)?, digits(&b[8..], 2)?);
     let (hour, minute, second) = (digits(&b[11..], 2)?, digits(&b[14..], 2)?, digits(&b[17..], 2)?);
-    if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) || hour > 23 || minute > 59 || second > 59 {
+    if !(1..=12).contains(&month)
+        || day == 0
+        || day > days_in_month(year, month)
+        || hour > 23
+        || minute > 59
+        || second > 59
+    {
         return None; // the general path reports the range error
     }
     let secs = days_from_civil(year, month, day) * 86_400 + (hour * 3600 + minute * 60 + second) as i64;

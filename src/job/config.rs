@@ -319,7 +319,10 @@ mod tests {
     fn yaml_errors_name_key_line_and_suggestion() {
         let e = from_yaml::<Top>("outer:\n  delimiter: ';'\n  delimeter: ','\n", "job.yaml").unwrap_err();
         assert!(matches!(e, Error::Config(_)));
-        assert_eq!(e.to_string(), "job.yaml: unknown key 'outer.delimeter' (line 3, column 3); did you mean 'delimiter'?");
+        assert_eq!(
+            e.to_string(),
+            "job.yaml: unknown key 'outer.delimeter' (line 3, column 3); did you mean 'delimiter'?"
+        );
         let e = from_yaml::<Top>("outer:\n  zzz: 1\n", "job.yaml").unwrap_err().to_string();
         assert_eq!(e, "job.yaml: unknown key 'outer.zzz' (line 2, column 3)");
         let e = from_yaml::<Top>("outer:\n  on_error: skp\n", "job.yaml").unwrap_err().to_string();

@@ -59,11 +59,7 @@ impl Redactor {
 
 /// Substitute `${VAR}` in `text` using `lookup`; `label` names the file in errors.
 /// Returns the new text and a [`Redactor`] for the substituted values.
-pub fn substitute(
-    text: &str,
-    label: &str,
-    lookup: impl Fn(&str) -> Option<String>,
-) -> Result<(String, Redactor)> {
+pub fn substitute(text: &str, label: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<(String, Redactor)> {
     let mut out = String::with_capacity(text.len());
     let mut used: Vec<(String, String)> = Vec::new();
     for (index, line) in text.split_inclusive('\n').enumerate() {
@@ -81,9 +77,7 @@ pub fn substitute(
                 rest = tail;
             } else if let Some(body) = after.strip_prefix("${") {
                 let Some(end) = body.find('}') else {
-                    return Err(Error::Config(format!(
-                        "{label}: line {line_no}: '${{' without a closing '}}'"
-                    )));
+                    return Err(Error::Config(format!("{label}: line {line_no}: '${{' without a closing '}}'")));
                 };
                 let name = &body[..end];
                 if !is_var_name(name) {
@@ -153,10 +147,7 @@ mod tests {
     fn missing_variable_names_it_and_the_line() {
         let err = substitute("a: 1\nb: ${NOPE}\n", "job.yaml", vars).unwrap_err();
         assert!(matches!(err, Error::Config(_)));
-        assert_eq!(
-            err.to_string(),
-            "job.yaml: line 2: environment variable NOPE is not set (used as ${NOPE})"
-        );
+        assert_eq!(err.to_string(), "job.yaml: line 2: environment variable NOPE is not set (used as ${NOPE})");
     }
 
     #[test]

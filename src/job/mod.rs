@@ -159,7 +159,9 @@ impl Job {
         }
         let files = source.files.as_deref().unwrap_or_default();
         if files.is_empty() {
-            return Err(cfg("source.files: list at least one input file, e.g. `files: [{path: data/users.csv}]`".into()));
+            return Err(cfg(
+                "source.files: list at least one input file, e.g. `files: [{path: data/users.csv}]`".into()
+            ));
         }
         let mut inputs = Vec::with_capacity(files.len());
         for (i, f) in files.iter().enumerate() {
@@ -331,7 +333,11 @@ impl Job {
 
     /// The sink of a run: Parquet files, or nothing when only checking the data.
     fn sink(&self, schema: arrow_schema::SchemaRef, write: bool) -> Result<JobSink> {
-        Ok(if write { JobSink::Parquet(ParquetSink::create(&self.output_dir, schema, self.parquet.clone())?) } else { JobSink::Discard })
+        Ok(if write {
+            JobSink::Parquet(Box::new(ParquetSink::create(&self.output_dir, schema, self.parquet.clone())?))
+        } else {
+            JobSink::Discard
+        })
     }
 
     fn run_inner(&self, progress: &dyn Fn(&Progress), write: bool) -> Result<RunReport> {
@@ -438,7 +444,12 @@ impl Job {
             seconds: start.elapsed().as_secs_f64(),
         };
         let done = if write {
-            format!("{} rows written to {} file(s) in {}", report.rows_written, report.files.len(), self.output_dir.display())
+            format!(
+                "{} rows written to {} file(s) in {}",
+                report.rows_written,
+                report.files.len(),
+                self.output_dir.display()
+            )
         } else {
             format!("{} rows read and checked, no output written", report.rows_read)
         };
@@ -473,7 +484,7 @@ pub fn normalize(path: &Path) -> PathBuf {
 }
 
 enum JobSink {
-    Parquet(ParquetSink),
+    Parquet(Box<ParquetSink>),
     Discard,
 }
 
@@ -487,13 +498,13 @@ impl pipeline::Sink for JobSink {
     }
     fn finish(self) -> Result<Self::Output> {
         match self {
-            JobSink::Parquet(s) => s.finish(),
+            JobSink::Parquet(s) => (*s).finish(),
             JobSink::Discard => Ok(Vec::new()),
         }
     }
     fn abort(self) {
         if let JobSink::Parquet(s) = self {
-            s.abort()
+            (*s).abort()
         }
     }
 }
@@ -587,9 +598,7 @@ fn parquet_options(o: &WriterOptions) -> std::result::Result<ParquetOptions, Str
             p.compression = Compression::from_name(name, level).map_err(|e| format!("compression: {e}"))?;
         }
         (None, Some(level)) => {
-            return Err(format!(
-                "compression_level: {level} given without compression (levels apply to gzip and zstd)"
-            ))
+            return Err(format!("compression_level: {level} given without compression (levels apply to gzip and zstd)"))
         }
         (None, None) => {}
     }

@@ -61,7 +61,10 @@ fn minimal_job_and_defaults() {
     assert_eq!(job.mode, ValidationMode::Strict);
     assert_eq!(job.log_level, log::LevelFilter::Info);
     let d = CsvOptions::default();
-    assert_eq!((job.csv.delimiter, job.csv.quote, job.csv.escape, job.csv.has_header), (d.delimiter, d.quote, d.escape, d.has_header));
+    assert_eq!(
+        (job.csv.delimiter, job.csv.quote, job.csv.escape, job.csv.has_header),
+        (d.delimiter, d.quote, d.escape, d.has_header)
+    );
     assert_eq!(job.csv.on_error, OnError::Fail);
     assert_eq!(job.csv.rejects_path, None);
     assert!(job.csv.column_types.is_empty());
@@ -198,7 +201,8 @@ fn inline_asset_flat_and_wrapped() {
 #[test]
 fn asset_errors() {
     let f = Folder::new();
-    let both = format!("asset_path: assets/users.yaml\nasset:\n  name: x\n  schema: [{{name: a, type: int}}]\n{MINIMAL}");
+    let both =
+        format!("asset_path: assets/users.yaml\nasset:\n  name: x\n  schema: [{{name: a, type: int}}]\n{MINIMAL}");
     assert!(f.err(&both).contains("not both"));
     let e = f.err(&format!("asset_path: assets/users.yaml\nasset: orders\n{MINIMAL}"));
     assert!(e.contains("asset: 'orders' but the file at asset_path describes asset 'users'"), "{e}");
@@ -235,7 +239,9 @@ fn unknown_keys_with_suggestions() {
 #[test]
 fn bad_values_name_the_key() {
     let f = Folder::new();
-    let with_reader = |opts: &str| format!("source:\n  files: [{{path: data/a.csv}}]\n  engine:\n    options: {{{opts}}}\ntarget:\n  output_base: out\n");
+    let with_reader = |opts: &str| {
+        format!("source:\n  files: [{{path: data/a.csv}}]\n  engine:\n    options: {{{opts}}}\ntarget:\n  output_base: out\n")
+    };
     let cases = [
         ("delimiter: ';;'", "source.engine.options.delimiter must be one ASCII character (or \"\\t\"), got ';;'"),
         ("delimiter: ''", "source.engine.options.delimiter cannot be empty"),
@@ -257,7 +263,10 @@ fn bad_values_name_the_key() {
         assert_eq!(f.err(&with_reader(opts)), want, "{opts}");
     }
     let e = f.err(&with_reader("on_error: skipp"));
-    assert!(e.starts_with("source.engine.options.on_error: 'skipp' is not valid (expected one of: fail, skip, reject)"), "{e}");
+    assert!(
+        e.starts_with("source.engine.options.on_error: 'skipp' is not valid (expected one of: fail, skip, reject)"),
+        "{e}"
+    );
     assert!(e.ends_with("did you mean 'skip'?"), "{e}");
     let e = f.err(&with_reader("header: maybe"));
     assert!(e.starts_with("source.engine.options.header: invalid type"), "{e}");
@@ -276,9 +285,16 @@ fn bad_values_name_the_key() {
     let e = f.err(&with_writer("compression_level: 3"));
     assert!(e.starts_with("target.engine.options.compression_level: 3 given without compression"), "{e}");
     assert_eq!(f.err(&with_writer("row_group_size: 0")), "target.engine.options.row_group_size must be at least 1");
-    assert_eq!(f.err(&with_writer("max_rows_per_file: 0")), "target.engine.options.max_rows_per_file must be at least 1");
+    assert_eq!(
+        f.err(&with_writer("max_rows_per_file: 0")),
+        "target.engine.options.max_rows_per_file must be at least 1"
+    );
     let e = f.err(&with_writer("write_mode: apend"));
-    assert!(e.starts_with("target.engine.options.write_mode: 'apend' is not valid") && e.ends_with("did you mean 'append'?"), "{e}");
+    assert!(
+        e.starts_with("target.engine.options.write_mode: 'apend' is not valid")
+            && e.ends_with("did you mean 'append'?"),
+        "{e}"
+    );
     assert_eq!(f.load(&with_writer("compression: gzip")).unwrap().parquet.compression, Compression::Gzip(6));
     let e = f.err(&format!("{MINIMAL}  parquet_target_size_mb: 0\n"));
     assert_eq!(e, "target.parquet_target_size_mb must be a positive number, got 0");
@@ -323,15 +339,22 @@ fn not_supported_keys() {
     let f = Folder::new();
     let cases = [
         ("source_connector: stripe\n", "source_connector is not supported by dativo: jobs are self-contained"),
-        ("source_connector_path: c.yaml\n", "source_connector_path is not supported by dativo: jobs are self-contained"),
+        (
+            "source_connector_path: c.yaml\n",
+            "source_connector_path is not supported by dativo: jobs are self-contained",
+        ),
         ("target_connector: iceberg\n", "target_connector is not supported by dativo: jobs are self-contained"),
-        ("target_connector_path: t.yaml\n", "target_connector_path is not supported by dativo: jobs are self-contained"),
+        (
+            "target_connector_path: t.yaml\n",
+            "target_connector_path is not supported by dativo: jobs are self-contained",
+        ),
     ];
     for (extra, want) in cases {
         let e = f.err(&format!("{extra}{MINIMAL}"));
         assert!(e.starts_with(want), "{e}");
     }
-    let src = |extra: &str| format!("source:\n  files: [{{path: data/a.csv}}]\n  {extra}\ntarget:\n  output_base: out\n");
+    let src =
+        |extra: &str| format!("source:\n  files: [{{path: data/a.csv}}]\n  {extra}\ntarget:\n  output_base: out\n");
     assert_eq!(
         f.err(&src("custom_reader: {path: lib.so}")),
         "source.custom_reader is not supported yet (native and Python plugins arrive with the plugin ABI)"
@@ -345,7 +368,8 @@ fn not_supported_keys() {
         assert!(e.starts_with(&format!("source.{key} is not supported by dativo")), "{e}");
     }
     assert!(f.err(&src("type: postgres")).starts_with("source.type 'postgres' is not supported"));
-    let tgt = |extra: &str| format!("source:\n  files: [{{path: data/a.csv}}]\ntarget:\n  output_base: out\n  {extra}\n");
+    let tgt =
+        |extra: &str| format!("source:\n  files: [{{path: data/a.csv}}]\ntarget:\n  output_base: out\n  {extra}\n");
     for key in ["custom_writer", "partitioning", "catalog", "warehouse", "branch", "connection"] {
         let e = f.err(&tgt(&format!("{key}: x")));
         assert!(e.starts_with(&format!("target.{key} is not supported yet: ")), "{e}");

@@ -101,9 +101,7 @@ pub(crate) fn remove_quietly(path: &Path) {
 
 /// Renames a finished temp file to its final name, replacing any file of that name atomically.
 pub(crate) fn publish(temp: &Path, final_path: &Path) -> Result<()> {
-    fs::rename(temp, final_path).map_err(|e| {
-        Error::io(&format!("cannot rename {} to", temp.display()), final_path, e)
-    })
+    fs::rename(temp, final_path).map_err(|e| Error::io(&format!("cannot rename {} to", temp.display()), final_path, e))
 }
 
 /// Makes the directory's entries (renames, deletions) durable. A no-op off unix, where

@@ -63,10 +63,9 @@ impl Compression {
                 let c = Compression::Zstd(level.unwrap_or(ZSTD_DEFAULT_LEVEL));
                 c.validate().map(|()| c)
             }
-            _ => Err(Error::Config(format!(
-                "unknown compression `{name}`: use one of {}",
-                COMPRESSION_NAMES.join(", ")
-            ))),
+            _ => {
+                Err(Error::Config(format!("unknown compression `{name}`: use one of {}", COMPRESSION_NAMES.join(", "))))
+            }
         }
     }
 

@@ -207,9 +207,9 @@ impl ParquetSink {
 
     fn check_usable(&self) -> Result<()> {
         match &self.failed {
-            Some(msg) => Err(Error::Internal(format!(
-                "the Parquet writer cannot continue after an earlier error: {msg}"
-            ))),
+            Some(msg) => {
+                Err(Error::Internal(format!("the Parquet writer cannot continue after an earlier error: {msg}")))
+            }
             None => Ok(()),
         }
     }
@@ -395,7 +395,12 @@ fn check_schema(schema: &Schema, batch: &RecordBatch) -> Result<()> {
         let nullable_ok = w.is_nullable() || !g.is_nullable();
         if g.name() != w.name() || g.data_type() != w.data_type() || !nullable_ok {
             let desc = |f: &arrow_schema::Field| {
-                format!("`{}` {}{}", f.name(), f.data_type(), if f.is_nullable() { " (nullable)" } else { " (not null)" })
+                format!(
+                    "`{}` {}{}",
+                    f.name(),
+                    f.data_type(),
+                    if f.is_nullable() { " (nullable)" } else { " (not null)" }
+                )
             };
             return Err(Error::Schema(format!(
                 "batch does not match the Parquet output schema: column {} is {} in the batch but {} in the output",

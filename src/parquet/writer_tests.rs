@@ -45,21 +45,15 @@ fn all_types_batch(schema: &SchemaRef) -> RecordBatch {
 }
 
 fn id_schema() -> SchemaRef {
-    Arc::new(Schema::new(vec![
-        Field::new("id", DataType::Int64, false),
-        Field::new("name", DataType::Utf8, true),
-    ]))
+    Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, false), Field::new("name", DataType::Utf8, true)]))
 }
 
 /// Rows `start..start+n` of a two-column table.
 fn id_batch(schema: &SchemaRef, start: i64, n: usize) -> RecordBatch {
     let ids: Vec<i64> = (start..start + n as i64).collect();
     let names: Vec<String> = ids.iter().map(|i| format!("name-{i}")).collect();
-    RecordBatch::try_new(
-        schema.clone(),
-        vec![Arc::new(Int64Array::from(ids)), Arc::new(StringArray::from(names))],
-    )
-    .unwrap()
+    RecordBatch::try_new(schema.clone(), vec![Arc::new(Int64Array::from(ids)), Arc::new(StringArray::from(names))])
+        .unwrap()
 }
 
 fn opts() -> ParquetOptions {
@@ -76,10 +70,7 @@ fn read(path: &Path) -> (SchemaRef, Vec<RecordBatch>, Arc<ParquetMetaData>) {
 
 fn ids_of(path: &Path) -> Vec<i64> {
     let (_, batches, _) = read(path);
-    batches
-        .iter()
-        .flat_map(|b| b.column(0).as_any().downcast_ref::<Int64Array>().unwrap().values().to_vec())
-        .collect()
+    batches.iter().flat_map(|b| b.column(0).as_any().downcast_ref::<Int64Array>().unwrap().values().to_vec()).collect()
 }
 
 /// Sorted names of everything in `dir`, hidden files included.
@@ -134,10 +125,7 @@ fn round_trips_values_types_and_nulls() {
     assert_eq!(all, expected);
     assert_eq!(all.column(0).null_count(), 2);
     assert_eq!(meta.file_metadata().num_rows(), 6);
-    assert_eq!(
-        meta.file_metadata().created_by(),
-        Some(format!("dativo {}", env!("CARGO_PKG_VERSION")).as_str())
-    );
+    assert_eq!(meta.file_metadata().created_by(), Some(format!("dativo {}", env!("CARGO_PKG_VERSION")).as_str()));
 }
 
 // ---------- codecs ----------
@@ -239,10 +227,7 @@ fn rolls_by_rows_with_exact_counts() {
     }
     assert_eq!(sink.rows_written(), 350);
     let files = sink.finish().unwrap();
-    assert_eq!(
-        names(&files),
-        ["part-00000.parquet", "part-00001.parquet", "part-00002.parquet", "part-00003.parquet"]
-    );
+    assert_eq!(names(&files), ["part-00000.parquet", "part-00001.parquet", "part-00002.parquet", "part-00003.parquet"]);
     assert_eq!(files.iter().map(|f| f.rows).collect::<Vec<_>>(), [100, 100, 100, 50]);
     let mut all = Vec::new();
     for f in &files {
@@ -560,10 +545,8 @@ fn schema_mismatch_is_a_clear_error_and_leaves_the_sink_usable() {
     assert!(msg.contains("column 2") && msg.contains("`label`") && msg.contains("`name`"), "{msg}");
 
     // A nullable batch column where the output's is not null is refused...
-    let nullable_id = Arc::new(Schema::new(vec![
-        Field::new("id", DataType::Int64, true),
-        Field::new("name", DataType::Utf8, true),
-    ]));
+    let nullable_id =
+        Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, true), Field::new("name", DataType::Utf8, true)]));
     let batch = RecordBatch::try_new(
         nullable_id,
         vec![Arc::new(Int64Array::from(vec![Some(7)])), Arc::new(StringArray::from(vec!["a"]))],
@@ -652,8 +635,14 @@ fn output_is_byte_identical_whatever_the_thread_count() {
 
     // Rolling by bytes depends on size estimates: still identical.
     let rolling = ParquetOptions { max_bytes_per_file: Some(200_000), row_group_size: 5_000, ..opts() };
-    let one = write_mixed(tempfile::tempdir().unwrap().path(), ParquetOptions { threads: 1, ..rolling.clone() }, 50_000, 4_000);
-    let four = write_mixed(tempfile::tempdir().unwrap().path(), ParquetOptions { threads: 4, ..rolling }, 50_000, 4_000);
+    let one = write_mixed(
+        tempfile::tempdir().unwrap().path(),
+        ParquetOptions { threads: 1, ..rolling.clone() },
+        50_000,
+        4_000,
+    );
+    let four =
+        write_mixed(tempfile::tempdir().unwrap().path(), ParquetOptions { threads: 4, ..rolling }, 50_000, 4_000);
     assert!(one.len() > 1, "expected several files, got {}", one.len());
     assert!(one == four, "rolled outputs differ between thread counts");
 }
@@ -686,7 +675,9 @@ fn high_cardinality_columns_skip_the_dictionary() {
     let dict = |i: usize| encodings(i).contains(&Encoding::RLE_DICTIONARY);
     // id and user_id: unique or nearly; email: mostly distinct.
     assert!(!dict(0) && !dict(1) && !dict(3), "{:?} {:?} {:?}", encodings(0), encodings(1), encodings(3));
-    assert!(encodings(0).contains(&Encoding::DELTA_BINARY_PACKED) && encodings(1).contains(&Encoding::DELTA_BINARY_PACKED));
+    assert!(
+        encodings(0).contains(&Encoding::DELTA_BINARY_PACKED) && encodings(1).contains(&Encoding::DELTA_BINARY_PACKED)
+    );
     assert!(encodings(3).contains(&Encoding::PLAIN));
     // name and country: a handful of values.
     assert!(dict(2) && dict(6), "{:?} {:?}", encodings(2), encodings(6));

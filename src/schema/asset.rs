@@ -250,10 +250,7 @@ impl AssetDoc {
                 return Err(Error::Schema(format!("{origin}: schema[{i}] has an empty name")));
             }
             if fields.iter().any(|g| g.name == f.name) {
-                return Err(Error::Schema(format!(
-                    "{origin}: asset '{name}' declares field '{}' twice",
-                    f.name
-                )));
+                return Err(Error::Schema(format!("{origin}: asset '{name}' declares field '{}' twice", f.name)));
             }
             let Some(data_type) = parse_type(&f.type_name) else {
                 let names: Vec<&str> = TYPE_NAMES.iter().map(|(n, _)| *n).collect();
@@ -380,9 +377,7 @@ schema:
         assert!(m.starts_with("a.yaml: field 'email' of asset 'a' has unknown type 'strng'"), "{m}");
         assert!(m.contains("valid types: integer, int, long, bigint, string"), "{m}");
         assert!(m.ends_with("did you mean 'string'?"), "{m}");
-        let m = Asset::parse("name: a\nschema:\n  - {name: x, type: geometry}\n", "a.yaml")
-            .unwrap_err()
-            .to_string();
+        let m = Asset::parse("name: a\nschema:\n  - {name: x, type: geometry}\n", "a.yaml").unwrap_err().to_string();
         assert!(!m.contains("did you mean"), "{m}");
     }
 

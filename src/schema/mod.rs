@@ -173,10 +173,7 @@ pub fn match_header(asset: &Asset, mode: ValidationMode, file: &Path, columns: &
                 if !dropped.contains(c) {
                     notes.push(Note {
                         level: log::Level::Warn,
-                        message: format!(
-                            "{file_name}: column '{c}' is not in asset '{}'; dropping it",
-                            asset.name
-                        ),
+                        message: format!("{file_name}: column '{c}' is not in asset '{}'; dropping it", asset.name),
                     });
                     dropped.push(c.clone());
                 }
@@ -311,10 +308,8 @@ impl RequiredNulls {
     /// `required` are names of columns of `schema` (the projected batches) to check; `file`
     /// names the input in messages.
     pub fn new(schema: &Schema, required: &[String], file: &str) -> Self {
-        let columns = required
-            .iter()
-            .filter_map(|name| schema.index_of(name).ok().map(|i| (i, name.clone())))
-            .collect();
+        let columns =
+            required.iter().filter_map(|name| schema.index_of(name).ok().map(|i| (i, name.clone()))).collect();
         RequiredNulls { columns, file: file.to_string(), rows_seen: 0, rows_with_nulls: 0, described: 0 }
     }
 
@@ -396,10 +391,7 @@ mod tests {
         let strict = a.output_schema(ValidationMode::Strict);
         let null: Vec<bool> = strict.fields().iter().map(|f| f.is_nullable()).collect();
         assert_eq!(null, [false, false, true, true]);
-        assert_eq!(
-            strict.field(3).data_type(),
-            &DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
-        );
+        assert_eq!(strict.field(3).data_type(), &DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())));
         let warn = a.output_schema(ValidationMode::Warn);
         assert!(warn.fields().iter().all(|f| f.is_nullable()));
         let pinned = a.column_types(ValidationMode::Strict);
@@ -444,7 +436,10 @@ mod tests {
         assert_eq!(m.warnings(), 3); // email missing, two dropped
         let levels: Vec<_> = m.notes.iter().map(|n| n.level).collect();
         assert_eq!(levels, [log::Level::Warn, log::Level::Info, log::Level::Info, log::Level::Warn, log::Level::Warn]);
-        assert!(m.notes[1].message.contains("optional column 'score'") && m.notes[1].message.contains("did you mean 'scor'?"));
+        assert!(
+            m.notes[1].message.contains("optional column 'score'")
+                && m.notes[1].message.contains("did you mean 'scor'?")
+        );
         assert_eq!(m.notes[3].message, "in.csv: column 'extra' is not in asset 'users'; dropping it");
         // Dropped columns are read as text, so they can never make a row bad.
         assert_eq!(m.column_types[0], Field::new("extra", DataType::Utf8, true));
@@ -468,7 +463,8 @@ mod tests {
             .to_string();
         assert!(e.contains("column 'id' appears twice"), "{e}");
         // A duplicated column that is dropped anyway is fine.
-        let m = match_header(&a, ValidationMode::Strict, Path::new("in.csv"), &cols(&["id", "email", "x", "x"])).unwrap();
+        let m =
+            match_header(&a, ValidationMode::Strict, Path::new("in.csv"), &cols(&["id", "email", "x", "x"])).unwrap();
         assert_eq!(m.dropped, ["x"]);
     }
 
