@@ -22,8 +22,11 @@ demo:
 	@ls -l $(DEMO_OUT)/*.parquet
 
 # --all-targets also builds the criterion benches and runs each once as a smoke test.
+# Formatting and clippy run when the toolchain has them (rustup's default profile does).
 test:
 	$(CARGO) build
+	@if $(CARGO) fmt --version >/dev/null 2>&1; then $(CARGO) fmt --check; else echo "rustfmt not installed: format check skipped"; fi
+	@if $(CARGO) clippy --version >/dev/null 2>&1; then $(CARGO) clippy --all-targets -- -D warnings; else echo "clippy not installed: lint skipped"; fi
 	$(CARGO) test --all-targets
 	$(CARGO) test --doc
 
