@@ -159,6 +159,36 @@ fn check_validates_without_writing() {
 }
 
 #[test]
+fn check_data_reads_every_row_writes_nothing_and_reports_bad_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let job = copy_quickstart(dir.path());
+    let job_arg = job.to_str().unwrap();
+    let result = dativo(&["check", "--data", "--quiet", "--config", job_arg]);
+    let stdout = text(&result.stdout);
+    assert!(result.status.success(), "stderr: {}", text(&result.stderr));
+    assert!(stdout.contains("rows: 30 read, 0 written, 0 rejected"), "{stdout}");
+    assert!(stdout.contains("no parquet written"), "{stdout}");
+    assert!(parquet_files(&dir.path().join("out/quickstart")).is_empty());
+
+    // A bad value deep in the data is found without writing anything.
+    let csv = dir.path().join("examples/data/orders.csv");
+    let mut data = fs::read_to_string(&csv).unwrap();
+    let last = data.lines().last().unwrap().to_string();
+    let bad = last.replacen(last.split(',').next().unwrap(), "not-a-number", 1);
+    data.push_str(&format!("{bad}\n"));
+    fs::write(&csv, data).unwrap();
+    let result = dativo(&["check", "--data", "--quiet", "--config", job_arg]);
+    let stderr = text(&result.stderr);
+    assert_eq!(result.status.code(), Some(1), "stderr: {stderr}");
+    assert!(
+        stderr.contains("orders.csv:32: column 'order_id' (#1): cannot parse \"not-a-number\" as integer"),
+        "{stderr}"
+    );
+    assert_no_panic_text(&stderr);
+    assert!(parquet_files(&dir.path().join("out/quickstart")).is_empty());
+}
+
+#[test]
 fn secrets_from_the_environment_stay_out_of_the_output() {
     let dir = tempfile::tempdir().unwrap();
     let job = copy_quickstart(dir.path());
