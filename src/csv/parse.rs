@@ -65,23 +65,23 @@ impl Dialect {
         self.null_values.iter().any(|n| n.as_slice() == bytes)
     }
 
-    /// Split one record into fields, appended to `out`; returns how many.
+    /// Split one record into fields, handing each to `out` in order; returns how many.
     /// `offset` is the record's position in the chunk data.
+    #[inline]
     pub(crate) fn split_fields(
         &self,
         rec: &[u8],
         offset: u32,
         has_quote: bool,
         scratch: &mut Vec<u8>,
-        out: &mut Vec<FieldRef>,
+        mut out: impl FnMut(FieldRef),
     ) -> usize {
-        let before = out.len();
         let n = rec.len();
         let d = self.delimiter;
         if !has_quote {
-            split_plain(rec, offset, d, out);
-            return out.len() - before;
+            return split_plain(rec, offset, d, out);
         }
+        let mut count = 0;
         let q = self.quote;
         let esc = self.escape.filter(|e| Some(*e) != q);
         let mut i = 0;
@@ -120,11 +120,13 @@ impl Dialect {
                     scratch.extend_from_slice(&rec[i..end]);
                 }
                 let len = (scratch.len() - s_start) as u32;
-                out.push(FieldRef { start: s_start as u32, len: len | QUOTED | SCRATCH });
+                out(FieldRef { start: s_start as u32, len: len | QUOTED | SCRATCH });
+                count += 1;
                 i = end;
             } else {
                 let end = memchr(d, &rec[i..]).map_or(n, |p| i + p);
-                out.push(FieldRef { start: offset + i as u32, len: (end - i) as u32 });
+                out(FieldRef { start: offset + i as u32, len: (end - i) as u32 });
+                count += 1;
                 i = end;
             }
             if i >= n {
@@ -132,7 +134,7 @@ impl Dialect {
             }
             i += 1; // the delimiter
         }
-        out.len() - before
+        count
     }
 }
 
@@ -142,13 +144,14 @@ impl Dialect {
 /// Instead this looks at eight bytes at a time (SWAR): a word with a high bit set exactly in
 /// the bytes equal to the delimiter, then one step per delimiter found.
 #[inline]
-fn split_plain(rec: &[u8], offset: u32, d: u8, out: &mut Vec<FieldRef>) {
+fn split_plain(rec: &[u8], offset: u32, d: u8, mut out: impl FnMut(FieldRef)) -> usize {
     const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let pattern = u64::from_ne_bytes([d; 8]);
     let n = rec.len();
     let mut start = 0usize;
     let mut i = 0usize;
+    let mut count = 1; // the last field, after the last delimiter
     let mut words = rec.chunks_exact(8);
     for w in words.by_ref() {
         let x = u64::from_le_bytes(w.try_into().expect("8 bytes")) ^ pattern;
@@ -157,7 +160,8 @@ fn split_plain(rec: &[u8], offset: u32, d: u8, out: &mut Vec<FieldRef>) {
         let mut hits = !(((x & LOW7).wrapping_add(LOW7)) | x) & HIGH;
         while hits != 0 {
             let p = i + (hits.trailing_zeros() / 8) as usize;
-            out.push(FieldRef { start: offset + start as u32, len: (p - start) as u32 });
+            out(FieldRef { start: offset + start as u32, len: (p - start) as u32 });
+            count += 1;
             start = p + 1;
             hits &= hits - 1;
         }
@@ -166,11 +170,13 @@ fn split_plain(rec: &[u8], offset: u32, d: u8, out: &mut Vec<FieldRef>) {
     for (k, &c) in words.remainder().iter().enumerate() {
         if c == d {
             let p = i + k;
-            out.push(FieldRef { start: offset + start as u32, len: (p - start) as u32 });
+            out(FieldRef { start: offset + start as u32, len: (p - start) as u32 });
+            count += 1;
             start = p + 1;
         }
     }
-    out.push(FieldRef { start: offset + start as u32, len: (n - start) as u32 });
+    out(FieldRef { start: offset + start as u32, len: (n - start) as u32 });
+    count
 }
 
 /// A column of the output and how to parse it.
@@ -190,8 +196,6 @@ pub(crate) struct ColumnSpec {
 pub(crate) struct Tokenized {
     fields: Vec<FieldRef>,
     stride: usize,
-    /// The fields of the record being split.
-    record: Vec<FieldRef>,
     pub scratch: Vec<u8>,
     /// Record index (in the chunk) of each good row.
     pub rows: Vec<usize>,
@@ -255,16 +259,20 @@ pub(crate) fn tokenize(
             continue;
         }
         let scratch_mark = t.scratch.len();
-        t.record.clear();
-        let found = dialect.split_fields(rec, r.start, r.flags & HAS_QUOTE != 0, &mut t.scratch, &mut t.record);
+        // Each field goes straight to its column's slot for this row; a ragged record's
+        // fields are overwritten by the next good row, since `row` does not advance.
+        let (row, stride, fields) = (t.rows.len(), t.stride, &mut t.fields);
+        let mut c = 0;
+        let found = dialect.split_fields(rec, r.start, r.flags & HAS_QUOTE != 0, &mut t.scratch, |f| {
+            if c < ncols {
+                fields[c * stride + row] = f;
+            }
+            c += 1;
+        });
         if found != ncols {
             t.scratch.truncate(scratch_mark);
             t.bad.push((idx, bad(BadReason::Ragged { expected: ncols, found })));
             continue;
-        }
-        let row = t.rows.len();
-        for (c, f) in t.record.iter().enumerate() {
-            t.fields[c * t.stride + row] = *f;
         }
         t.rows.push(idx);
     }
@@ -556,7 +564,8 @@ mod tests {
                     })
                     .collect();
                 let mut out = Vec::new();
-                split_plain(&rec, 7, b',', &mut out);
+                let n = split_plain(&rec, 7, b',', |f| out.push(f));
+                assert_eq!(n, out.len());
                 let got: Vec<(u32, u32)> = out.iter().map(|f| (f.start - 7, f.len)).collect();
                 assert_eq!(got, naive(&rec, b','), "{rec:?}");
             }

@@ -104,7 +104,7 @@ fn read_head(splitter: &mut Splitter, name: &str, o: &CsvOptions) -> Result<Head
     let d = dialect(o);
     let mut scratch = Vec::new();
     let mut fields = Vec::new();
-    let n = d.split_fields(rec, r.start, r.flags & super::split::HAS_QUOTE != 0, &mut scratch, &mut fields);
+    let n = d.split_fields(rec, r.start, r.flags & super::split::HAS_QUOTE != 0, &mut scratch, |f| fields.push(f));
     let mut names: Vec<String> = if o.has_header {
         fields
             .iter()
