@@ -29,6 +29,7 @@ mkdir -p "$DIR"
 if [[ ! -x /usr/bin/time ]]; then
     echo "perf.sh: installing GNU time (/usr/bin/time)" >&2
     SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO=sudo
+    $SUDO apt-get update -qq >/dev/null
     $SUDO apt-get install -y -qq time >/dev/null
 fi
 if ! "$PYTHON" -c 'import duckdb' 2>/dev/null; then
