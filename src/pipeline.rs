@@ -20,7 +20,7 @@ use crate::parquet::{CommittedFile, ParquetSink};
 use crate::{Error, Result};
 
 /// Batches in flight between the threads.
-pub const CHANNEL_CAPACITY: usize = 4;
+pub const CHANNEL_CAPACITY: usize = 2;
 
 /// Minimum time between two progress callbacks.
 pub const PROGRESS_INTERVAL: Duration = Duration::from_millis(100);
