@@ -331,3 +331,19 @@ fn bad_options_are_config_errors() {
     );
     assert!(e.contains("'zz'") && e.contains("columns: a"), "{e}");
 }
+
+#[test]
+fn a_header_of_100_000_columns_is_read() {
+    let n = 100_000;
+    let header: Vec<String> = (0..n).map(|i| format!("c{i}")).collect();
+    let row: Vec<String> = (0..n).map(|i| i.to_string()).collect();
+    let data = format!("{}\n{}\n", header.join(","), row.join(","));
+    let (batches, r) = read_bytes(data.as_bytes(), CsvOptions::default()).unwrap();
+    assert_eq!(r.schema().fields().len(), n);
+    assert_eq!(r.schema().field(n - 1).name(), "c99999");
+    let got = rows(&batches);
+    assert_eq!((got.len(), got[0][0].as_str(), got[0][n - 1].as_str()), (1, "0", "99999"));
+    // A duplicate among them is still found, naming both positions.
+    let dup = data.replacen("c99999", "c5", 1);
+    assert!(error(dup.as_bytes(), CsvOptions::default()).contains("duplicate column name 'c5' (columns 6 and 100000)"));
+}

@@ -131,14 +131,17 @@ fn read_head(splitter: &mut Splitter, name: &str, o: &CsvOptions) -> Result<Head
         }
         names = given.clone();
     }
+    // A map, not a scan per name: headers can have 100,000 columns.
+    let mut seen: std::collections::HashMap<&str, usize> = std::collections::HashMap::with_capacity(names.len());
     for (i, a) in names.iter().enumerate() {
-        if let Some(j) = names[..i].iter().position(|b| b == a) {
+        if let Some(&j) = seen.get(a.as_str()) {
             return Err(Error::Schema(format!(
                 "{name}: duplicate column name '{a}' (columns {} and {}); rename one in the header or set column_names",
                 j + 1,
                 i + 1
             )));
         }
+        seen.insert(a, i);
     }
     Ok(Head { names, first_data: if o.has_header { None } else { Some(chunk) } })
 }
@@ -192,8 +195,12 @@ fn column_specs(names: &[String], sample: &[Chunk], file: &str, o: &CsvOptions) 
             })
             .collect();
     }
+    // Maps, not scans: a file and its asset can have 100,000 columns.
+    let present: std::collections::HashSet<&str> = names.iter().map(String::as_str).collect();
+    let pinned: std::collections::HashMap<&str, &Field> =
+        o.column_types.iter().map(|f| (f.name().as_str(), f)).collect();
     for f in &o.column_types {
-        if !names.contains(f.name()) {
+        if !present.contains(f.name().as_str()) {
             return Err(Error::Config(format!(
                 "a type is given for column '{}', which {file} does not have (columns: {})",
                 f.name(),
@@ -204,13 +211,13 @@ fn column_specs(names: &[String], sample: &[Chunk], file: &str, o: &CsvOptions) 
             return Err(Error::Config(format!("column '{}': type {} is not supported", f.name(), f.data_type())));
         }
     }
-    let needs_inference = names.iter().any(|n| !o.column_types.iter().any(|f| f.name() == n));
+    let needs_inference = names.iter().any(|n| !pinned.contains_key(n.as_str()));
     let inferred =
         if needs_inference { infer_types(sample, &dialect(o), names.len(), o.infer_sample_rows) } else { vec![] };
     Ok(names
         .iter()
         .enumerate()
-        .map(|(i, n)| match o.column_types.iter().find(|f| f.name() == n) {
+        .map(|(i, n)| match pinned.get(n.as_str()) {
             Some(f) => ColumnSpec {
                 name: n.clone(),
                 data_type: f.data_type().clone(),

@@ -13,6 +13,7 @@ mod write;
 pub use asset::{parse_type, timestamp_type, type_name, Asset, AssetDoc, AssetField, TYPE_NAMES};
 pub use write::asset_yaml;
 
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -114,8 +115,11 @@ impl HeaderMatch {
 /// - a file column not in the asset: dropped, with a warning (both modes).
 pub fn match_header(asset: &Asset, mode: ValidationMode, file: &Path, columns: &[String]) -> Result<HeaderMatch> {
     let file_name = file.display();
-    for (i, c) in columns.iter().enumerate() {
-        if asset.field(c).is_some() && columns[..i].contains(c) {
+    // Maps, not scans: a file and its asset can have 100,000 columns.
+    let fields: HashMap<&str, &AssetField> = asset.fields.iter().map(|f| (f.name.as_str(), f)).collect();
+    let mut seen: HashSet<&str> = HashSet::with_capacity(columns.len());
+    for c in columns {
+        if !seen.insert(c.as_str()) && fields.contains_key(c.as_str()) {
             return Err(Error::Schema(format!(
                 "{file_name}: column '{c}' appears twice in the header; cannot tell which one is \
                  field '{c}' of asset '{}'",
@@ -127,7 +131,7 @@ pub fn match_header(asset: &Asset, mode: ValidationMode, file: &Path, columns: &
     let mut missing = Vec::new();
     let mut required_present = Vec::new();
     for f in &asset.fields {
-        if columns.iter().any(|c| c == &f.name) {
+        if seen.contains(f.name.as_str()) {
             if f.required && mode == ValidationMode::Warn {
                 required_present.push(f.name.clone());
             }
@@ -165,12 +169,13 @@ pub fn match_header(asset: &Asset, mode: ValidationMode, file: &Path, columns: &
         missing.push(f.name.clone());
     }
     let mut dropped = Vec::new();
+    let mut dropped_set: HashSet<&str> = HashSet::new();
     let mut column_types = Vec::with_capacity(columns.len());
     for c in columns {
-        match asset.field(c) {
+        match fields.get(c.as_str()) {
             Some(f) => column_types.push(asset.arrow_field(f, mode)),
             None => {
-                if !dropped.contains(c) {
+                if dropped_set.insert(c.as_str()) {
                     notes.push(Note {
                         level: log::Level::Warn,
                         message: format!("{file_name}: column '{c}' is not in asset '{}'; dropping it", asset.name),
@@ -221,7 +226,12 @@ pub struct Projection {
 impl Projection {
     /// A projection from batches whose columns are named `input` (in order).
     pub fn from_names(input: &[String], output: SchemaRef) -> Result<Self> {
-        let sources = output.fields().iter().map(|f| input.iter().position(|c| c == f.name())).collect();
+        // The first column of each name, looked up in a map (headers can be very wide).
+        let mut index: HashMap<&str, usize> = HashMap::with_capacity(input.len());
+        for (i, c) in input.iter().enumerate().rev() {
+            index.insert(c.as_str(), i);
+        }
+        let sources = output.fields().iter().map(|f| index.get(f.name().as_str()).copied()).collect();
         Ok(Projection { output, sources, input_len: input.len() })
     }
 
