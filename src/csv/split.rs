@@ -281,50 +281,46 @@ impl Splitter {
     /// stray quote costs one row, not the rest of the file.
     fn reject_in_progress(&mut self, flag: u8) {
         let start = self.rec_start;
-        let rest = &self.buf[start..];
-        match memchr2(b'\n', b'\r', rest) {
+        match memchr2(b'\n', b'\r', &self.buf[start..]) {
             Some(p) => {
                 let term = start + p;
-                let keep_end = term.min(start + RAW_KEEP);
-                self.records.push(RecordSpan {
-                    start: start as u32,
-                    end: keep_end as u32,
-                    line: self.rec_line,
-                    flags: self.rec_flags | flag,
-                });
+                self.push_bad_line(term, flag);
                 self.line = self.rec_line + 1;
                 self.pending_cr = self.buf[term] == b'\r';
                 self.pos = term + 1;
                 self.rec_start = self.pos;
                 self.state = State::RecordStart;
-                // Positions of invalid text in the rescanned lines are re-claimed by later
-                // records; drop only those on the rejected line.
-                let abs_term = self.base + term as u64;
-                while self.malformed.front().is_some_and(|&m| m < abs_term) {
-                    self.malformed.pop_front();
-                }
             }
             None => {
                 // One physical line longer than what we hold: keep its head, discard the rest
                 // of the line as it streams in.
                 let end = self.buf.len();
-                let keep_end = end.min(start + RAW_KEEP);
-                self.records.push(RecordSpan {
-                    start: start as u32,
-                    end: keep_end as u32,
-                    line: self.rec_line,
-                    flags: self.rec_flags | flag,
-                });
+                let keep_end = self.push_bad_line(end, flag);
                 self.forced_cut = Some((keep_end, end));
                 self.pos = end;
                 self.rec_start = end;
                 self.state = State::SkipLine;
-                let abs_end = self.base + end as u64;
-                while self.malformed.front().is_some_and(|&m| m < abs_end) {
-                    self.malformed.pop_front();
-                }
             }
         }
+    }
+
+    /// Record the line from `rec_start` to `line_end` (at most RAW_KEEP bytes of it) as a bad
+    /// record, and drop the invalid-text positions on it (those after it are rescanned and
+    /// claimed by later records). Returns where the kept text ends.
+    fn push_bad_line(&mut self, line_end: usize, flag: u8) -> usize {
+        let start = self.rec_start;
+        let keep_end = line_end.min(start + RAW_KEEP);
+        self.records.push(RecordSpan {
+            start: start as u32,
+            end: keep_end as u32,
+            line: self.rec_line,
+            flags: self.rec_flags | flag,
+        });
+        let abs_end = self.base + line_end as u64;
+        while self.malformed.front().is_some_and(|&m| m < abs_end) {
+            self.malformed.pop_front();
+        }
+        keep_end
     }
 
     /// Advance through the buffer, completing records, until it is exhausted or
