@@ -347,3 +347,19 @@ fn a_header_of_100_000_columns_is_read() {
     let dup = data.replacen("c99999", "c5", 1);
     assert!(error(dup.as_bytes(), CsvOptions::default()).contains("duplicate column name 'c5' (columns 6 and 100000)"));
 }
+
+#[test]
+fn as_an_arrow_record_batch_reader_errors_keep_their_kind_and_message() {
+    use arrow_array::RecordBatchReader;
+    let data = b"id\n1\nx\n".to_vec();
+    let o =
+        CsvOptions { column_types: vec![Field::new("id", DataType::Int64, true)], batch_size: 1, ..Default::default() };
+    let mut r =
+        CsvReader::from_reader("data.csv", Box::new(std::io::Cursor::new(data)), o).unwrap().into_record_batch_reader();
+    assert_eq!(r.schema().field(0).name(), "id");
+    assert_eq!(r.next().unwrap().unwrap().num_rows(), 1);
+    let e = Error::from_arrow(r.next().unwrap().unwrap_err());
+    assert!(matches!(e, Error::Data(_)), "{e:?}");
+    assert!(e.to_string().starts_with("data.csv:3: column 'id' (#1): cannot parse \"x\" as integer"), "{e}");
+    assert!(r.next().is_none(), "an error ends the stream");
+}

@@ -16,7 +16,7 @@ mod reader;
 mod split;
 mod values;
 
-pub use reader::CsvReader;
+pub use reader::{CsvBatchReader, CsvReader};
 
 pub use options::{CsvOptions, Encoding, OnError};
 

@@ -515,6 +515,30 @@ impl Iterator for CsvReader {
     }
 }
 
+/// A [`CsvReader`] as an Arrow [`RecordBatchReader`](arrow_array::RecordBatchReader), the
+/// stream type the rest of the Arrow ecosystem (and dativo's C API) speaks. Errors travel as
+/// `ArrowError::ExternalError` holding the original [`Error`]; `Error::from_arrow` gets it back.
+pub struct CsvBatchReader(CsvReader);
+
+impl CsvReader {
+    pub fn into_record_batch_reader(self) -> CsvBatchReader {
+        CsvBatchReader(self)
+    }
+}
+
+impl Iterator for CsvBatchReader {
+    type Item = std::result::Result<RecordBatch, arrow_schema::ArrowError>;
+    fn next(&mut self) -> Option<Self::Item> {
+        self.0.next().map(|r| r.map_err(arrow_schema::ArrowError::from))
+    }
+}
+
+impl arrow_array::RecordBatchReader for CsvBatchReader {
+    fn schema(&self) -> SchemaRef {
+        self.0.schema()
+    }
+}
+
 impl Drop for CsvReader {
     fn drop(&mut self) {
         // Threads notice the closed channels and the flag and stop on their own.
