@@ -27,6 +27,13 @@
 //! start repeating only later in the row group; for those the sample is too short to see it
 //! and the column is written plain, which costs some file size but never correctness.
 //!
+//! # Very wide files
+//!
+//! Every dictionary-encoded column costs memory before its first value: arrow-rs sizes each
+//! column's dictionary hash table up front (~70 KiB). A file of 100,000 columns would need
+//! ~7 GB for empty tables. So at most [`MAX_DICTIONARY_COLUMNS`] columns keep a dictionary
+//! (those the sample did not rule out, in column order); the others are written without one.
+//!
 //! # Integers without a dictionary
 //!
 //! An integer-like column (integers, dates, times, timestamps, durations) written without a
@@ -47,6 +54,8 @@ use arrow_schema::DataType;
 pub(crate) const SAMPLE_ROWS: usize = 65_536;
 /// Fewer non-null sampled values than this: the default (dictionary on) is kept.
 pub(crate) const MIN_SAMPLE: usize = 4_096;
+/// At most this many columns keep dictionary encoding (memory bound for very wide files).
+pub(crate) const MAX_DICTIONARY_COLUMNS: usize = 512;
 
 /// What the sample says about one column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,6 +72,22 @@ pub(crate) struct ColumnChoice {
 /// documentation), for row groups of `row_group_rows` rows and a dictionary page size limit of
 /// `dictionary_limit` bytes.
 pub(crate) fn choose(batch: &RecordBatch, row_group_rows: usize, dictionary_limit: usize) -> Vec<ColumnChoice> {
+    let mut choices = choose_each(batch, row_group_rows, dictionary_limit);
+    let mut kept = 0;
+    for (choice, column) in choices.iter_mut().zip(batch.columns()) {
+        if choice.dictionary == Some(false) || *column.data_type() == DataType::Boolean {
+            continue; // no dictionary (booleans never get one)
+        }
+        kept += 1;
+        if kept > MAX_DICTIONARY_COLUMNS {
+            choice.dictionary = Some(false);
+            choice.delta = is_integer(column.data_type());
+        }
+    }
+    choices
+}
+
+fn choose_each(batch: &RecordBatch, row_group_rows: usize, dictionary_limit: usize) -> Vec<ColumnChoice> {
     let rows = batch.num_rows().min(SAMPLE_ROWS);
     batch
         .columns()
@@ -268,6 +293,17 @@ mod tests {
         // Small row groups: the dictionaries fit.
         let choice: Vec<_> = choose(&b, 20_000, 1 << 20).iter().map(|c| c.dictionary).collect();
         assert_eq!(choice, vec![None; 5]);
+    }
+
+    #[test]
+    fn very_wide_batches_keep_at_most_the_budget_of_dictionaries() {
+        let wide = MAX_DICTIONARY_COLUMNS + 88;
+        let columns: Vec<(String, ArrayRef)> =
+            (0..wide).map(|i| (format!("c{i}"), Arc::new(Int64Array::from_iter_values(0..3)) as ArrayRef)).collect();
+        let b = RecordBatch::try_from_iter(columns).unwrap();
+        let choices = choose(&b, 1 << 20, 1 << 20);
+        assert!(choices[..MAX_DICTIONARY_COLUMNS].iter().all(|c| c.dictionary.is_none() && !c.delta));
+        assert!(choices[MAX_DICTIONARY_COLUMNS..].iter().all(|c| c.dictionary == Some(false) && c.delta));
     }
 
     #[test]
