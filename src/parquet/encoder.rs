@@ -51,6 +51,7 @@ use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 use crossbeam_channel::{bounded, Receiver, Sender};
 
+use super::early_sync::EarlySync;
 use crate::error::{Error, Result};
 
 /// Jobs a lane thread may have queued besides the one it works on. 0 (a rendezvous) keeps
@@ -287,6 +288,8 @@ pub(crate) struct FileEncoder {
     group_rows: usize,
     /// Wait for every lane after each write, so sizes are exact (see the module documentation).
     exact_sizes: bool,
+    /// Flushes finished row groups to disk in the background (see `early_sync`).
+    early_sync: Option<EarlySync>,
 }
 
 impl FileEncoder {
@@ -304,6 +307,7 @@ impl FileEncoder {
             .create_new(true)
             .open(path)
             .map_err(|e| Error::io("cannot create", path, e))?;
+        let early_sync = EarlySync::start(&file);
         let output = FileOutput { file, error: None };
         let max_group_rows = props.max_row_group_row_count().unwrap_or(usize::MAX).max(1);
         // ArrowWriter writes the header and the arrow schema metadata exactly as a
@@ -332,6 +336,7 @@ impl FileEncoder {
             max_group_rows,
             group_rows: 0,
             exact_sizes,
+            early_sync,
         })
     }
 
@@ -376,6 +381,9 @@ impl FileEncoder {
         }
         let r = self.writer.finish();
         r.map_err(|e| self.error("cannot write", e))?;
+        if let Some(e) = self.early_sync.take().and_then(EarlySync::finish) {
+            return Err(Error::io("cannot fsync", &self.path, e));
+        }
         let file = &self.writer.inner().file;
         file.sync_all().map_err(|e| Error::io("cannot fsync", &self.path, e))?;
         let len = file.metadata().map_err(|e| Error::io("cannot stat", &self.path, e))?.len();
@@ -433,7 +441,11 @@ impl FileEncoder {
             }
             group.close().map(|_| ())
         })();
-        r.map_err(|e| self.error("cannot write", e))
+        r.map_err(|e| self.error("cannot write", e))?;
+        if let Some(sync) = &self.early_sync {
+            sync.request();
+        }
+        Ok(())
     }
 
     /// Our error for a failure of the parquet writer: an I/O failure of the file names the path

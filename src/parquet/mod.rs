@@ -6,6 +6,7 @@
 //! See [`writer`] for the guarantees.
 mod commit;
 mod dictionary;
+mod early_sync;
 mod encoder;
 pub mod options;
 pub mod writer;
