@@ -363,3 +363,13 @@ fn as_an_arrow_record_batch_reader_errors_keep_their_kind_and_message() {
     assert!(e.to_string().starts_with("data.csv:3: column 'id' (#1): cannot parse \"x\" as integer"), "{e}");
     assert!(r.next().is_none(), "an error ends the stream");
 }
+
+#[test]
+fn nulls_in_warn_columns_are_kept_and_counted() {
+    let o = CsvOptions { warn_null_columns: vec!["email".into()], ..Default::default() };
+    let (batches, r) = read_bytes(b"id,email\n1,a@x\n2,\n3,c@x\n4,\n", o).unwrap();
+    assert_eq!(rows(&batches), vec![v(&["1", "a@x"]), v(&["2", "null"]), v(&["3", "c@x"]), v(&["4", "null"])]);
+    assert_eq!(r.stats().warnings.load(std::sync::atomic::Ordering::Relaxed), 2);
+    let e = error(b"id\n1\n", CsvOptions { warn_null_columns: vec!["nope".into()], ..Default::default() });
+    assert!(e.contains("warn_null_columns names 'nope'"), "{e}");
+}

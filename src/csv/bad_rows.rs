@@ -104,6 +104,14 @@ impl BadRow {
     }
 }
 
+/// The warning for a row kept with nulls in columns that should have none (`warn_null_columns`,
+/// i.e. required columns in `schema_validation_mode: warn`).
+pub(crate) fn null_warning(file: &str, line: u64, columns: &[&str]) -> String {
+    let list: Vec<String> = columns.iter().map(|c| format!("'{c}'")).collect();
+    let s = if columns.len() > 1 { "s" } else { "" };
+    format!("{file}:{line}: null in required column{s} {}; row kept (schema_validation_mode: warn)", list.join(", "))
+}
+
 /// The rejects CSV: `file,line,byte_offset,column,reason,raw_line`, one row per bad row.
 pub(crate) struct RejectsWriter {
     path: PathBuf,
@@ -142,5 +150,22 @@ impl RejectsWriter {
 
     pub(crate) fn finish(mut self) -> crate::Result<()> {
         self.out.flush().map_err(|e| crate::Error::io("cannot write rejects file", &self.path, e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn null_warnings_name_file_line_and_columns() {
+        assert_eq!(
+            null_warning("a.csv", 7, &["email"]),
+            "a.csv:7: null in required column 'email'; row kept (schema_validation_mode: warn)"
+        );
+        assert_eq!(
+            null_warning("a.csv", 9, &["id", "email"]),
+            "a.csv:9: null in required columns 'id', 'email'; row kept (schema_validation_mode: warn)"
+        );
     }
 }

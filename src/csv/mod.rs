@@ -38,6 +38,8 @@ pub struct ReadStats {
     pub rows_read: AtomicU64,
     /// Bad rows dropped (`on_error: skip`) or written to the rejects file (`reject`).
     pub rows_rejected: AtomicU64,
+    /// Rows kept with a null in a `warn_null_columns` column.
+    pub warnings: AtomicU64,
 }
 
 /// Column names of a file as the reader would see them (header, or `column_names`, or

@@ -91,6 +91,10 @@ pub struct CsvOptions {
     /// Types pinned for some columns by name (the others are inferred). A field with
     /// `nullable == false` makes a null in that column a bad row.
     pub column_types: Vec<Field>,
+    /// Columns where a null is kept but reported: each row with one is counted as a warning
+    /// and the first ones are logged with file, line and column (the asset's required
+    /// columns in `schema_validation_mode: warn`). Default none.
+    pub warn_null_columns: Vec<String>,
     /// Input text encoding. Default auto (UTF-8 or a BOM-announced UTF-16).
     pub encoding: Encoding,
     /// Bad-row policy. Default fail.
@@ -121,6 +125,7 @@ impl Default for CsvOptions {
             infer_sample_rows: 10_000,
             schema: None,
             column_types: Vec::new(),
+            warn_null_columns: Vec::new(),
             encoding: Encoding::Auto,
             on_error: OnError::Fail,
             rejects_path: None,

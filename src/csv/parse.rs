@@ -186,6 +186,8 @@ pub(crate) struct ColumnSpec {
     pub data_type: DataType,
     pub nullable: bool,
     pub pinned: bool,
+    /// A null here is kept but reported (`CsvOptions::warn_null_columns`).
+    pub warn_null: bool,
 }
 
 /// Records of a chunk split into fields, for the good rows.
@@ -282,6 +284,15 @@ pub(crate) fn tokenize(
 pub(crate) struct ParsedChunk {
     pub batch: RecordBatch,
     pub bad: Vec<BadRow>,
+    /// Good rows with a null in a `warn_null` column, in record order.
+    pub null_warnings: Vec<NullWarning>,
+}
+
+/// A kept row with nulls in columns that should not have any.
+#[derive(Debug, Clone)]
+pub(crate) struct NullWarning {
+    pub line: u64,
+    pub columns: Vec<usize>,
 }
 
 pub(crate) fn parse_chunk(
@@ -312,6 +323,7 @@ pub(crate) fn parse_chunk(
         arrays.push(array);
     }
 
+    let null_warnings = null_warnings(chunk, columns, &arrays, &row_bad, t);
     let mut bad: Vec<(usize, BadRow)> = std::mem::take(&mut t.bad);
     if any_bad_value {
         let keep: BooleanArray = row_bad.iter().map(|b| Some(b.is_none())).collect();
@@ -347,7 +359,25 @@ pub(crate) fn parse_chunk(
             nrows
         })),
     )?;
-    Ok(ParsedChunk { batch, bad: bad.into_iter().map(|(_, b)| b).collect() })
+    Ok(ParsedChunk { batch, bad: bad.into_iter().map(|(_, b)| b).collect(), null_warnings })
+}
+
+/// The good rows with a null in a `warn_null` column (nothing to do, and no cost, without one).
+fn null_warnings(
+    chunk: &Chunk,
+    columns: &[ColumnSpec],
+    arrays: &[ArrayRef],
+    row_bad: &[Option<(usize, BadReason)>],
+    t: &Tokenized,
+) -> Vec<NullWarning> {
+    let mut per_row: std::collections::BTreeMap<usize, Vec<usize>> = Default::default();
+    for (c, _) in columns.iter().enumerate().filter(|(_, col)| col.warn_null) {
+        let Some(nulls) = arrays[c].nulls() else { continue };
+        for row in (0..row_bad.len()).filter(|&row| nulls.is_null(row) && row_bad[row].is_none()) {
+            per_row.entry(row).or_default().push(c);
+        }
+    }
+    per_row.into_iter().map(|(row, columns)| NullWarning { line: chunk.records[t.rows[row]].line, columns }).collect()
 }
 
 /// The null rows of a column, as indices: nulls are rare (most columns have none), so this is

@@ -18,12 +18,12 @@ use arrow_array::RecordBatch;
 use arrow_schema::{Field, Schema, SchemaRef};
 use crossbeam_channel::{bounded, unbounded, Receiver, Sender};
 
-use super::bad_rows::{BadRow, ColumnInfo, RejectsWriter};
+use super::bad_rows::{null_warning, BadRow, ColumnInfo, RejectsWriter};
 use super::decode::Decoder;
 use super::infer::infer_types;
 use super::options::{CsvOptions, OnError};
 use super::parse::Tokenized;
-use super::parse::{parse_chunk, supported_type, ColumnSpec, Dialect, ParsedChunk};
+use super::parse::{parse_chunk, supported_type, ColumnSpec, Dialect, NullWarning, ParsedChunk};
 use super::split::{BufferPool, Chunk, SplitConfig, Splitter, ANY_BAD};
 use super::ReadStats;
 use crate::schema::type_name;
@@ -158,8 +158,23 @@ pub(crate) fn column_names(source: Source, o: &CsvOptions) -> Result<Vec<String>
     Ok(read_head(&mut s, &name, o)?.names)
 }
 
-/// Column specs from the explicit schema, pinned types and inference.
+/// Column specs from the explicit schema, pinned types and inference, with the columns whose
+/// nulls are reported (`warn_null_columns`).
 fn column_specs(names: &[String], sample: &[Chunk], file: &str, o: &CsvOptions) -> Result<Vec<ColumnSpec>> {
+    let mut specs = typed_columns(names, sample, file, o)?;
+    for name in &o.warn_null_columns {
+        let Some(spec) = specs.iter_mut().find(|s| &s.name == name) else {
+            return Err(Error::Config(format!(
+                "warn_null_columns names '{name}', which {file} does not have (columns: {})",
+                names.join(", ")
+            )));
+        };
+        spec.warn_null = true;
+    }
+    Ok(specs)
+}
+
+fn typed_columns(names: &[String], sample: &[Chunk], file: &str, o: &CsvOptions) -> Result<Vec<ColumnSpec>> {
     if let Some(schema) = &o.schema {
         if schema.fields().len() != names.len() {
             return Err(Error::Schema(format!(
@@ -191,6 +206,7 @@ fn column_specs(names: &[String], sample: &[Chunk], file: &str, o: &CsvOptions) 
                     data_type: f.data_type().clone(),
                     nullable: f.is_nullable(),
                     pinned: true,
+                    warn_null: false,
                 })
             })
             .collect();
@@ -223,8 +239,15 @@ fn column_specs(names: &[String], sample: &[Chunk], file: &str, o: &CsvOptions) 
                 data_type: f.data_type().clone(),
                 nullable: f.is_nullable(),
                 pinned: true,
+                warn_null: false,
             },
-            None => ColumnSpec { name: n.clone(), data_type: inferred[i].clone(), nullable: true, pinned: false },
+            None => ColumnSpec {
+                name: n.clone(),
+                data_type: inferred[i].clone(),
+                nullable: true,
+                pinned: false,
+                warn_null: false,
+            },
         })
         .collect())
 }
@@ -262,6 +285,8 @@ pub struct CsvReader {
     tokens: Option<Sender<()>>,
     rejects: Option<RejectsWriter>,
     rejected: u64,
+    /// Null warnings logged one by one so far (the rest are only counted).
+    warned: u64,
     done: bool,
     cancel: Arc<AtomicBool>,
 }
@@ -393,6 +418,7 @@ impl CsvReader {
             tokens: Some(token_tx),
             rejects,
             rejected: 0,
+            warned: 0,
             done: false,
             cancel,
         })
@@ -400,6 +426,14 @@ impl CsvReader {
 
     fn finish(&mut self) -> Result<()> {
         self.done = true;
+        let total = self.stats.warnings.load(Ordering::Relaxed);
+        if total > self.warned {
+            log::warn!(
+                "{} row(s) in all had nulls in columns that should have none ({} described above); they were kept",
+                total,
+                self.warned
+            );
+        }
         self.tokens = None;
         if let Some(r) = self.rejects.take() {
             r.finish()?;
@@ -449,6 +483,22 @@ impl CsvReader {
             }
         }
         Ok(())
+    }
+}
+
+impl CsvReader {
+    /// Count rows kept with nulls in `warn_null` columns; log the first ones with their place.
+    fn report_null_warnings(&mut self, file: usize, warnings: &[NullWarning]) {
+        const DESCRIBED: u64 = 10;
+        self.stats.warnings.fetch_add(warnings.len() as u64, Ordering::Relaxed);
+        for w in warnings {
+            if self.warned >= DESCRIBED {
+                break;
+            }
+            self.warned += 1;
+            let names: Vec<&str> = w.columns.iter().map(|&c| self.plan.columns[c].name.as_str()).collect();
+            log::warn!("{}", null_warning(&self.plan.files[file], w.line, &names));
+        }
     }
 }
 
@@ -505,6 +555,7 @@ impl Iterator for CsvReader {
                     return self.fail(e);
                 }
             }
+            self.report_null_warnings(out.file, &out.parsed.null_warnings);
             let batch = out.parsed.batch;
             if batch.num_rows() == 0 {
                 continue;

@@ -17,14 +17,14 @@ pub use report::{Progress, RunReport};
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use arrow_array::RecordBatch;
 
 use crate::csv::{self, CsvOptions, CsvReader, Encoding, OnError};
 use crate::parquet::{Compression, ParquetOptions, ParquetSink, WriteMode};
-use crate::schema::{match_header, Asset, HeaderMatch, RequiredNulls, ValidationMode};
+use crate::schema::{match_header, Asset, HeaderMatch, ValidationMode};
 use crate::{pipeline, Error, Result};
 
 use config::{AssetRef, JobFile, OnErrorName, ReaderOptions, WriteModeName, WriterOptions};
@@ -387,6 +387,9 @@ impl Job {
                     self.log(note.level, &note.message);
                 }
                 options.column_types = header.column_types.clone();
+                // Warn mode: nulls in required columns are kept, counted and reported by the
+                // reader with their file and line.
+                options.warn_null_columns = header.required_present.clone();
                 Some(header)
             }
             None => None,
@@ -394,36 +397,16 @@ impl Job {
         let paths: Vec<PathBuf> = self.inputs.iter().map(|i| i.path.clone()).collect();
         let reader = CsvReader::open(&paths, options)?;
         let stats = reader.stats();
-        let warnings = AtomicU64::new(plan.as_ref().map_or(0, |h| h.warnings()));
+        let header_warnings = plan.as_ref().map_or(0, |h| h.warnings());
         let mut on_progress = |rows: u64| {
             let bytes_read = stats.bytes_read.load(Ordering::Relaxed);
             progress(&Progress { rows, bytes_read, total_bytes: input_bytes, elapsed: start.elapsed() });
         };
         let outcome = match (&self.asset, &plan) {
             (Some(asset), Some(header)) => {
-                let output = asset.output_schema(self.mode);
                 let projection = header.projection()?;
-                let files = paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ");
-                let mut nulls = RequiredNulls::new(&output, &header.required_present, &files);
-                let sink = self.sink(output, write)?;
-                let (redactor, warnings_ref) = (&self.redactor, &warnings);
-                let nulls_ref = &mut nulls;
-                let transform = move |batch: RecordBatch| -> Result<RecordBatch> {
-                    let out = projection.apply(&batch)?;
-                    if !nulls_ref.is_empty() {
-                        let (count, messages) = nulls_ref.check(&out);
-                        warnings_ref.fetch_add(count, Ordering::Relaxed);
-                        for m in messages {
-                            log::warn!("{}", redactor.redact(&m));
-                        }
-                    }
-                    Ok(out)
-                };
-                let result = pipeline::run(reader, transform, sink, &mut on_progress);
-                if let Some(m) = nulls.summary() {
-                    self.log(log::Level::Warn, &m);
-                }
-                result?
+                let sink = self.sink(asset.output_schema(self.mode), write)?;
+                pipeline::run(reader, move |batch: RecordBatch| projection.apply(&batch), sink, &mut on_progress)?
             }
             _ => {
                 let sink = self.sink(reader.schema(), write)?;
@@ -437,7 +420,7 @@ impl Job {
             rows_read,
             rows_written: if write { outcome.rows } else { 0 },
             rows_rejected,
-            warnings: warnings.load(Ordering::Relaxed),
+            warnings: header_warnings + stats.warnings.load(Ordering::Relaxed),
             bytes_written: outcome.output.iter().map(|f| f.bytes).sum(),
             files: outcome.output,
             input_bytes,

@@ -5,7 +5,6 @@
 //!   types pinned in the CSV reader, which depend on the [`ValidationMode`];
 //! - [`match_header`]: a file's columns against the asset (missing, extra, renamed columns);
 //! - [`Projection`]: per batch, reorders the columns into asset order and adds null columns;
-//! - [`RequiredNulls`]: in warn mode, counts and describes nulls in required columns.
 
 pub mod asset;
 mod write;
@@ -299,84 +298,6 @@ impl Projection {
     }
 }
 
-/// Counts rows with a null in a required column (warn mode), and describes the first ones.
-#[derive(Debug, Clone)]
-pub struct RequiredNulls {
-    /// (column index in the projected batch, column name)
-    columns: Vec<(usize, String)>,
-    file: String,
-    rows_seen: u64,
-    /// Rows with at least one null in a required column.
-    pub rows_with_nulls: u64,
-    described: u64,
-}
-
-/// How many offending rows per file are described one by one in the log.
-pub const DESCRIBED_NULL_ROWS: u64 = 10;
-
-impl RequiredNulls {
-    /// `required` are names of columns of `schema` (the projected batches) to check; `file`
-    /// names the input in messages.
-    pub fn new(schema: &Schema, required: &[String], file: &str) -> Self {
-        let columns =
-            required.iter().filter_map(|name| schema.index_of(name).ok().map(|i| (i, name.clone()))).collect();
-        RequiredNulls { columns, file: file.to_string(), rows_seen: 0, rows_with_nulls: 0, described: 0 }
-    }
-
-    /// Whether there is anything to check.
-    pub fn is_empty(&self) -> bool {
-        self.columns.is_empty()
-    }
-
-    /// Check the next batch of the file. Returns the number of offending rows in it and
-    /// messages for the first [`DESCRIBED_NULL_ROWS`] offending rows of the file (rows are
-    /// counted from 1, header excluded).
-    pub fn check(&mut self, batch: &RecordBatch) -> (u64, Vec<String>) {
-        let first_row = self.rows_seen;
-        self.rows_seen += batch.num_rows() as u64;
-        let cols: Vec<(&ArrayRef, &str)> = self
-            .columns
-            .iter()
-            .map(|(i, n)| (batch.column(*i), n.as_str()))
-            .filter(|(c, _)| c.null_count() > 0)
-            .collect();
-        if cols.is_empty() {
-            return (0, Vec::new());
-        }
-        let mut count = 0;
-        let mut messages = Vec::new();
-        for row in 0..batch.num_rows() {
-            let nulls: Vec<&str> = cols.iter().filter(|(c, _)| c.is_null(row)).map(|(_, n)| *n).collect();
-            if nulls.is_empty() {
-                continue;
-            }
-            count += 1;
-            if self.described < DESCRIBED_NULL_ROWS {
-                self.described += 1;
-                messages.push(format!(
-                    "{}: data row {}: null in required column{} {} (kept: schema_validation_mode: warn)",
-                    self.file,
-                    first_row + row as u64 + 1,
-                    if nulls.len() > 1 { "s" } else { "" },
-                    nulls.iter().map(|n| format!("'{n}'")).collect::<Vec<_>>().join(", ")
-                ));
-            }
-        }
-        self.rows_with_nulls += count;
-        (count, messages)
-    }
-
-    /// A closing message when more rows had nulls than were described.
-    pub fn summary(&self) -> Option<String> {
-        (self.rows_with_nulls > self.described).then(|| {
-            format!(
-                "{}: {} row(s) in total have nulls in required columns ({} described above)",
-                self.file, self.rows_with_nulls, self.described
-            )
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -537,27 +458,5 @@ mod tests {
         let out = Arc::new(Schema::new(vec![Field::new("z", DataType::Boolean, true)]));
         let r = Projection::new(&Schema::empty(), out).unwrap().apply(&empty).unwrap();
         assert_eq!((r.num_rows(), r.column(0).null_count()), (2, 2));
-    }
-
-    #[test]
-    fn required_nulls_counted_and_described() {
-        let a = asset();
-        let b = input_batch();
-        let out = Projection::new(&b.schema(), a.output_schema(ValidationMode::Warn)).unwrap().apply(&b).unwrap();
-        let mut check = RequiredNulls::new(&out.schema(), &cols(&["id", "email"]), "in.csv");
-        assert!(!check.is_empty());
-        let (n, msgs) = check.check(&out);
-        assert_eq!(n, 1);
-        assert_eq!(msgs, ["in.csv: data row 2: null in required column 'email' (kept: schema_validation_mode: warn)"]);
-        let (n, msgs) = check.check(&out);
-        assert_eq!(n, 1);
-        assert!(msgs[0].contains("data row 5"), "{msgs:?}");
-        assert_eq!(check.rows_with_nulls, 2);
-        assert!(check.summary().is_none());
-        for _ in 0..10 {
-            check.check(&out);
-        }
-        assert_eq!(check.rows_with_nulls, 12);
-        assert!(check.summary().unwrap().contains("12 row(s)"));
     }
 }
