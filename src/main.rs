@@ -226,12 +226,10 @@ fn check(config: &Path, data: bool, quiet: bool) -> Result<()> {
 
 fn infer(file: &Path, delimiter: &str, encoding: &str, no_header: bool, sample_rows: Option<usize>) -> Result<()> {
     let mut options = CsvOptions {
-        delimiter: parse_delimiter(delimiter)?,
-        encoding: Encoding::from_name(encoding).ok_or_else(|| {
-            Error::Config(format!(
-                "unknown encoding {encoding:?}; use auto, utf-8, utf-16-le, utf-16-be, latin-1 or windows-1252"
-            ))
-        })?,
+        delimiter: dativo::csv::parse_char("--delimiter", delimiter)
+            .and_then(|d| d.ok_or_else(|| "--delimiter cannot be empty".to_string()))
+            .map_err(Error::Config)?,
+        encoding: Encoding::parse(encoding).map_err(|m| Error::Config(format!("--{m}")))?,
         has_header: !no_header,
         ..CsvOptions::default()
     };
@@ -244,19 +242,6 @@ fn infer(file: &Path, delimiter: &str, encoding: &str, no_header: bool, sample_r
     let schema = dativo::csv::infer_schema(&[file.to_path_buf()], &options)?;
     let name = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "asset".into());
     print_stdout(&dativo::schema::asset_yaml(&name, &file.display().to_string(), options.infer_sample_rows, &schema))
-}
-
-/// `,` `;` `|` `\t` or the words `tab`, `comma`, `semicolon`, `pipe`.
-fn parse_delimiter(text: &str) -> Result<u8> {
-    let byte = match text {
-        "tab" | "\\t" | "\t" => b'\t',
-        "comma" => b',',
-        "semicolon" => b';',
-        "pipe" => b'|',
-        t if t.len() == 1 => t.as_bytes()[0],
-        _ => return Err(Error::Config(format!("--delimiter must be one ASCII character or `tab`, got {text:?}"))),
-    };
-    Ok(byte)
 }
 
 fn gen(rows: u64, out: &Path) -> Result<()> {
@@ -283,14 +268,6 @@ fn gen(rows: u64, out: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn delimiters_by_name_or_character() {
-        assert_eq!(parse_delimiter(";").unwrap(), b';');
-        assert_eq!(parse_delimiter("tab").unwrap(), b'\t');
-        assert_eq!(parse_delimiter("\\t").unwrap(), b'\t');
-        assert!(parse_delimiter(",,").is_err());
-    }
 
     #[test]
     fn command_line_parses() {

@@ -18,7 +18,7 @@ mod values;
 
 pub use reader::{CsvBatchReader, CsvReader};
 
-pub use options::{CsvOptions, Encoding, OnError};
+pub use options::{parse_char, CsvOptions, Encoding, OnError};
 
 use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;

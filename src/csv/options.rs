@@ -35,6 +35,13 @@ impl Encoding {
         })
     }
 
+    /// Like [`from_name`](Encoding::from_name), with an error listing the accepted names.
+    pub fn parse(name: &str) -> Result<Encoding, String> {
+        Encoding::from_name(name).ok_or_else(|| {
+            format!("encoding '{name}' is not supported (use one of: auto, utf-8, utf-16-le, utf-16-be, latin-1, windows-1252)")
+        })
+    }
+
     pub fn name(&self) -> &'static str {
         match self {
             Encoding::Auto => "auto",
@@ -44,6 +51,17 @@ impl Encoding {
             Encoding::Latin1 => "latin-1",
             Encoding::Windows1252 => "windows-1252",
         }
+    }
+}
+
+/// A one-character option (delimiter, quote, escape, comment) as users write it: one ASCII
+/// character, or `\t` / `tab` for a tab; empty means none. The error starts with `key`.
+pub fn parse_char(key: &str, text: &str) -> Result<Option<u8>, String> {
+    match text {
+        "" => Ok(None),
+        "\\t" | "\t" | "tab" => Ok(Some(b'\t')),
+        t if t.len() == 1 && t.is_ascii() => Ok(Some(t.as_bytes()[0])),
+        t => Err(format!("{key} must be one ASCII character (or \"\\t\"), got '{t}'")),
     }
 }
 
@@ -166,5 +184,21 @@ impl CsvOptions {
             return bad("on_error: reject needs rejects_path (where to write the rejected rows)".into());
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_character_options_and_encoding_names() {
+        assert_eq!(parse_char("delimiter", ";"), Ok(Some(b';')));
+        assert_eq!(parse_char("delimiter", "tab"), Ok(Some(b'\t')));
+        assert_eq!(parse_char("delimiter", "\\t"), Ok(Some(b'\t')));
+        assert_eq!(parse_char("quote", ""), Ok(None));
+        assert_eq!(parse_char("quote", "ab"), Err("quote must be one ASCII character (or \"\\t\"), got 'ab'".into()));
+        assert_eq!(Encoding::parse("UTF16LE"), Ok(Encoding::Utf16Le));
+        assert!(Encoding::parse("ebcdic").unwrap_err().starts_with("encoding 'ebcdic' is not supported"));
     }
 }

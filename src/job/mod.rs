@@ -102,27 +102,18 @@ impl Job {
         };
 
         // Keys dativo refuses.
-        for (key, present) in [
-            ("source_connector", file.source_connector.is_some()),
-            ("source_connector_path", file.source_connector_path.is_some()),
+        const SOURCE_FIX: &str =
+            "list the input files under source.files and reader options under source.engine.options";
+        const TARGET_FIX: &str =
+            "give the output directory as target.output_base and writer options under target.engine.options";
+        for (key, present, fix) in [
+            ("source_connector", file.source_connector.is_some(), SOURCE_FIX),
+            ("source_connector_path", file.source_connector_path.is_some(), SOURCE_FIX),
+            ("target_connector", file.target_connector.is_some(), TARGET_FIX),
+            ("target_connector_path", file.target_connector_path.is_some(), TARGET_FIX),
         ] {
             if present {
-                return Err(cfg(format!(
-                    "{key} is not supported by dativo: jobs are self-contained; list the input \
-                     files under source.files and reader options under source.engine.options"
-                )));
-            }
-        }
-        for (key, present) in [
-            ("target_connector", file.target_connector.is_some()),
-            ("target_connector_path", file.target_connector_path.is_some()),
-        ] {
-            if present {
-                return Err(cfg(format!(
-                    "{key} is not supported by dativo: jobs are self-contained; give the output \
-                     directory as target.output_base and writer options under \
-                     target.engine.options"
-                )));
+                return Err(cfg(format!("{key} is not supported by dativo: jobs are self-contained; {fix}")));
             }
         }
         let source = &file.source;
@@ -356,11 +347,6 @@ impl Job {
                 self.output_dir.display()
             ),
         );
-        let mut input_bytes = 0;
-        for input in &self.inputs {
-            let meta = fs::metadata(&input.path).map_err(|e| Error::io("cannot read input file", &input.path, e))?;
-            input_bytes += meta.len();
-        }
         if let Some(rejects) = &self.csv.rejects_path {
             if self.csv.on_error == OnError::Reject {
                 if let Some(dir) = rejects.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -397,6 +383,7 @@ impl Job {
         let paths: Vec<PathBuf> = self.inputs.iter().map(|i| i.path.clone()).collect();
         let reader = CsvReader::open(&paths, options)?;
         let stats = reader.stats();
+        let input_bytes = stats.total_bytes.load(Ordering::Relaxed);
         let header_warnings = plan.as_ref().map_or(0, |h| h.warnings());
         let mut on_progress = |rows: u64| {
             let bytes_read = stats.bytes_read.load(Ordering::Relaxed);
@@ -496,16 +483,16 @@ impl pipeline::Sink for JobSink {
 fn csv_options(o: &ReaderOptions) -> std::result::Result<CsvOptions, String> {
     let mut c = CsvOptions::default();
     if let Some(d) = &o.delimiter {
-        c.delimiter = one_byte("delimiter", d)?.ok_or("delimiter cannot be empty")?;
+        c.delimiter = csv::parse_char("delimiter", d)?.ok_or("delimiter cannot be empty")?;
     }
     if let Some(q) = &o.quote {
-        c.quote = one_byte("quote", q)?;
+        c.quote = csv::parse_char("quote", q)?;
     }
     if let Some(e) = &o.escape {
-        c.escape = one_byte("escape", e)?;
+        c.escape = csv::parse_char("escape", e)?;
     }
     if let Some(e) = &o.comment {
-        c.comment = one_byte("comment", e)?;
+        c.comment = csv::parse_char("comment", e)?;
     }
     if let Some(h) = o.header {
         c.has_header = h;
@@ -540,9 +527,7 @@ fn csv_options(o: &ReaderOptions) -> std::result::Result<CsvOptions, String> {
         c.infer_sample_rows = n;
     }
     if let Some(e) = &o.encoding {
-        c.encoding = Encoding::from_name(e).ok_or_else(|| {
-            format!("encoding '{e}' is not supported (use one of: auto, utf-8, utf-16-le, utf-16-be, latin-1, windows-1252)")
-        })?;
+        c.encoding = Encoding::parse(e)?;
     }
     if let Some(e) = o.on_error {
         c.on_error = match e {
@@ -561,16 +546,6 @@ fn csv_options(o: &ReaderOptions) -> std::result::Result<CsvOptions, String> {
         c.threads = n;
     }
     Ok(c)
-}
-
-/// One ASCII character (or `\t` written as two characters, or `tab`); empty means none.
-fn one_byte(key: &str, value: &str) -> std::result::Result<Option<u8>, String> {
-    match value {
-        "" => Ok(None),
-        "\\t" | "tab" => Ok(Some(b'\t')),
-        v if v.len() == 1 && v.is_ascii() => Ok(Some(v.as_bytes()[0])),
-        v => Err(format!("{key} must be one ASCII character (or \"\\t\"), got '{v}'")),
-    }
 }
 
 /// ParquetOptions from `target.engine.options`; errors start with the key name.
