@@ -303,12 +303,14 @@ impl Job {
         let Some(asset) = &self.asset else { return Ok(Vec::new()) };
         self.inputs
             .iter()
-            .map(|input| {
-                let columns = csv::read_column_names(&input.path, &self.csv)?;
-                let header = match_header(asset, self.mode, &input.path, &columns)?;
-                Ok(FilePlan { input: input.clone(), header })
-            })
+            .map(|input| Ok(FilePlan { input: input.clone(), header: self.match_file(asset, input)? }))
             .collect()
+    }
+
+    /// An input file's header matched to the asset.
+    fn match_file(&self, asset: &Asset, input: &InputFile) -> Result<HeaderMatch> {
+        let columns = csv::read_column_names(&input.path, &self.csv)?;
+        match_header(asset, self.mode, &input.path, &columns)
     }
 
     /// Run the job. `progress` is called about ten times a second from this thread.
@@ -367,8 +369,7 @@ impl Job {
         let mut options = self.csv.clone();
         let plan = match &self.asset {
             Some(asset) => {
-                let columns = csv::read_column_names(&self.inputs[0].path, &self.csv)?;
-                let header = match_header(asset, self.mode, &self.inputs[0].path, &columns)?;
+                let header = self.match_file(asset, &self.inputs[0])?;
                 for note in &header.notes {
                     self.log(note.level, &note.message);
                 }
