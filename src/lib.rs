@@ -9,10 +9,13 @@
 //! - [`gen`]: the deterministic benchmark file generator;
 //! - [`yaml`]: YAML loading with messages that name the key, line and nearest valid key.
 //!
-//! Nothing here knows about the C API; that layer lives in `src/ffi/` (later).
+//! - [`ffi`]: the C API (`include/dativo.h`), a thin layer over the modules above.
+//!
+//! The engine modules know nothing of the C API; only `ffi` converts between the two.
 
 pub mod csv;
 pub mod error;
+pub mod ffi;
 pub mod gen;
 pub mod job;
 pub mod parquet;

@@ -4,12 +4,14 @@
 //! - [`config`]: the YAML structure and its error messages;
 //! - [`env`]: `${VAR}` substitution and the [`Redactor`] that keeps the values out of every
 //!   error, log line and report;
+//! - [`options`]: reader and writer options from a job or from JSON text (C API);
 //! - [`report`]: [`Progress`] and [`RunReport`].
 //!
 //! The job reference (every key, default and example) is in the README, "Job files".
 
 pub mod config;
 pub mod env;
+pub mod options;
 pub mod report;
 
 pub use env::Redactor;
@@ -22,12 +24,13 @@ use std::time::Instant;
 
 use arrow_array::RecordBatch;
 
-use crate::csv::{self, CsvOptions, CsvReader, Encoding, OnError};
-use crate::parquet::{Compression, ParquetOptions, ParquetSink, WriteMode};
+use crate::csv::{self, CsvOptions, CsvReader, OnError};
+use crate::parquet::{ParquetOptions, ParquetSink};
 use crate::schema::{match_header, Asset, HeaderMatch, ValidationMode};
 use crate::{pipeline, Error, Result};
 
-use config::{AssetRef, JobFile, OnErrorName, ReaderOptions, WriteModeName, WriterOptions};
+use config::{AssetRef, JobFile, ReaderOptions, WriterOptions};
+use options::{csv_options, parquet_options};
 
 /// File name of the default rejects file, in `output_base`.
 pub const DEFAULT_REJECTS_FILE: &str = "_rejects.csv";
@@ -478,114 +481,6 @@ impl pipeline::Sink for JobSink {
             (*s).abort()
         }
     }
-}
-
-/// CsvOptions from `source.engine.options`; errors start with the key name.
-fn csv_options(o: &ReaderOptions) -> std::result::Result<CsvOptions, String> {
-    let mut c = CsvOptions::default();
-    if let Some(d) = &o.delimiter {
-        c.delimiter = csv::parse_char("delimiter", d)?.ok_or("delimiter cannot be empty")?;
-    }
-    if let Some(q) = &o.quote {
-        c.quote = csv::parse_char("quote", q)?;
-    }
-    if let Some(e) = &o.escape {
-        c.escape = csv::parse_char("escape", e)?;
-    }
-    if let Some(e) = &o.comment {
-        c.comment = csv::parse_char("comment", e)?;
-    }
-    if let Some(h) = o.header {
-        c.has_header = h;
-    }
-    if let Some(names) = &o.column_names {
-        if names.is_empty() {
-            return Err("column_names: give at least one name, or remove the key".into());
-        }
-        for (i, n) in names.iter().enumerate() {
-            if n.is_empty() {
-                return Err(format!("column_names[{i}] is empty"));
-            }
-            if names[..i].contains(n) {
-                return Err(format!("column_names: '{n}' appears twice"));
-            }
-        }
-        c.column_names = Some(names.clone());
-    }
-    if let Some(v) = &o.null_values {
-        c.null_values = v.clone();
-    }
-    if let Some(n) = o.skip_rows {
-        c.skip_rows = n;
-    }
-    if let Some(n) = o.batch_size {
-        c.batch_size = n;
-    }
-    if let Some(n) = o.infer_sample_rows {
-        if n == 0 {
-            return Err("infer_sample_rows must be at least 1".into());
-        }
-        c.infer_sample_rows = n;
-    }
-    if let Some(e) = &o.encoding {
-        c.encoding = Encoding::parse(e)?;
-    }
-    if let Some(e) = o.on_error {
-        c.on_error = match e {
-            OnErrorName::Fail => OnError::Fail,
-            OnErrorName::Skip => OnError::Skip,
-            OnErrorName::Reject => OnError::Reject,
-        };
-    }
-    if let Some(n) = o.max_rejects {
-        c.max_rejects = Some(n);
-    }
-    if let Some(n) = o.max_line_bytes {
-        c.max_line_bytes = n;
-    }
-    if let Some(n) = o.threads {
-        c.threads = n;
-    }
-    Ok(c)
-}
-
-/// ParquetOptions from `target.engine.options`; errors start with the key name.
-fn parquet_options(o: &WriterOptions) -> std::result::Result<ParquetOptions, String> {
-    let mut p = ParquetOptions::default();
-    match (&o.compression, o.compression_level) {
-        (Some(name), level) => {
-            p.compression = Compression::from_name(name, level).map_err(|e| format!("compression: {e}"))?;
-        }
-        (None, Some(level)) => {
-            return Err(format!("compression_level: {level} given without compression (levels apply to gzip and zstd)"))
-        }
-        (None, None) => {}
-    }
-    if let Some(n) = o.row_group_size {
-        if n == 0 {
-            return Err("row_group_size must be at least 1".into());
-        }
-        p.row_group_size = n;
-    }
-    if let Some(n) = o.max_rows_per_file {
-        if n == 0 {
-            return Err("max_rows_per_file must be at least 1".into());
-        }
-        p.max_rows_per_file = Some(n);
-    }
-    if let Some(s) = o.statistics {
-        p.statistics = s;
-    }
-    if let Some(n) = o.threads {
-        p.threads = n;
-    }
-    if let Some(m) = o.write_mode {
-        p.write_mode = match m {
-            WriteModeName::Overwrite => WriteMode::Overwrite,
-            WriteModeName::Append => WriteMode::Append,
-        };
-    }
-    Ok(p)
 }
 
 #[cfg(test)]

@@ -1,0 +1,33 @@
+//! The C API of libdativo. `include/dativo.h` is generated from this module by cbindgen
+//! (`make header`; tests/c_header.rs fails when the committed header is out of date).
+//!
+//! This layer only converts: C arguments into engine types, engine results and errors back into
+//! C. It holds no ingestion logic. The rules every function follows (DESIGN.md, "C API
+//! conventions"), stated once here and in the header:
+//!
+//! - every fallible function returns a [`DativoStatus`] and takes a caller-zeroed
+//!   [`DativoError`], filled only on failure (see [`error`]);
+//! - out-parameters are written only on success;
+//! - consumed inputs (`struct ArrowArray`, `struct ArrowArrayStream`) are moved: the caller's
+//!   struct is marked released (`release = NULL`), on success and on failure alike;
+//! - every exported function, and every callback of every stream handed out, runs inside a
+//!   panic boundary ([`error::boundary`]); a panic becomes `DATIVO_STATUS_INTERNAL`;
+//! - NULL where a value is required is `DATIVO_STATUS_INVALID_ARGUMENT`, never a crash.
+//!
+//! One module per kind of handle: [`csv`] (reader), [`parquet`] (writer and file lists),
+//! [`job`] (run a job file, its report); [`stream`] exports and imports Arrow C streams;
+//! [`version`], [`status`] and [`error`] are shared by all.
+
+mod args;
+pub mod arrow_c;
+pub mod csv;
+pub mod error;
+pub mod job;
+pub mod parquet;
+pub mod status;
+pub mod stream;
+pub mod version;
+
+pub use arrow_c::ArrowArrayStream;
+pub use error::DativoError;
+pub use status::*;

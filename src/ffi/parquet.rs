@@ -1,0 +1,299 @@
+//! `DativoParquetWriter` (Arrow data in, committed Parquet files out) and `DativoFileList`.
+
+use std::ffi::{c_char, CString};
+use std::ptr;
+
+use arrow_array::ffi::FFI_ArrowArray;
+use arrow_schema::ffi::FFI_ArrowSchema;
+use arrow_schema::{Schema, SchemaRef};
+
+use super::args;
+use super::arrow_c::ArrowArrayStream;
+use super::error::{boundary, no_panic, DativoError, Failure};
+use super::status::DativoStatus;
+use super::stream::{import_batch, ImportedStream};
+use crate::job::options::writer_options_from_text;
+use crate::parquet::{CommittedFile, ParquetSink};
+use crate::Error;
+
+/// A Parquet writer into one directory. Opaque.
+///
+/// Files are written under temporary names and appear under their final names
+/// (`part-NNNNN.parquet`) only at `dativo_parquet_writer_close`; until then, and if the writer
+/// fails or is freed without closing, nothing is visible. Threading: may be moved between
+/// threads, used by one thread at a time.
+pub struct DativoParquetWriter {
+    schema: SchemaRef,
+    state: WriterState,
+}
+
+enum WriterState {
+    Open(Box<ParquetSink>),
+    /// A write failed: the temp files are gone and every later call repeats why.
+    Failed(String),
+    Closed,
+}
+
+impl DativoParquetWriter {
+    /// The open sink, or why there is none.
+    fn sink(&mut self) -> Result<&mut ParquetSink, Failure> {
+        match &mut self.state {
+            WriterState::Open(sink) => Ok(sink),
+            WriterState::Failed(why) => Err(Failure::invalid(format!(
+                "the writer failed earlier and wrote nothing; the first error was: {why}"
+            ))),
+            WriterState::Closed => Err(Failure::invalid("the writer is closed")),
+        }
+    }
+
+    /// Run `write` on the sink; a failure discards the files written so far.
+    fn write_with(
+        &mut self,
+        write: impl FnOnce(&mut ParquetSink, &SchemaRef) -> Result<(), Failure>,
+    ) -> Result<(), Failure> {
+        let schema = self.schema.clone();
+        let result = write(self.sink()?, &schema);
+        if let Err(failure) = &result {
+            if let WriterState::Open(sink) =
+                std::mem::replace(&mut self.state, WriterState::Failed(failure.message.clone()))
+            {
+                sink.abort();
+            }
+        }
+        result
+    }
+}
+
+/// Open a writer of Parquet files into directory `dir` (created if missing) for record batches
+/// of `schema`, a struct schema whose fields are the columns.
+///
+/// `schema` is borrowed: the caller still owns and releases it. `options` is NULL, "" or a JSON
+/// object with the keys of a job's `target.engine.options`, e.g. `{"compression": "zstd"}`
+/// (README, "C API options"). On success `*out` is a new writer; free it with
+/// `dativo_parquet_writer_free`.
+/// Errors: INVALID_ARGUMENT (NULL, released schema), CONFIG (bad option), ARROW (schema not
+/// importable), IO (directory not writable, or locked by another writer).
+///
+/// # Safety
+/// `dir` and `options` are NULL or C strings; `schema` is NULL or a valid ArrowSchema; `out` is
+/// writable; `error` is NULL or a zero-initialised `DativoError`.
+#[no_mangle]
+pub unsafe extern "C" fn dativo_parquet_writer_open(
+    dir: *const c_char,
+    schema: *const FFI_ArrowSchema,
+    options: *const c_char,
+    out: *mut *mut DativoParquetWriter,
+    error: *mut DativoError,
+) -> DativoStatus {
+    boundary("dativo_parquet_writer_open", error, || {
+        let out = args::required(out, "out")?;
+        let dir = args::path(dir, "dir")?;
+        let schema = args::handle(schema.cast_mut(), "schema")?;
+        if schema.release().is_none() {
+            return Err(Failure::invalid("schema is released"));
+        }
+        let schema: SchemaRef = Schema::try_from(&*schema)
+            .map_err(|e| Failure::new(super::DATIVO_STATUS_ARROW, format!("invalid Arrow schema: {e}")))?
+            .into();
+        let options = writer_options_from_text(args::optional_text(options, "options")?, "writer options")?;
+        let sink = ParquetSink::create(&dir, schema.clone(), options)?;
+        let handle = DativoParquetWriter { schema, state: WriterState::Open(Box::new(sink)) };
+        ptr::write(out, Box::into_raw(Box::new(handle)));
+        Ok(())
+    })
+}
+
+/// Write one record batch: a struct array whose children match the writer's schema.
+///
+/// `array` is moved: on return, success or failure, the caller's struct is released
+/// (`release == NULL`) and must not be released again. A failure (a schema mismatch, an I/O
+/// error) discards every file of this writer: later calls fail and nothing is committed.
+/// Errors: INVALID_ARGUMENT (NULL, released array, closed writer), ARROW, SCHEMA, IO, PARQUET.
+///
+/// # Safety
+/// `writer` is NULL or a live writer; `array` is NULL or a valid ArrowArray; `error` as
+/// everywhere.
+#[no_mangle]
+pub unsafe extern "C" fn dativo_parquet_writer_write_array(
+    writer: *mut DativoParquetWriter,
+    array: *mut FFI_ArrowArray,
+    error: *mut DativoError,
+) -> DativoStatus {
+    boundary("dativo_parquet_writer_write_array", error, || {
+        // Take ownership first, so the array is moved whatever fails next.
+        let array = (!array.is_null()).then(|| FFI_ArrowArray::from_raw(array));
+        let writer = args::handle(writer, "writer")?;
+        let array = array.ok_or_else(|| Failure::invalid("array is NULL"))?;
+        if array.is_released() {
+            return Err(Failure::invalid("array is released (already consumed or moved)"));
+        }
+        writer.write_with(|sink, schema| {
+            let batch = import_batch(array, schema)?;
+            Ok(sink.write(&batch)?)
+        })
+    })
+}
+
+/// Write every batch of `stream` until its end.
+///
+/// `stream` is moved: on return, success or failure, the caller's struct is released and the
+/// stream has been released by the library. Its schema must equal the writer's (same names and
+/// types). A failing stream (get_next nonzero) fails the write with the stream's message and,
+/// for a dativo stream, its original status; the writer then discards its files as after any
+/// failed write.
+/// Errors: INVALID_ARGUMENT, SCHEMA (schema differs), the stream's status, IO, PARQUET.
+///
+/// # Safety
+/// `writer` is NULL or a live writer; `stream` is NULL or a valid ArrowArrayStream; `error` as
+/// everywhere.
+#[no_mangle]
+pub unsafe extern "C" fn dativo_parquet_writer_write_stream(
+    writer: *mut DativoParquetWriter,
+    stream: *mut ArrowArrayStream,
+    error: *mut DativoError,
+) -> DativoStatus {
+    boundary("dativo_parquet_writer_write_stream", error, || {
+        let taken = ImportedStream::take(stream, "stream");
+        let writer = args::handle(writer, "writer")?;
+        let mut stream = taken?;
+        writer.write_with(|sink, schema| {
+            check_same_columns(schema, stream.schema())?;
+            while let Some(batch) = stream.next_batch() {
+                let batch = batch?;
+                // Field names and types match, so only the (equal) schema object differs.
+                let batch = batch.with_schema(schema.clone()).map_err(|e| Failure::from(Error::Arrow(e)))?;
+                sink.write(&batch)?;
+            }
+            Ok(())
+        })
+    })
+}
+
+/// The stream's columns must be the writer's: same names, same types, same order.
+fn check_same_columns(expected: &Schema, got: &Schema) -> Result<(), Failure> {
+    let describe = |s: &Schema| {
+        s.fields().iter().map(|f| format!("{}: {}", f.name(), f.data_type())).collect::<Vec<_>>().join(", ")
+    };
+    let same = expected.fields().len() == got.fields().len()
+        && expected
+            .fields()
+            .iter()
+            .zip(got.fields())
+            .all(|(a, b)| a.name() == b.name() && a.data_type() == b.data_type());
+    if same {
+        Ok(())
+    } else {
+        Err(Failure::from(Error::Schema(format!(
+            "the stream's columns differ from the writer's: writer ({}), stream ({})",
+            describe(expected),
+            describe(got)
+        ))))
+    }
+}
+
+/// Finish the files and make them visible under their final names (each fsynced, then renamed,
+/// then the directory fsynced).
+///
+/// On success, if `out` is not NULL, `*out` is a new list of the committed files; free it with
+/// `dativo_file_list_free`. Success or failure, the writer is closed afterwards: only
+/// `dativo_parquet_writer_free` remains valid. On failure nothing is committed.
+/// Errors: INVALID_ARGUMENT (NULL writer, already closed or failed), IO, PARQUET.
+///
+/// # Safety
+/// `writer` is NULL or a live writer; `out` is NULL or writable; `error` as everywhere.
+#[no_mangle]
+pub unsafe extern "C" fn dativo_parquet_writer_close(
+    writer: *mut DativoParquetWriter,
+    out: *mut *mut DativoFileList,
+    error: *mut DativoError,
+) -> DativoStatus {
+    boundary("dativo_parquet_writer_close", error, || {
+        let writer = args::handle(writer, "writer")?;
+        writer.sink()?;
+        let WriterState::Open(sink) = std::mem::replace(&mut writer.state, WriterState::Closed) else {
+            unreachable!("sink() checked the writer is open")
+        };
+        let files = sink.finish()?;
+        if !out.is_null() {
+            ptr::write(out, Box::into_raw(Box::new(DativoFileList::new(&files))));
+        }
+        Ok(())
+    })
+}
+
+/// Free a writer (NULL is allowed). A writer that was not closed is discarded: its temporary
+/// files are deleted and nothing becomes visible.
+///
+/// # Safety
+/// `writer` is NULL or a live writer, not used again after this call.
+#[no_mangle]
+pub unsafe extern "C" fn dativo_parquet_writer_free(writer: *mut DativoParquetWriter) {
+    if !writer.is_null() {
+        no_panic((), || {
+            let writer = Box::from_raw(writer);
+            if let WriterState::Open(sink) = writer.state {
+                sink.abort();
+            }
+        });
+    }
+}
+
+/// A list of committed Parquet files: path, rows and bytes of each. Opaque; read-only, so it
+/// may be shared between threads.
+pub struct DativoFileList {
+    files: Vec<(CString, u64, u64)>,
+}
+
+impl DativoFileList {
+    pub(crate) fn new(files: &[CommittedFile]) -> Self {
+        DativoFileList { files: files.iter().map(|f| (args::path_text(&f.path), f.rows, f.bytes)).collect() }
+    }
+}
+
+/// Number of files in the list; 0 for NULL.
+///
+/// # Safety
+/// `list` is NULL or a live list.
+#[no_mangle]
+pub unsafe extern "C" fn dativo_file_list_count(list: *const DativoFileList) -> usize {
+    no_panic(0, || list.as_ref().map_or(0, |l| l.files.len()))
+}
+
+/// Path of file `index`, NUL-terminated; owned by the list (valid until it is freed). NULL for
+/// a NULL list or an index out of range.
+///
+/// # Safety
+/// `list` is NULL or a live list.
+#[no_mangle]
+pub unsafe extern "C" fn dativo_file_list_path(list: *const DativoFileList, index: usize) -> *const c_char {
+    no_panic(ptr::null(), || list.as_ref().and_then(|l| l.files.get(index)).map_or(ptr::null(), |f| f.0.as_ptr()))
+}
+
+/// Rows in file `index`; 0 for a NULL list or an index out of range.
+///
+/// # Safety
+/// `list` is NULL or a live list.
+#[no_mangle]
+pub unsafe extern "C" fn dativo_file_list_rows(list: *const DativoFileList, index: usize) -> u64 {
+    no_panic(0, || list.as_ref().and_then(|l| l.files.get(index)).map_or(0, |f| f.1))
+}
+
+/// Size in bytes of file `index`; 0 for a NULL list or an index out of range.
+///
+/// # Safety
+/// `list` is NULL or a live list.
+#[no_mangle]
+pub unsafe extern "C" fn dativo_file_list_bytes(list: *const DativoFileList, index: usize) -> u64 {
+    no_panic(0, || list.as_ref().and_then(|l| l.files.get(index)).map_or(0, |f| f.2))
+}
+
+/// Free a file list (NULL is allowed).
+///
+/// # Safety
+/// `list` is NULL or a live list not owned by a report, not used again after this call.
+#[no_mangle]
+pub unsafe extern "C" fn dativo_file_list_free(list: *mut DativoFileList) {
+    if !list.is_null() {
+        no_panic((), || drop(Box::from_raw(list)));
+    }
+}

@@ -1,0 +1,146 @@
+//! Reader and writer options as users write them — the `engine.options` mappings of a job
+//! file, or the same keys as JSON text through the C API and the bindings — turned into
+//! [`CsvOptions`] and [`ParquetOptions`]. One set of keys, one set of messages, everywhere.
+
+use crate::csv::{self, CsvOptions, Encoding, OnError};
+use crate::parquet::{Compression, ParquetOptions, WriteMode};
+use crate::yaml::from_yaml;
+use crate::{Error, Result};
+
+use super::config::{OnErrorName, ReaderOptions, WriteModeName, WriterOptions};
+
+/// CSV reader options from text: a JSON object (or YAML mapping) with the keys of a job's
+/// `source.engine.options`, e.g. `{"delimiter": ";", "null_values": ["", "NA"]}`. Empty text
+/// means the defaults. `label` starts every message (e.g. `reader options`). A relative
+/// `rejects_path` is relative to the working directory.
+pub fn reader_options_from_text(text: &str, label: &str) -> Result<CsvOptions> {
+    let parsed: ReaderOptions = if is_blank(text) { ReaderOptions::default() } else { from_yaml(text, label)? };
+    let mut options = csv_options(&parsed).map_err(|m| Error::Config(format!("{label}: {m}")))?;
+    options.rejects_path = parsed.rejects_path.filter(|p| !p.trim().is_empty()).map(Into::into);
+    options.validate().map_err(|m| Error::Config(format!("{label}: {m}")))?;
+    Ok(options)
+}
+
+/// Parquet writer options from text: a JSON object (or YAML mapping) with the keys of a job's
+/// `target.engine.options`, e.g. `{"compression": "zstd", "compression_level": 3}`. Empty text
+/// means the defaults. `label` starts every message.
+pub fn writer_options_from_text(text: &str, label: &str) -> Result<ParquetOptions> {
+    let parsed: WriterOptions = if is_blank(text) { WriterOptions::default() } else { from_yaml(text, label)? };
+    let options = parquet_options(&parsed).map_err(|m| Error::Config(format!("{label}: {m}")))?;
+    options.validate().map_err(|m| Error::Config(format!("{label}: {m}")))?;
+    Ok(options)
+}
+
+/// `""`, whitespace and `{}` all mean "no options".
+fn is_blank(text: &str) -> bool {
+    let t = text.trim();
+    t.is_empty() || t == "{}"
+}
+
+/// CsvOptions from `source.engine.options`; errors start with the key name.
+pub(crate) fn csv_options(o: &ReaderOptions) -> std::result::Result<CsvOptions, String> {
+    let mut c = CsvOptions::default();
+    if let Some(d) = &o.delimiter {
+        c.delimiter = csv::parse_char("delimiter", d)?.ok_or("delimiter cannot be empty")?;
+    }
+    if let Some(q) = &o.quote {
+        c.quote = csv::parse_char("quote", q)?;
+    }
+    if let Some(e) = &o.escape {
+        c.escape = csv::parse_char("escape", e)?;
+    }
+    if let Some(e) = &o.comment {
+        c.comment = csv::parse_char("comment", e)?;
+    }
+    if let Some(h) = o.header {
+        c.has_header = h;
+    }
+    if let Some(names) = &o.column_names {
+        if names.is_empty() {
+            return Err("column_names: give at least one name, or remove the key".into());
+        }
+        for (i, n) in names.iter().enumerate() {
+            if n.is_empty() {
+                return Err(format!("column_names[{i}] is empty"));
+            }
+            if names[..i].contains(n) {
+                return Err(format!("column_names: '{n}' appears twice"));
+            }
+        }
+        c.column_names = Some(names.clone());
+    }
+    if let Some(v) = &o.null_values {
+        c.null_values = v.clone();
+    }
+    if let Some(n) = o.skip_rows {
+        c.skip_rows = n;
+    }
+    if let Some(n) = o.batch_size {
+        c.batch_size = n;
+    }
+    if let Some(n) = o.infer_sample_rows {
+        if n == 0 {
+            return Err("infer_sample_rows must be at least 1".into());
+        }
+        c.infer_sample_rows = n;
+    }
+    if let Some(e) = &o.encoding {
+        c.encoding = Encoding::parse(e)?;
+    }
+    if let Some(e) = o.on_error {
+        c.on_error = match e {
+            OnErrorName::Fail => OnError::Fail,
+            OnErrorName::Skip => OnError::Skip,
+            OnErrorName::Reject => OnError::Reject,
+        };
+    }
+    if let Some(n) = o.max_rejects {
+        c.max_rejects = Some(n);
+    }
+    if let Some(n) = o.max_line_bytes {
+        c.max_line_bytes = n;
+    }
+    if let Some(n) = o.threads {
+        c.threads = n;
+    }
+    Ok(c)
+}
+
+/// ParquetOptions from `target.engine.options`; errors start with the key name.
+pub(crate) fn parquet_options(o: &WriterOptions) -> std::result::Result<ParquetOptions, String> {
+    let mut p = ParquetOptions::default();
+    match (&o.compression, o.compression_level) {
+        (Some(name), level) => {
+            p.compression = Compression::from_name(name, level).map_err(|e| format!("compression: {e}"))?;
+        }
+        (None, Some(level)) => {
+            return Err(format!("compression_level: {level} given without compression (levels apply to gzip and zstd)"))
+        }
+        (None, None) => {}
+    }
+    if let Some(n) = o.row_group_size {
+        if n == 0 {
+            return Err("row_group_size must be at least 1".into());
+        }
+        p.row_group_size = n;
+    }
+    if let Some(n) = o.max_rows_per_file {
+        if n == 0 {
+            return Err("max_rows_per_file must be at least 1".into());
+        }
+        p.max_rows_per_file = Some(n);
+    }
+    if let Some(s) = o.statistics {
+        p.statistics = s;
+    }
+    if let Some(n) = o.threads {
+        p.threads = n;
+    }
+    if let Some(m) = o.write_mode {
+        p.write_mode = match m {
+            WriteModeName::Overwrite => WriteMode::Overwrite,
+            WriteModeName::Append => WriteMode::Append,
+        };
+    }
+    Ok(p)
+}
