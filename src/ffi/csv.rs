@@ -54,11 +54,11 @@ pub unsafe extern "C" fn dativo_csv_reader_open(
 ) -> DativoStatus {
     boundary("dativo_csv_reader_open", error, || {
         let out = args::required(out, "out")?;
-        if paths.is_null() {
-            return Err(Failure::invalid("paths is NULL"));
-        }
         if num_paths == 0 {
             return Err(Failure::invalid("num_paths is 0: give at least one file"));
+        }
+        if paths.is_null() {
+            return Err(Failure::invalid("paths is NULL"));
         }
         let files = (0..num_paths)
             .map(|i| args::path(*paths.add(i), &format!("paths[{i}]")))

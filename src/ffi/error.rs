@@ -25,6 +25,23 @@ pub struct DativoError {
     pub private_data: *mut c_void,
 }
 
+impl Default for DativoError {
+    /// The zero-initialised struct callers pass in.
+    fn default() -> Self {
+        DativoError { message: ptr::null_mut(), release: None, private_data: ptr::null_mut() }
+    }
+}
+
+impl Drop for DativoError {
+    /// Rust callers (tests, bindings written in Rust) need not release by hand.
+    fn drop(&mut self) {
+        if let Some(release) = self.release {
+            // SAFETY: `release` came with the message it frees.
+            unsafe { release(self) };
+        }
+    }
+}
+
 /// A failure on its way to the caller: its status and its complete message.
 #[derive(Debug)]
 pub(crate) struct Failure {

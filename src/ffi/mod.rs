@@ -31,3 +31,6 @@ pub mod version;
 pub use arrow_c::ArrowArrayStream;
 pub use error::DativoError;
 pub use status::*;
+
+#[cfg(test)]
+mod tests;

@@ -71,8 +71,8 @@ impl DativoParquetWriter {
 /// object with the keys of a job's `target.engine.options`, e.g. `{"compression": "zstd"}`
 /// (README, "C API options"). On success `*out` is a new writer; free it with
 /// `dativo_parquet_writer_free`.
-/// Errors: INVALID_ARGUMENT (NULL, released schema), CONFIG (bad option), ARROW (schema not
-/// importable), IO (directory not writable, or locked by another writer).
+/// Errors: INVALID_ARGUMENT (NULL, released schema), CONFIG (bad option, or another writer of
+/// this process writes into `dir`), ARROW (schema not importable), IO (directory not writable).
 ///
 /// # Safety
 /// `dir` and `options` are NULL or C strings; `schema` is NULL or a valid ArrowSchema; `out` is
@@ -103,20 +103,26 @@ pub unsafe extern "C" fn dativo_parquet_writer_open(
     })
 }
 
-/// Write one record batch: a struct array whose children match the writer's schema.
+/// Write one record batch: a struct array whose children are the writer's columns.
 ///
 /// `array` is moved: on return, success or failure, the caller's struct is released
-/// (`release == NULL`) and must not be released again. A failure (a schema mismatch, an I/O
-/// error) discards every file of this writer: later calls fail and nothing is committed.
-/// Errors: INVALID_ARGUMENT (NULL, released array, closed writer), ARROW, SCHEMA, IO, PARQUET.
+/// (`release == NULL`) and must not be released again. `schema` (borrowed) describes `array`;
+/// it is checked against the writer's schema (same names and types, else SCHEMA). A C array
+/// does not carry its types: with `schema` NULL the array is read as if it had the writer's
+/// schema, so an array of other types is misread (or rejected when its shape differs). Pass the
+/// schema unless the array comes from the same source as the writer's schema.
+/// A failure (a schema mismatch, an I/O error) discards every file of this writer: later calls
+/// fail and nothing is committed.
+/// Errors: INVALID_ARGUMENT (NULL, released array, closed writer), SCHEMA, ARROW, IO, PARQUET.
 ///
 /// # Safety
-/// `writer` is NULL or a live writer; `array` is NULL or a valid ArrowArray; `error` as
-/// everywhere.
+/// `writer` is NULL or a live writer; `array` is NULL or a valid ArrowArray; `schema` is NULL
+/// or a valid ArrowSchema; `error` as everywhere.
 #[no_mangle]
 pub unsafe extern "C" fn dativo_parquet_writer_write_array(
     writer: *mut DativoParquetWriter,
     array: *mut FFI_ArrowArray,
+    schema: *const FFI_ArrowSchema,
     error: *mut DativoError,
 ) -> DativoStatus {
     boundary("dativo_parquet_writer_write_array", error, || {
@@ -127,7 +133,18 @@ pub unsafe extern "C" fn dativo_parquet_writer_write_array(
         if array.is_released() {
             return Err(Failure::invalid("array is released (already consumed or moved)"));
         }
+        let given = match schema.as_ref() {
+            None => None,
+            Some(s) if s.release().is_none() => return Err(Failure::invalid("schema is released")),
+            Some(s) => Some(
+                Schema::try_from(s)
+                    .map_err(|e| Failure::new(super::DATIVO_STATUS_ARROW, format!("invalid Arrow schema: {e}")))?,
+            ),
+        };
         writer.write_with(|sink, schema| {
+            if let Some(given) = &given {
+                check_same_columns(schema, given, "array")?;
+            }
             let batch = import_batch(array, schema)?;
             Ok(sink.write(&batch)?)
         })
@@ -157,7 +174,7 @@ pub unsafe extern "C" fn dativo_parquet_writer_write_stream(
         let writer = args::handle(writer, "writer")?;
         let mut stream = taken?;
         writer.write_with(|sink, schema| {
-            check_same_columns(schema, stream.schema())?;
+            check_same_columns(schema, stream.schema(), "stream")?;
             while let Some(batch) = stream.next_batch() {
                 let batch = batch?;
                 // Field names and types match, so only the (equal) schema object differs.
@@ -169,8 +186,9 @@ pub unsafe extern "C" fn dativo_parquet_writer_write_stream(
     })
 }
 
-/// The stream's columns must be the writer's: same names, same types, same order.
-fn check_same_columns(expected: &Schema, got: &Schema) -> Result<(), Failure> {
+/// The input's columns must be the writer's: same names, same types, same order. `what` names
+/// the input ("stream", "array").
+fn check_same_columns(expected: &Schema, got: &Schema, what: &str) -> Result<(), Failure> {
     let describe = |s: &Schema| {
         s.fields().iter().map(|f| format!("{}: {}", f.name(), f.data_type())).collect::<Vec<_>>().join(", ")
     };
@@ -184,7 +202,7 @@ fn check_same_columns(expected: &Schema, got: &Schema) -> Result<(), Failure> {
         Ok(())
     } else {
         Err(Failure::from(Error::Schema(format!(
-            "the stream's columns differ from the writer's: writer ({}), stream ({})",
+            "the {what}'s columns differ from the writer's: writer ({}), {what} ({})",
             describe(expected),
             describe(got)
         ))))

@@ -157,6 +157,9 @@ pub unsafe extern "C" fn dativo_status_from_stream(
         if stream.is_null() {
             return Err(Failure::invalid("stream is NULL"));
         }
+        if (*stream).is_released() {
+            return Err(Failure::invalid("stream is released"));
+        }
         Err(stream_failure(stream, code))
     })
 }
@@ -238,7 +241,11 @@ impl ImportedStream {
 /// # Safety
 /// `array` follows the C Data Interface.
 pub(crate) unsafe fn import_batch(array: FFI_ArrowArray, schema: &SchemaRef) -> Result<RecordBatch, Failure> {
-    let data = from_ffi_and_data_type(array, DataType::Struct(schema.fields().clone()))
+    let data_type = DataType::Struct(schema.fields().clone());
+    // arrow-rs asserts (panics) when the children do not match the type; say what is wrong.
+    check_shape(&array, &data_type, "the batch")
+        .map_err(|m| Failure::from(Error::Schema(format!("the array does not match the writer's schema: {m}"))))?;
+    let data = from_ffi_and_data_type(array, data_type)
         .map_err(|e| Failure::new(DATIVO_STATUS_ARROW, format!("invalid Arrow array: {e}")))?;
     let columns = StructArray::from(data);
     if columns.null_count() > 0 {
@@ -246,4 +253,37 @@ pub(crate) unsafe fn import_batch(array: FFI_ArrowArray, schema: &SchemaRef) -> 
     }
     let (_, arrays, _) = columns.into_parts();
     RecordBatch::try_new(schema.clone(), arrays).map_err(|e| Failure::from(Error::Arrow(e)))
+}
+
+/// Check that `array` has the children (and dictionary) that `data_type` implies, recursively.
+fn check_shape(array: &FFI_ArrowArray, data_type: &DataType, what: &str) -> Result<(), String> {
+    let children: Vec<(String, &DataType)> = match data_type {
+        DataType::Struct(fields) => fields.iter().map(|f| (format!("column '{}'", f.name()), f.data_type())).collect(),
+        DataType::List(f) | DataType::LargeList(f) | DataType::FixedSizeList(f, _) | DataType::Map(f, _) => {
+            vec![("the list items".to_string(), f.data_type())]
+        }
+        DataType::Union(fields, _) => {
+            fields.iter().map(|(_, f)| (format!("variant '{}'", f.name()), f.data_type())).collect()
+        }
+        DataType::RunEndEncoded(ends, values) => {
+            vec![("run ends".to_string(), ends.data_type()), ("values".to_string(), values.data_type())]
+        }
+        _ => Vec::new(),
+    };
+    if array.num_children() != children.len() {
+        return Err(format!(
+            "{what} has {} children, its type {data_type} needs {}",
+            array.num_children(),
+            children.len()
+        ));
+    }
+    match (data_type, array.dictionary()) {
+        (DataType::Dictionary(_, values), Some(dictionary)) => check_shape(dictionary, values, "a dictionary")?,
+        (DataType::Dictionary(..), None) => return Err(format!("{what} is dictionary-encoded but has no dictionary")),
+        _ => {}
+    }
+    for (i, (name, child_type)) in children.into_iter().enumerate() {
+        check_shape(array.child(i), child_type, &name)?;
+    }
+    Ok(())
 }

@@ -14,7 +14,7 @@ use super::config::{OnErrorName, ReaderOptions, WriteModeName, WriterOptions};
 /// means the defaults. `label` starts every message (e.g. `reader options`). A relative
 /// `rejects_path` is relative to the working directory.
 pub fn reader_options_from_text(text: &str, label: &str) -> Result<CsvOptions> {
-    let parsed: ReaderOptions = if is_blank(text) { ReaderOptions::default() } else { from_yaml(text, label)? };
+    let parsed: ReaderOptions = if is_blank(text) { ReaderOptions::default() } else { from_object(text, label)? };
     let mut options = csv_options(&parsed).map_err(|m| Error::Config(format!("{label}: {m}")))?;
     options.rejects_path = parsed.rejects_path.filter(|p| !p.trim().is_empty()).map(Into::into);
     options.validate().map_err(|m| Error::Config(format!("{label}: {m}")))?;
@@ -25,10 +25,24 @@ pub fn reader_options_from_text(text: &str, label: &str) -> Result<CsvOptions> {
 /// `target.engine.options`, e.g. `{"compression": "zstd", "compression_level": 3}`. Empty text
 /// means the defaults. `label` starts every message.
 pub fn writer_options_from_text(text: &str, label: &str) -> Result<ParquetOptions> {
-    let parsed: WriterOptions = if is_blank(text) { WriterOptions::default() } else { from_yaml(text, label)? };
+    let parsed: WriterOptions = if is_blank(text) { WriterOptions::default() } else { from_object(text, label)? };
     let options = parquet_options(&parsed).map_err(|m| Error::Config(format!("{label}: {m}")))?;
     options.validate().map_err(|m| Error::Config(format!("{label}: {m}")))?;
     Ok(options)
+}
+
+/// Options text that must be an object: a list or a scalar gets a plain message instead of
+/// serde's "expected struct ReaderOptions".
+fn from_object<T: serde::de::DeserializeOwned>(text: &str, label: &str) -> Result<T> {
+    if let Ok(value) = serde_yaml_ng::from_str::<serde_yaml_ng::Value>(text) {
+        if !value.is_mapping() {
+            return Err(Error::Config(format!(
+                "{label}: must be a JSON object such as {{\"key\": value}}, got '{}'",
+                text.trim()
+            )));
+        }
+    }
+    from_yaml(text, label)
 }
 
 /// `""`, whitespace and `{}` all mean "no options".
