@@ -1,19 +1,34 @@
-# dativo developer entry points. Needs only a Rust toolchain (make perf also uses python3).
+# dativo developer entry points. Needs a Rust toolchain (make perf also uses python3); make test
+# also builds the C/C++ tests with CMake and a C/C++ compiler, which cmake/install-deps.sh
+# installs on Debian/Ubuntu when they are missing.
 #
 #   make demo    build the CLI (debug) and run the quickstart job
-#   make test    build, run every test (unit, integration, doc), smoke-run the benches
+#   make test    build, run every test (unit, integration, doc), smoke-run the benches, then
+#                the C/C++ tests through CMake (installs missing Debian packages first)
 #   make bench   criterion benches (release build)
-#   make perf    release CLI vs DuckDB on the 10M-row reference file (benches/perf.sh)
+#   make perf    release CLI vs DuckDB, pyarrow, polars, pandas on the 10M-row reference file
+#                (benches/compare/run: rewrites docs/COMPARISON.md and docs/comparison.png)
+#   make perf-quick   release CLI vs DuckDB only, nothing written (benches/perf.sh)
+#   make header  regenerate include/dativo.h from src/ffi/ (cbindgen); commit the result
 
 CARGO ?= cargo
 ifeq ($(CI),true)
 export CARGO_TERM_COLOR := never
 endif
 
+# The CMake build of the C/C++ examples and tests. It links the debug libdativo that
+# `cargo build` made (same target directory), so it adds no Rust build of its own. Ninja when
+# installed; the generator only matters for a new build directory (CMAKE_GENERATOR is read only
+# then).
+CMAKE ?= cmake
+CTEST ?= ctest
+CMAKE_BUILD_DIR := target/cmake
+NPROC := $(shell nproc 2>/dev/null || sysctl -n hw.ncpu 2>/dev/null || echo 2)
+
 DEMO_JOB := examples/jobs/quickstart.yaml
 DEMO_OUT := out/quickstart
 
-.PHONY: demo test bench perf
+.PHONY: demo test bench perf perf-quick header
 
 demo:
 	$(CARGO) build
@@ -29,10 +44,24 @@ test:
 	@if $(CARGO) clippy --version >/dev/null 2>&1; then $(CARGO) clippy --all-targets -- -D warnings; else echo "clippy not installed: lint skipped"; fi
 	$(CARGO) test --all-targets
 	$(CARGO) test --doc
+	cmake/install-deps.sh
+	CMAKE_GENERATOR="$$(command -v ninja >/dev/null 2>&1 && echo Ninja || echo 'Unix Makefiles')" \
+	  $(CMAKE) -S . -B $(CMAKE_BUILD_DIR) -DDATIVO_CARGO_PROFILE=debug
+	$(CMAKE) --build $(CMAKE_BUILD_DIR) --parallel $(NPROC)
+	cd $(CMAKE_BUILD_DIR) && $(CTEST) --output-on-failure --parallel $(NPROC)
 
 bench:
 	$(CARGO) bench
 
 perf:
 	$(CARGO) build --release
+	benches/compare/run
+
+perf-quick:
+	$(CARGO) build --release
 	benches/perf.sh
+
+# tests/c_header.rs compares the committed header with cbindgen's output; with
+# DATIVO_UPDATE_HEADER set it rewrites the header instead.
+header:
+	DATIVO_UPDATE_HEADER=1 $(CARGO) test --test c_header
