@@ -182,20 +182,23 @@ inline void check_version() {
 // Arrow C Data Interface owners
 // ---------------------------------------------------------------------------------------------
 
-/// Owns a `struct ArrowSchema` (the type of a record batch: a struct schema whose children are
-/// the columns). Empty when default-constructed, moved from or released.
-class Schema {
+namespace detail {
+/// Ownership of one Arrow C struct (`ArrowSchema`, `ArrowArray` or `ArrowArrayStream`), shared
+/// by Schema, Array and Stream: move-only, released once through the struct's own `release`
+/// callback, empty when `release` is NULL.
+template <typename Raw>
+class ArrowOwner {
  public:
-  /// An empty schema.
-  Schema() noexcept : raw_{} {}
+  /// An empty owner.
+  ArrowOwner() noexcept : raw_{} {}
   /// Take ownership of `raw` (moved: `raw.release` is set to NULL).
-  explicit Schema(ArrowSchema&& raw) noexcept : raw_(raw) { raw.release = nullptr; }
-  ~Schema() { reset(); }
+  explicit ArrowOwner(Raw&& raw) noexcept : raw_(raw) { raw.release = nullptr; }
+  ~ArrowOwner() { reset(); }
 
-  Schema(const Schema&) = delete;
-  Schema& operator=(const Schema&) = delete;
-  Schema(Schema&& other) noexcept : Schema(std::move(other.raw_)) {}
-  Schema& operator=(Schema&& other) noexcept {
+  ArrowOwner(const ArrowOwner&) = delete;
+  ArrowOwner& operator=(const ArrowOwner&) = delete;
+  ArrowOwner(ArrowOwner&& other) noexcept : ArrowOwner(std::move(other.raw_)) {}
+  ArrowOwner& operator=(ArrowOwner&& other) noexcept {
     if (this != &other) {
       reset();
       raw_ = other.raw_;
@@ -204,22 +207,33 @@ class Schema {
     return *this;
   }
 
-  /// Whether this object owns a schema.
+  /// Whether this object owns a struct.
   explicit operator bool() const noexcept { return raw_.release != nullptr; }
   /// The struct, still owned by this object (released when `release` is NULL).
-  const ArrowSchema* get() const noexcept { return &raw_; }
-  ArrowSchema* get() noexcept { return &raw_; }
+  const Raw* get() const noexcept { return &raw_; }
+  Raw* get() noexcept { return &raw_; }
   /// Hand the struct out: the caller owns it and must call its `release`. This becomes empty.
-  ArrowSchema release() noexcept {
-    ArrowSchema out = raw_;
+  Raw release() noexcept {
+    Raw out = raw_;
     raw_.release = nullptr;
     return out;
   }
-  /// Release the schema now; this becomes empty.
+  /// Release the struct now; this becomes empty.
   void reset() noexcept {
     if (raw_.release != nullptr) raw_.release(&raw_);
     raw_.release = nullptr;
   }
+
+ protected:
+  Raw raw_;
+};
+}  // namespace detail
+
+/// Owns a `struct ArrowSchema` (the type of a record batch: a struct schema whose children are
+/// the columns). Empty when default-constructed, moved from or released.
+class Schema : public detail::ArrowOwner<ArrowSchema> {
+ public:
+  using ArrowOwner::ArrowOwner;
 
   /// Number of columns (children); 0 when empty.
   std::size_t num_fields() const noexcept {
@@ -249,54 +263,16 @@ class Schema {
     }
     return *raw_.children[i];
   }
-
-  ArrowSchema raw_;
 };
 
 /// Owns a `struct ArrowArray`: for dativo, one record batch (a struct array whose children are
 /// the columns). Empty when default-constructed, moved from, released or written.
-class Array {
+class Array : public detail::ArrowOwner<ArrowArray> {
  public:
-  /// An empty array.
-  Array() noexcept : raw_{} {}
-  /// Take ownership of `raw` (moved: `raw.release` is set to NULL).
-  explicit Array(ArrowArray&& raw) noexcept : raw_(raw) { raw.release = nullptr; }
-  ~Array() { reset(); }
-
-  Array(const Array&) = delete;
-  Array& operator=(const Array&) = delete;
-  Array(Array&& other) noexcept : Array(std::move(other.raw_)) {}
-  Array& operator=(Array&& other) noexcept {
-    if (this != &other) {
-      reset();
-      raw_ = other.raw_;
-      other.raw_.release = nullptr;
-    }
-    return *this;
-  }
-
-  /// Whether this object owns an array.
-  explicit operator bool() const noexcept { return raw_.release != nullptr; }
-  /// The struct, still owned by this object (released when `release` is NULL).
-  const ArrowArray* get() const noexcept { return &raw_; }
-  ArrowArray* get() noexcept { return &raw_; }
-  /// Hand the struct out: the caller owns it and must call its `release`. This becomes empty.
-  ArrowArray release() noexcept {
-    ArrowArray out = raw_;
-    raw_.release = nullptr;
-    return out;
-  }
-  /// Release the array now; this becomes empty.
-  void reset() noexcept {
-    if (raw_.release != nullptr) raw_.release(&raw_);
-    raw_.release = nullptr;
-  }
+  using ArrowOwner::ArrowOwner;
 
   /// Number of elements: the rows of a record batch. 0 when empty.
   int64_t length() const noexcept { return raw_.release != nullptr ? raw_.length : 0; }
-
- private:
-  ArrowArray raw_;
 };
 
 /// Owns a `struct ArrowArrayStream`: record batches of one schema, read once, in order. Works
@@ -307,49 +283,35 @@ class Array {
 /// Iteration is single-pass: `begin()` reads the first batch, each `++` the next. The current
 /// batch is held by the stream until the iterator advances; it may be moved out (e.g. into
 /// ParquetWriter::write). A failure while reading throws, never ends the loop silently.
-class Stream {
+class Stream : public detail::ArrowOwner<ArrowArrayStream> {
  public:
   class iterator;
 
-  /// An empty stream.
-  Stream() noexcept : raw_{} {}
-  /// Take ownership of `raw` (moved: `raw.release` is set to NULL).
-  explicit Stream(ArrowArrayStream&& raw) noexcept : raw_(raw) { raw.release = nullptr; }
+  using ArrowOwner::ArrowOwner;
+  Stream() noexcept = default;
   ~Stream() { reset(); }
-
-  Stream(const Stream&) = delete;
-  Stream& operator=(const Stream&) = delete;
-  Stream(Stream&& other) noexcept : raw_(other.raw_), current_(std::move(other.current_)) {
-    other.raw_.release = nullptr;
+  Stream(Stream&& other) noexcept : ArrowOwner(std::move(other)), current_(std::move(other.current_)) {
     other.current_.reset();
   }
   Stream& operator=(Stream&& other) noexcept {
     if (this != &other) {
-      reset();
-      raw_ = other.raw_;
-      other.raw_.release = nullptr;
+      current_.reset();
+      ArrowOwner::operator=(std::move(other));
       current_ = std::move(other.current_);
       other.current_.reset();
     }
     return *this;
   }
 
-  /// Whether this object owns a stream.
-  explicit operator bool() const noexcept { return raw_.release != nullptr; }
-  /// The struct, still owned by this object (released when `release` is NULL).
-  ArrowArrayStream* get() noexcept { return &raw_; }
   /// Hand the struct out: the caller owns it and must call its `release`. This becomes empty.
   ArrowArrayStream release() noexcept {
     current_.reset();
-    ArrowArrayStream out = raw_;
-    raw_.release = nullptr;
-    return out;
+    return ArrowOwner::release();
   }
   /// Release the stream (and the current batch) now; this becomes empty.
   void reset() noexcept {
     current_.reset();
-    if (raw_.release != nullptr) raw_.release(&raw_);
-    raw_.release = nullptr;
+    ArrowOwner::reset();
   }
 
   /// The schema of the batches. Throws the stream's error (InvalidArgumentError when empty).
@@ -390,7 +352,6 @@ class Stream {
     throw_error(status, error);
   }
 
-  ArrowArrayStream raw_;
   std::optional<Array> current_;  // the batch an iterator points at
 };
 
