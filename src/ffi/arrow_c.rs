@@ -22,6 +22,11 @@ pub struct ArrowArrayStream {
     pub private_data: *mut c_void,
 }
 
+// SAFETY: the C Stream Interface lets a consumer move a stream to another thread as long as
+// only one thread calls it at a time (arrow-rs makes the same promise for its stream type).
+// dativo's own streams hold only `Send` state.
+unsafe impl Send for ArrowArrayStream {}
+
 impl ArrowArrayStream {
     /// A released (empty) stream: what a moved-from struct looks like.
     pub const fn empty() -> Self {

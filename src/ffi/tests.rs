@@ -680,3 +680,63 @@ fn a_released_stream_is_an_invalid_argument() {
     );
     assert_eq!(message(&error), "dativo_status_from_stream: stream is released");
 }
+
+#[test]
+fn independent_handles_work_in_parallel_threads() {
+    // Four threads, each with its own reader, stream and writer, all at once; plus a job run.
+    let dir = tempfile::tempdir().unwrap();
+    let text = (0..5000).fold("id,name\n".to_string(), |s, i| s + &format!("{i},n{i}\n"));
+    let csv = write_file(dir.path(), "shared.csv", &text);
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let csv = csv.clone();
+            let out = dir.path().join(format!("out{t}"));
+            std::thread::spawn(move || {
+                let (status, reader, _) = open(&[&csv], Some(r#"{"batch_size": 500}"#));
+                assert_eq!(status, DATIVO_STATUS_OK);
+                let mut schema = FFI_ArrowSchema::empty();
+                let mut error = DativoError::default();
+                unsafe { dativo_csv_reader_schema(reader, &mut schema, &mut error) };
+                let writer = open_writer(&out, &Schema::try_from(&schema).unwrap(), None);
+                let mut stream = take_stream(reader);
+                let status = unsafe { dativo_parquet_writer_write_stream(writer, &mut stream, &mut error) };
+                assert_eq!(status, DATIVO_STATUS_OK);
+                let (status, list, _) = close(writer);
+                assert_eq!(status, DATIVO_STATUS_OK);
+                let rows = unsafe { dativo_file_list_rows(list, 0) };
+                unsafe {
+                    dativo_file_list_free(list);
+                    dativo_parquet_writer_free(writer);
+                    dativo_csv_reader_free(reader);
+                }
+                rows
+            })
+        })
+        .collect();
+    for t in threads {
+        assert_eq!(t.join().unwrap(), 5000);
+    }
+    for t in 0..4 {
+        let files = parquet_files(&dir.path().join(format!("out{t}")));
+        assert_eq!(files.len(), 1);
+        assert_eq!(parquet_rows(&files[0]), 5000);
+    }
+}
+
+#[test]
+fn a_stream_may_be_consumed_on_another_thread_than_the_one_that_opened_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, reader, _) = open(&[&sample_csv(dir.path())], None);
+    let mut stream = take_stream(reader);
+    unsafe { dativo_csv_reader_free(reader) };
+    let rows = std::thread::spawn(move || {
+        let mut rows = 0;
+        while let Some(n) = next_rows(&mut stream).unwrap() {
+            rows += n;
+        }
+        rows
+    })
+    .join()
+    .unwrap();
+    assert_eq!(rows, 3);
+}
