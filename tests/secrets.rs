@@ -258,7 +258,6 @@ fn cli_secret_in_rejects_path_stays_out_of_output_and_rejects_file() {
 /// from a secret, that column must show `${VAR}`, not the value (the rejects file is an
 /// output like the report).
 #[test]
-#[ignore = "leak: rejects file `file` column (src/csv/bad_rows.rs RejectsWriter::write) is not redacted"]
 fn cli_secret_in_input_path_stays_out_of_the_rejects_file() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "asset.yaml", ASSET);
@@ -387,7 +386,6 @@ fn cli_secret_shorter_than_4_bytes_is_not_redacted_documented_weakness() {
 /// secret read from a file often has): the parsed value differs from the substituted text, so
 /// the redactor, which looks for the exact substituted value, no longer finds it in messages.
 #[test]
-#[ignore = "leak: Redactor (src/job/env.rs) matches only the exact substituted value; YAML trims a trailing newline/space, so the trimmed value is printed unredacted"]
 fn cli_secret_with_trailing_newline_stays_out_of_errors() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "asset.yaml", ASSET);
@@ -523,7 +521,6 @@ fn c_api_error_messages_carry_no_secret() {
 /// sequence in the secret (`\x41`, `\t`, `\\`, ...) is decoded by the YAML parser, so the
 /// value in messages (`...SECRETA`) is no longer the substituted text (`...SECRET\x41`).
 #[test]
-#[ignore = "leak: Redactor (src/job/env.rs) matches only the raw substituted text; YAML double-quoted escapes in the secret are decoded, so the decoded value is printed unredacted"]
 fn cli_secret_with_yaml_escape_in_double_quotes_stays_out_of_errors() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "asset.yaml", ASSET);

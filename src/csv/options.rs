@@ -126,6 +126,10 @@ pub struct CsvOptions {
     pub max_line_bytes: usize,
     /// Parse threads; 0 means one per core. Default 0.
     pub threads: usize,
+    /// How the inputs are named in messages, warnings and the rejects file, one per input in
+    /// order. Default: their paths. A job passes its paths with `${VAR}` values redacted, so
+    /// a secret in a path never reaches the rejects file.
+    pub file_labels: Option<Vec<String>>,
 }
 
 impl Default for CsvOptions {
@@ -150,6 +154,7 @@ impl Default for CsvOptions {
             max_rejects: None,
             max_line_bytes: 16 * 1024 * 1024,
             threads: 0,
+            file_labels: None,
         }
     }
 }

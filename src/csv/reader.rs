@@ -318,7 +318,10 @@ impl CsvReader {
         options.validate()?;
         let stats = Arc::new(ReadStats::default());
         stats.total_bytes.store(sources.iter().map(Source::size).sum(), Ordering::Relaxed);
-        let files: Vec<String> = sources.iter().map(Source::name).collect();
+        let files: Vec<String> = match &options.file_labels {
+            Some(labels) if labels.len() == sources.len() => labels.clone(),
+            _ => sources.iter().map(Source::name).collect(),
+        };
         let mut sources = sources.into_iter();
         let first = sources.next().expect("at least one source");
         let pool = Arc::new(BufferPool::default());

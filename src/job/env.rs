@@ -28,7 +28,11 @@ impl std::fmt::Debug for Redactor {
 }
 
 impl Redactor {
-    pub fn new(mut pairs: Vec<(String, String)>) -> Self {
+    pub fn new(pairs: Vec<(String, String)>) -> Self {
+        let mut pairs: Vec<(String, String)> = pairs
+            .into_iter()
+            .flat_map(|(value, name)| parsed_forms(&value).into_iter().map(move |form| (form, name.clone())))
+            .collect();
         pairs.retain(|(value, _)| value.len() >= MIN_REDACTED_LEN);
         pairs.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then_with(|| a.1.cmp(&b.1)));
         pairs.dedup_by(|a, b| a.0 == b.0);
@@ -55,6 +59,20 @@ impl Redactor {
     pub fn is_empty(&self) -> bool {
         self.secrets.is_empty()
     }
+}
+
+/// The forms a substituted value can take once YAML has parsed it, each of which must be
+/// redacted: as written; without the surrounding whitespace (a secret read from a file often
+/// ends in a newline, which YAML drops); decoded as inside double quotes (`\x41` becomes `A`)
+/// and inside single quotes (`''` becomes `'`).
+fn parsed_forms(value: &str) -> Vec<String> {
+    let mut forms = vec![value.to_string(), value.replace("''", "'")];
+    if let Ok(decoded) = serde_yaml_ng::from_str::<String>(&format!("\"{value}\"")) {
+        forms.push(decoded);
+    }
+    let trimmed: Vec<String> = forms.iter().map(|f| f.trim().to_string()).collect();
+    forms.extend(trimmed);
+    forms
 }
 
 /// Substitute `${VAR}` in `text` using `lookup`; `label` names the file in errors.

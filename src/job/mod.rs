@@ -385,6 +385,7 @@ impl Job {
             None => None,
         };
         let paths: Vec<PathBuf> = self.inputs.iter().map(|i| i.path.clone()).collect();
+        options.file_labels = Some(paths.iter().map(|p| self.redact(&p.display().to_string())).collect());
         let reader = CsvReader::open(&paths, options)?;
         let stats = reader.stats();
         let input_bytes = stats.total_bytes.load(Ordering::Relaxed);
