@@ -181,6 +181,7 @@ impl Splitter {
     pub(crate) fn next_chunk(&mut self, max_records: usize) -> std::io::Result<Option<Chunk>> {
         let max_records = max_records.max(1);
         loop {
+            let start = self.pos;
             self.scan(max_records);
             if self.forced_cut.is_some()
                 || self.records.len() >= max_records
@@ -188,7 +189,10 @@ impl Splitter {
             {
                 return Ok(Some(self.take_chunk()));
             }
-            if self.pos < self.buf.len() {
+            // Bytes left that the scan did not consume: scan them, unless it stopped without
+            // progress, which it does only to wait for more input (a CR held back inside quotes
+            // in case an LF follows); then read on, or finish at the end of the input.
+            if self.pos < self.buf.len() && self.pos != start {
                 continue;
             }
             if self.eof {
