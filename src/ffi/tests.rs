@@ -740,3 +740,31 @@ fn a_stream_may_be_consumed_on_another_thread_than_the_one_that_opened_it() {
     .unwrap();
     assert_eq!(rows, 3);
 }
+
+#[test]
+fn column_types_pin_types_by_name_and_name_the_bad_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = write_file(dir.path(), "codes.csv", "code,amount\n007,1\n008,2\n");
+    let (status, reader, _) = open(&[&csv], Some(r#"{"column_types": {"amount": "double"}}"#));
+    assert_eq!(status, DATIVO_STATUS_OK);
+    let mut schema = FFI_ArrowSchema::empty();
+    let mut error = DativoError::default();
+    unsafe { dativo_csv_reader_schema(reader, &mut schema, &mut error) };
+    let schema = Schema::try_from(&schema).unwrap();
+    assert_eq!(schema.field(0).data_type(), &DataType::Utf8, "inferred (leading zeros stay text)");
+    assert_eq!(schema.field(1).data_type(), &DataType::Float64, "pinned");
+    unsafe { dativo_csv_reader_free(reader) };
+
+    let (status, _, error) = open(&[&csv], Some(r#"{"column_types": {"amount": "dobule"}}"#));
+    assert_eq!(status, DATIVO_STATUS_CONFIG);
+    assert!(
+        message(&error)
+            .starts_with("reader options: column_types.amount: unknown type 'dobule' (valid types: integer,"),
+        "{}",
+        message(&error)
+    );
+    assert!(message(&error).ends_with("; did you mean 'double'?"), "{}", message(&error));
+    let (status, _, error) = open(&[&csv], Some(r#"{"column_types": {"amout": "double"}}"#));
+    assert_eq!(status, DATIVO_STATUS_CONFIG);
+    assert!(message(&error).contains("a type is given for column 'amout'"), "{}", message(&error));
+}

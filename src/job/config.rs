@@ -184,6 +184,9 @@ pub struct ReaderOptions {
     pub comment: Option<String>,
     #[serde(default)]
     pub null_values: Option<Vec<String>>,
+    /// Types pinned by column name (asset type names); the other columns are inferred.
+    #[serde(default)]
+    pub column_types: Option<std::collections::BTreeMap<String, String>>,
     #[serde(default)]
     pub skip_rows: Option<usize>,
     #[serde(default)]

@@ -58,7 +58,7 @@ pub struct Job {
     pub asset: Option<Asset>,
     pub mode: ValidationMode,
     pub inputs: Vec<InputFile>,
-    /// Reader options (without `column_types`, which are set per file from the asset).
+    /// Reader options (`column_types` come from `source.engine.options`, or from the asset per file).
     pub csv: CsvOptions,
     pub parquet: ParquetOptions,
     pub output_dir: PathBuf,
@@ -249,6 +249,13 @@ impl Job {
             (None, Some(AssetRef::Name(n))) => (None, Some(n)),
             (None, None) => (None, None),
         };
+        if asset.is_some() && reader.column_types.is_some() {
+            return Err(cfg(
+                "source.engine.options.column_types cannot be combined with an asset: the asset types every \
+                 column (change the types there)"
+                    .into(),
+            ));
+        }
         let mode = file.schema_validation_mode.unwrap_or_default();
 
         let log_level = match file.logging.as_ref().and_then(|l| l.level.as_deref()) {

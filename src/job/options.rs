@@ -4,8 +4,10 @@
 
 use crate::csv::{self, CsvOptions, Encoding, OnError};
 use crate::parquet::{Compression, ParquetOptions, WriteMode};
-use crate::yaml::from_yaml;
+use crate::schema::asset::{parse_type, TYPE_NAMES};
+use crate::yaml::{from_yaml, suggest};
 use crate::{Error, Result};
+use arrow_schema::Field;
 
 use super::config::{OnErrorName, ReaderOptions, WriteModeName, WriterOptions};
 
@@ -43,6 +45,18 @@ fn from_object<T: serde::de::DeserializeOwned>(text: &str, label: &str) -> Resul
         }
     }
     from_yaml(text, label)
+}
+
+/// A `column_types` entry as a nullable field of its asset type.
+fn pinned_field(name: &str, type_name: &str) -> std::result::Result<Field, String> {
+    let data_type = parse_type(type_name).ok_or_else(|| {
+        let names: Vec<&str> = TYPE_NAMES.iter().map(|(n, _)| *n).collect();
+        let hint = suggest(&type_name.to_ascii_lowercase(), &names)
+            .map(|s| format!("; did you mean '{s}'?"))
+            .unwrap_or_default();
+        format!("column_types.{name}: unknown type '{type_name}' (valid types: {}){hint}", names.join(", "))
+    })?;
+    Ok(Field::new(name, data_type, true))
 }
 
 /// `""`, whitespace and `{}` all mean "no options".
@@ -85,6 +99,10 @@ pub(crate) fn csv_options(o: &ReaderOptions) -> std::result::Result<CsvOptions, 
     }
     if let Some(v) = &o.null_values {
         c.null_values = v.clone();
+    }
+    if let Some(types) = &o.column_types {
+        c.column_types =
+            types.iter().map(|(name, type_name)| pinned_field(name, type_name)).collect::<Result<_, _>>()?;
     }
     if let Some(n) = o.skip_rows {
         c.skip_rows = n;

@@ -460,3 +460,19 @@ fn paths_are_normalized_lexically() {
     assert_eq!(n("/../a"), "/a");
     assert_eq!(n("a/.."), ".");
 }
+
+#[test]
+fn column_types_pin_types_without_an_asset_and_conflict_with_one() {
+    let f = Folder::new();
+    let with_types = "source:\n  files:\n    - path: data/a.csv\n  engine:\n    options:\n      column_types: {id: string}\ntarget:\n  output_base: out\n";
+    let job = f.load(with_types).unwrap();
+    assert_eq!(job.csv.column_types, vec![arrow_schema::Field::new("id", DataType::Utf8, true)]);
+    let report = job.run(&|_| {}).unwrap();
+    assert_eq!(report.rows_written, 1);
+
+    let with_asset = with_types.replace("target:", "asset_path: assets/users.yaml\ntarget:");
+    assert_eq!(
+        f.err(&with_asset),
+        "source.engine.options.column_types cannot be combined with an asset: the asset types every column (change the types there)"
+    );
+}
