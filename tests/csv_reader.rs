@@ -4,37 +4,15 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use arrow_array::RecordBatch;
 use arrow_schema::{DataType, Field, Schema};
-use common::{rows, Pieces};
+use common::{error, read, read_bytes, rows, v, Pieces};
 use dativo::csv::{CsvOptions, CsvReader, Encoding, OnError};
 use dativo::schema::timestamp_type;
 use dativo::Error;
 
-fn read_bytes(data: &[u8], o: CsvOptions) -> dativo::Result<(Vec<RecordBatch>, CsvReader)> {
-    let mut r = CsvReader::from_reader("data.csv", Box::new(std::io::Cursor::new(data.to_vec())), o)?;
-    let batches = r.by_ref().collect::<dativo::Result<Vec<_>>>()?;
-    Ok((batches, r))
-}
-
-fn read(data: &[u8], o: CsvOptions) -> Vec<Vec<String>> {
-    rows(&read_bytes(data, o).unwrap().0)
-}
-
 fn types(data: &[u8], o: CsvOptions) -> Vec<DataType> {
     let r = CsvReader::from_reader("data.csv", Box::new(std::io::Cursor::new(data.to_vec())), o).unwrap();
     r.schema().fields().iter().map(|f| f.data_type().clone()).collect()
-}
-
-fn error(data: &[u8], o: CsvOptions) -> String {
-    match read_bytes(data, o) {
-        Ok(_) => panic!("expected an error"),
-        Err(e) => e.to_string(),
-    }
-}
-
-fn v(row: &[&str]) -> Vec<String> {
-    row.iter().map(|s| s.to_string()).collect()
 }
 
 fn write(dir: &Path, name: &str, data: &[u8]) -> PathBuf {

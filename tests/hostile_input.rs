@@ -22,32 +22,14 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::atomic::Ordering;
 
-use arrow_array::RecordBatch;
 use arrow_schema::{DataType, Field};
-use common::rows;
-use dativo::csv::{CsvOptions, CsvReader, OnError};
-
-fn read_bytes(data: &[u8], o: CsvOptions) -> dativo::Result<(Vec<RecordBatch>, CsvReader)> {
-    let mut r = CsvReader::from_reader("data.csv", Box::new(std::io::Cursor::new(data.to_vec())), o)?;
-    let batches = r.by_ref().collect::<dativo::Result<Vec<_>>>()?;
-    Ok((batches, r))
-}
-
-fn read(data: &[u8], o: CsvOptions) -> Vec<Vec<String>> {
-    rows(&read_bytes(data, o).unwrap().0)
-}
+use common::{error, read, read_bytes, rows, v};
+use dativo::csv::{CsvOptions, OnError};
 
 /// The rows read with `on_error: skip`, and how many rows were set aside.
 fn read_skipping(data: &[u8]) -> (Vec<Vec<String>>, u64) {
     let (batches, r) = read_bytes(data, CsvOptions { on_error: OnError::Skip, ..Default::default() }).unwrap();
     (rows(&batches), r.stats().rows_rejected.load(Ordering::Relaxed))
-}
-
-fn error(data: &[u8], o: CsvOptions) -> String {
-    match read_bytes(data, o) {
-        Ok(_) => panic!("expected an error"),
-        Err(e) => e.to_string(),
-    }
 }
 
 /// The endings of bad-row messages: how to fix the row, then how to set it aside.
@@ -58,10 +40,6 @@ const ENCODING_HINT: &str = "; set source.engine.options.encoding to the file's 
                              (or set on_error: skip | reject to set bad rows aside)";
 const DECLARED_HINT: &str = "; the schema declares 'n' as integer: fix the value or change the declared type \
                              (or set on_error: skip | reject to set bad rows aside)";
-
-fn v(row: &[&str]) -> Vec<String> {
-    row.iter().map(|s| s.to_string()).collect()
-}
 
 fn int64(name: &str) -> CsvOptions {
     CsvOptions { column_types: vec![Field::new(name, DataType::Int64, true)], ..Default::default() }

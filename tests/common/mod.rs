@@ -7,6 +7,33 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::{Date32Type, Float64Type, Int64Type, TimestampMicrosecondType};
 use arrow_array::{Array, RecordBatch};
 use arrow_schema::DataType;
+use dativo::csv::{CsvOptions, CsvReader};
+
+/// Read `data` (named `data.csv` in messages) to the end: the batches, and the reader for its
+/// stats.
+pub fn read_bytes(data: &[u8], o: CsvOptions) -> dativo::Result<(Vec<RecordBatch>, CsvReader)> {
+    let mut r = CsvReader::from_reader("data.csv", Box::new(std::io::Cursor::new(data.to_vec())), o)?;
+    let batches = r.by_ref().collect::<dativo::Result<Vec<_>>>()?;
+    Ok((batches, r))
+}
+
+/// The rows of `data`, as text.
+pub fn read(data: &[u8], o: CsvOptions) -> Vec<Vec<String>> {
+    rows(&read_bytes(data, o).unwrap().0)
+}
+
+/// The error reading `data` fails with.
+pub fn error(data: &[u8], o: CsvOptions) -> String {
+    match read_bytes(data, o) {
+        Ok(_) => panic!("expected an error"),
+        Err(e) => e.to_string(),
+    }
+}
+
+/// A row of string literals as the `Vec<String>` that [`rows`] returns.
+pub fn v(row: &[&str]) -> Vec<String> {
+    row.iter().map(|s| s.to_string()).collect()
+}
 
 /// Every cell of the batches as text (`null` for nulls), row by row, so tests can compare
 /// whole tables at a glance.
