@@ -13,8 +13,8 @@ use super::error::{boundary, no_panic, DativoError, Failure};
 use super::status::DativoStatus;
 use super::stream::{import_batch, ImportedStream};
 use crate::job::options::writer_options_from_text;
+use crate::parquet::writer::check_input_schema;
 use crate::parquet::{CommittedFile, ParquetSink};
-use crate::Error;
 
 /// A Parquet writer into one directory. Opaque.
 ///
@@ -143,7 +143,7 @@ pub unsafe extern "C" fn dativo_parquet_writer_write_array(
         };
         writer.write_with(|sink, schema| {
             if let Some(given) = &given {
-                check_same_columns(schema, given, "array")?;
+                check_input_schema(schema, given, "array")?;
             }
             let batch = import_batch(array, schema)?;
             Ok(sink.write(&batch)?)
@@ -174,39 +174,15 @@ pub unsafe extern "C" fn dativo_parquet_writer_write_stream(
         let writer = args::handle(writer, "writer")?;
         let mut stream = taken?;
         writer.write_with(|sink, schema| {
-            check_same_columns(schema, stream.schema(), "stream")?;
+            // Checked before the first batch, so a stream of the wrong columns fails even when
+            // it is empty; the sink checks each batch again.
+            check_input_schema(schema, stream.schema(), "stream")?;
             while let Some(batch) = stream.next_batch() {
-                let batch = batch?;
-                // Field names and types match, so only the (equal) schema object differs.
-                let batch = batch.with_schema(schema.clone()).map_err(|e| Failure::from(Error::Arrow(e)))?;
-                sink.write(&batch)?;
+                sink.write(&batch?)?;
             }
             Ok(())
         })
     })
-}
-
-/// The input's columns must be the writer's: same names, same types, same order. `what` names
-/// the input ("stream", "array").
-fn check_same_columns(expected: &Schema, got: &Schema, what: &str) -> Result<(), Failure> {
-    let describe = |s: &Schema| {
-        s.fields().iter().map(|f| format!("{}: {}", f.name(), f.data_type())).collect::<Vec<_>>().join(", ")
-    };
-    let same = expected.fields().len() == got.fields().len()
-        && expected
-            .fields()
-            .iter()
-            .zip(got.fields())
-            .all(|(a, b)| a.name() == b.name() && a.data_type() == b.data_type());
-    if same {
-        Ok(())
-    } else {
-        Err(Failure::from(Error::Schema(format!(
-            "the {what}'s columns differ from the writer's: writer ({}), {what} ({})",
-            describe(expected),
-            describe(got)
-        ))))
-    }
 }
 
 /// Finish the files and make them visible under their final names (each fsynced, then renamed,

@@ -378,7 +378,7 @@ fn an_array_of_other_columns_is_a_schema_error_with_or_without_its_schema() {
     assert_eq!(status, DATIVO_STATUS_SCHEMA);
     assert_eq!(
         message(&error),
-        "the array's columns differ from the writer's: writer (id: Int64, name: Utf8), array (id: Float64, name: Utf8)"
+        "array does not match the Parquet output schema: column 1 is `id` Float64 (nullable) in the array but `id` Int64 (nullable) in the output"
     );
     unsafe { dativo_parquet_writer_free(writer) };
 
@@ -459,7 +459,7 @@ fn a_stream_with_other_columns_is_a_schema_error() {
     assert_eq!(status, DATIVO_STATUS_SCHEMA);
     assert_eq!(
         message(&error),
-        "the stream's columns differ from the writer's: writer (id: Int64, name: Utf8), stream (id: Int64, title: Utf8)"
+        "stream does not match the Parquet output schema: column 2 is `title` Utf8 (nullable) in the stream but `name` Utf8 (nullable) in the output"
     );
     unsafe {
         dativo_parquet_writer_free(writer);

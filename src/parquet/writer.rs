@@ -380,11 +380,17 @@ fn writer_properties(options: &ParquetOptions) -> Result<WriterProperties> {
 /// Checks that `batch` can be written under `schema`: same column count, names, types, in order,
 /// and no nullable batch column where the sink's is non-nullable.
 fn check_schema(schema: &Schema, batch: &RecordBatch) -> Result<()> {
-    let got = batch.schema_ref();
+    check_input_schema(schema, batch.schema_ref(), "batch")
+}
+
+/// Whether data of schema `got` can be written to an output of schema `schema`: the same
+/// columns (names, types, in order), where a column that is non-nullable in the data may be
+/// nullable in the output. `what` names the data in the message ("batch", "stream", ...).
+pub fn check_input_schema(schema: &Schema, got: &Schema, what: &str) -> Result<()> {
     let names = |s: &Schema| s.fields().iter().map(|f| f.name().as_str()).collect::<Vec<_>>().join(", ");
     if got.fields().len() != schema.fields().len() {
         return Err(Error::Schema(format!(
-            "batch does not match the Parquet output schema: it has {} columns ({}) but the output has {} ({})",
+            "{what} does not match the Parquet output schema: it has {} columns ({}) but the output has {} ({})",
             got.fields().len(),
             names(got),
             schema.fields().len(),
@@ -403,7 +409,7 @@ fn check_schema(schema: &Schema, batch: &RecordBatch) -> Result<()> {
                 )
             };
             return Err(Error::Schema(format!(
-                "batch does not match the Parquet output schema: column {} is {} in the batch but {} in the output",
+                "{what} does not match the Parquet output schema: column {} is {} in the {what} but {} in the output",
                 i + 1,
                 desc(g),
                 desc(w)

@@ -147,7 +147,7 @@ TEST_F(Errors, BatchOfOtherTypesIsSchemaErrorWhenItsSchemaIsGiven) {
   std::optional<dativo::Array> batch = stream.next();
   ASSERT_TRUE(batch.has_value());
   const auto e = thrown_by<dativo::SchemaError>([&] { writer.write(std::move(*batch), schema); });
-  EXPECT_TRUE(contains(e.what(), "id: Float64")) << e.what();
+  EXPECT_TRUE(contains(e.what(), "`id` Float64")) << e.what();
   EXPECT_FALSE(*batch) << "the batch is consumed even though the write failed";
 }
 
