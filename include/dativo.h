@@ -36,7 +36,18 @@
 #define DATIVO_VERSION_NUMBER 1000
 /* Bumped on every change that breaks existing callers. */
 #define DATIVO_ABI_VERSION 1
+/* The entry symbol of a plugin whose spec names none (`lib.so` rather than `lib.so:symbol`). */
+#define DATIVO_PLUGIN_INIT_SYMBOL "dativo_plugin_init"
 
+
+// The newest plugin ABI version this library speaks (as a host, and through the Rust SDK).
+#define DATIVO_PLUGIN_ABI_VERSION 1
+
+// `DativoPluginVTable.kind` of a reader plugin (produces a stream).
+#define DATIVO_PLUGIN_READER 1
+
+// `DativoPluginVTable.kind` of a writer plugin (consumes a stream, commits files).
+#define DATIVO_PLUGIN_WRITER 2
 
 // An open CSV reader over one or several files that share their columns. Opaque.
 //
@@ -60,6 +71,9 @@ typedef struct DativoJobReport DativoJobReport;
 // threads, used by one thread at a time.
 typedef struct DativoParquetWriter DativoParquetWriter;
 
+// A loaded plugin. Opaque; used by one thread at a time.
+typedef struct DativoPlugin DativoPlugin;
+
 // A status code returned by every fallible dativo function. `DATIVO_STATUS_OK` (0) is
 // success; every other value names the kind of failure, with details in the `DativoError`.
 typedef int32_t DativoStatus;
@@ -79,6 +93,84 @@ typedef struct DativoError {
   // For the producer of the error (the library, or a plugin filling it); do not touch.
   void *private_data;
 } DativoError;
+
+// Where a writer plugin reports each file it committed. Owned by the host; valid during
+// the `write` call only.
+typedef struct DativoFileSink {
+  // For the host; do not touch.
+  void *private_data;
+  // Report one committed file: its path (NUL-terminated UTF-8, copied by the host), rows
+  // and size in bytes. Returns DATIVO_STATUS_OK, or INVALID_ARGUMENT for a NULL or
+  // non-UTF-8 path.
+  DativoStatus (*add)(struct DativoFileSink *sink,
+                      const char *path,
+                      uint64_t rows,
+                      uint64_t bytes);
+} DativoFileSink;
+
+// The functions and facts of one plugin, filled in by its init function (ABI version 1).
+//
+// Every function returns a status and, on failure, fills the caller-zeroed `error` (as the
+// C API does: `message` plus a `release` of the plugin's own that frees it). A function
+// must never unwind or `longjmp` into the host.
+typedef struct DativoPluginVTable {
+  // The size in bytes of the vtable version the plugin filled: for ABI version 1,
+  // `sizeof(DativoPluginVTable)` of this header. The host refuses any other value.
+  uint32_t size;
+  // `DATIVO_PLUGIN_READER` or `DATIVO_PLUGIN_WRITER`.
+  uint32_t kind;
+  // The plugin's name (NUL-terminated UTF-8, not NULL), valid until `release`.
+  const char *name;
+  // The plugin's own version text (NUL-terminated UTF-8, may be NULL), valid until
+  // `release`.
+  const char *version;
+  // Readers: start reading with `config_json` (a JSON object; in a job, the job's `source`
+  // section) and write a new stream into `*out`, which the host releases when done.
+  // Errors while reading must be returned by the stream's `get_next` (with a message
+  // from `get_last_error`): an error must never look like the end of the data.
+  // NULL in writers.
+  DativoStatus (*open_reader)(struct DativoPluginVTable *plugin,
+                              const char *config_json,
+                              struct ArrowArrayStream *out,
+                              struct DativoError *error);
+  // Writers: consume `*stream` (moved in: the plugin releases it, on success and on
+  // failure), commit the output described by `config_json` (a JSON object; in a job, the
+  // target section with the asset's schema), report every committed file through
+  // `files->add`, and only then return DATIVO_STATUS_OK. When the stream fails, or the
+  // plugin fails, it returns an error and leaves no partial output visible.
+  // NULL in readers.
+  DativoStatus (*write)(struct DativoPluginVTable *plugin,
+                        const char *config_json,
+                        struct ArrowArrayStream *stream,
+                        struct DativoFileSink *files,
+                        struct DativoError *error);
+  // Frees `private_data` and everything the plugin allocated; the host calls it once, after
+  // its last use of the vtable (streams a reader returned may still be alive and must stay
+  // valid). May be NULL when there is nothing to free.
+  void (*release)(struct DativoPluginVTable *plugin);
+  // For the plugin; the host never touches it.
+  void *private_data;
+} DativoPluginVTable;
+
+// Provides a plugin the library cannot load itself: called with a job's `custom_reader` or
+// `custom_writer` spec whose file is not a native library (e.g. `/jobs/my_reader.py:MyReader`,
+// the path made absolute relative to the job file), it fills `*vtable` exactly as a plugin's
+// init function would for `abi_version` (returning DATIVO_STATUS_PLUGIN for a version it does
+// not speak). Called on the thread that runs the job; the vtable's functions may then be
+// called from other threads, one at a time.
+typedef DativoStatus (*DativoPluginResolver)(void *context,
+                                             const char *spec,
+                                             uint32_t abi_version,
+                                             struct DativoPluginVTable *vtable,
+                                             struct DativoError *error);
+
+// The entry function a plugin exports. Fill `*vtable` (zeroed by the host) for
+// `abi_version` and return DATIVO_STATUS_OK, or return DATIVO_STATUS_PLUGIN (with a
+// message) when the plugin does not speak `abi_version`, or another status when it cannot
+// start.
+typedef DativoStatus (*DativoPluginInit)(uint32_t abi_version,
+                                         struct DativoPluginVTable *vtable,
+                                         struct DativoError *error);
 
 // Success.
 #define DATIVO_STATUS_OK 0
@@ -107,7 +199,8 @@ typedef struct DativoError {
 // The Parquet encoder failed.
 #define DATIVO_STATUS_PARQUET 7
 
-// A plugin could not be loaded or failed (reserved for the plugin API).
+// A plugin could not be loaded, shares no ABI version with the host, or failed. A plugin's
+// init function also returns it for an ABI version the plugin does not speak.
 #define DATIVO_STATUS_PLUGIN 8
 
 // A bug in dativo (a panic, a broken invariant). The message says where; please report it.
@@ -366,6 +459,101 @@ uint64_t dativo_file_list_bytes(const struct DativoFileList *list,
 // # Safety
 // `list` is NULL or a live list not owned by a report, not used again after this call.
 void dativo_file_list_free(struct DativoFileList *list);
+
+// Load the native plugin `spec` (`path/to/lib.so:symbol`, or `path/to/lib.so` for the entry
+// symbol `dativo_plugin_init`) and agree on an ABI version with it, newest first.
+//
+// `options_json` is NULL or a JSON object: `{"sha256": "<hex>"}` refuses a library whose
+// sha256 differs; `{"allow_dir": "<folder>"}` refuses a library outside that folder.
+// Loading runs the library's code: restrict it when the spec comes from someone else.
+// On success `*out` is a new handle; free it with `dativo_plugin_free`.
+// Errors: INVALID_ARGUMENT, CONFIG (malformed spec or options), PLUGIN (missing file or
+// symbol, refused by the options, no common ABI version, an invalid vtable, init failed).
+// Thread-safe.
+//
+// # Safety
+// `spec` is NULL or a C string; `options_json` NULL or a C string; `out` writable; `error`
+// NULL or a zero-initialised `DativoError`.
+DativoStatus dativo_plugin_load(const char *spec,
+                                const char *options_json,
+                                struct DativoPlugin **out,
+                                struct DativoError *error);
+
+// `DATIVO_PLUGIN_READER` or `DATIVO_PLUGIN_WRITER`; 0 for NULL.
+//
+// # Safety
+// `plugin` is NULL or a live handle.
+uint32_t dativo_plugin_kind(const struct DativoPlugin *plugin);
+
+// The plugin's name, valid until `dativo_plugin_free`; NULL for NULL.
+//
+// # Safety
+// `plugin` is NULL or a live handle.
+const char *dativo_plugin_name(const struct DativoPlugin *plugin);
+
+// The plugin's own version text, valid until `dativo_plugin_free`; NULL for NULL or when the
+// plugin gave none.
+//
+// # Safety
+// `plugin` is NULL or a live handle.
+const char *dativo_plugin_version(const struct DativoPlugin *plugin);
+
+// The plugin ABI version host and plugin agreed on; 0 for NULL.
+//
+// # Safety
+// `plugin` is NULL or a live handle.
+uint32_t dativo_plugin_abi_version(const struct DativoPlugin *plugin);
+
+// Open a reader plugin with `config_json` (a JSON object, passed to the plugin as is) and
+// write its data into `*out` as a stream, which the caller releases. The stream follows
+// the rules of dativo's own streams: an error is sticky and never looks like the end, and
+// `dativo_status_from_stream` recovers its status. It stays valid after
+// `dativo_plugin_free`.
+// Errors: INVALID_ARGUMENT (NULL, or a writer plugin), and whatever the plugin reports.
+//
+// # Safety
+// `plugin` is NULL or a live handle not used elsewhere during the call; `config_json` NULL
+// or a C string; `out` writable; `error` NULL or a zero-initialised `DativoError`.
+DativoStatus dativo_plugin_open_reader(struct DativoPlugin *plugin,
+                                       const char *config_json,
+                                       struct ArrowArrayStream *out,
+                                       struct DativoError *error);
+
+// Hand `stream` (moved: released on return, on success and on failure) to a writer plugin
+// with `config_json` (a JSON object, passed as is). On success `*out` lists the files the
+// plugin committed; free it with `dativo_file_list_free`.
+// Errors: INVALID_ARGUMENT (NULL, a released stream, or a reader plugin), and whatever the
+// plugin or the stream reports.
+//
+// # Safety
+// `plugin` is NULL or a live handle not used elsewhere during the call; `config_json` NULL
+// or a C string; `stream` NULL or a valid stream; `out` writable; `error` NULL or a
+// zero-initialised `DativoError`.
+DativoStatus dativo_plugin_write(struct DativoPlugin *plugin,
+                                 const char *config_json,
+                                 struct ArrowArrayStream *stream,
+                                 struct DativoFileList **out,
+                                 struct DativoError *error);
+
+// Release the plugin (its vtable's `release`). Streams it produced stay valid. NULL is
+// allowed.
+//
+// # Safety
+// `plugin` is NULL or a live handle, not used afterwards.
+void dativo_plugin_free(struct DativoPlugin *plugin);
+
+// Like `dativo_job_run`, with `resolver` (and its `context`, passed back as is) providing
+// the job's non-native plugins. Native plugins load as in `dativo_job_run`; both honour
+// `DATIVO_PLUGIN_DIR`. `resolver` may be NULL (then this is `dativo_job_run`).
+// Errors: as `dativo_job_run`, and PLUGIN.
+//
+// # Safety
+// As `dativo_job_run`; `resolver` is NULL or follows `DativoPluginResolver`.
+DativoStatus dativo_job_run_with_resolver(const char *path,
+                                          DativoPluginResolver resolver,
+                                          void *context,
+                                          struct DativoJobReport **out,
+                                          struct DativoError *error);
 
 // A short, static, English description of `status` ("data error", "I/O error", ...);
 // "unknown status" for a value this library does not know. Never NULL; do not free.

@@ -32,6 +32,9 @@ pub enum Error {
     /// Failure inside an Arrow kernel.
     #[error("arrow: {0}")]
     Arrow(#[from] arrow_schema::ArrowError),
+    /// A plugin failed, or could not be loaded; the message names the plugin and says why.
+    #[error("{0}")]
+    Plugin(String),
     /// A bug in dativo (a thread panicked, an invariant broke). Please report it.
     #[error("internal error: {0}")]
     Internal(String),
@@ -56,6 +59,7 @@ impl Error {
             },
             Error::Parquet(e) => Error::Parquet(::parquet::errors::ParquetError::General(redact(&e.to_string()))),
             Error::Arrow(e) => Error::Arrow(arrow_schema::ArrowError::ComputeError(redact(&e.to_string()))),
+            Error::Plugin(m) => Error::Plugin(redact(&m)),
             Error::Internal(m) => Error::Internal(redact(&m)),
         }
     }

@@ -9,9 +9,11 @@
 //! - [`gen`]: the deterministic benchmark file generator;
 //! - [`yaml`]: YAML loading with messages that name the key, line and nearest valid key.
 //!
-//! - [`ffi`]: the C API (`include/dativo.h`), a thin layer over the modules above.
+//! - [`ffi`]: the C API (`include/dativo.h`), a thin layer over the modules above;
+//! - [`plugin`]: custom readers and writers behind the plugin ABI (loading, calling, and the
+//!   SDK for plugins written in Rust).
 //!
-//! The engine modules know nothing of the C API; only `ffi` converts between the two.
+//! The engine modules know nothing of the C API; only `ffi` and `plugin` cross it.
 
 pub mod csv;
 pub mod error;
@@ -20,6 +22,7 @@ pub mod gen;
 pub mod job;
 pub mod parquet;
 pub mod pipeline;
+pub mod plugin;
 pub mod schema;
 pub mod yaml;
 

@@ -40,6 +40,14 @@ enum Command {
         /// No progress display (errors and the final summary are still printed).
         #[arg(long, short)]
         quiet: bool,
+        /// With source.incremental: ingest every listed file again, replacing its Parquet
+        /// files, even when it is unchanged.
+        #[arg(long)]
+        full_refresh: bool,
+        /// With source.incremental: ignore the state file (also a corrupt one) and start from an
+        /// empty state: every listed file is ingested again.
+        #[arg(long)]
+        reset_state: bool,
     },
     /// Validate a job without running it: keys, values, asset, input files and their headers.
     Check {
@@ -71,6 +79,11 @@ enum Command {
         #[arg(long, value_name = "N")]
         sample_rows: Option<usize>,
     },
+    /// Inspect plugins.
+    Plugin {
+        #[command(subcommand)]
+        command: PluginCommand,
+    },
     /// Write the deterministic benchmark CSV (`-` writes to stdout).
     Gen {
         /// Number of data rows.
@@ -79,6 +92,19 @@ enum Command {
         /// Output file.
         #[arg(value_name = "OUT.csv")]
         out: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum PluginCommand {
+    /// Load a plugin library and print its name, kind, version and ABI version.
+    Info {
+        /// `path/to/lib.so:symbol`, or `path/to/lib.so` for the entry symbol dativo_plugin_init.
+        #[arg(value_name = "LIB[:SYMBOL]")]
+        spec: String,
+        /// Refuse a library whose sha256 differs.
+        #[arg(long, value_name = "HEX")]
+        sha256: Option<String>,
     },
 }
 
@@ -135,12 +161,13 @@ fn internal_error(message: &str) -> ExitCode {
 
 fn execute(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Run { config, quiet } => run(&config, quiet),
+        Command::Run { config, quiet, full_refresh, reset_state } => run(&config, quiet, full_refresh, reset_state),
         Command::Check { config, data, quiet } => check(&config, data, quiet),
         Command::Infer { file, delimiter, encoding, no_header, sample_rows } => {
             infer(&file, &delimiter, &encoding, no_header, sample_rows)
         }
         Command::Gen { rows, out } => gen(rows, &out),
+        Command::Plugin { command: PluginCommand::Info { spec, sha256 } } => plugin_info(&spec, sha256),
     }
 }
 
@@ -163,11 +190,14 @@ fn load_job(config: &Path) -> Result<dativo::job::Job> {
     Ok(job)
 }
 
-fn run(config: &Path, quiet: bool) -> Result<()> {
-    let job = load_job(config)?;
+fn run(config: &Path, quiet: bool, full_refresh: bool, reset_state: bool) -> Result<()> {
+    let mut job = load_job(config)?;
+    job.full_refresh = full_refresh;
+    job.reset_state = reset_state;
     let report = with_progress(quiet, |p| job.run(p))?;
     let mut text = format!("{}\n", report.summary());
     match report.files.as_slice() {
+        [] if report.incremental.is_some() => text.push_str("no parquet file written (every input unchanged)\n"),
         [] => text.push_str("no parquet file written (no rows)\n"),
         [file] => text.push_str(&format!("parquet: {}\n", file.path.display())),
         files => text.push_str(&format!("parquet: {} files in {}\n", files.len(), job.output_dir.display())),
@@ -196,6 +226,7 @@ fn with_progress(
 fn check(config: &Path, data: bool, quiet: bool) -> Result<()> {
     let job = load_job(config)?;
     job.plan()?; // reads every header and matches it to the asset
+    let plugins = job.check_plugins()?; // loads every plugin once
     if data {
         let report = with_progress(quiet, |p| job.check_data(p))?;
         return print_stdout(
@@ -212,16 +243,13 @@ fn check(config: &Path, data: bool, quiet: bool) -> Result<()> {
         ),
         None => "no asset (column types inferred)".to_string(),
     };
-    let summary = format!(
-        "ok: {} input file{} ({}) -> {}, {}, {} mode",
-        files.len(),
-        if files.len() == 1 { "" } else { "s" },
-        files.join(", "),
-        job.output_dir.display(),
-        schema,
-        job.mode.name()
-    );
-    print_stdout(&job.redact(&format!("{summary}\n")))
+    let inputs = match &job.reader_plugin {
+        Some(plugin) => format!("custom reader {}", plugin.spec),
+        None => format!("{} input file{} ({})", files.len(), if files.len() == 1 { "" } else { "s" }, files.join(", ")),
+    };
+    let summary = format!("ok: {inputs} -> {}, {}, {} mode", job.output_dir.display(), schema, job.mode.name());
+    let plugins: String = plugins.iter().map(|line| format!("ok: {line}\n")).collect();
+    print_stdout(&job.redact(&format!("{summary}\n{plugins}")))
 }
 
 fn infer(file: &Path, delimiter: &str, encoding: &str, no_header: bool, sample_rows: Option<usize>) -> Result<()> {
@@ -242,6 +270,23 @@ fn infer(file: &Path, delimiter: &str, encoding: &str, no_header: bool, sample_r
     let schema = dativo::csv::infer_schema(&[file.to_path_buf()], &options)?;
     let name = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "asset".into());
     print_stdout(&dativo::schema::asset_yaml(&name, &file.display().to_string(), options.infer_sample_rows, &schema))
+}
+
+/// `dativo plugin info`: load the plugin (honouring DATIVO_PLUGIN_DIR) and describe it.
+fn plugin_info(spec: &str, sha256: Option<String>) -> Result<()> {
+    use dativo::plugin::{LoadPolicy, Plugin, PluginSpec};
+    let spec = PluginSpec::parse(spec)?;
+    let allow_dir = dativo::job::plugins::PluginHost::from_env().allow_dir;
+    let plugin = Plugin::load(&spec, &LoadPolicy { sha256, allow_dir })?;
+    print_stdout(&format!(
+        "name: {}\nkind: {}\nversion: {}\nabi_version: {}\nlibrary: {}\nsymbol: {}\n",
+        plugin.name(),
+        plugin.kind().name(),
+        plugin.version().unwrap_or("-"),
+        plugin.abi_version(),
+        spec.path.display(),
+        spec.name.as_deref().unwrap_or(dativo::ffi::plugin_abi::DATIVO_PLUGIN_INIT_SYMBOL),
+    ))
 }
 
 fn gen(rows: u64, out: &Path) -> Result<()> {

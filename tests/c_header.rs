@@ -4,9 +4,11 @@
 
 use std::path::Path;
 
+use dativo::ffi::plugin_abi::DATIVO_PLUGIN_INIT_SYMBOL;
 use dativo::ffi::version::{ABI_VERSION, VERSION, VERSION_MAJOR, VERSION_MINOR, VERSION_NUMBER, VERSION_PATCH};
 
-/// The version macros, from the constants build.rs derives from Cargo.toml.
+/// The version macros, from the constants build.rs derives from Cargo.toml, and the string
+/// constants cbindgen cannot emit.
 fn version_macros() -> String {
     format!(
         "\n/* Versions of this header, generated from Cargo.toml. Compare them with\n \
@@ -18,7 +20,9 @@ fn version_macros() -> String {
          /* MAJOR * 1000000 + MINOR * 1000 + PATCH */\n\
          #define DATIVO_VERSION_NUMBER {VERSION_NUMBER}\n\
          /* Bumped on every change that breaks existing callers. */\n\
-         #define DATIVO_ABI_VERSION {ABI_VERSION}\n"
+         #define DATIVO_ABI_VERSION {ABI_VERSION}\n\
+         /* The entry symbol of a plugin whose spec names none (`lib.so` rather than `lib.so:symbol`). */\n\
+         #define DATIVO_PLUGIN_INIT_SYMBOL \"{DATIVO_PLUGIN_INIT_SYMBOL}\"\n"
     )
 }
 

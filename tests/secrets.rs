@@ -231,7 +231,9 @@ fn cli_secret_in_rejects_path_stays_out_of_output_and_rejects_file() {
         assert!(rejects.contains("x,bob"), "{label}: {rejects}");
         assert_clean(&format!("the rejects file ({label})"), &rejects);
     }
-    assert_eq!(names_under(&dir.path().join("out")), ["part-00000.parquet"]);
+    let mut names = names_under(&dir.path().join("out"));
+    names.sort();
+    assert_eq!(names, ["_manifest.json", "part-00000.parquet"]);
 
     // max_rejects exceeded: an error about the rejects, still without the secret.
     let options =
@@ -298,8 +300,10 @@ fn cli_successful_debug_run_with_secret_paths_prints_no_secret() {
             assert!(stderr.contains("tenant tenant-${SECRET_OK}"), "{label}: no log lines:\n{stderr}");
         }
     }
-    let names = names_under(&out_dir);
-    assert_eq!(names, ["part-00000.parquet"]);
+    let mut names = names_under(&out_dir);
+    names.sort();
+    assert_eq!(names, ["_manifest.json", "part-00000.parquet"]);
+    assert_clean("the manifest", &fs::read_to_string(out_dir.join("_manifest.json")).unwrap());
     for name in &names {
         assert_clean("the Parquet file names", name);
     }

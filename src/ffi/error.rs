@@ -62,11 +62,7 @@ impl Failure {
     }
 
     pub fn panic(payload: Box<dyn Any + Send>) -> Self {
-        let what = payload
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| payload.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "unknown panic".into());
+        let what = panic_text(&payload);
         Failure::new(
             DATIVO_STATUS_INTERNAL,
             format!("internal error: dativo panicked ({what}); this is a bug in dativo, please report it"),
@@ -74,10 +70,53 @@ impl Failure {
     }
 }
 
+/// The text a panic carried.
+pub(crate) fn panic_text(payload: &Box<dyn Any + Send>) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
+}
+
 impl From<Error> for Failure {
     fn from(e: Error) -> Self {
         Failure::new(status_of(&e), e.to_string())
     }
+}
+
+impl Failure {
+    /// The engine error for a failure reported by foreign code (a plugin, a foreign stream),
+    /// its message prefixed with `origin`. Faults in the data, schema or configuration keep
+    /// their kind, since that is what the user must fix; everything else is the plugin's.
+    pub fn into_error(self, origin: &str) -> Error {
+        let message = format!("{origin}: {}", self.message);
+        match self.status {
+            DATIVO_STATUS_DATA => Error::Data(message),
+            DATIVO_STATUS_SCHEMA => Error::Schema(message),
+            DATIVO_STATUS_CONFIG => Error::Config(message),
+            _ => Error::Plugin(message),
+        }
+    }
+}
+
+/// The message a foreign function left in `error` (released afterwards), or `fallback`.
+pub(crate) fn take_message(error: &mut DativoError, fallback: &str) -> String {
+    let text = if error.message.is_null() {
+        fallback.to_string()
+    } else {
+        // SAFETY: a non-NULL message is a NUL-terminated string owned by `error`.
+        unsafe { std::ffi::CStr::from_ptr(error.message) }.to_string_lossy().into_owned()
+    };
+    if let Some(release) = error.release {
+        // SAFETY: `release` came with the message it frees.
+        unsafe { release(error) };
+    }
+    // Not an assignment: that would run Drop, releasing a second time if the plugin's release
+    // forgot to reset the struct.
+    // SAFETY: `error` is a valid, exclusively borrowed struct.
+    unsafe { ptr::write(error, DativoError::default()) };
+    text
 }
 
 /// Run `body` for the exported function `function`: success is `DATIVO_STATUS_OK`; a failure

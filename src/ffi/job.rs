@@ -39,10 +39,17 @@ pub unsafe extern "C" fn dativo_job_run(
         let path = args::path(path, "path")?;
         let job = job::load(&path)?;
         let report = job.run(&|_| {})?;
-        let files = DativoFileList::new(&report.files);
-        ptr::write(out, Box::into_raw(Box::new(DativoJobReport { report, files })));
+        ptr::write(out, DativoJobReport::new(report));
         Ok(())
     })
+}
+
+impl DativoJobReport {
+    /// A new handle for `report`.
+    pub(crate) fn new(report: RunReport) -> *mut DativoJobReport {
+        let files = DativoFileList::new(&report.files);
+        Box::into_raw(Box::new(DativoJobReport { report, files }))
+    }
 }
 
 /// A counter of a report; 0 for NULL.

@@ -15,7 +15,8 @@
 //! - NULL where a value is required is `DATIVO_STATUS_INVALID_ARGUMENT`, never a crash.
 //!
 //! One module per kind of handle: [`csv`] (reader), [`parquet`] (writer and file lists),
-//! [`job`] (run a job file, its report); [`stream`] exports and imports Arrow C streams;
+//! [`job`] (run a job file, its report), [`plugin`] (load and use plugins; run a job whose
+//! plugins the caller provides) with [`plugin_abi`] (what a plugin implements); [`stream`] exports and imports Arrow C streams;
 //! [`version`], [`status`] and [`error`] are shared by all.
 
 mod args;
@@ -24,6 +25,8 @@ pub mod csv;
 pub mod error;
 pub mod job;
 pub mod parquet;
+pub mod plugin;
+pub mod plugin_abi;
 pub mod status;
 pub mod stream;
 pub mod version;
@@ -32,5 +35,7 @@ pub use arrow_c::ArrowArrayStream;
 pub use error::DativoError;
 pub use status::*;
 
+#[cfg(test)]
+mod plugin_tests;
 #[cfg(test)]
 mod tests;

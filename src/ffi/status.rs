@@ -31,7 +31,8 @@ pub const DATIVO_STATUS_IO: DativoStatus = 5;
 pub const DATIVO_STATUS_ARROW: DativoStatus = 6;
 /// The Parquet encoder failed.
 pub const DATIVO_STATUS_PARQUET: DativoStatus = 7;
-/// A plugin could not be loaded or failed (reserved for the plugin API).
+/// A plugin could not be loaded, shares no ABI version with the host, or failed. A plugin's
+/// init function also returns it for an ABI version the plugin does not speak.
 pub const DATIVO_STATUS_PLUGIN: DativoStatus = 8;
 /// A bug in dativo (a panic, a broken invariant). The message says where; please report it.
 pub const DATIVO_STATUS_INTERNAL: DativoStatus = 9;
@@ -68,6 +69,7 @@ pub(crate) fn status_of(e: &Error) -> DativoStatus {
         Error::Io { .. } => DATIVO_STATUS_IO,
         Error::Parquet(_) => DATIVO_STATUS_PARQUET,
         Error::Arrow(_) => DATIVO_STATUS_ARROW,
+        Error::Plugin(_) => DATIVO_STATUS_PLUGIN,
         Error::Internal(_) => DATIVO_STATUS_INTERNAL,
     }
 }

@@ -5,7 +5,7 @@
 //! - Dativo platform metadata that does not change what is read or written (`finops`,
 //!   `classification_overrides`, ...): accepted and ignored;
 //! - Dativo keys whose meaning dativo does not implement (`source_connector`,
-//!   `source.incremental`, `target.partitioning`, ...): a clear "not supported" error, because
+//!   `source.incremental.cursor_field`, `target.partitioning`, ...): a clear "not supported" error, because
 //!   ignoring them would silently do something else than the user asked;
 //! - anything else: "unknown key", with a suggestion when a valid key is close.
 
@@ -110,11 +110,18 @@ pub struct SourceConfig {
     #[serde(default)]
     pub engine: Option<ReaderEngine>,
 
-    // Refused (see `Job::load`).
+    /// A reader plugin, `path/to/lib.so:symbol` (or `module.py:Class` through the Python
+    /// package); the other source keys are then passed to it as its config.
     #[serde(default)]
-    pub custom_reader: Option<IgnoredAny>,
+    pub custom_reader: Option<String>,
+    /// The sha256 (hex) the reader plugin's file must have.
     #[serde(default)]
-    pub incremental: Option<IgnoredAny>,
+    pub custom_reader_sha256: Option<String>,
+
+    // Refused (see `Job::load`) unless a custom reader takes them.
+    /// Incremental runs (see [`crate::job::state`]).
+    #[serde(default)]
+    pub incremental: Option<IncrementalConfig>,
     #[serde(default)]
     pub connection: Option<IgnoredAny>,
     #[serde(default)]
@@ -145,6 +152,24 @@ impl SourceConfig {
         ];
         keys.iter().filter(|(_, present)| *present).map(|(k, _)| *k).collect()
     }
+}
+
+/// `source.incremental`, as in Dativo jobs.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IncrementalConfig {
+    /// `file_modified_time` or `file_fingerprint`; other Dativo strategies are refused.
+    #[serde(default)]
+    pub strategy: Option<String>,
+    /// The state file; default `<output_base>/_dativo_state.json`.
+    #[serde(default)]
+    pub state_path: Option<String>,
+    /// Files modified within this many days are ingested again even when unchanged.
+    #[serde(default)]
+    pub lookback_days: Option<u32>,
+    /// Dativo's row-cursor strategies: refused (dativo tracks whole files).
+    #[serde(default)]
+    pub cursor_field: Option<IgnoredAny>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -231,9 +256,14 @@ pub struct TargetConfig {
     #[serde(default)]
     pub engine: Option<WriterEngine>,
 
-    // Refused (see `Job::load`).
+    /// A writer plugin, like `source.custom_reader`; the target keys are its config.
     #[serde(default)]
-    pub custom_writer: Option<IgnoredAny>,
+    pub custom_writer: Option<String>,
+    /// The sha256 (hex) the writer plugin's file must have.
+    #[serde(default)]
+    pub custom_writer_sha256: Option<String>,
+
+    // Refused (see `Job::load`) unless a custom writer takes them.
     #[serde(default)]
     pub partitioning: Option<IgnoredAny>,
     #[serde(default)]
@@ -250,7 +280,6 @@ impl TargetConfig {
     /// The refused keys present, by name.
     pub fn unsupported_keys(&self) -> Vec<&'static str> {
         let keys = [
-            ("custom_writer", self.custom_writer.is_some()),
             ("partitioning", self.partitioning.is_some()),
             ("catalog", self.catalog.is_some()),
             ("warehouse", self.warehouse.is_some()),

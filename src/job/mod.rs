@@ -5,17 +5,24 @@
 //! - [`env`]: `${VAR}` substitution and the [`Redactor`] that keeps the values out of every
 //!   error, log line and report;
 //! - [`options`]: reader and writer options from a job or from JSON text (C API);
-//! - [`report`]: [`Progress`] and [`RunReport`].
+//! - [`plugins`]: custom readers and writers in a job (`custom_reader`, `custom_writer`);
+//! - [`report`]: [`Progress`] and [`RunReport`];
+//! - [`state`]: `source.incremental`: the state file, output names, the manifest, and why a
+//!   crash never loses or duplicates a row (the run itself is in `incremental.rs`).
 //!
 //! The job reference (every key, default and example) is in the README, "Job files".
 
 pub mod config;
 pub mod env;
 pub mod options;
+pub mod plugins;
 pub mod report;
+pub mod state;
+
+mod incremental;
 
 pub use env::Redactor;
-pub use report::{Progress, RunReport};
+pub use report::{IncrementalReport, Progress, RunReport};
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -63,6 +70,19 @@ pub struct Job {
     pub parquet: ParquetOptions,
     pub output_dir: PathBuf,
     pub log_level: log::LevelFilter,
+    /// `source.custom_reader`: the plugin that replaces the CSV reader.
+    pub reader_plugin: Option<plugins::PluginUse>,
+    /// `target.custom_writer`: the plugin that replaces the Parquet writer.
+    pub writer_plugin: Option<plugins::PluginUse>,
+    /// Where plugins may come from, and who provides non-native ones.
+    pub plugin_host: plugins::PluginHost,
+    /// `source.incremental`: skip input files ingested before and unchanged (see [`state`]).
+    pub incremental: Option<state::Incremental>,
+    /// With `incremental`: ingest every listed file again (`dativo run --full-refresh`).
+    pub full_refresh: bool,
+    /// With `incremental`: start from an empty state, also when the state file is corrupt
+    /// (`dativo run --reset-state`).
+    pub reset_state: bool,
     redactor: Redactor,
 }
 
@@ -120,26 +140,27 @@ impl Job {
             }
         }
         let source = &file.source;
-        if source.custom_reader.is_some() {
-            return Err(cfg("source.custom_reader is not supported yet (native and Python plugins arrive \
-                            with the plugin ABI)"
-                .into()));
-        }
-        if source.incremental.is_some() {
-            return Err(cfg("source.incremental is not supported yet: every run re-reads all files; \
-                            remove source.incremental"
-                .into()));
-        }
-        if let Some(key) = source.platform_keys().first() {
+        // A plugin gets its section as its config: the keys dativo itself cannot serve are
+        // then the plugin's business, not errors.
+        let reader_plugin =
+            plugins::parse_use(&source.custom_reader, &source.custom_reader_sha256, "source.custom_reader", &base)
+                .map_err(&cfg)?;
+        let writer_plugin = plugins::parse_use(
+            &file.target.custom_writer,
+            &file.target.custom_writer_sha256,
+            "target.custom_writer",
+            &base,
+        )
+        .map_err(&cfg)?;
+        if let Some(key) = source.platform_keys().first().filter(|_| reader_plugin.is_none()) {
             return Err(cfg(format!(
                 "source.{key} is not supported by dativo: it reads local CSV files only; list them \
                  under source.files"
             )));
         }
         let target = &file.target;
-        if let Some(key) = target.unsupported_keys().first() {
+        if let Some(key) = target.unsupported_keys().first().filter(|_| writer_plugin.is_none()) {
             let why = match *key {
-                "custom_writer" => "custom writers arrive with the plugin ABI",
                 "partitioning" => "files are written unpartitioned into target.output_base",
                 _ => "dativo writes Parquet files to a local directory (target.output_base)",
             };
@@ -148,11 +169,11 @@ impl Job {
 
         // Source.
         let kind = source.kind.as_deref().unwrap_or("csv");
-        if !kind.eq_ignore_ascii_case("csv") {
+        if !kind.eq_ignore_ascii_case("csv") && reader_plugin.is_none() {
             return Err(cfg(format!("source.type '{kind}' is not supported: dativo reads CSV files (type: csv)")));
         }
         let files = source.files.as_deref().unwrap_or_default();
-        if files.is_empty() {
+        if files.is_empty() && reader_plugin.is_none() {
             return Err(cfg(
                 "source.files: list at least one input file, e.g. `files: [{path: data/users.csv}]`".into()
             ));
@@ -163,6 +184,9 @@ impl Job {
                 return Err(cfg(format!("source.files[{i}].path is empty")));
             }
             let resolved = resolve_path(&f.path);
+            if reader_plugin.is_some() {
+                continue; // what `files` name is the plugin's business (they go into its config)
+            }
             match fs::metadata(&resolved) {
                 Ok(m) if m.is_dir() => {
                     return Err(cfg(format!(
@@ -181,14 +205,14 @@ impl Job {
 
         // Target.
         let target_kind = target.kind.as_deref().unwrap_or("local");
-        if !target_kind.eq_ignore_ascii_case("local") {
+        if !target_kind.eq_ignore_ascii_case("local") && writer_plugin.is_none() {
             return Err(cfg(format!(
                 "target.type '{target_kind}' is not supported: dativo writes Parquet files to a local \
                  directory (type: local)"
             )));
         }
         let format = target.file_format.as_deref().unwrap_or("parquet");
-        if !format.eq_ignore_ascii_case("parquet") {
+        if !format.eq_ignore_ascii_case("parquet") && writer_plugin.is_none() {
             return Err(cfg(format!("target.file_format '{format}' is not supported: dativo writes parquet")));
         }
         let output_dir = match target.output_base.as_deref() {
@@ -208,6 +232,15 @@ impl Job {
             parquet.max_bytes_per_file = Some(((mb * 1024.0 * 1024.0) as u64).max(1));
         }
         parquet.validate().map_err(|e| cfg(format!("target: {e}")))?;
+        let incremental = match &source.incremental {
+            None => None,
+            Some(inc) => Some(incremental_config(inc, &parquet, &output_dir, resolve_path).map_err(cfg)?),
+        };
+        if incremental.is_some() && (reader_plugin.is_some() || writer_plugin.is_some()) {
+            return Err(cfg("source.incremental cannot be combined with a custom reader or writer: dativo tracks \
+                            local CSV files written as Parquet"
+                .into()));
+        }
 
         // Reader options.
         let default_reader = ReaderOptions::default();
@@ -273,7 +306,11 @@ impl Job {
             },
         };
 
+        let (reader_plugin, writer_plugin) = plugins::with_configs(text, label, reader_plugin, writer_plugin, &base)?;
         Ok(Job {
+            reader_plugin,
+            writer_plugin,
+            plugin_host: plugins::PluginHost::from_env(),
             path: path.to_path_buf(),
             tenant_id: file.tenant_id.map(|s| s.0),
             environment: file.environment.map(|s| s.0),
@@ -285,6 +322,9 @@ impl Job {
             parquet,
             output_dir,
             log_level,
+            incremental,
+            full_refresh: false,
+            reset_state: false,
             redactor,
         })
     }
@@ -336,6 +376,9 @@ impl Job {
 
     /// The sink of a run: Parquet files, or nothing when only checking the data.
     fn sink(&self, schema: arrow_schema::SchemaRef, write: bool) -> Result<JobSink> {
+        if let (Some(plugin), true) = (&self.writer_plugin, write) {
+            return Ok(JobSink::Plugin(self.plugin_sink(plugin, schema)?));
+        }
         Ok(if write {
             JobSink::Parquet(Box::new(ParquetSink::create(&self.output_dir, schema, self.parquet.clone())?))
         } else {
@@ -344,6 +387,9 @@ impl Job {
     }
 
     fn run_inner(&self, progress: &dyn Fn(&Progress), write: bool) -> Result<RunReport> {
+        if let Some(plugin) = &self.reader_plugin {
+            return self.run_reader_plugin(plugin, progress, write);
+        }
         let start = Instant::now();
         let describe = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
         self.log(
@@ -359,6 +405,15 @@ impl Job {
                 self.output_dir.display()
             ),
         );
+        if write {
+            if let Some(inc) = &self.incremental {
+                return self.run_incremental(inc, progress, start);
+            }
+            // The manifest goes before anything visible changes and comes back last.
+            if self.writer_plugin.is_none() {
+                state::Manifest::remove(&self.output_dir)?;
+            }
+        }
         if let Some(rejects) = &self.csv.rejects_path {
             if self.csv.on_error == OnError::Reject {
                 if let Some(dir) = rejects.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -424,7 +479,11 @@ impl Job {
             files: outcome.output,
             input_bytes,
             seconds: start.elapsed().as_secs_f64(),
+            incremental: None,
         };
+        if write && self.writer_plugin.is_none() {
+            state::Manifest::of_files(&report.files).save(&self.output_dir)?;
+        }
         let done = if write {
             format!(
                 "{} rows written to {} file(s) in {}",
@@ -438,6 +497,38 @@ impl Job {
         self.log(log::Level::Info, &format!("job {}: {done}", self.path.display()));
         Ok(report)
     }
+}
+
+/// `source.incremental` checked and resolved; errors name the key.
+fn incremental_config(
+    inc: &config::IncrementalConfig,
+    parquet: &ParquetOptions,
+    output_dir: &Path,
+    resolve_path: impl Fn(&str) -> PathBuf,
+) -> std::result::Result<state::Incremental, String> {
+    if inc.cursor_field.is_some() {
+        return Err("source.incremental.cursor_field is not supported by dativo: it tracks whole input files \
+                    (strategy: file_modified_time or file_fingerprint), not row cursors"
+            .into());
+    }
+    let strategy = match inc.strategy.as_deref() {
+        Some(name) => state::Strategy::parse(name).map_err(|m| format!("source.incremental.{m}"))?,
+        None => return Err("source.incremental.strategy is required: file_modified_time or file_fingerprint".into()),
+    };
+    if parquet.write_mode != crate::parquet::WriteMode::Overwrite {
+        return Err("target.engine.options.write_mode: append cannot be combined with source.incremental: each \
+                    input's Parquet files are replaced when it is ingested again"
+            .into());
+    }
+    let state_path = match inc.state_path.as_deref() {
+        Some(p) if !p.trim().is_empty() => resolve_path(p),
+        Some(_) => return Err("source.incremental.state_path is empty".into()),
+        None => output_dir.join(state::DEFAULT_STATE_FILE),
+    };
+    if state_path.is_dir() {
+        return Err(format!("source.incremental.state_path: {} is a directory, not a file", state_path.display()));
+    }
+    Ok(state::Incremental { strategy, state_path, lookback_days: inc.lookback_days.unwrap_or(0) })
 }
 
 /// `examples/jobs/../data/x.csv` -> `examples/data/x.csv`, lexically (without touching the
@@ -467,6 +558,7 @@ pub fn normalize(path: &Path) -> PathBuf {
 
 enum JobSink {
     Parquet(Box<ParquetSink>),
+    Plugin(plugins::PluginSink),
     Discard,
 }
 
@@ -475,18 +567,22 @@ impl pipeline::Sink for JobSink {
     fn write(&mut self, batch: &RecordBatch) -> Result<()> {
         match self {
             JobSink::Parquet(s) => s.write(batch),
+            JobSink::Plugin(s) => s.write(batch),
             JobSink::Discard => Ok(()),
         }
     }
     fn finish(self) -> Result<Self::Output> {
         match self {
             JobSink::Parquet(s) => (*s).finish(),
+            JobSink::Plugin(s) => s.finish(),
             JobSink::Discard => Ok(Vec::new()),
         }
     }
     fn abort(self) {
-        if let JobSink::Parquet(s) = self {
-            (*s).abort()
+        match self {
+            JobSink::Parquet(s) => (*s).abort(),
+            JobSink::Plugin(s) => s.abort(),
+            JobSink::Discard => {}
         }
     }
 }

@@ -43,9 +43,23 @@ pub struct RunReport {
     pub files: Vec<CommittedFile>,
     /// Sum of the sizes of `files`.
     pub bytes_written: u64,
-    /// Sum of the sizes of the input files.
+    /// Sum of the sizes of the input files (read in this run).
     pub input_bytes: u64,
     pub seconds: f64,
+    /// With `source.incremental`: which inputs were ingested and which skipped.
+    pub incremental: Option<IncrementalReport>,
+}
+
+/// The incremental part of a [`RunReport`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct IncrementalReport {
+    /// Inputs read and committed in this run, in job order (as the job names them, `${VAR}`
+    /// values redacted: these are for display, unlike `files`).
+    pub ingested: Vec<std::path::PathBuf>,
+    /// Inputs skipped because they are unchanged since they were ingested (redacted).
+    pub skipped: Vec<std::path::PathBuf>,
+    /// The state file (redacted).
+    pub state_path: std::path::PathBuf,
 }
 
 impl RunReport {
@@ -78,6 +92,16 @@ impl RunReport {
             self.seconds,
             self.mb_per_second()
         ));
+        if let Some(inc) = &self.incremental {
+            s.push_str(&format!(
+                "\ninputs: {} ingested, {} skipped (unchanged)",
+                inc.ingested.len(),
+                inc.skipped.len()
+            ));
+            for skipped in &inc.skipped {
+                s.push_str(&format!("\n  skipped: {}", skipped.display()));
+            }
+        }
         s
     }
 }
@@ -144,6 +168,7 @@ mod tests {
             bytes_written: 2048,
             input_bytes: 50_000_000,
             seconds: 2.0,
+            incremental: None,
         };
         let s = r.summary();
         assert_eq!(
@@ -152,6 +177,17 @@ mod tests {
              files: 0 parquet files, 2.0 KiB (input 47.7 MiB)\ntime: 2.00 s, 25.0 MB/s"
         );
         assert_eq!(RunReport::default().mb_per_second(), 0.0);
+        let inc = RunReport {
+            incremental: Some(IncrementalReport {
+                ingested: vec!["a.csv".into()],
+                skipped: vec!["b.csv".into(), "c.csv".into()],
+                state_path: "s.json".into(),
+            }),
+            ..r
+        };
+        assert!(inc
+            .summary()
+            .ends_with("\ninputs: 1 ingested, 2 skipped (unchanged)\n  skipped: b.csv\n  skipped: c.csv"));
         let p = Progress { rows: 1, bytes_read: 5, total_bytes: 10, elapsed: Duration::ZERO };
         assert_eq!(p.fraction(), 0.5);
     }

@@ -357,14 +357,9 @@ fn not_supported_keys() {
     }
     let src =
         |extra: &str| format!("source:\n  files: [{{path: data/a.csv}}]\n  {extra}\ntarget:\n  output_base: out\n");
-    assert_eq!(
-        f.err(&src("custom_reader: {path: lib.so}")),
-        "source.custom_reader is not supported yet (native and Python plugins arrive with the plugin ABI)"
-    );
-    assert_eq!(
-        f.err(&src("incremental: {strategy: mtime}")),
-        "source.incremental is not supported yet: every run re-reads all files; remove source.incremental"
-    );
+    assert!(f
+        .err(&src("incremental: {strategy: mtime}"))
+        .starts_with("source.incremental.strategy 'mtime' is not supported: use file_modified_time"));
     for key in ["connection", "credentials", "objects", "tables", "sheets", "dsn", "rate_limits"] {
         let e = f.err(&src(&format!("{key}: x")));
         assert!(e.starts_with(&format!("source.{key} is not supported by dativo")), "{e}");
@@ -372,7 +367,7 @@ fn not_supported_keys() {
     assert!(f.err(&src("type: postgres")).starts_with("source.type 'postgres' is not supported"));
     let tgt =
         |extra: &str| format!("source:\n  files: [{{path: data/a.csv}}]\ntarget:\n  output_base: out\n  {extra}\n");
-    for key in ["custom_writer", "partitioning", "catalog", "warehouse", "branch", "connection"] {
+    for key in ["partitioning", "catalog", "warehouse", "branch", "connection"] {
         let e = f.err(&tgt(&format!("{key}: x")));
         assert!(e.starts_with(&format!("target.{key} is not supported yet: ")), "{e}");
     }
@@ -381,6 +376,41 @@ fn not_supported_keys() {
     assert!(f.err(&tgt("file_format: csv")).starts_with("target.file_format 'csv' is not supported"));
     // Case does not matter for the supported ones.
     assert!(f.load(&tgt("type: LOCAL\n  file_format: Parquet")).is_ok());
+}
+
+#[test]
+fn plugin_keys() {
+    let f = Folder::new();
+    let src = |extra: &str| format!("source:\n  {extra}\ntarget:\n  output_base: out\n");
+    let e = f.err(&src("custom_reader: {path: lib.so}"));
+    assert!(e.contains("source.custom_reader: invalid type: map, expected a string"), "{e}");
+    let e = f.err(&src("custom_reader: 'lib.so:'"));
+    assert!(e.contains("source.custom_reader: plugin 'lib.so:': the name after ':' is empty"), "{e}");
+    let e = f.err(&src("files: [{path: data/a.csv}]\n  custom_reader_sha256: ab"));
+    assert!(e.contains("source.custom_reader_sha256 is set but source.custom_reader is not"), "{e}");
+    let e = f.err(&src("custom_reader: lib.so\n  custom_reader_sha256: xyz"));
+    assert!(e.contains("source.custom_reader_sha256 must be 64 hex digits"), "{e}");
+
+    // With a custom reader, the keys only a plugin can serve are its config; files need not
+    // exist (they are the plugin's to interpret), and the plugin is only loaded at run time.
+    let job = f
+        .load(&src("type: postgres\n  custom_reader: plugins/libpg.so:make\n  connection: {host: db}\n  \
+             files: [{path: not/here.csv, id: t1}]"))
+        .unwrap();
+    let reader = job.reader_plugin.as_ref().unwrap();
+    assert_eq!(reader.spec.to_string(), format!("{}:make", f.dir.path().join("plugins/libpg.so").display()));
+    assert_eq!(reader.config["connection"]["host"], "db");
+    assert_eq!(reader.config["files"][0]["path"], f.dir.path().join("not/here.csv").display().to_string());
+    assert_eq!(reader.config["files"][0]["id"], "t1");
+    assert!(job.inputs.is_empty());
+
+    let tgt = |extra: &str| {
+        format!(
+            "source:\n  files: [{{path: data/a.csv}}]\ntarget:\n  output_base: out\n  custom_writer: w.so\n  {extra}\n"
+        )
+    };
+    let job = f.load(&tgt("type: s3\n  connection: {bucket: b}\n  partitioning: [date]")).unwrap();
+    assert_eq!(job.writer_plugin.as_ref().unwrap().config["partitioning"][0], "date");
 }
 
 #[test]
@@ -474,5 +504,45 @@ fn column_types_pin_types_without_an_asset_and_conflict_with_one() {
     assert_eq!(
         f.err(&with_asset),
         "source.engine.options.column_types cannot be combined with an asset: the asset types every column (change the types there)"
+    );
+}
+
+#[test]
+fn incremental_keys() {
+    let f = Folder::new();
+    let job = |inc: &str, target_extra: &str| {
+        format!(
+            "source:\n  files: [{{path: data/a.csv}}]\n  incremental: {inc}\ntarget:\n  output_base: out\n{target_extra}"
+        )
+    };
+    let loaded = f.load(&job("{strategy: file_modified_time}", "")).unwrap();
+    let inc = loaded.incremental.unwrap();
+    assert_eq!(inc.strategy, state::Strategy::FileModifiedTime);
+    assert_eq!(inc.state_path, f.dir.path().join("out/_dativo_state.json"));
+    assert_eq!(inc.lookback_days, 0);
+    assert!(!loaded.full_refresh && !loaded.reset_state);
+    let loaded = f.load(&job("{strategy: file_fingerprint, state_path: state/s.json, lookback_days: 2}", "")).unwrap();
+    let inc = loaded.incremental.unwrap();
+    assert_eq!(inc.strategy, state::Strategy::FileFingerprint);
+    assert_eq!(inc.state_path, f.dir.path().join("state/s.json"));
+    assert_eq!(inc.lookback_days, 2);
+    assert!(f.load(MINIMAL).unwrap().incremental.is_none());
+
+    assert_eq!(
+        f.err(&job("{state_path: s.json}", "")),
+        "source.incremental.strategy is required: file_modified_time or file_fingerprint"
+    );
+    assert!(f
+        .err(&job("{strategy: file_fingerprint, cursor_field: updated_at}", ""))
+        .starts_with("source.incremental.cursor_field is not supported by dativo"));
+    assert!(f
+        .err(&job("{strategy: file_fingerprint, stat_path: s.json}", ""))
+        .starts_with("unknown key 'source.incremental.stat_path'"));
+    assert!(f
+        .err(&job("{strategy: file_fingerprint}", "  engine: {options: {write_mode: append}}\n"))
+        .starts_with("target.engine.options.write_mode: append cannot be combined with source.incremental"));
+    assert_eq!(
+        f.err(&job("{strategy: file_fingerprint, state_path: data}", "")),
+        format!("source.incremental.state_path: {} is a directory, not a file", f.dir.path().join("data").display())
     );
 }

@@ -136,6 +136,104 @@ pub(crate) fn remove_other_parts(dir: &Path, prefix: &str, keep: &HashSet<u64>) 
     Ok(removed)
 }
 
+/// Temp name of a plain file written atomically by process `pid`: `.<file_name>.<pid>.tmp`.
+pub(crate) fn file_temp_name(file_name: &str, pid: u32) -> String {
+    format!(".{file_name}.{pid}.tmp")
+}
+
+/// Writes `bytes` to `path` atomically: a temp file in the same directory
+/// ([`file_temp_name`]), fsynced, renamed over `path`, then the directory fsynced. A reader (or
+/// a crash) sees the old content or the new one, never a mix. On error the temp file is removed
+/// and `path` is unchanged (unless the error came from the final directory fsync).
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let name = path.file_name().and_then(|n| n.to_str()).ok_or_else(|| {
+        Error::Config(format!("{}: not a valid file name (it must be UTF-8 and not end in `..`)", path.display()))
+    })?;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let temp = dir.join(file_temp_name(name, std::process::id()));
+    let written = (|| {
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&temp)
+            .map_err(|e| Error::io("cannot create", &temp, e))?;
+        f.write_all(bytes).map_err(|e| Error::io("cannot write", &temp, e))?;
+        f.sync_all().map_err(|e| Error::io("cannot fsync", &temp, e))?;
+        drop(f);
+        publish(&temp, path)
+    })();
+    if let Err(e) = written {
+        remove_quietly(&temp);
+        return Err(e);
+    }
+    sync_dir(&dir)
+}
+
+/// Removes the temp files of [`write_atomically`] for `file_name` left in `dir` by processes
+/// that no longer run (and by our own pid: a crashed earlier process can have had it).
+pub(crate) fn remove_stale_file_temps(dir: &Path, file_name: &str) -> Result<()> {
+    let own = std::process::id();
+    for name in list_names(dir)? {
+        let Some(rest) = name.strip_prefix('.').and_then(|r| r.strip_suffix(".tmp")) else { continue };
+        let Some((base, pid)) = rest.rsplit_once('.') else { continue };
+        if base != file_name {
+            continue;
+        }
+        let Some(pid) = parse_digits(pid).and_then(|p| u32::try_from(p).ok()) else { continue };
+        if pid == own || !process_alive(pid) {
+            let path = dir.join(&name);
+            match fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::io("cannot remove leftover temp file", &path, e)),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// An exclusive advisory lock on a directory, held until dropped or until the process ends
+/// (also when it is killed: the kernel releases it). Unix: `flock` on the directory itself, so
+/// no lock file is left behind; elsewhere a no-op.
+#[derive(Debug)]
+pub(crate) struct FolderLock {
+    #[cfg(unix)]
+    _dir: fs::File,
+}
+
+/// Takes the [`FolderLock`] of `dir`; fails at once, naming the folder, when another holder
+/// (another run, in this process or another) has it.
+pub(crate) fn lock_folder(dir: &Path, holder: &str) -> Result<FolderLock> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::io::AsRawFd;
+        let file = fs::File::open(dir).map_err(|e| Error::io("cannot open directory to lock it", dir, e))?;
+        // SAFETY: flock on a file descriptor we own; no memory is involved.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::WouldBlock {
+                return Err(Error::Config(format!(
+                    "{} is in use by another {holder}: wait for it to finish (two runs of one job at once \
+                     would overwrite each other's files)",
+                    dir.display()
+                )));
+            }
+            return Err(Error::io("cannot lock directory", dir, e));
+        }
+        Ok(FolderLock { _dir: file })
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (dir, holder);
+        Ok(FolderLock {})
+    }
+}
+
 /// The (directory, prefix) pairs a live sink of this process is writing.
 static ACTIVE: Mutex<Vec<(PathBuf, String)>> = Mutex::new(Vec::new());
 
@@ -216,6 +314,45 @@ mod tests {
         assert!(d.join(other_prefix).exists());
         assert!(d.join(unrelated).exists());
         assert!(d.join("part-00000.parquet").exists());
+    }
+
+    #[test]
+    fn atomic_write_replaces_and_stale_file_temps_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        write_atomically(&path, b"one").unwrap();
+        write_atomically(&path, b"two").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"two");
+        assert_eq!(list_names(dir.path()).unwrap(), ["state.json"]);
+        let dead = dir.path().join(file_temp_name("state.json", 999_999_999));
+        let other = dir.path().join(file_temp_name("other.json", 999_999_999));
+        fs::write(&dead, b"x").unwrap();
+        fs::write(&other, b"x").unwrap();
+        remove_stale_file_temps(dir.path(), "state.json").unwrap();
+        assert!(!dead.exists());
+        assert!(other.exists());
+        // A directory that cannot be written: an error naming the temp file, `path` unchanged.
+        let missing = dir.path().join("no/such/dir/state.json");
+        let e = write_atomically(&missing, b"x").unwrap_err().to_string();
+        assert!(e.starts_with("cannot create ") && e.contains(".state.json."), "{e}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn folder_lock_is_exclusive_until_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let lock = lock_folder(dir.path(), "dativo run").unwrap();
+        let e = lock_folder(dir.path(), "dativo run").unwrap_err().to_string();
+        assert_eq!(
+            e,
+            format!(
+                "{} is in use by another dativo run: wait for it to finish (two runs of one job at once would \
+                 overwrite each other's files)",
+                dir.path().display()
+            )
+        );
+        drop(lock);
+        let _again = lock_folder(dir.path(), "dativo run").unwrap();
     }
 
     #[test]

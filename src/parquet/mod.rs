@@ -4,7 +4,7 @@
 //! new file by rows or bytes, and at `finish` renames them to `<prefix>-NNNNN.parquet` and
 //! fsyncs the directory, so no partially written file is ever visible under a final name.
 //! See [`writer`] for the guarantees.
-mod commit;
+pub(crate) mod commit;
 mod dictionary;
 mod early_sync;
 mod encoder;

@@ -50,6 +50,16 @@ pub struct CommittedFile {
     pub bytes: u64,
 }
 
+/// A complete temp file that [`ParquetSink::finish`] will publish: what [`ParquetSink::seal`]
+/// returns, so a caller can record what is about to become visible before it does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealedPart {
+    /// The final file name (in the sink's directory): `<prefix>-NNNNN.parquet`.
+    pub name: String,
+    pub rows: u64,
+    pub bytes: u64,
+}
+
 /// The file being written.
 struct OpenFile {
     index: u64,
@@ -187,6 +197,32 @@ impl ParquetSink {
         result
     }
 
+    /// Completes every file (footer written, fsynced) without publishing anything, and returns
+    /// the parts [`finish`](Self::finish) will publish, in order. Nothing visible changes. A
+    /// caller records them (e.g. in incremental state) between `seal` and `finish`; after `seal`
+    /// only `finish`, `abort` or drop are meaningful. An error leaves the sink unusable.
+    pub fn seal(&mut self) -> Result<Vec<SealedPart>> {
+        self.check_usable()?;
+        let result = self.seal_files();
+        if let Err(e) = &result {
+            self.failed = Some(e.to_string());
+        }
+        result
+    }
+
+    /// Removes the temp files that crashed runs left in `dir` for `prefix` (as
+    /// [`create`](Self::create) does), without creating a sink: for prefixes no sink of this run
+    /// will write. Fails if a sink of this process is writing `dir` with `prefix`.
+    pub fn remove_stale_temps(dir: &Path, prefix: &str) -> Result<()> {
+        let canonical = match fs::canonicalize(dir) {
+            Ok(c) => c,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(Error::io("cannot resolve directory", dir, e)),
+        };
+        let _lock = DirLock::acquire(&canonical, prefix)?;
+        commit::remove_stale_temps(dir, prefix)
+    }
+
     /// Discards the run: deletes every temp file; the directory's visible content is unchanged.
     /// Dropping the sink without calling [`finish`](Self::finish) does the same.
     pub fn abort(mut self) {
@@ -304,13 +340,24 @@ impl ParquetSink {
         }
     }
 
-    fn commit(&mut self) -> Result<Vec<CommittedFile>> {
+    /// Closes the open file; with no file at all, writes one holding only the schema (so
+    /// readers of the output still see it). Idempotent.
+    fn seal_files(&mut self) -> Result<Vec<SealedPart>> {
         self.close_current()?;
         if self.closed.is_empty() {
-            // No rows: one file with the schema, so readers of the output still see it.
             self.open_next(None)?;
             self.close_current()?;
         }
+        let prefix = &self.options.file_prefix;
+        Ok(self
+            .closed
+            .iter()
+            .map(|f| SealedPart { name: commit::final_name(prefix, f.index), rows: f.rows, bytes: f.bytes })
+            .collect())
+    }
+
+    fn commit(&mut self) -> Result<Vec<CommittedFile>> {
+        self.seal_files()?;
 
         let prefix = self.options.file_prefix.clone();
         let mut committed = Vec::with_capacity(self.closed.len());

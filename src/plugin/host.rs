@@ -1,0 +1,344 @@
+//! The host side of the plugin ABI: load a library, agree on an ABI version, check what the
+//! plugin filled in, and call it with Arrow streams.
+
+use std::ffi::{c_char, CStr, CString};
+use std::fs;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow_array::{RecordBatch, RecordBatchReader};
+use arrow_schema::{ArrowError, SchemaRef};
+use sha2::{Digest, Sha256};
+
+use super::spec::PluginSpec;
+use crate::ffi::plugin_abi::*;
+use crate::ffi::stream::{export, ImportedStream};
+use crate::ffi::{ArrowArrayStream, DativoError, DativoStatus, DATIVO_STATUS_OK, DATIVO_STATUS_PLUGIN};
+use crate::parquet::CommittedFile;
+use crate::{Error, Result};
+
+/// What a plugin does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Reader,
+    Writer,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Reader => "reader",
+            Kind::Writer => "writer",
+        }
+    }
+}
+
+/// Restrictions on which libraries may be loaded. Loading a plugin runs its code.
+#[derive(Debug, Clone, Default)]
+pub struct LoadPolicy {
+    /// The library's sha256 (hex) must be this.
+    pub sha256: Option<String>,
+    /// The library must be inside this folder (after resolving symlinks).
+    pub allow_dir: Option<PathBuf>,
+}
+
+/// A plugin whose vtable has been filled and checked. Releases the vtable when dropped; the
+/// library stays loaded while any stream it produced is alive.
+pub struct Plugin {
+    /// Boxed: the plugin may keep the address it was given.
+    vtable: Box<DativoPluginVTable>,
+    kind: Kind,
+    name: String,
+    version: Option<String>,
+    abi_version: u32,
+    /// The spec, for messages.
+    label: String,
+    library: Option<Arc<libloading::Library>>,
+}
+
+// SAFETY: the ABI requires a plugin to accept calls from any thread, one at a time; a
+// `Plugin` is used through `&mut self` (or consumed), so there is one caller at a time.
+unsafe impl Send for Plugin {}
+
+impl std::fmt::Debug for Plugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Plugin({} {} '{}', ABI {})", self.kind.name(), self.label, self.name, self.abi_version)
+    }
+}
+
+impl Plugin {
+    /// Load the native library of `spec` and initialise its plugin, newest ABI version first.
+    pub fn load(spec: &PluginSpec, policy: &LoadPolicy) -> Result<Plugin> {
+        let label = spec.to_string();
+        let fail = |why: String| Error::Plugin(format!("plugin {label}: {why}"));
+        if !spec.is_native() {
+            return Err(fail(
+                "not a native library (.so, .dylib or .dll); Python plugins (module.py:Class) run through \
+                 the Python package: python -m dativo run --config JOB"
+                    .into(),
+            ));
+        }
+        let path = &spec.path;
+        let canonical = fs::canonicalize(path).map_err(|e| fail(format!("cannot open the library: {e}")))?;
+        if let Some(dir) = &policy.allow_dir {
+            let allowed = fs::canonicalize(dir)
+                .map_err(|e| fail(format!("the allowed plugin folder {} cannot be opened: {e}", dir.display())))?;
+            if !canonical.starts_with(&allowed) {
+                return Err(fail(format!(
+                    "{} is outside the allowed plugin folder {}",
+                    canonical.display(),
+                    allowed.display()
+                )));
+            }
+        }
+        if let Some(expected) = &policy.sha256 {
+            let actual = sha256_hex(&canonical).map_err(|e| fail(format!("cannot read the library: {e}")))?;
+            if !actual.eq_ignore_ascii_case(expected.trim()) {
+                return Err(fail(format!("its sha256 is {actual}, but the job pins {}", expected.trim())));
+            }
+        }
+        // SAFETY: loading a library runs its initialisers; the policy above is how a host
+        // limits which libraries that can be.
+        let library = unsafe { libloading::Library::new(&canonical) }
+            .map_err(|e| fail(format!("cannot load the library: {e}")))?;
+        let symbol = spec.name.as_deref().unwrap_or(DATIVO_PLUGIN_INIT_SYMBOL);
+        // SAFETY: the ABI defines the entry symbol's type.
+        let init: DativoPluginInit = unsafe { library.get::<DativoPluginInit>(symbol.as_bytes()) }
+            .map(|s| *s)
+            .map_err(|_| fail(format!("the library exports no symbol '{symbol}'")))?;
+        let library = Arc::new(library);
+        // SAFETY: `init` follows the ABI's entry signature.
+        let mut plugin = Plugin::negotiate(&label, |version, vtable, error| unsafe { init(version, vtable, error) })?;
+        plugin.library = Some(library);
+        Ok(plugin)
+    }
+
+    /// Initialise a plugin through `init` (a library's entry function, or a host's
+    /// resolver), asking for every ABI version this host speaks, newest first.
+    pub fn negotiate(
+        label: &str,
+        init: impl Fn(u32, *mut DativoPluginVTable, *mut DativoError) -> DativoStatus,
+    ) -> Result<Plugin> {
+        let mut refusals = Vec::new();
+        for version in (1..=DATIVO_PLUGIN_ABI_VERSION).rev() {
+            let mut vtable = Box::new(DativoPluginVTable::empty());
+            let mut error = DativoError::default();
+            let status = init(version, &mut *vtable, &mut error);
+            let message = crate::ffi::error::take_message(&mut error, "no message");
+            match status {
+                DATIVO_STATUS_OK => return Plugin::check(label, version, vtable),
+                DATIVO_STATUS_PLUGIN => refusals.push(format!("version {version}: {message}")),
+                _ => return Err(Error::Plugin(format!("plugin {label}: initialisation failed: {message}"))),
+            }
+        }
+        Err(Error::Plugin(format!(
+            "plugin {label} speaks none of the plugin ABI versions this dativo speaks (1 to {}): {}",
+            DATIVO_PLUGIN_ABI_VERSION,
+            refusals.join("; ")
+        )))
+    }
+
+    /// Check what the plugin filled in for `version`.
+    fn check(label: &str, version: u32, vtable: Box<DativoPluginVTable>) -> Result<Plugin> {
+        let fail = |why: String| Error::Plugin(format!("plugin {label}: {why}"));
+        if vtable.size != DATIVO_PLUGIN_VTABLE_V1_SIZE {
+            // A wrong size means the plugin was built against another layout: its release
+            // pointer cannot be trusted either, so nothing of it is called (a leak, not a crash).
+            return Err(fail(format!(
+                "its vtable has size {} but ABI version {version} needs {DATIVO_PLUGIN_VTABLE_V1_SIZE}; rebuild \
+                 the plugin against this dativo.h",
+                vtable.size
+            )));
+        }
+        // From here on the plugin is released when dropped, also when a check fails.
+        let mut plugin = Plugin {
+            vtable,
+            kind: Kind::Reader,
+            name: String::new(),
+            version: None,
+            abi_version: version,
+            label: label.to_string(),
+            library: None,
+        };
+        plugin.kind = match plugin.vtable.kind {
+            DATIVO_PLUGIN_READER => Kind::Reader,
+            DATIVO_PLUGIN_WRITER => Kind::Writer,
+            other => return Err(fail(format!("unknown plugin kind {other} (1 reader, 2 writer)"))),
+        };
+        // SAFETY: the ABI says these are NULL or NUL-terminated strings valid until release.
+        plugin.name = match unsafe { text(plugin.vtable.name) } {
+            Some(name) if !name.is_empty() => name,
+            _ => return Err(fail("its vtable has no name".into())),
+        };
+        plugin.version = unsafe { text(plugin.vtable.version) };
+        let (needed, present) = match plugin.kind {
+            Kind::Reader => ("open_reader", plugin.vtable.open_reader.is_some()),
+            Kind::Writer => ("write", plugin.vtable.write.is_some()),
+        };
+        if !present {
+            return Err(fail(format!("a {} plugin must set {needed}, which is NULL", plugin.kind.name())));
+        }
+        Ok(plugin)
+    }
+
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The plugin's own version text, if it gave one.
+    pub fn version(&self) -> Option<&str> {
+        self.version.as_deref()
+    }
+
+    /// The ABI version host and plugin agreed on.
+    pub fn abi_version(&self) -> u32 {
+        self.abi_version
+    }
+
+    /// How messages name this plugin: `plugin 'name' (spec)`.
+    fn origin(&self) -> String {
+        format!("plugin '{}' ({})", self.name, self.label)
+    }
+
+    fn expect(&self, kind: Kind) -> Result<()> {
+        if self.kind == kind {
+            return Ok(());
+        }
+        Err(Error::Plugin(format!("{} is a {}, not a {}", self.origin(), self.kind.name(), kind.name())))
+    }
+
+    /// Ask a reader plugin for its data.
+    pub fn open_reader(&mut self, config_json: &str) -> Result<PluginStream> {
+        self.expect(Kind::Reader)?;
+        let config = c_string(config_json, "the plugin config")?;
+        let open = self.vtable.open_reader.expect("checked at load");
+        let mut stream = ArrowArrayStream::empty();
+        let mut error = DativoError::default();
+        // SAFETY: the vtable was checked; the out-structs are valid.
+        let status = unsafe { open(&mut *self.vtable, config.as_ptr(), &mut stream, &mut error) };
+        let message = crate::ffi::error::take_message(&mut error, "no message");
+        if status != DATIVO_STATUS_OK {
+            return Err(crate::ffi::error::Failure::new(status, message).into_error(&self.origin()));
+        }
+        if stream.is_released() {
+            return Err(Error::Plugin(format!("{}: open_reader succeeded but returned no stream", self.origin())));
+        }
+        // SAFETY: `stream` is a live stream we own.
+        let inner = unsafe { ImportedStream::take(&mut stream, "the plugin's stream") }
+            .map_err(|f| f.into_error(&self.origin()))?;
+        Ok(PluginStream::new(inner, self.origin(), self.library.clone()))
+    }
+
+    /// Hand `input` to a writer plugin; returns the files it committed.
+    pub fn write(&mut self, config_json: &str, input: Box<dyn RecordBatchReader + Send>) -> Result<Vec<CommittedFile>> {
+        self.expect(Kind::Writer)?;
+        let config = c_string(config_json, "the plugin config")?;
+        let write = self.vtable.write.expect("checked at load");
+        let mut stream = ArrowArrayStream::empty();
+        // SAFETY: `stream` is a valid out-struct.
+        unsafe { export(input, &mut stream) };
+        let mut files: Vec<CommittedFile> = Vec::new();
+        let mut sink =
+            DativoFileSink { private_data: (&mut files as *mut Vec<CommittedFile>).cast(), add: Some(add_file) };
+        let mut error = DativoError::default();
+        // SAFETY: the vtable was checked; the stream is moved to the plugin; `sink` lives
+        // through the call.
+        let status = unsafe { write(&mut *self.vtable, config.as_ptr(), &mut stream, &mut sink, &mut error) };
+        let message = crate::ffi::error::take_message(&mut error, "no message");
+        // A plugin that did not release the stream broke the ABI; `stream` releases it when
+        // dropped, so nothing leaks either way.
+        drop(stream);
+        if status != DATIVO_STATUS_OK {
+            return Err(crate::ffi::error::Failure::new(status, message).into_error(&self.origin()));
+        }
+        Ok(files)
+    }
+}
+
+impl Drop for Plugin {
+    fn drop(&mut self) {
+        if let Some(release) = self.vtable.release {
+            // SAFETY: called once, after the last use.
+            unsafe { release(&mut *self.vtable) };
+        }
+    }
+}
+
+/// A stream from foreign code as a `RecordBatchReader`: a reader plugin's (which keeps the
+/// plugin's library loaded), or the host's stream inside a writer plugin.
+pub struct PluginStream {
+    inner: ImportedStream,
+    origin: String,
+    _library: Option<Arc<libloading::Library>>,
+    /// After an error the stream is not read again (its producer may be in any state).
+    failed: bool,
+}
+
+impl std::fmt::Debug for PluginStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PluginStream({})", self.origin)
+    }
+}
+
+impl PluginStream {
+    /// `origin` starts every error message (`plugin 'x' (lib.so)`).
+    pub(crate) fn new(inner: ImportedStream, origin: String, library: Option<Arc<libloading::Library>>) -> Self {
+        PluginStream { inner, origin, _library: library, failed: false }
+    }
+}
+
+impl Iterator for PluginStream {
+    type Item = std::result::Result<RecordBatch, ArrowError>;
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed {
+            return None;
+        }
+        let item = self.inner.next_batch()?;
+        Some(item.map_err(|f| {
+            self.failed = true;
+            ArrowError::from(f.into_error(&self.origin))
+        }))
+    }
+}
+
+impl RecordBatchReader for PluginStream {
+    fn schema(&self) -> SchemaRef {
+        self.inner.schema().clone()
+    }
+}
+
+/// `DativoFileSink.add` of [`Plugin::write`].
+unsafe extern "C" fn add_file(sink: *mut DativoFileSink, path: *const c_char, rows: u64, bytes: u64) -> DativoStatus {
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        if sink.is_null() || path.is_null() {
+            return crate::ffi::DATIVO_STATUS_INVALID_ARGUMENT;
+        }
+        let Ok(path) = CStr::from_ptr(path).to_str() else { return crate::ffi::DATIVO_STATUS_INVALID_ARGUMENT };
+        let files = &mut *(*sink).private_data.cast::<Vec<CommittedFile>>();
+        files.push(CommittedFile { path: PathBuf::from(path), rows, bytes });
+        DATIVO_STATUS_OK
+    }));
+    outcome.unwrap_or(crate::ffi::DATIVO_STATUS_INTERNAL)
+}
+
+/// A C string from a plugin; None for NULL. Invalid UTF-8 is replaced.
+unsafe fn text(p: *const c_char) -> Option<String> {
+    (!p.is_null()).then(|| CStr::from_ptr(p).to_string_lossy().into_owned())
+}
+
+fn c_string(text: &str, what: &str) -> Result<CString> {
+    CString::new(text).map_err(|_| Error::Config(format!("{what} contains a NUL character")))
+}
+
+/// The sha256 of a file, as lowercase hex.
+pub fn sha256_hex(path: &Path) -> std::io::Result<String> {
+    let mut file = fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut file, &mut hasher)?;
+    Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
