@@ -188,8 +188,10 @@ pub struct ReaderEngine {
     /// Informational (e.g. `native`, `arrow`); dativo always uses its own reader.
     #[serde(default, rename = "type")]
     pub kind: Option<Scalar>,
+    /// Read by [`engine_options`]: typed as [`ReaderOptions`] for dativo's reader, passed
+    /// through untouched to a custom reader.
     #[serde(default)]
-    pub options: Option<ReaderOptions>,
+    pub options: Option<IgnoredAny>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -296,8 +298,45 @@ pub struct WriterEngine {
     /// Informational.
     #[serde(default, rename = "type")]
     pub kind: Option<Scalar>,
+    /// Read by [`engine_options`], like `source.engine.options`.
     #[serde(default)]
-    pub options: Option<WriterOptions>,
+    pub options: Option<IgnoredAny>,
+}
+
+/// `source.engine.options` (`side` = "source") or `target.engine.options` ("target") of the
+/// job `text`, typed as `T`. The job is parsed a second time for just this key so that its
+/// errors keep their key path, line and suggestion, while a plugin's options (which only the
+/// plugin understands) are never checked here. None when the key is absent.
+pub fn engine_options<T: serde::de::DeserializeOwned>(text: &str, label: &str, side: &str) -> crate::Result<Option<T>> {
+    #[derive(Deserialize)]
+    struct Engine<T> {
+        #[serde(default = "none")]
+        options: Option<T>,
+    }
+    #[derive(Deserialize)]
+    struct Side<T> {
+        #[serde(default = "none")]
+        engine: Option<Engine<T>>,
+    }
+    // Only the side asked for is typed; the other keys, including the other side, are skipped.
+    #[derive(Deserialize)]
+    struct Source<T> {
+        #[serde(default = "none")]
+        source: Option<Side<T>>,
+    }
+    #[derive(Deserialize)]
+    struct Target<T> {
+        #[serde(default = "none")]
+        target: Option<Side<T>>,
+    }
+    fn none<T>() -> Option<T> {
+        None
+    }
+    let side = match side {
+        "source" => from_yaml::<Source<T>>(text, label)?.source,
+        _ => from_yaml::<Target<T>>(text, label)?.target,
+    };
+    Ok(side.and_then(|s| s.engine).and_then(|e| e.options))
 }
 
 #[derive(Debug, Default, Deserialize)]

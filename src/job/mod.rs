@@ -222,8 +222,12 @@ impl Job {
         if output_dir.is_file() {
             return Err(cfg(format!("target.output_base: {} is a file, not a directory", output_dir.display())));
         }
-        let default_writer = WriterOptions::default();
-        let writer = target.engine.as_ref().and_then(|e| e.options.as_ref()).unwrap_or(&default_writer);
+        // A custom writer's options are its own (they reach it in its config).
+        let writer = match &writer_plugin {
+            None => config::engine_options::<WriterOptions>(text, label, "target")?.unwrap_or_default(),
+            Some(_) => WriterOptions::default(),
+        };
+        let writer = &writer;
         let mut parquet = parquet_options(writer).map_err(|m| cfg(format!("target.engine.options.{m}")))?;
         if let Some(mb) = target.parquet_target_size_mb {
             if !(mb > 0.0 && mb.is_finite()) {
@@ -243,8 +247,11 @@ impl Job {
         }
 
         // Reader options.
-        let default_reader = ReaderOptions::default();
-        let reader = source.engine.as_ref().and_then(|e| e.options.as_ref()).unwrap_or(&default_reader);
+        let reader = match &reader_plugin {
+            None => config::engine_options::<ReaderOptions>(text, label, "source")?.unwrap_or_default(),
+            Some(_) => ReaderOptions::default(),
+        };
+        let reader = &reader;
         let mut csv = csv_options(reader).map_err(|m| cfg(format!("source.engine.options.{m}")))?;
         if csv.on_error == OnError::Reject {
             csv.rejects_path = Some(match reader.rejects_path.as_deref() {

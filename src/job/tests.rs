@@ -404,13 +404,24 @@ fn plugin_keys() {
     assert_eq!(reader.config["files"][0]["id"], "t1");
     assert!(job.inputs.is_empty());
 
+    // engine.options belong to the plugin: passed through, not checked against the CSV
+    // reader's keys, which still catch mistakes in a job without a plugin.
+    let job = f.load(&src("custom_reader: libpg.so\n  engine: {options: {table: users, batch_size: 5}}")).unwrap();
+    assert_eq!(job.reader_plugin.unwrap().config["engine"]["options"]["table"], "users");
+    let e = f.err(&src("files: [{path: data/a.csv}]\n  engine: {options: {table: users}}"));
+    assert!(e.starts_with("unknown key 'source.engine.options.table' (line 3"), "{e}");
+
     let tgt = |extra: &str| {
         format!(
             "source:\n  files: [{{path: data/a.csv}}]\ntarget:\n  output_base: out\n  custom_writer: w.so\n  {extra}\n"
         )
     };
-    let job = f.load(&tgt("type: s3\n  connection: {bucket: b}\n  partitioning: [date]")).unwrap();
-    assert_eq!(job.writer_plugin.as_ref().unwrap().config["partitioning"][0], "date");
+    let job = f
+        .load(&tgt("type: s3\n  connection: {bucket: b}\n  partitioning: [date]\n  engine: {options: {acl: private}}"))
+        .unwrap();
+    let config = &job.writer_plugin.as_ref().unwrap().config;
+    assert_eq!(config["partitioning"][0], "date");
+    assert_eq!(config["engine"]["options"]["acl"], "private");
 }
 
 #[test]
