@@ -68,19 +68,6 @@ def writer_level(codec: str) -> dict[str, int]:
     return {"compression_level": ZSTD_LEVEL} if codec == "zstd" else {}
 
 
-def arrow_batches(stream: Any) -> Any:
-    """dativo.read_csv's result as something yielding pyarrow RecordBatches.
-
-    The Python package exports Arrow through the PyCapsule protocol (DESIGN.md); anything else
-    is taken to be an iterable of batches already.
-    """
-    import pyarrow as pa
-
-    if hasattr(stream, "__arrow_c_stream__"):
-        return pa.RecordBatchReader.from_stream(stream)
-    return stream
-
-
 def write_batches(batches: Iterable[Any], schema: Any, out: str, codec: str) -> None:
     import pyarrow.parquet as pq
 
@@ -136,8 +123,13 @@ def convert_pandas(csv: str, out: str, codec: str) -> None:
 def convert_dativo_python(csv: str, out: str, codec: str) -> None:
     import dativo
 
-    reader = arrow_batches(dativo.read_csv(csv))
-    write_batches(reader, reader.schema, out, codec)
+    # The package's own path: the Rust reader's C stream moved into the Rust writer (no copy,
+    # no pyarrow); the stream is also the schema (it has __arrow_c_schema__). `out` becomes a
+    # folder of part files, as the CLI writes.
+    stream = dativo.read_csv(csv)
+    level = {"compression_level": ZSTD_LEVEL} if codec == "zstd" else {}
+    with dativo.ParquetWriter(out, stream, compression=codec, **level) as writer:
+        writer.write(stream)
 
 
 def arrow_read_summary(batches: Any) -> dict[str, Any]:
@@ -175,7 +167,8 @@ def read_polars(csv: str) -> dict[str, Any]:
 def read_dativo_python(csv: str) -> dict[str, Any]:
     import dativo
 
-    return arrow_read_summary(arrow_batches(dativo.read_csv(csv)))
+    # Iterating the stream imports each batch into pyarrow without a copy.
+    return arrow_read_summary(dativo.read_csv(csv))
 
 
 def worker(args: list[str]) -> None:
@@ -236,9 +229,10 @@ TOOLS: list[Tool] = [
     Tool("pandas", "pandas", "pandas", ("pandas", "pyarrow.parquet"),
          "`pd.read_csv` + `DataFrame.to_parquet` (pyarrow engine)",
          convert_pandas, None),
-    Tool(DATIVO_PYTHON, "dativo (Python)", "dativo", ("dativo", "pyarrow.parquet"),
-         "`dativo.read_csv` (the Python package) drained into pyarrow's `ParquetWriter`; "
-         "read only: `dativo.read_csv` drained",
+    Tool(DATIVO_PYTHON, "dativo (Python)", "dativo", ("dativo",),
+         "`dativo.read_csv` written by `dativo.ParquetWriter` (the Python package: the Rust "
+         "reader's stream moved into the Rust writer); read only: `dativo.read_csv` iterated "
+         "as pyarrow batches",
          convert_dativo_python, read_dativo_python),
 ]
 TOOLS_BY_NAME = {tool.name: tool for tool in TOOLS}

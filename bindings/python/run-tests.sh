@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# The Python package's tests, as `make test` runs them after `cargo build` (debug libdativo).
+# Creates (once) a venv under target/python-venv with the pinned test requirements, installs the
+# package from bindings/python bundling target/debug's library, and runs pytest.
+# Idempotent: the venv is reused and its requirements reinstalled only when the requirements
+# file changed; the package is reinstalled every run (the library or header may have changed).
+#
+# It also builds the example native plugins (examples/plugins/rust) the loader tests load.
+#
+# Environment: PYTHON (default python3), DATIVO_CARGO_PROFILE (default debug),
+#   DATIVO_PYTHON_VENV (default target/python-venv); extra arguments go to pytest.
+set -euo pipefail
+
+cd "$(dirname "$0")/../.."
+PYTHON=${PYTHON:-python3}
+VENV=${DATIVO_PYTHON_VENV:-$PWD/target/python-venv}
+REQUIREMENTS=bindings/python/requirements-test.txt
+export DATIVO_CARGO_PROFILE=${DATIVO_CARGO_PROFILE:-debug}
+export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1
+
+if [[ ! -x $VENV/bin/python ]]; then
+    if ! "$PYTHON" -m venv --clear "$VENV"; then
+        # Debian and Ubuntu ship venv's pip bootstrap separately, in python3-venv.
+        command -v apt-get >/dev/null || { echo "run-tests: '$PYTHON -m venv' failed" >&2; exit 1; }
+        echo "run-tests: installing python3-venv (apt-get)" >&2
+        SUDO=(); [[ $(id -u) -eq 0 ]] || SUDO=(sudo -n)
+        "${SUDO[@]}" apt-get update -qq >/dev/null
+        DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq python3-venv >/dev/null
+        "$PYTHON" -m venv --clear "$VENV"
+    fi
+fi
+STAMP=$VENV/.requirements.sha256
+WANT=$(sha256sum "$REQUIREMENTS" | cut -d' ' -f1)
+if [[ ! -f $STAMP || $(cat "$STAMP") != "$WANT" ]]; then
+    "$VENV/bin/pip" install --quiet --upgrade pip setuptools wheel
+    "$VENV/bin/pip" install --quiet -r "$REQUIREMENTS"
+    echo "$WANT" >"$STAMP"
+fi
+
+# The example native plugins the loader tests load (already built: a no-op).
+CARGO_FLAGS=()
+[[ $DATIVO_CARGO_PROFILE == release ]] && CARGO_FLAGS+=(--release)
+cargo build --quiet "${CARGO_FLAGS[@]}" -p dativo-csv-reader-plugin -p dativo-parquet-writer-plugin
+export DATIVO_TEST_PLUGIN_DIR=$PWD/target/$DATIVO_CARGO_PROFILE
+
+# No build isolation: the venv already has setuptools and cffi, so a re-run needs no network.
+"$VENV/bin/pip" install --quiet --no-build-isolation --force-reinstall --no-deps ./bindings/python
+
+# Run from the tests folder so that `import dativo` is the installed package, never src/.
+cd bindings/python/tests
+exec "$VENV/bin/python" -m pytest -q "$@"

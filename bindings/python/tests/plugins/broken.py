@@ -1,0 +1,1 @@
+raise ImportError("a dependency of this plugin is not installed")
