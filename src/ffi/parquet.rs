@@ -145,7 +145,12 @@ pub unsafe extern "C" fn dativo_parquet_writer_write_array(
             if let Some(given) = &given {
                 check_input_schema(schema, given, "array")?;
             }
-            let batch = import_batch(array, schema)?;
+            // The array is laid out as its own schema says (e.g. string views); the sink
+            // converts what only differs in layout.
+            let batch = match given {
+                Some(given) => import_batch(array, &std::sync::Arc::new(given))?,
+                None => import_batch(array, schema)?,
+            };
             Ok(sink.write(&batch)?)
         })
     })

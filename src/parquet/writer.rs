@@ -31,7 +31,7 @@ use ::parquet::basic::Encoding;
 use ::parquet::file::properties::{EnabledStatistics, WriterProperties};
 use ::parquet::schema::types::ColumnPath;
 use arrow_array::{RecordBatch, RecordBatchOptions};
-use arrow_schema::{Schema, SchemaRef};
+use arrow_schema::{DataType, Schema, SchemaRef};
 
 use super::commit::{self, DirLock};
 use super::dictionary;
@@ -175,6 +175,13 @@ impl ParquetSink {
     pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
         self.check_usable()?;
         check_schema(&self.schema, batch)?;
+        let converted;
+        let batch = if batch.schema_ref().fields() == self.schema.fields() {
+            batch
+        } else {
+            converted = to_layout(&self.schema, batch)?;
+            &converted
+        };
         let result = self.write_rows(batch);
         if let Err(e) = &result {
             self.failed = Some(e.to_string());
@@ -446,7 +453,8 @@ pub fn check_input_schema(schema: &Schema, got: &Schema, what: &str) -> Result<(
     }
     for (i, (g, w)) in got.fields().iter().zip(schema.fields()).enumerate() {
         let nullable_ok = w.is_nullable() || !g.is_nullable();
-        if g.name() != w.name() || g.data_type() != w.data_type() || !nullable_ok {
+        let type_ok = g.data_type() == w.data_type() || same_values(g.data_type(), w.data_type());
+        if g.name() != w.name() || !type_ok || !nullable_ok {
             let desc = |f: &arrow_schema::Field| {
                 format!(
                     "`{}` {}{}",
@@ -464,6 +472,33 @@ pub fn check_input_schema(schema: &Schema, got: &Schema, what: &str) -> Result<(
         }
     }
     Ok(())
+}
+
+/// Whether a column of type `got` holds the same values as one of type `want`, in another
+/// layout: a string (or binary) column as a view or with 64-bit offsets, as polars and DuckDB
+/// hand them out. Such a column is converted to the output's layout when written.
+fn same_values(got: &DataType, want: &DataType) -> bool {
+    use DataType::*;
+    matches!(
+        (got, want),
+        (Utf8View | LargeUtf8 | Utf8, Utf8 | LargeUtf8 | Utf8View)
+            | (BinaryView | LargeBinary | Binary, Binary | LargeBinary | BinaryView)
+    )
+}
+
+/// `batch` with each column in the type of `schema`'s column (only layouts differ: see
+/// [`same_values`]; the schemas were checked).
+fn to_layout(schema: &SchemaRef, batch: &RecordBatch) -> Result<RecordBatch> {
+    let mut columns = Vec::with_capacity(batch.num_columns());
+    for (column, field) in batch.columns().iter().zip(schema.fields()) {
+        columns.push(if column.data_type() == field.data_type() {
+            column.clone()
+        } else {
+            arrow_cast::cast(column, field.data_type())?
+        });
+    }
+    let options = RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
+    Ok(RecordBatch::try_new_with_options(schema.clone(), columns, &options)?)
 }
 
 /// The batch relabelled with the sink's schema (field metadata and nullability widened), so that

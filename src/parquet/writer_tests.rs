@@ -688,3 +688,40 @@ fn high_cardinality_columns_skip_the_dictionary() {
     let (_, _, meta) = read(&dir.path().join("part-00000.parquet"));
     assert!(meta.row_group(0).column(0).encodings().any(|e| e == Encoding::RLE_DICTIONARY));
 }
+
+#[test]
+fn string_views_and_large_strings_are_written_as_the_output_layout() {
+    use arrow_array::{Array, LargeStringArray, StringArray, StringViewArray};
+    let dir = tempfile::tempdir().unwrap();
+    let schema =
+        Arc::new(Schema::new(vec![Field::new("a", DataType::Utf8, true), Field::new("b", DataType::Utf8, true)]));
+    let given = Arc::new(Schema::new(vec![
+        Field::new("a", DataType::Utf8View, true),
+        Field::new("b", DataType::LargeUtf8, true),
+    ]));
+    let batch = RecordBatch::try_new(
+        given,
+        vec![
+            Arc::new(StringViewArray::from(vec![Some("a long string that is not inlined"), None])),
+            Arc::new(LargeStringArray::from(vec![Some("x"), Some("y")])),
+        ],
+    )
+    .unwrap();
+    let mut sink = ParquetSink::create(dir.path(), schema.clone(), opts()).unwrap();
+    sink.write(&batch).unwrap();
+    let files = sink.finish().unwrap();
+    let (read_schema, batches, _) = read(&files[0].path);
+    assert_eq!(read_schema.field(0).data_type(), &DataType::Utf8);
+    let a = batches[0].column(0).as_any().downcast_ref::<StringArray>().unwrap();
+    assert_eq!((a.value(0), a.is_null(1)), ("a long string that is not inlined", true));
+
+    // Other type differences are still refused.
+    let ints =
+        Arc::new(Schema::new(vec![Field::new("a", DataType::Int64, true), Field::new("b", DataType::Utf8, true)]));
+    let batch =
+        RecordBatch::try_new(ints, vec![Arc::new(Int64Array::from(vec![1])), Arc::new(StringArray::from(vec!["x"]))])
+            .unwrap();
+    let mut sink = ParquetSink::create(dir.path(), schema, opts()).unwrap();
+    let e = sink.write(&batch).unwrap_err().to_string();
+    assert!(e.contains("column 1 is `a` Int64 (nullable) in the batch but `a` Utf8 (nullable) in the output"), "{e}");
+}

@@ -48,6 +48,16 @@ def test_a_polars_frame_is_written_with_its_own_schema(tmp_path, table):
     assert naive(back["created_at"].to_list()) == EXPECTED["created_at"]
 
 
+def test_a_polars_frame_goes_into_a_writer_of_plain_string_columns(tmp_path, table):
+    # polars hands out string views; the engine writes them as the writer's utf8 columns.
+    frame = pl.from_arrow(table)
+    with dativo.ParquetWriter(tmp_path / "out", table.schema) as writer:
+        writer.write(frame)
+    back = pq.read_table(tmp_path / "out")
+    assert back.schema.field("note").type == pa.string()
+    assert back.column("note").to_pylist() == EXPECTED["note"]
+
+
 def test_a_duckdb_relation_is_written(tmp_path, table):
     source = table  # noqa: F841 - DuckDB finds it by its variable name
     relation = duckdb.sql("select id, amount, note from source order by id")
