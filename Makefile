@@ -3,13 +3,17 @@
 # installs on Debian/Ubuntu when they are missing.
 #
 #   make demo    build the CLI (debug) and run the quickstart job
-#   make test    build, run every test (unit, integration, doc), smoke-run the benches, then
-#                the C/C++ tests through CMake (installs missing Debian packages first)
+#   make test    build everything (the library, the CLI, the example plugins), run every Rust
+#                test (unit, integration, doc; benches once), the C/C++ tests through CMake
+#                (installs missing Debian packages first), the Python package's pytest suite
+#                and the legacy-plugin ctypes test (in target/python-venv), and the Go
+#                binding's go test suite (modules from the Go proxy)
 #   make bench   criterion benches (release build)
 #   make perf    release CLI vs DuckDB, pyarrow, polars, pandas on the 10M-row reference file
 #                (benches/compare/run: rewrites docs/COMPARISON.md and docs/comparison.png)
 #   make perf-quick   release CLI vs DuckDB only, nothing written (benches/perf.sh)
-#   make header  regenerate include/dativo.h from src/ffi/ (cbindgen); commit the result
+#   make header  regenerate include/dativo.h from src/ffi/ (cbindgen) and its copy in bindings/go
+#                (a Go module cannot include files outside its folder); commit the result
 
 CARGO ?= cargo
 ifeq ($(CI),true)
@@ -38,17 +42,21 @@ demo:
 
 # --all-targets also builds the criterion benches and runs each once as a smoke test.
 # Formatting and clippy run when the toolchain has them (rustup's default profile does).
+# --workspace: the example plugins (examples/plugins/rust) too; tests/plugins.rs loads them.
 test:
-	$(CARGO) build
-	@if $(CARGO) fmt --version >/dev/null 2>&1; then $(CARGO) fmt --check; else echo "rustfmt not installed: format check skipped"; fi
-	@if $(CARGO) clippy --version >/dev/null 2>&1; then $(CARGO) clippy --all-targets -- -D warnings; else echo "clippy not installed: lint skipped"; fi
-	$(CARGO) test --all-targets
+	$(CARGO) build --workspace
+	@if $(CARGO) fmt --version >/dev/null 2>&1; then $(CARGO) fmt --all --check; else echo "rustfmt not installed: format check skipped"; fi
+	@if $(CARGO) clippy --version >/dev/null 2>&1; then $(CARGO) clippy --workspace --all-targets -- -D warnings; else echo "clippy not installed: lint skipped"; fi
+	$(CARGO) test --workspace --all-targets
 	$(CARGO) test --doc
 	cmake/install-deps.sh
 	CMAKE_GENERATOR="$$(command -v ninja >/dev/null 2>&1 && echo Ninja || echo 'Unix Makefiles')" \
 	  $(CMAKE) -S . -B $(CMAKE_BUILD_DIR) -DDATIVO_CARGO_PROFILE=debug
 	$(CMAKE) --build $(CMAKE_BUILD_DIR) --parallel $(NPROC)
 	cd $(CMAKE_BUILD_DIR) && $(CTEST) --output-on-failure --parallel $(NPROC)
+	bindings/python/run-tests.sh
+	$(MAKE) -C examples/plugins/rust test
+	bindings/go/run-tests.sh
 
 bench:
 	$(CARGO) bench
@@ -65,3 +73,4 @@ perf-quick:
 # DATIVO_UPDATE_HEADER set it rewrites the header instead.
 header:
 	DATIVO_UPDATE_HEADER=1 $(CARGO) test --test c_header
+	cp include/dativo.h include/dativo_arrow.h bindings/go/

@@ -1,0 +1,154 @@
+//! What both example plugins need for the legacy Dativo JSON ABI: C strings in and out,
+//! `free_string`, and `last_error`. Included by each crate with `#[path]` (one copy per
+//! library; each library has its own `last_error`).
+//!
+//! Errors: the old Dativo plugins returned NULL on an error, exactly as at the end of the data,
+//! so a bad value silently cut the data short. Here every failing call also
+//!   1. logs `<plugin>: error: <message>` to stderr, and
+//!   2. stores the message for `last_error()`.
+//!
+//! `last_error()` semantics (like `errno`): the message is per thread. Every legacy call that
+//! can fail (`create_*`, `extract_batch`, `write_batch`) clears it on entry, so after such a call
+//! returned NULL, `last_error()` on the same thread is NULL when the call meant "no more data"
+//! and the message when it failed. The pointer belongs to the library: do not free it; it stays
+//! valid until the next `create_*` / `extract_batch` / `write_batch` call on that thread (copy
+//! it to keep it). `free_*` calls never change it.
+
+use std::cell::RefCell;
+use std::ffi::{c_char, CStr, CString};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+thread_local! {
+    static LAST_ERROR: RefCell<Option<CString>> = const { RefCell::new(None) };
+}
+
+/// Runs one legacy call: clears `last_error`, runs `body`, and on an error or a panic logs the
+/// message to stderr, stores it for `last_error`, and returns `failed` (NULL for the callers).
+pub fn call<T>(plugin: &str, failed: T, body: impl FnOnce() -> Result<T, String>) -> T {
+    LAST_ERROR.with(|e| *e.borrow_mut() = None);
+    let outcome = catch_unwind(AssertUnwindSafe(body)).unwrap_or_else(|payload| {
+        let text = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into());
+        Err(format!("internal error (panic): {text}"))
+    });
+    match outcome {
+        Ok(value) => value,
+        Err(message) => {
+            eprintln!("{plugin}: error: {message}");
+            let stored = CString::new(message.replace('\0', " ")).unwrap_or_default();
+            LAST_ERROR.with(|e| *e.borrow_mut() = Some(stored));
+            failed
+        }
+    }
+}
+
+/// Runs a `free_*` call: never unwinds into the caller, never touches `last_error`.
+pub fn release(body: impl FnOnce()) {
+    let _ = catch_unwind(AssertUnwindSafe(body));
+}
+
+/// A NUL-terminated UTF-8 argument as `&str`.
+///
+/// # Safety
+/// `text` is NULL or a valid NUL-terminated string that outlives the returned reference.
+pub unsafe fn text_arg<'a>(text: *const c_char, what: &str) -> Result<&'a str, String> {
+    if text.is_null() {
+        return Err(format!("{what} is NULL"));
+    }
+    CStr::from_ptr(text).to_str().map_err(|_| format!("{what} is not valid UTF-8"))
+}
+
+/// A string handed to the caller, who frees it with `free_string`.
+pub fn out_string(text: String) -> *mut c_char {
+    // JSON text never contains a NUL byte (serde_json escapes it as \u0000).
+    CString::new(text).map(CString::into_raw).unwrap_or(std::ptr::null_mut())
+}
+
+/// A Box handed to the caller as an opaque handle.
+pub fn out_handle<T>(value: T) -> *mut std::ffi::c_void {
+    Box::into_raw(Box::new(value)).cast()
+}
+
+/// The handle of [`out_handle`] back.
+///
+/// # Safety
+/// `handle` is NULL or came from `out_handle::<T>` and has not been freed.
+pub unsafe fn handle_arg<'a, T>(handle: *mut std::ffi::c_void, what: &str) -> Result<&'a mut T, String> {
+    if handle.is_null() {
+        return Err(format!("{what} is NULL"));
+    }
+    Ok(&mut *handle.cast::<T>())
+}
+
+/// Free a string this library returned (`extract_batch`, `write_batch`). NULL is ignored.
+///
+/// # Safety
+/// `text` is NULL or a string returned by this library and not freed yet.
+#[no_mangle]
+pub unsafe extern "C" fn free_string(text: *mut c_char) {
+    release(|| {
+        if !text.is_null() {
+            drop(CString::from_raw(text));
+        }
+    })
+}
+
+/// The message of the last failed call on this thread, or NULL when it succeeded (or, for
+/// `extract_batch`, reached the end of the data). Owned by the library; valid until the next
+/// `create_*`, `extract_batch` or `write_batch` call on this thread. See the module
+/// documentation.
+#[no_mangle]
+pub extern "C" fn last_error() -> *const c_char {
+    LAST_ERROR.with(|e| e.borrow().as_ref().map_or(std::ptr::null(), |m| m.as_ptr()))
+}
+
+/// The time zone dativo gives every timestamp column.
+pub const UTC: &str = "UTC";
+/// The same zone as an offset: arrow-json built without chrono-tz (as here, to keep the
+/// plugins small) formats and parses only offset zones.
+pub const UTC_OFFSET: &str = "+00:00";
+
+/// `schema` with every timestamp column in zone `from` moved to zone `to` (same instants).
+pub fn relabel_schema(schema: &arrow_schema::Schema, from: &str, to: &str) -> arrow_schema::SchemaRef {
+    let fields: Vec<arrow_schema::Field> = schema
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone().with_data_type(relabel_type(f.data_type(), from, to)))
+        .collect();
+    std::sync::Arc::new(arrow_schema::Schema::new_with_metadata(fields, schema.metadata().clone()))
+}
+
+fn relabel_type(data_type: &arrow_schema::DataType, from: &str, to: &str) -> arrow_schema::DataType {
+    match data_type {
+        arrow_schema::DataType::Timestamp(unit, Some(zone)) if zone.as_ref() == from => {
+            arrow_schema::DataType::Timestamp(*unit, Some(to.into()))
+        }
+        other => other.clone(),
+    }
+}
+
+/// `batch` with every timestamp column in zone `from` moved to zone `to`: only the label
+/// changes, the stored instants (UTC-based in Arrow) stay as they are.
+pub fn relabel_batch(
+    batch: &arrow_array::RecordBatch,
+    from: &str,
+    to: &str,
+) -> Result<arrow_array::RecordBatch, arrow_schema::ArrowError> {
+    let schema = relabel_schema(&batch.schema(), from, to);
+    if schema == batch.schema() {
+        return Ok(batch.clone());
+    }
+    let mut columns = Vec::with_capacity(batch.num_columns());
+    for (column, field) in batch.columns().iter().zip(schema.fields()) {
+        if column.data_type() == field.data_type() {
+            columns.push(column.clone());
+        } else {
+            let data = column.to_data().into_builder().data_type(field.data_type().clone()).build()?;
+            columns.push(arrow_array::make_array(data));
+        }
+    }
+    arrow_array::RecordBatch::try_new(schema, columns)
+}

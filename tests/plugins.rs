@@ -1,0 +1,387 @@
+//! Jobs with native plugins, end to end through the `dativo` command line: the example plugins
+//! of examples/plugins/rust (`libcsv_reader_plugin.so`, `libparquet_writer_plugin.so`) as
+//! `source.custom_reader` and `target.custom_writer`, and every way loading one can go wrong.
+//!
+//! The plugins are separate workspace crates: `cargo build --workspace` builds them into the
+//! same target folder as the `dativo` binary (the Makefile does that before `cargo test`).
+#![cfg(unix)]
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use arrow_array::RecordBatch;
+use arrow_schema::DataType;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use sha2::{Digest, Sha256};
+
+/// The folder of the `dativo` binary, where cargo also puts the workspace's cdylibs.
+fn target_dir() -> PathBuf {
+    Path::new(env!("CARGO_BIN_EXE_dativo")).parent().unwrap().to_path_buf()
+}
+
+/// An example plugin library (`csv_reader` or `parquet_writer`).
+fn plugin(name: &str) -> PathBuf {
+    use std::env::consts::{DLL_PREFIX, DLL_SUFFIX};
+    let path = target_dir().join(format!("{DLL_PREFIX}{name}_plugin{DLL_SUFFIX}"));
+    assert!(
+        path.is_file(),
+        "{} is missing: the plugin tests need the example plugins; run `cargo build --workspace` first",
+        path.display()
+    );
+    path
+}
+
+fn reader() -> String {
+    plugin("csv_reader").display().to_string()
+}
+
+fn writer() -> String {
+    plugin("parquet_writer").display().to_string()
+}
+
+/// A folder with a job file and its data: the example orders data and asset, and whatever
+/// a test adds.
+struct Setup {
+    dir: tempfile::TempDir,
+}
+
+impl Setup {
+    fn new() -> Setup {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+        for file in ["orders.csv", "orders_asset.yaml", "bad_quantity.csv"] {
+            fs::copy(repo.join("examples/data").join(file), dir.path().join(file)).unwrap();
+        }
+        Setup { dir }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Write `job.yaml` and run it with `dativo <command> --quiet --config job.yaml`
+    /// (`command` is split at spaces); `env` is added to an environment without
+    /// DATIVO_PLUGIN_DIR.
+    fn run(&self, command: &str, job: &str, env: &[(&str, &str)]) -> Output {
+        let path = self.path("job.yaml");
+        fs::write(&path, job).unwrap();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_dativo"));
+        cmd.args(command.split(' ')).args(["--quiet", "--config"]).arg(&path).env_remove("DATIVO_PLUGIN_DIR");
+        for (key, value) in env {
+            cmd.env(key, value);
+        }
+        cmd.output().expect("run dativo")
+    }
+
+    fn parquet_files(&self) -> Vec<PathBuf> {
+        let Ok(entries) = fs::read_dir(self.path("out")) else { return vec![] };
+        let mut files: Vec<PathBuf> =
+            entries.map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "parquet")).collect();
+        files.sort();
+        files
+    }
+
+    /// Every file in the output folder, hidden ones included.
+    fn output_entries(&self) -> Vec<String> {
+        let Ok(entries) = fs::read_dir(self.path("out")) else { return vec![] };
+        entries.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect()
+    }
+
+    fn read_back(&self) -> Vec<RecordBatch> {
+        let mut out = Vec::new();
+        for file in self.parquet_files() {
+            let reader =
+                ParquetRecordBatchReaderBuilder::try_new(fs::File::open(file).unwrap()).unwrap().build().unwrap();
+            out.extend(reader.map(Result::unwrap));
+        }
+        out
+    }
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[track_caller]
+fn assert_ok(out: &Output) {
+    assert!(out.status.success(), "dativo failed:\nstdout: {}\nstderr: {}", text(&out.stdout), text(&out.stderr));
+}
+
+/// The job fails (exit 1, not a crash) with an error containing every one of `parts`.
+#[track_caller]
+fn assert_fails_with(out: &Output, parts: &[&str]) {
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "expected exit 1:\nstdout: {}\nstderr: {stderr}", text(&out.stdout));
+    for part in parts {
+        assert!(stderr.contains(part), "stderr lacks {part:?}:\n{stderr}");
+    }
+    for bad in ["panicked", "internal error", "stack backtrace"] {
+        assert!(!stderr.contains(bad), "stderr contains {bad:?}:\n{stderr}");
+    }
+}
+
+/// The rows of orders.csv as the built-in reader reads them, with the same options.
+fn orders_as_builtin_reads_them(setup: &Setup) -> Vec<Vec<String>> {
+    let mut reader =
+        dativo::csv::CsvReader::open(&[setup.path("orders.csv")], dativo::csv::CsvOptions::default()).unwrap();
+    let batches: Vec<RecordBatch> = reader.by_ref().map(Result::unwrap).collect();
+    common::rows(&batches)
+}
+
+fn sha256(path: &Path) -> String {
+    let digest = Sha256::digest(fs::read(path).unwrap());
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[test]
+fn custom_reader_feeds_the_parquet_writer() {
+    let setup = Setup::new();
+    let out = setup.run(
+        "run",
+        &format!(
+            "source:\n  type: csv\n  files: [{{path: orders.csv, id: orders}}]\n  \
+             custom_reader: \"{}:dativo_plugin_init\"\ntarget:\n  output_base: out\n",
+            reader()
+        ),
+        &[],
+    );
+    assert_ok(&out);
+    let expected = orders_as_builtin_reads_them(&setup);
+    assert!(text(&out.stdout).contains(&format!("{} written", expected.len())), "{}", text(&out.stdout));
+    assert_eq!(setup.parquet_files().len(), 1);
+    assert_eq!(common::rows(&setup.read_back()), expected);
+}
+
+#[test]
+fn custom_writer_writes_what_the_builtin_reader_reads() {
+    let setup = Setup::new();
+    let job = |writer_line: &str, out: &str| {
+        format!(
+            "source:\n  files: [{{path: orders.csv}}]\nasset_path: orders_asset.yaml\n\
+             target:\n  type: local\n  output_base: {out}\n  engine: {{options: {{compression: zstd}}}}\n{writer_line}"
+        )
+    };
+    let builtin = setup.run("run", &job("", "builtin"), &[]);
+    assert_ok(&builtin);
+    let out = setup.run("run", &job(&format!("  custom_writer: {}\n", writer()), "out"), &[]);
+    assert_ok(&out);
+    let files = setup.parquet_files();
+    assert_eq!(files.iter().map(|f| f.file_name().unwrap().to_owned()).collect::<Vec<_>>(), ["part-00000.parquet"]);
+    assert!(text(&out.stdout).contains(&files[0].display().to_string()), "{}", text(&out.stdout));
+
+    let mine = setup.read_back();
+    let theirs: Vec<RecordBatch> = {
+        let file = fs::File::open(setup.path("builtin/part-00000.parquet")).unwrap();
+        ParquetRecordBatchReaderBuilder::try_new(file).unwrap().build().unwrap().map(Result::unwrap).collect()
+    };
+    assert_eq!(mine[0].schema(), theirs[0].schema(), "the asset's schema, required columns non-nullable");
+    assert_eq!(mine[0].schema().field_with_name("ordered_at").unwrap().data_type(), &dativo::schema::timestamp_type());
+    assert_eq!(common::rows(&mine), common::rows(&theirs));
+    assert!(!common::rows(&mine).is_empty());
+}
+
+#[test]
+fn both_plugins_with_an_asset_cast_the_plugin_types_to_the_asset() {
+    let setup = Setup::new();
+    // The reader plugin infers every column as integer; the asset wants integer, double, string.
+    fs::write(setup.path("scores.csv"), "id,score,code\n1,7,10\n2,8,20\n3,9,30\n").unwrap();
+    fs::write(
+        setup.path("scores.yaml"),
+        "asset:\n  name: scores\n  schema:\n    - {name: id, type: integer, required: true}\n    \
+         - {name: score, type: double}\n    - {name: code, type: string}\n",
+    )
+    .unwrap();
+    let job = format!(
+        "source:\n  files: [{{path: scores.csv}}]\n  custom_reader: {}\n  engine: {{options: {{batch_size: 2}}}}\n\
+         asset_path: scores.yaml\ntarget:\n  output_base: out\n  custom_writer: {}\n",
+        reader(),
+        writer()
+    );
+    let out = setup.run("run", &job, &[]);
+    assert_ok(&out);
+    let batches = setup.read_back();
+    let schema = batches[0].schema();
+    let types: Vec<(&str, &DataType, bool)> =
+        schema.fields().iter().map(|f| (f.name().as_str(), f.data_type(), f.is_nullable())).collect();
+    assert_eq!(
+        types,
+        [("id", &DataType::Int64, false), ("score", &DataType::Float64, true), ("code", &DataType::Utf8, true)]
+    );
+    assert_eq!(
+        common::rows(&batches),
+        [common::v(&["1", "7", "10"]), common::v(&["2", "8", "20"]), common::v(&["3", "9", "30"])]
+    );
+}
+
+#[test]
+fn a_plugin_value_that_does_not_fit_the_asset_fails_the_job() {
+    let setup = Setup::new();
+    fs::write(
+        setup.path("asset.yaml"),
+        "asset:\n  name: q\n  schema:\n    - {name: order_id, type: integer}\n    - {name: quantity, type: integer}\n",
+    )
+    .unwrap();
+    // The reader plugin infers quantity as text ("two" on line 5); the asset says integer.
+    let job = format!(
+        "source:\n  files: [{{path: bad_quantity.csv}}]\n  custom_reader: {}\nasset_path: asset.yaml\n\
+         target:\n  output_base: out\n",
+        reader()
+    );
+    let out = setup.run("run", &job, &[]);
+    assert_fails_with(&out, &["quantity", "two"]);
+    assert!(setup.parquet_files().is_empty(), "{:?}", setup.output_entries());
+}
+
+#[test]
+fn a_bad_value_mid_stream_fails_the_job_with_file_and_line_and_leaves_no_parquet() {
+    for with_writer in [false, true] {
+        let setup = Setup::new();
+        let writer_line = if with_writer { format!("  custom_writer: {}\n", writer()) } else { String::new() };
+        // batch_size 2: the first batch (lines 2-3) is good and reaches the writer first.
+        let job = format!(
+            "source:\n  files: [{{path: bad_quantity.csv}}]\n  custom_reader: {}\n  engine:\n    options:\n      \
+             column_types: {{quantity: integer}}\n      batch_size: 2\ntarget:\n  output_base: out\n{writer_line}",
+            reader()
+        );
+        let out = setup.run("run", &job, &[]);
+        assert_fails_with(&out, &["bad_quantity.csv:5", "quantity", "\"two\"", "plugin 'csv_reader'"]);
+        assert!(setup.parquet_files().is_empty(), "with_writer {with_writer}: {:?}", setup.output_entries());
+        assert!(
+            setup.output_entries().iter().all(|e| !e.contains("part-")),
+            "no temp files either: {:?}",
+            setup.output_entries()
+        );
+    }
+}
+
+#[test]
+fn check_data_reads_through_a_reader_plugin_and_writes_nothing() {
+    let setup = Setup::new();
+    let job = format!(
+        "source:\n  files: [{{path: orders.csv}}]\n  custom_reader: {}\ntarget:\n  output_base: out\n  custom_writer: {}\n",
+        reader(),
+        writer()
+    );
+    let out = setup.run("check --data", &job, &[]);
+    assert_ok(&out);
+    let rows = orders_as_builtin_reads_them(&setup).len();
+    assert!(text(&out.stdout).contains(&format!("rows: {rows} read")), "{}", text(&out.stdout));
+    assert!(setup.output_entries().is_empty(), "{:?}", setup.output_entries());
+}
+
+/// A copy of the reader plugin without its debug information in `dir`: the same code, but
+/// small enough for a debug build of dativo to hash quickly (the unstripped debug library is
+/// over 200 MB). The original when `strip` is not installed.
+fn small_reader_copy(dir: &Path) -> PathBuf {
+    let copy = dir.join(plugin("csv_reader").file_name().unwrap());
+    fs::copy(plugin("csv_reader"), &copy).unwrap();
+    let _ = Command::new("strip").arg("--strip-all").arg(&copy).status();
+    copy
+}
+
+#[test]
+fn a_pinned_sha256_must_match_the_library() {
+    let setup = Setup::new();
+    let library = small_reader_copy(setup.dir.path());
+    let job = |hash: &str| {
+        format!(
+            "source:\n  files: [{{path: orders.csv}}]\n  custom_reader: {}\n  custom_reader_sha256: \"{hash}\"\n\
+             target:\n  output_base: out\n",
+            library.display()
+        )
+    };
+    let right = sha256(&library);
+    assert_ok(&setup.run("run", &job(&right.to_uppercase()), &[]));
+    assert_eq!(setup.parquet_files().len(), 1);
+
+    // One digit changed.
+    let wrong = format!("{}{}", if right.starts_with('0') { '1' } else { '0' }, &right[1..]);
+    fs::remove_dir_all(setup.path("out")).unwrap();
+    let out = setup.run("run", &job(&wrong), &[]);
+    assert_fails_with(&out, &[&format!("its sha256 is {right}"), &format!("the job pins {wrong}")]);
+    assert!(setup.parquet_files().is_empty());
+}
+
+#[test]
+fn the_plugin_dir_allow_list_admits_only_libraries_inside_it() {
+    let job = format!(
+        "source:\n  files: [{{path: orders.csv}}]\n  custom_reader: {}\ntarget:\n  output_base: out\n",
+        reader()
+    );
+    let inside = target_dir().display().to_string();
+    let setup = Setup::new();
+    assert_ok(&setup.run("run", &job, &[("DATIVO_PLUGIN_DIR", &inside)]));
+    assert_eq!(setup.parquet_files().len(), 1);
+
+    let setup = Setup::new();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let out = setup.run("run", &job, &[("DATIVO_PLUGIN_DIR", &elsewhere.path().display().to_string())]);
+    let file_name = plugin("csv_reader").file_name().unwrap().to_string_lossy().into_owned();
+    assert_fails_with(&out, &["outside the allowed plugin folder", &file_name]);
+    assert!(setup.parquet_files().is_empty());
+
+    // A symbolic link inside the allowed folder to a library outside it does not get in.
+    let link = elsewhere.path().join(&file_name);
+    std::os::unix::fs::symlink(plugin("csv_reader"), &link).unwrap();
+    let linked = job.replace(&reader(), &link.display().to_string());
+    let out = setup.run("run", &linked, &[("DATIVO_PLUGIN_DIR", &elsewhere.path().display().to_string())]);
+    assert_fails_with(&out, &["outside the allowed plugin folder"]);
+}
+
+#[test]
+fn a_missing_library_is_a_clear_error() {
+    let setup = Setup::new();
+    let missing = setup.path("plugins/libnope.so");
+    let out = setup.run(
+        "run",
+        &format!(
+            "source:\n  files: [{{path: orders.csv}}]\n  custom_reader: {}\ntarget:\n  output_base: out\n",
+            missing.display()
+        ),
+        &[],
+    );
+    assert_fails_with(&out, &["libnope.so", "cannot open the library"]);
+}
+
+#[test]
+fn a_missing_symbol_is_a_clear_error() {
+    let setup = Setup::new();
+    let out = setup.run(
+        "run",
+        &format!(
+            "source:\n  files: [{{path: orders.csv}}]\n  custom_reader: \"{}:nope\"\ntarget:\n  output_base: out\n",
+            reader()
+        ),
+        &[],
+    );
+    assert_fails_with(&out, &["exports no symbol 'nope'"]);
+    assert!(setup.parquet_files().is_empty());
+}
+
+#[test]
+fn a_reader_given_as_custom_writer_is_refused() {
+    let setup = Setup::new();
+    let out = setup.run(
+        "run",
+        &format!(
+            "source:\n  files: [{{path: orders.csv}}]\ntarget:\n  output_base: out\n  custom_writer: {}\n",
+            reader()
+        ),
+        &[],
+    );
+    assert_fails_with(&out, &["target.custom_writer", "plugin 'csv_reader'", "is a reader, not a writer"]);
+    assert!(setup.parquet_files().is_empty());
+
+    let out = setup.run(
+        "run",
+        &format!(
+            "source:\n  files: [{{path: orders.csv}}]\n  custom_reader: {}\ntarget:\n  output_base: out\n",
+            writer()
+        ),
+        &[],
+    );
+    assert_fails_with(&out, &["source.custom_reader", "plugin 'parquet_writer'", "is a writer, not a reader"]);
+}
