@@ -385,3 +385,40 @@ fn a_reader_given_as_custom_writer_is_refused() {
     );
     assert_fails_with(&out, &["source.custom_reader", "plugin 'parquet_writer'", "is a writer, not a reader"]);
 }
+
+#[test]
+fn plugin_info_describes_each_plugin_and_check_loads_them() {
+    let info = |spec: &str| {
+        Command::new(env!("CARGO_BIN_EXE_dativo"))
+            .args(["plugin", "info", spec])
+            .env_remove("DATIVO_PLUGIN_DIR")
+            .output()
+            .unwrap()
+    };
+    let out = info(&reader());
+    assert_ok(&out);
+    let stdout = text(&out.stdout);
+    for line in ["name: csv_reader\n", "kind: reader\n", "abi_version: 1\n", "symbol: dativo_plugin_init\n"] {
+        assert!(stdout.contains(line), "{stdout}");
+    }
+    let out = info(&format!("{}:dativo_plugin_init", writer()));
+    assert_ok(&out);
+    assert!(text(&out.stdout).contains("kind: writer\n"), "{}", text(&out.stdout));
+    assert_fails_with(&info(&format!("{}:nope", writer())), &["exports no symbol 'nope'"]);
+
+    let setup = Setup::new();
+    let out = setup.run(
+        "check",
+        &format!(
+            "source:\n  files: [{{path: orders.csv}}]\n  custom_reader: {}\ntarget:\n  output_base: out\n  custom_writer: {}\n",
+            reader(),
+            writer()
+        ),
+        &[],
+    );
+    assert_ok(&out);
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("ok: custom reader "), "{stdout}");
+    assert!(stdout.contains("ok: source.custom_reader ") && stdout.contains("plugin 'csv_reader'"), "{stdout}");
+    assert!(stdout.contains("ok: target.custom_writer ") && stdout.contains("plugin 'parquet_writer'"), "{stdout}");
+}
