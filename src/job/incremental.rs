@@ -181,18 +181,7 @@ impl Job {
                 options.rejects_path = Some(rejects_of(rejects, &w.id));
             }
         }
-        let header = match &self.asset {
-            Some(asset) => {
-                let header = self.match_file(asset, w.input)?;
-                for note in &header.notes {
-                    self.log(note.level, &note.message);
-                }
-                options.column_types = header.column_types.clone();
-                options.warn_null_columns = header.required_present.clone();
-                Some(header)
-            }
-            None => None,
-        };
+        let header = self.apply_asset(w.input, &mut options)?;
         let reader = CsvReader::open(std::slice::from_ref(path), options)?;
         let stats = reader.stats();
         let schema = match (&self.asset, &header) {

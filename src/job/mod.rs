@@ -364,6 +364,20 @@ impl Job {
             .collect()
     }
 
+    /// Match `input`'s header to the asset (when there is one), log the notes, and set the
+    /// reader `options` the match implies: the column types and, in warn mode, the required
+    /// columns whose nulls are kept, counted and reported with their file and line.
+    fn apply_asset(&self, input: &InputFile, options: &mut CsvOptions) -> Result<Option<HeaderMatch>> {
+        let Some(asset) = &self.asset else { return Ok(None) };
+        let header = self.match_file(asset, input)?;
+        for note in &header.notes {
+            self.log(note.level, &note.message);
+        }
+        options.column_types = header.column_types.clone();
+        options.warn_null_columns = header.required_present.clone();
+        Ok(Some(header))
+    }
+
     /// An input file's header matched to the asset.
     fn match_file(&self, asset: &Asset, input: &InputFile) -> Result<HeaderMatch> {
         let columns = csv::read_column_names(&input.path, &self.csv)?;
@@ -439,20 +453,7 @@ impl Job {
         // One reader for all files: they must share their columns (the reader checks this
         // and names the file that differs), so one asset match and one projection serve all.
         let mut options = self.csv.clone();
-        let plan = match &self.asset {
-            Some(asset) => {
-                let header = self.match_file(asset, &self.inputs[0])?;
-                for note in &header.notes {
-                    self.log(note.level, &note.message);
-                }
-                options.column_types = header.column_types.clone();
-                // Warn mode: nulls in required columns are kept, counted and reported by the
-                // reader with their file and line.
-                options.warn_null_columns = header.required_present.clone();
-                Some(header)
-            }
-            None => None,
-        };
+        let plan = self.apply_asset(&self.inputs[0], &mut options)?;
         let paths: Vec<PathBuf> = self.inputs.iter().map(|i| i.path.clone()).collect();
         options.file_labels = Some(paths.iter().map(|p| self.redact(&p.display().to_string())).collect());
         let reader = CsvReader::open(&paths, options)?;

@@ -82,16 +82,22 @@ pub(crate) fn remove_stale_temps(dir: &Path, prefix: &str) -> Result<()> {
     let own = std::process::id();
     for name in list_names(dir)? {
         let Some(pid) = parse_temp_name(prefix, &name) else { continue };
-        if pid == own || !process_alive(pid) {
-            let path = dir.join(&name);
-            match fs::remove_file(&path) {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => return Err(Error::io("cannot remove leftover temp file", &path, e)),
-            }
-        }
+        remove_if_orphaned(dir, &name, pid, own)?;
     }
     Ok(())
+}
+
+/// Removes the temp file `name` of process `pid` when that process no longer runs or is us
+/// (`own`): see [`remove_stale_temps`].
+fn remove_if_orphaned(dir: &Path, name: &str, pid: u32, own: u32) -> Result<()> {
+    if pid != own && process_alive(pid) {
+        return Ok(());
+    }
+    let path = dir.join(name);
+    match fs::remove_file(&path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(Error::io("cannot remove leftover temp file", &path, e)),
+        _ => Ok(()),
+    }
 }
 
 /// Removes a temp file, ignoring "not found" (it may already be renamed or never created).
@@ -185,14 +191,7 @@ pub(crate) fn remove_stale_file_temps(dir: &Path, file_name: &str) -> Result<()>
             continue;
         }
         let Some(pid) = parse_digits(pid).and_then(|p| u32::try_from(p).ok()) else { continue };
-        if pid == own || !process_alive(pid) {
-            let path = dir.join(&name);
-            match fs::remove_file(&path) {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => return Err(Error::io("cannot remove leftover temp file", &path, e)),
-            }
-        }
+        remove_if_orphaned(dir, &name, pid, own)?;
     }
     Ok(())
 }
