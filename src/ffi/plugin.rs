@@ -173,7 +173,7 @@ pub unsafe extern "C" fn dativo_plugin_write(
         if plugin.plugin.kind() != Kind::Writer {
             return Err(Failure::invalid(format!("plugin '{}' is a reader, not a writer", plugin.plugin.name())));
         }
-        let input = PluginStream::new(input, "the caller's stream".into(), None);
+        let input = PluginStream::new(input, "the caller's stream".into());
         let files = plugin.plugin.write(config, Box::new(input))?;
         ptr::write(out, Box::into_raw(Box::new(DativoFileList::new(&files))));
         Ok(())

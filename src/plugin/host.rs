@@ -5,7 +5,6 @@ use std::ffi::{c_char, CStr, CString};
 use std::fs;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use arrow_array::{RecordBatch, RecordBatchReader};
 use arrow_schema::{ArrowError, SchemaRef};
@@ -43,8 +42,12 @@ pub struct LoadPolicy {
     pub allow_dir: Option<PathBuf>,
 }
 
-/// A plugin whose vtable has been filled and checked. Releases the vtable when dropped; the
-/// library stays loaded while any stream it produced is alive.
+/// A plugin whose vtable has been filled and checked. Releases the vtable when dropped.
+///
+/// A library, once loaded, stays loaded for the life of the process: a plugin (and the
+/// engine inside a Rust plugin) may have started threads or registered thread-local
+/// destructors that still run after its last call returns, and unloading the code under them
+/// crashes the host. Loading the same library again reuses it.
 pub struct Plugin {
     /// Boxed: the plugin may keep the address it was given.
     vtable: Box<DativoPluginVTable>,
@@ -54,7 +57,6 @@ pub struct Plugin {
     abi_version: u32,
     /// The spec, for messages.
     label: String,
-    library: Option<Arc<libloading::Library>>,
 }
 
 // SAFETY: the ABI requires a plugin to accept calls from any thread, one at a time; a
@@ -107,11 +109,10 @@ impl Plugin {
         let init: DativoPluginInit = unsafe { library.get::<DativoPluginInit>(symbol.as_bytes()) }
             .map(|s| *s)
             .map_err(|_| fail(format!("the library exports no symbol '{symbol}'")))?;
-        let library = Arc::new(library);
+        // Never unloaded (see `Plugin`): `init` and every pointer the plugin hands out stay valid.
+        std::mem::forget(library);
         // SAFETY: `init` follows the ABI's entry signature.
-        let mut plugin = Plugin::negotiate(&label, |version, vtable, error| unsafe { init(version, vtable, error) })?;
-        plugin.library = Some(library);
-        Ok(plugin)
+        Plugin::negotiate(&label, |version, vtable, error| unsafe { init(version, vtable, error) })
     }
 
     /// Initialise a plugin through `init` (a library's entry function, or a host's
@@ -159,7 +160,6 @@ impl Plugin {
             version: None,
             abi_version: version,
             label: label.to_string(),
-            library: None,
         };
         plugin.kind = match plugin.vtable.kind {
             DATIVO_PLUGIN_READER => Kind::Reader,
@@ -231,7 +231,7 @@ impl Plugin {
         // SAFETY: `stream` is a live stream we own.
         let inner = unsafe { ImportedStream::take(&mut stream, "the plugin's stream") }
             .map_err(|f| f.into_error(&self.origin()))?;
-        Ok(PluginStream::new(inner, self.origin(), self.library.clone()))
+        Ok(PluginStream::new(inner, self.origin()))
     }
 
     /// Hand `input` to a writer plugin; returns the files it committed.
@@ -269,12 +269,11 @@ impl Drop for Plugin {
     }
 }
 
-/// A stream from foreign code as a `RecordBatchReader`: a reader plugin's (which keeps the
-/// plugin's library loaded), or the host's stream inside a writer plugin.
+/// A stream from foreign code as a `RecordBatchReader`: a reader plugin's, or the host's
+/// stream inside a writer plugin.
 pub struct PluginStream {
     inner: ImportedStream,
     origin: String,
-    _library: Option<Arc<libloading::Library>>,
     /// After an error the stream is not read again (its producer may be in any state).
     failed: bool,
 }
@@ -287,8 +286,8 @@ impl std::fmt::Debug for PluginStream {
 
 impl PluginStream {
     /// `origin` starts every error message (`plugin 'x' (lib.so)`).
-    pub(crate) fn new(inner: ImportedStream, origin: String, library: Option<Arc<libloading::Library>>) -> Self {
-        PluginStream { inner, origin, _library: library, failed: false }
+    pub(crate) fn new(inner: ImportedStream, origin: String) -> Self {
+        PluginStream { inner, origin, failed: false }
     }
 }
 

@@ -230,7 +230,7 @@ unsafe extern "C" fn write<P: WriterPlugin>(
         let Some(add) = files.as_ref().and_then(|f| f.add) else {
             return Err(Failure::new(DATIVO_STATUS_INVALID_ARGUMENT, "write: files is NULL or has no add"));
         };
-        let mut input = PluginStream::new(input, "the host's stream".into(), None);
+        let mut input = PluginStream::new(input, "the host's stream".into());
         let committed = state.plugin.write(config, &mut input).map_err(failure)?;
         for file in committed {
             let path = crate::ffi::error::c_text(&file.path.to_string_lossy());
