@@ -9,8 +9,10 @@
 #                and the legacy-plugin ctypes test (in target/python-venv), and the Go
 #                binding's go test suite (modules from the Go proxy)
 #   make bench   criterion benches (release build)
-#   make perf    release CLI vs DuckDB, pyarrow, polars, pandas on the 10M-row reference file
-#                (benches/compare/run: rewrites docs/COMPARISON.md and docs/comparison.png)
+#   make perf    release CLI and Python package vs DuckDB, pyarrow, polars, pandas on the
+#                10M-row reference file (benches/compare/run: rewrites docs/COMPARISON.md and
+#                docs/comparison.png), then reading through C, Go and Python vs Rust
+#                (benches/read_overhead/run) and through plugins (benches/plugins/run)
 #   make perf-quick   release CLI vs DuckDB only, nothing written (benches/perf.sh)
 #   make header  regenerate include/dativo.h from src/ffi/ (cbindgen) and its copy in bindings/go
 #                (a Go module cannot include files outside its folder); commit the result
@@ -61,9 +63,12 @@ test:
 bench:
 	$(CARGO) bench
 
+# The comparison, then what the bindings and the plugins cost on the same reference file.
 perf:
-	$(CARGO) build --release
+	$(CARGO) build --release --workspace
 	benches/compare/run
+	benches/read_overhead/run
+	benches/plugins/run
 
 perf-quick:
 	$(CARGO) build --release
