@@ -787,9 +787,12 @@ def report(settings: Settings, tools: list[Tool], results: Results, csv: Path,
             "is one read followed by one write."]
     out += ["", f"## Memory flatness (dativo, {settings.flat_codec})", ""]
     out += [skipped_flat] if skipped_flat else flat_table(settings, results, csv)
-    out += ["", "## Not measured", "",
-            *(f"- {label}: {why}" for label, why in unavailable.items()),
-            "- plugin paths (a job whose reader or writer is a plugin library): not available yet"]
+    out += ["", "## Elsewhere", "",
+            *(f"- {label}: not measured: {why}" for label, why in unavailable.items()),
+            "- reading through the C, Go and Python bindings against Rust: `benches/read_overhead/run`",
+            "- reading through a plugin (new ABI and legacy JSON ABI) against the built-in reader: "
+            "`benches/plugins/run` (both run by `make perf` after this script; results in "
+            "docs/PERFORMANCE.md)"]
     out += [
         "", "## What each tool runs", "",
         *(f"- {tool.label}: {tool.does}" for tool in TOOLS if tool.name in settings.tools),
