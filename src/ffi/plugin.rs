@@ -212,13 +212,8 @@ pub type DativoPluginResolver = Option<
 
 /// A C resolver and its context.
 struct CResolver {
-    resolve: unsafe extern "C" fn(
-        *mut c_void,
-        *const c_char,
-        u32,
-        *mut DativoPluginVTable,
-        *mut DativoError,
-    ) -> DativoStatus,
+    /// Never None: a NULL resolver installs no `CResolver`.
+    resolve: DativoPluginResolver,
     context: *mut c_void,
 }
 
@@ -235,9 +230,10 @@ impl PluginResolver for CResolver {
         vtable: *mut DativoPluginVTable,
         error: *mut DativoError,
     ) -> DativoStatus {
+        let Some(resolve) = self.resolve else { return super::DATIVO_STATUS_INTERNAL };
         let spec = c_text(spec);
         // SAFETY: the resolver follows the DativoPluginResolver contract.
-        unsafe { (self.resolve)(self.context, spec.as_ptr(), abi_version, vtable, error) }
+        unsafe { resolve(self.context, spec.as_ptr(), abi_version, vtable, error) }
     }
 }
 
@@ -261,7 +257,9 @@ pub unsafe extern "C" fn dativo_job_run_with_resolver(
         let path = args::path(path, "path")?;
         let mut job = crate::job::load(&path)?;
         let mut host = PluginHost::from_env();
-        host.resolver = resolver.map(|resolve| Arc::new(CResolver { resolve, context }) as Arc<dyn PluginResolver>);
+        if resolver.is_some() {
+            host.resolver = Some(Arc::new(CResolver { resolve: resolver, context }));
+        }
         job.set_plugin_host(host);
         let report = job.run(&|_| {})?;
         ptr::write(out, DativoJobReport::new(report));

@@ -210,3 +210,49 @@ fn plugin_functions_refuse_bad_arguments() {
         assert_eq!(message(&error), "dativo_plugin_write: stream is released (already consumed or moved)");
     }
 }
+
+/// The same resolver, as a Rust host installs it on a job.
+struct Resolver(Mutex<Vec<String>>);
+
+impl crate::job::plugins::PluginResolver for Resolver {
+    fn init(
+        &self,
+        spec: &str,
+        abi_version: u32,
+        vtable: *mut DativoPluginVTable,
+        error: *mut DativoError,
+    ) -> DativoStatus {
+        let spec = c(spec);
+        let context = &self.0 as *const Mutex<Vec<String>> as *mut c_void;
+        unsafe { resolve(context, spec.as_ptr(), abi_version, vtable, error) }
+    }
+}
+
+#[test]
+fn the_allowed_folder_and_the_sha256_pin_apply_to_plugins_the_host_provides() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::create_dir(dir.path().join("plugins")).unwrap();
+    fs::write(dir.path().join("plugins/seq.py"), "class Seq: ...\n").unwrap();
+    let job_path = dir.path().join("job.yaml");
+    let run = |extra: &str, allow_dir: Option<&std::path::Path>| {
+        fs::write(
+            &job_path,
+            format!("source:\n  custom_reader: plugins/seq.py:Seq\n{extra}  connection: {{rows: 3}}\ntarget:\n  output_base: out\n"),
+        )
+        .unwrap();
+        let mut job = crate::job::load(&job_path).unwrap();
+        job.set_plugin_host(crate::job::plugins::PluginHost {
+            allow_dir: allow_dir.map(|d| d.to_path_buf()),
+            resolver: Some(Arc::new(Resolver(Mutex::new(Vec::new())))),
+        });
+        job.run(&|_| {})
+    };
+    assert_eq!(run("", Some(&dir.path().join("plugins"))).unwrap().rows_written, 3);
+    let elsewhere = dir.path().join("elsewhere");
+    fs::create_dir(&elsewhere).unwrap();
+    let e = run("", Some(&elsewhere)).unwrap_err().to_string();
+    assert!(e.contains("seq.py") && e.contains("is outside the allowed plugin folder"), "{e}");
+    let pin = format!("  custom_reader_sha256: {}\n", "0".repeat(64));
+    let e = run(&pin, None).unwrap_err().to_string();
+    assert!(e.contains("its sha256 is") && e.contains("but the job pins 0000"), "{e}");
+}

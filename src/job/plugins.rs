@@ -164,8 +164,8 @@ impl Job {
 
     /// Load (or have the host provide) a plugin of `kind`.
     fn load_plugin(&self, plugin: &PluginUse, kind: Kind) -> Result<Plugin> {
+        let policy = LoadPolicy { sha256: plugin.sha256.clone(), allow_dir: self.plugin_host.allow_dir.clone() };
         let loaded = if plugin.spec.is_native() {
-            let policy = LoadPolicy { sha256: plugin.sha256.clone(), allow_dir: self.plugin_host.allow_dir.clone() };
             Plugin::load(&plugin.spec, &policy)?
         } else {
             let Some(resolver) = &self.plugin_host.resolver else {
@@ -177,16 +177,9 @@ impl Job {
                     self.path.display()
                 )));
             };
-            if let Some(expected) = &plugin.sha256 {
-                let actual = crate::plugin::sha256_hex(&plugin.spec.path)
-                    .map_err(|e| Error::io("cannot read plugin", &plugin.spec.path, e))?;
-                if !actual.eq_ignore_ascii_case(expected.trim()) {
-                    return Err(Error::Plugin(format!(
-                        "plugin {}: its sha256 is {actual}, but the job pins {}",
-                        plugin.spec,
-                        expected.trim()
-                    )));
-                }
+            // The host finds the file itself; the engine only enforces the policy on it.
+            if policy.sha256.is_some() || policy.allow_dir.is_some() {
+                policy.check(&plugin.spec)?;
             }
             let spec = plugin.spec.to_string();
             Plugin::negotiate(&spec, |version, vtable, error| resolver.init(&spec, version, vtable, error))?

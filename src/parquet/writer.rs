@@ -175,8 +175,11 @@ impl ParquetSink {
     pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
         self.check_usable()?;
         check_schema(&self.schema, batch)?;
+        // Only string/binary layouts can differ here (check_schema allowed nothing else); a
+        // batch of the sink's types, the usual case, passes through untouched.
         let converted;
-        let batch = if batch.schema_ref().fields() == self.schema.fields() {
+        let same_types = batch.columns().iter().zip(self.schema.fields()).all(|(c, f)| c.data_type() == f.data_type());
+        let batch = if same_types {
             batch
         } else {
             converted = to_layout(&self.schema, batch)?;

@@ -42,6 +42,34 @@ pub struct LoadPolicy {
     pub allow_dir: Option<PathBuf>,
 }
 
+impl LoadPolicy {
+    /// Check the plugin file of `spec` against the policy, before anything of it runs; its
+    /// canonical path (symlinks resolved) on success. Applies to every plugin file, native
+    /// libraries and the modules a host provides alike.
+    pub fn check(&self, spec: &PluginSpec) -> Result<PathBuf> {
+        let fail = |why: String| Error::Plugin(format!("plugin {spec}: {why}"));
+        let canonical = fs::canonicalize(&spec.path).map_err(|e| fail(format!("cannot open the library: {e}")))?;
+        if let Some(dir) = &self.allow_dir {
+            let allowed = fs::canonicalize(dir)
+                .map_err(|e| fail(format!("the allowed plugin folder {} cannot be opened: {e}", dir.display())))?;
+            if !canonical.starts_with(&allowed) {
+                return Err(fail(format!(
+                    "{} is outside the allowed plugin folder {}",
+                    canonical.display(),
+                    allowed.display()
+                )));
+            }
+        }
+        if let Some(expected) = &self.sha256 {
+            let actual = sha256_hex(&canonical).map_err(|e| fail(format!("cannot read the library: {e}")))?;
+            if !actual.eq_ignore_ascii_case(expected.trim()) {
+                return Err(fail(format!("its sha256 is {actual}, but the job pins {}", expected.trim())));
+            }
+        }
+        Ok(canonical)
+    }
+}
+
 /// A plugin whose vtable has been filled and checked. Releases the vtable when dropped.
 ///
 /// A library, once loaded, stays loaded for the life of the process: a plugin (and the
@@ -81,25 +109,7 @@ impl Plugin {
                     .into(),
             ));
         }
-        let path = &spec.path;
-        let canonical = fs::canonicalize(path).map_err(|e| fail(format!("cannot open the library: {e}")))?;
-        if let Some(dir) = &policy.allow_dir {
-            let allowed = fs::canonicalize(dir)
-                .map_err(|e| fail(format!("the allowed plugin folder {} cannot be opened: {e}", dir.display())))?;
-            if !canonical.starts_with(&allowed) {
-                return Err(fail(format!(
-                    "{} is outside the allowed plugin folder {}",
-                    canonical.display(),
-                    allowed.display()
-                )));
-            }
-        }
-        if let Some(expected) = &policy.sha256 {
-            let actual = sha256_hex(&canonical).map_err(|e| fail(format!("cannot read the library: {e}")))?;
-            if !actual.eq_ignore_ascii_case(expected.trim()) {
-                return Err(fail(format!("its sha256 is {actual}, but the job pins {}", expected.trim())));
-            }
-        }
+        let canonical = policy.check(spec)?;
         // SAFETY: loading a library runs its initialisers; the policy above is how a host
         // limits which libraries that can be.
         let library = unsafe { libloading::Library::new(&canonical) }
