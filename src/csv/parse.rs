@@ -5,6 +5,8 @@
 //! A field that does not fit marks its row bad; bad rows are filtered out at the end and
 //! reported with their line, column and value, so nothing is silently turned into a null.
 
+use std::mem::MaybeUninit;
+use std::ops::Range;
 use std::sync::Arc;
 
 use arrow_array::builder::BooleanBufferBuilder;
@@ -16,7 +18,7 @@ use memchr::{memchr, memchr2};
 
 use super::bad_rows::{BadReason, BadRow};
 use super::split::{Chunk, BAD_ENCODING, HAS_QUOTE, TOO_LONG, UNTERMINATED};
-use super::values;
+use super::values::{self, Invalid};
 
 /// Bits kept in the top of `FieldRef::len`.
 const QUOTED: u32 = 1 << 31;
@@ -190,14 +192,23 @@ pub(crate) struct ColumnSpec {
     pub warn_null: bool,
 }
 
+/// Rows tokenized and parsed together. A chunk (a whole batch, 65,536 rows by default) is
+/// several MB of text plus its field table; parsed column by column in one piece, each column
+/// pass streams it all again from L3 or memory. Blocks of this many rows (~400 KB of text for
+/// 100-byte rows, and their field table) stay in L2 while each of their columns is parsed.
+const BLOCK_ROWS: usize = 4096;
+
 /// Records of a chunk split into fields, for the good rows.
 ///
-/// Stored column by column (`fields[col * stride + row]`): each column is then parsed in one
-/// sequential pass over its own fields, instead of striding over every row's fields.
+/// `rows` and `bad` cover the whole chunk; `fields` holds the current block only, stored
+/// column by column (`fields[col * stride + row - first_row]`): each column is then parsed in
+/// one sequential pass over its own fields, instead of striding over every row's fields.
 #[derive(Default)]
 pub(crate) struct Tokenized {
     fields: Vec<FieldRef>,
     stride: usize,
+    /// Index in `rows` of the current block's first good row.
+    first_row: usize,
     pub scratch: Vec<u8>,
     /// Record index (in the chunk) of each good row.
     pub rows: Vec<usize>,
@@ -205,14 +216,23 @@ pub(crate) struct Tokenized {
 }
 
 impl Tokenized {
+    /// The field of a good row of the current block (`row` counts from the chunk's start).
     #[inline]
     pub(crate) fn field(&self, row: usize, col: usize) -> FieldRef {
-        self.fields[col * self.stride + row]
+        self.fields[col * self.stride + row - self.first_row]
     }
 
-    /// The fields of one column, one per good row.
+    /// The fields of one column, one per good row of the current block.
     fn column(&self, col: usize) -> &[FieldRef] {
-        &self.fields[col * self.stride..col * self.stride + self.rows.len()]
+        let start = col * self.stride;
+        &self.fields[start..start + self.rows.len() - self.first_row]
+    }
+
+    fn clear(&mut self) {
+        self.scratch.clear();
+        self.rows.clear();
+        self.bad.clear();
+        self.first_row = 0;
     }
 }
 
@@ -226,18 +246,42 @@ pub(crate) fn tokenize(
     max_line_bytes: usize,
     t: &mut Tokenized,
 ) {
+    t.clear();
+    tokenize_block(chunk, 0..chunk.records.len(), dialect, ncols, encoding, max_line_bytes, t);
+}
+
+/// Split the records `block` of the chunk: their good rows are appended to `t.rows` and
+/// become the current block of `t.fields`; bad records are appended to `t.bad`.
+fn tokenize_block(
+    chunk: &Chunk,
+    block: Range<usize>,
+    dialect: &Dialect,
+    ncols: usize,
+    encoding: &'static str,
+    max_line_bytes: usize,
+    t: &mut Tokenized,
+) {
     let data = &chunk.data;
-    let utf8_ok = simdutf8::basic::from_utf8(data).is_ok();
-    t.scratch.clear();
-    t.rows.clear();
-    t.bad.clear();
-    t.stride = chunk.records.len();
+    let records = &chunk.records[block.clone()];
+    // Records are in data order: one validation of the block's text, record by record only
+    // when it fails. (It also warms the cache for the passes below.)
+    let utf8_ok = match (records.first(), records.last()) {
+        (Some(first), Some(last)) => {
+            let (lo, hi) = (first.start as usize, (last.end as usize).max(first.start as usize));
+            simdutf8::basic::from_utf8(&data[lo..hi]).is_ok()
+        }
+        _ => true,
+    };
+    t.first_row = t.rows.len();
+    // One cache line more than the rows: with a power-of-two stride (4096 rows x 8 bytes), a
+    // row's slots in every column would fall into the same L1 set and evict each other.
+    t.stride = records.len() + 8;
     // Only grown, never cleared: every slot that is read is written first (good rows only).
     if t.fields.len() < t.stride * ncols {
         t.fields.resize(t.stride * ncols, FieldRef { start: 0, len: 0 });
     }
-    t.rows.reserve(chunk.records.len());
-    for (idx, r) in chunk.records.iter().enumerate() {
+    t.rows.reserve(records.len());
+    for (idx, r) in block.zip(records) {
         let rec = &data[r.start as usize..r.end as usize];
         let bad = |reason| BadRow {
             line: r.line,
@@ -263,7 +307,7 @@ pub(crate) fn tokenize(
         let scratch_mark = t.scratch.len();
         // Each field goes straight to its column's slot for this row; a ragged record's
         // fields are overwritten by the next good row, since `row` does not advance.
-        let (row, stride, fields) = (t.rows.len(), t.stride, &mut t.fields);
+        let (row, stride, fields) = (t.rows.len() - t.first_row, t.stride, &mut t.fields);
         let mut c = 0;
         let found = dialect.split_fields(rec, r.start, r.flags & HAS_QUOTE != 0, &mut t.scratch, |f| {
             if c < ncols {
@@ -295,6 +339,9 @@ pub(crate) struct NullWarning {
     pub columns: Vec<usize>,
 }
 
+/// The first bad value of a row: its column, why, and the field (to report its text).
+type FirstBad = Option<(usize, BadReason, FieldRef)>;
+
 pub(crate) fn parse_chunk(
     chunk: &Chunk,
     dialect: &Dialect,
@@ -304,24 +351,46 @@ pub(crate) fn parse_chunk(
     max_line_bytes: usize,
     t: &mut Tokenized,
 ) -> crate::Result<ParsedChunk> {
+    parse_chunk_in_blocks(chunk, dialect, columns, schema, encoding, max_line_bytes, t, BLOCK_ROWS)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn parse_chunk_in_blocks(
+    chunk: &Chunk,
+    dialect: &Dialect,
+    columns: &[ColumnSpec],
+    schema: &SchemaRef,
+    encoding: &'static str,
+    max_line_bytes: usize,
+    t: &mut Tokenized,
+    block_rows: usize,
+) -> crate::Result<ParsedChunk> {
     let ncols = columns.len();
-    tokenize(chunk, dialect, ncols, encoding, max_line_bytes, t);
-    let nrows = t.rows.len();
-    // First bad value of each row, found column by column.
-    let mut row_bad: Vec<Option<(usize, BadReason)>> = vec![None; nrows];
+    let nrec = chunk.records.len();
+    let mut builders: Vec<ColumnBuilder> = columns.iter().map(|c| ColumnBuilder::new(&c.data_type, nrec)).collect();
+    let mut row_bad: Vec<FirstBad> = Vec::with_capacity(nrec);
     let mut any_bad_value = false;
-    let mut arrays: Vec<ArrayRef> = Vec::with_capacity(ncols);
-    for (c, col) in columns.iter().enumerate() {
-        let mut on_bad = |row: usize, reason: BadReason| {
-            if row_bad[row].is_none() {
-                row_bad[row] = Some((c, reason));
-                any_bad_value = true;
-            }
-        };
-        let column = Column { fields: t.column(c), data: &chunk.data, scratch: &t.scratch };
-        let array = build_column(col, nrows, &column, dialect, &mut on_bad);
-        arrays.push(array);
+    t.clear();
+    let mut start = 0;
+    while start < nrec {
+        let end = (start + block_rows).min(nrec);
+        tokenize_block(chunk, start..end, dialect, ncols, encoding, max_line_bytes, t);
+        let first = t.first_row;
+        row_bad.resize(t.rows.len(), None);
+        for (c, (col, builder)) in columns.iter().zip(&mut builders).enumerate() {
+            let column = Column { fields: t.column(c), first_row: first, data: &chunk.data, scratch: &t.scratch };
+            let mut on_bad = |row: usize, reason: BadReason| {
+                if row_bad[row].is_none() {
+                    row_bad[row] = Some((c, reason, column.fields[row - first]));
+                    any_bad_value = true;
+                }
+            };
+            builder.append(col, &column, dialect, &mut on_bad);
+        }
+        start = end;
     }
+    let nrows = t.rows.len();
+    let mut arrays: Vec<ArrayRef> = columns.iter().zip(builders).map(|(col, b)| b.finish(&col.data_type)).collect();
 
     let null_warnings = null_warnings(chunk, columns, &arrays, &row_bad, t);
     let mut bad: Vec<(usize, BadRow)> = std::mem::take(&mut t.bad);
@@ -331,10 +400,9 @@ pub(crate) fn parse_chunk(
             *a = arrow_select::filter::filter(a.as_ref(), &keep)?;
         }
         for (row, b) in row_bad.into_iter().enumerate() {
-            if let Some((c, reason)) = b {
+            if let Some((c, reason, f)) = b {
                 let idx = t.rows[row];
                 let r = chunk.records[idx];
-                let f = t.field(row, c);
                 bad.push((
                     idx,
                     BadRow {
@@ -367,7 +435,7 @@ fn null_warnings(
     chunk: &Chunk,
     columns: &[ColumnSpec],
     arrays: &[ArrayRef],
-    row_bad: &[Option<(usize, BadReason)>],
+    row_bad: &[FirstBad],
     t: &Tokenized,
 ) -> Vec<NullWarning> {
     let mut per_row: std::collections::BTreeMap<usize, Vec<usize>> = Default::default();
@@ -401,151 +469,205 @@ impl Nulls {
     }
 }
 
-/// One column of the tokenized rows.
+/// One column of a block of tokenized rows.
 struct Column<'a> {
     fields: &'a [FieldRef],
+    /// Row number (in the chunk's good rows) of `fields[0]`.
+    first_row: usize,
     data: &'a [u8],
     scratch: &'a [u8],
 }
 
-impl Column<'_> {
-    #[inline(always)]
-    fn field(&self, row: usize) -> FieldRef {
-        self.fields[row]
-    }
-
-    /// The field's text, or `None` when it is null.
-    #[inline(always)]
-    fn value(&self, row: usize, dialect: &Dialect, string_column: bool) -> Option<&[u8]> {
-        let f = self.field(row);
-        let bytes = f.bytes(self.data, self.scratch);
-        if dialect.is_null(bytes, f.quoted(), string_column) {
-            None
-        } else {
-            Some(bytes)
-        }
-    }
+/// The values of one column, gathered block by block.
+enum Values {
+    Int64(Vec<i64>),
+    Float64(Vec<f64>),
+    Date32(Vec<i32>),
+    Timestamp(Vec<i64>),
+    Boolean(BooleanBufferBuilder),
+    Utf8 { offsets: Vec<i32>, bytes: Vec<u8> },
 }
 
-fn build_column(
-    col: &ColumnSpec,
-    nrows: usize,
-    column: &Column,
-    dialect: &Dialect,
-    on_bad: &mut dyn FnMut(usize, BadReason),
-) -> ArrayRef {
-    let string_column = matches!(col.data_type, DataType::Utf8);
-    let mut nulls = Nulls::default();
-    // The field of `row`, or the null handling shared by every type (a null in a
-    // non-nullable column is a bad row); `$null` is the placeholder value for a null.
-    macro_rules! value_or {
-        ($row:expr, $null:expr) => {
-            match column.value($row, dialect, string_column) {
-                Some(bytes) => bytes,
-                None => {
-                    nulls.rows.push($row as u32);
-                    if !col.nullable {
-                        on_bad($row, BadReason::NullInRequired);
+struct ColumnBuilder {
+    values: Values,
+    nulls: Nulls,
+}
+
+impl ColumnBuilder {
+    fn new(data_type: &DataType, capacity: usize) -> Self {
+        let values = match data_type {
+            DataType::Int64 => Values::Int64(Vec::with_capacity(capacity)),
+            DataType::Float64 => Values::Float64(Vec::with_capacity(capacity)),
+            DataType::Date32 => Values::Date32(Vec::with_capacity(capacity)),
+            DataType::Timestamp(TimeUnit::Microsecond, _) => Values::Timestamp(Vec::with_capacity(capacity)),
+            DataType::Boolean => Values::Boolean(BooleanBufferBuilder::new(capacity)),
+            DataType::Utf8 => {
+                let mut offsets = Vec::with_capacity(capacity + 1);
+                offsets.push(0);
+                Values::Utf8 { offsets, bytes: Vec::new() }
+            }
+            other => unreachable!("column type {other} is rejected when the schema is built"),
+        };
+        ColumnBuilder { values, nulls: Nulls::default() }
+    }
+
+    /// Parse one block of the column. `on_bad` gets the row (counted over the chunk) of a
+    /// value that does not fit, or of a null in a column that does not allow one.
+    fn append(
+        &mut self,
+        col: &ColumnSpec,
+        column: &Column,
+        dialect: &Dialect,
+        on_bad: &mut dyn FnMut(usize, BadReason),
+    ) {
+        let string_column = matches!(self.values, Values::Utf8 { .. });
+        let nulls = &mut self.nulls;
+        let nulls_before = nulls.rows.len();
+        // The text of each field, or `None` for a null (recorded here, for every type).
+        let fields = column.fields.iter().enumerate().map(|(i, f)| {
+            let row = column.first_row + i;
+            let bytes = f.bytes(column.data, column.scratch);
+            if dialect.is_null(bytes, f.quoted(), string_column) {
+                nulls.rows.push(row as u32);
+                (row, None)
+            } else {
+                (row, Some(bytes))
+            }
+        });
+        // Nulls get the type's default value as a placeholder; so do values that do not fit,
+        // whose rows are filtered out later.
+        fn primitive<'a, T: Default>(
+            out: &mut Vec<T>,
+            fields: impl Iterator<Item = (usize, Option<&'a [u8]>)>,
+            on_bad: &mut dyn FnMut(usize, BadReason),
+            parse: impl Fn(&[u8]) -> Result<T, Invalid>,
+        ) {
+            for (row, bytes) in fields {
+                out.push(match bytes.map(&parse) {
+                    None => T::default(),
+                    Some(Ok(v)) => v,
+                    Some(Err(kind)) => {
+                        on_bad(row, BadReason::Value { kind });
+                        T::default()
                     }
-                    $null
+                });
+            }
+        }
+        match &mut self.values {
+            Values::Int64(out) => primitive(out, fields, on_bad, values::parse_i64),
+            Values::Float64(out) => primitive(out, fields, on_bad, values::parse_f64),
+            Values::Date32(out) => primitive(out, fields, on_bad, values::parse_date),
+            Values::Timestamp(out) => {
+                primitive(out, fields, on_bad, |b: &[u8]| values::parse_timestamp(b).map(|(v, _)| v))
+            }
+            Values::Boolean(bits) => {
+                for (row, bytes) in fields {
+                    bits.append(bytes.is_some_and(|b| {
+                        values::parse_bool(b).unwrap_or_else(|kind| {
+                            on_bad(row, BadReason::Value { kind });
+                            false
+                        })
+                    }));
                 }
             }
-        };
-    }
-    macro_rules! primitive {
-        ($arrow_type:ty, $parse:expr) => {{
-            let mut values = Vec::with_capacity(nrows);
-            for row in 0..nrows {
-                let bytes = value_or!(row, {
-                    values.push(Default::default());
-                    continue;
-                });
-                values.push(match $parse(bytes) {
-                    Ok(v) => v,
-                    Err(kind) => {
-                        on_bad(row, BadReason::Value { kind });
-                        Default::default()
+            Values::Utf8 { offsets, bytes: out } => {
+                let block_bytes: usize = column.fields.iter().map(|f| (f.len & LEN_MASK) as usize).sum();
+                if out.capacity() == 0 && !column.fields.is_empty() {
+                    // Sized for the whole chunk from its first block (with 1/8 to spare), so
+                    // the buffer is not grown and copied block after block.
+                    let rows = offsets.capacity().saturating_sub(1).max(column.fields.len());
+                    out.reserve(block_bytes / column.fields.len() * rows / 8 * 9 + block_bytes);
+                }
+                out.reserve(block_bytes);
+                // Values are copied into the spare capacity with fixed-size moves
+                // (`copy_short`), without zeroing it first.
+                let start = out.len();
+                let spare = &mut out.spare_capacity_mut()[..block_bytes];
+                let mut end = 0;
+                for (_, bytes) in fields {
+                    if let Some(bytes) = bytes {
+                        copy_short(spare, end, bytes);
+                        end += bytes.len();
                     }
-                });
+                    offsets.push((start + end) as i32);
+                }
+                // SAFETY: `spare[..end]` was written: the values, back to back from 0.
+                unsafe { out.set_len(start + end) };
             }
-            Arc::new(PrimitiveArray::<$arrow_type>::new(ScalarBuffer::from(values), nulls.finish(nrows))) as ArrayRef
-        }};
+        }
+        // A row is either null or a value in one column, so reporting these after the values
+        // keeps "first bad column of each row" exact.
+        if !col.nullable {
+            for &row in &self.nulls.rows[nulls_before..] {
+                on_bad(row as usize, BadReason::NullInRequired);
+            }
+        }
     }
-    match &col.data_type {
-        DataType::Int64 => primitive!(Int64Type, values::parse_i64),
-        DataType::Float64 => primitive!(Float64Type, values::parse_f64),
-        DataType::Date32 => primitive!(Date32Type, values::parse_date),
-        DataType::Timestamp(TimeUnit::Microsecond, tz) => {
-            let a = primitive!(TimestampMicrosecondType, |b: &[u8]| values::parse_timestamp(b).map(|(v, _)| v));
-            let a =
-                a.as_any().downcast_ref::<PrimitiveArray<TimestampMicrosecondType>>().expect("timestamp array").clone();
-            Arc::new(a.with_timezone_opt(tz.clone()))
-        }
-        DataType::Boolean => {
-            let mut bits = BooleanBufferBuilder::new(nrows);
-            for row in 0..nrows {
-                let bytes = value_or!(row, {
-                    bits.append(false);
-                    continue;
-                });
-                bits.append(values::parse_bool(bytes).unwrap_or_else(|kind| {
-                    on_bad(row, BadReason::Value { kind });
-                    false
-                }));
+
+    fn finish(self, data_type: &DataType) -> ArrayRef {
+        let len = match &self.values {
+            Values::Int64(v) | Values::Timestamp(v) => v.len(),
+            Values::Float64(v) => v.len(),
+            Values::Date32(v) => v.len(),
+            Values::Boolean(b) => b.len(),
+            Values::Utf8 { offsets, .. } => offsets.len() - 1,
+        };
+        let nulls = self.nulls.finish(len);
+        match self.values {
+            Values::Int64(v) => Arc::new(PrimitiveArray::<Int64Type>::new(v.into(), nulls)),
+            Values::Float64(v) => Arc::new(PrimitiveArray::<Float64Type>::new(v.into(), nulls)),
+            Values::Date32(v) => Arc::new(PrimitiveArray::<Date32Type>::new(v.into(), nulls)),
+            Values::Timestamp(v) => {
+                let tz = match data_type {
+                    DataType::Timestamp(_, tz) => tz.clone(),
+                    _ => None,
+                };
+                Arc::new(PrimitiveArray::<TimestampMicrosecondType>::new(v.into(), nulls).with_timezone_opt(tz))
             }
-            Arc::new(BooleanArray::new(bits.finish(), nulls.finish(nrows)))
-        }
-        DataType::Utf8 => {
-            let mut offsets: Vec<i32> = Vec::with_capacity(nrows + 1);
-            let total: usize = (0..nrows).map(|row| (column.field(row).len & LEN_MASK) as usize).sum();
-            let mut bytes_out: Vec<u8> = vec![0; total];
-            let mut end = 0usize;
-            offsets.push(0);
-            for row in 0..nrows {
-                let bytes = value_or!(row, {
-                    offsets.push(end as i32);
-                    continue;
-                });
-                copy_short(&mut bytes_out, end, bytes);
-                end += bytes.len();
-                offsets.push(end as i32);
+            Values::Boolean(mut bits) => Arc::new(BooleanArray::new(bits.finish(), nulls)),
+            Values::Utf8 { offsets, bytes } => {
+                // SAFETY: the offsets are monotonic and end at `bytes.len()`; the bytes are
+                // valid UTF-8 because every record reaching this point passed UTF-8 validation
+                // in `tokenize_block`, and fields are cut only at ASCII delimiters and quotes,
+                // which never fall inside a multi-byte character.
+                let offsets = unsafe { OffsetBuffer::new_unchecked(ScalarBuffer::from(offsets)) };
+                Arc::new(unsafe { StringArray::new_unchecked(offsets, Buffer::from_vec(bytes), nulls) })
             }
-            bytes_out.truncate(end);
-            // SAFETY: the offsets are monotonic and end at `bytes_out.len()`; the bytes are
-            // valid UTF-8 because every record reaching this point passed UTF-8 validation in
-            // `tokenize`, and fields are cut only at ASCII delimiters and quotes, which never
-            // fall inside a multi-byte character.
-            let offsets = unsafe { OffsetBuffer::new_unchecked(ScalarBuffer::from(offsets)) };
-            let array =
-                unsafe { StringArray::new_unchecked(offsets, Buffer::from_vec(bytes_out), nulls.finish(nrows)) };
-            Arc::new(array)
         }
-        other => unreachable!("column type {other} is rejected when the schema is built"),
     }
 }
 
 /// `dst[at..at + src.len()] = src`, for the many short values of a string column: a call to
 /// `memcpy` per value costs more than the copy, so values up to 32 bytes are moved as two
 /// overlapping fixed-size blocks (fixed sizes compile to plain loads and stores), both inside
-/// `dst[at..at + src.len()]`.
+/// `dst[at..at + src.len()]`. `dst` may be uninitialized (a vector's spare capacity).
 #[inline]
-fn copy_short(dst: &mut [u8], at: usize, src: &[u8]) {
-    fn two<const N: usize>(dst: &mut [u8], at: usize, src: &[u8]) {
+fn copy_short(dst: &mut [MaybeUninit<u8>], at: usize, src: &[u8]) {
+    fn block<const N: usize>(dst: &mut [MaybeUninit<u8>], at: usize, src: &[u8]) {
+        let src: [u8; N] = src.try_into().expect("N bytes");
+        let dst: &mut [MaybeUninit<u8>; N] = (&mut dst[at..at + N]).try_into().expect("N bytes");
+        *dst = src.map(MaybeUninit::new);
+    }
+    fn two<const N: usize>(dst: &mut [MaybeUninit<u8>], at: usize, src: &[u8]) {
         let n = src.len();
-        dst[at..at + N].copy_from_slice(&src[..N]);
-        dst[at + n - N..at + n].copy_from_slice(&src[n - N..]);
+        block::<N>(dst, at, &src[..N]);
+        block::<N>(dst, at + n - N, &src[n - N..]);
     }
     match src.len() {
         0 => {}
         1..=3 => {
             for (d, s) in dst[at..at + src.len()].iter_mut().zip(src) {
-                *d = *s;
+                d.write(*s);
             }
         }
         4..=7 => two::<4>(dst, at, src),
         8..=15 => two::<8>(dst, at, src),
         16..=32 => two::<16>(dst, at, src),
-        n => dst[at..at + n].copy_from_slice(src),
+        n => {
+            for (d, s) in dst[at..at + n].iter_mut().zip(src) {
+                d.write(*s);
+            }
+        }
     }
 }
 
@@ -602,12 +724,90 @@ mod tests {
         }
     }
 
+    /// A chunk of the given lines (one record each, as the splitter would cut them).
+    fn chunk_of(lines: &[&[u8]]) -> Chunk {
+        let (mut data, mut records) = (Vec::new(), Vec::new());
+        for (i, line) in lines.iter().enumerate() {
+            let start = data.len() as u32;
+            data.extend_from_slice(line);
+            let flags = if line.contains(&b'"') { HAS_QUOTE } else { 0 };
+            records.push(super::super::split::RecordSpan { start, end: data.len() as u32, line: i as u64 + 2, flags });
+            data.push(b'\n');
+        }
+        Chunk { data, records, base_offset: 0 }
+    }
+
+    #[test]
+    fn results_do_not_depend_on_the_block_size() {
+        // Good rows, bad values, nulls (allowed and not), ragged rows, quoted fields that go
+        // through the scratch buffer, invalid UTF-8, spread so that blocks of every size below
+        // cut between and across them.
+        let mut lines: Vec<Vec<u8>> = Vec::new();
+        for i in 0..500u32 {
+            lines.push(match i % 11 {
+                0 => format!("{i},\"say \"\"hi\"\", {i}\",2024-01-02T03:04:05,true,{i}.5,2024-02-0{}", i % 9 + 1)
+                    .into_bytes(),
+                3 => format!("{i},x,not a time,true,1,2024-01-01").into_bytes(),
+                5 => b",null id,2024-01-02,false,,2024-01-01".to_vec(),
+                7 => format!("{i},ragged").into_bytes(),
+                8 => [format!("{i},bad ").as_bytes(), &[0xff, 0xfe], b",2024-01-01,true,1,2024-01-01"].concat(),
+                9 => format!("{i},,,,,").into_bytes(),
+                _ => format!("{i},name {i},2024-03-04 05:06:07.{i},{},{i}e-1,2020-12-31", i % 2 == 0).into_bytes(),
+            });
+        }
+        let lines: Vec<&[u8]> = lines.iter().map(|l| l.as_slice()).collect();
+        let chunk = chunk_of(&lines);
+        let types = [
+            ("id", DataType::Int64, false),
+            ("name", DataType::Utf8, true),
+            ("at", DataType::Timestamp(TimeUnit::Microsecond, None), true),
+            ("flag", DataType::Boolean, true),
+            ("amount", DataType::Float64, true),
+            ("day", DataType::Date32, true),
+        ];
+        let columns: Vec<ColumnSpec> = types
+            .iter()
+            .map(|(n, t, nullable)| ColumnSpec {
+                name: n.to_string(),
+                data_type: t.clone(),
+                nullable: *nullable,
+                pinned: true,
+                warn_null: *n == "amount",
+            })
+            .collect();
+        let schema: SchemaRef = Arc::new(arrow_schema::Schema::new(
+            types.iter().map(|(n, t, nullable)| arrow_schema::Field::new(*n, t.clone(), *nullable)).collect::<Vec<_>>(),
+        ));
+        let dialect = Dialect { delimiter: b',', quote: Some(b'"'), escape: None, null_values: vec![Vec::new()] };
+        let parse = |block_rows| {
+            let mut t = Tokenized::default();
+            let p = parse_chunk_in_blocks(&chunk, &dialect, &columns, &schema, "UTF-8", 1 << 20, &mut t, block_rows)
+                .expect("parse");
+            let warnings: Vec<(u64, Vec<usize>)> =
+                p.null_warnings.iter().map(|w| (w.line, w.columns.clone())).collect();
+            (p.batch, format!("{:?}", p.bad), warnings)
+        };
+        let whole = parse(usize::MAX);
+        assert_eq!(whole.0.num_rows(), 500 - 4 * 45 - 1, "every kind of bad row is set aside");
+        let names = whole.0.column(1).as_any().downcast_ref::<StringArray>().expect("strings");
+        assert_eq!(names.value(0), "say \"hi\", 0", "a quoted field, unescaped");
+        assert!(!whole.2.is_empty(), "null warnings for the amount column");
+        for block_rows in [1, 2, 3, 7, 64, 4096] {
+            let got = parse(block_rows);
+            assert_eq!(got.0, whole.0, "batch with blocks of {block_rows}");
+            assert_eq!(got.1, whole.1, "bad rows with blocks of {block_rows}");
+            assert_eq!(got.2, whole.2, "null warnings with blocks of {block_rows}");
+        }
+    }
+
     #[test]
     fn short_copies_write_exactly_the_value() {
         for n in 0..70 {
             let src: Vec<u8> = (0..n as u8).map(|b| b + 1).collect();
-            let mut dst = vec![0u8; 3 + n + 5];
+            let mut dst = vec![MaybeUninit::new(0u8); 3 + n + 5];
             copy_short(&mut dst, 3, &src);
+            // SAFETY: every element was initialized (to 0) before the copy.
+            let dst: Vec<u8> = dst.into_iter().map(|b| unsafe { b.assume_init() }).collect();
             assert_eq!(&dst[3..3 + n], &src[..]);
             assert!(dst[..3].iter().all(|&b| b == 0));
             assert!(dst[3 + n..].iter().all(|&b| b == 0), "nothing written past the value");
