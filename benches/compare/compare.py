@@ -724,7 +724,6 @@ def targets(settings: Settings, results: Results, input_bytes: int) -> list[str]
     read = results.get(("read", DATIVO_CLI))
     small = results.get((settings.flat_codec, DATIVO_CLI))
     big = results.get((f"flat{FLAT_FACTOR}x", DATIVO_CLI))
-    python_read = results.get(("read", DATIVO_PYTHON))
     rows = ["| target | this run | met? |", "|---|---|---|"]
 
     def row(target: str, result: str | None, ok: bool) -> None:
@@ -745,10 +744,12 @@ def targets(settings: Settings, results: Results, input_bytes: int) -> list[str]
     row(f"CSV -> Arrow (read only) at least {TARGET_READ_MBPS} MB/s",
         f"{input_bytes / 1e6 / read.wall:.0f} MB/s ({read.wall:.2f} s)" if read else None,
         bool(read and input_bytes / 1e6 / read.wall >= TARGET_READ_MBPS))
-    row(f"reading through Python under {TARGET_PYTHON_OVERHEAD:.0%} more than in Rust",
-        f"{python_read.wall / read.wall - 1:+.1%} ({python_read.wall:.2f} s vs {read.wall:.2f} s)"
-        if python_read and read else None,
-        bool(python_read and read and python_read.wall <= (1 + TARGET_PYTHON_OVERHEAD) * read.wall))
+    # The binding target compares the same reader API in one process, timed from open to the
+    # last batch; the rows here are whole processes (Python start-up and imports included, and
+    # the CLI's `check --data` against the library), so they do not measure it.
+    rows.append(f"| reading through Python, Go or C++ under {TARGET_PYTHON_OVERHEAD:.0%} more than in Rust "
+                "| measured in one process by `benches/read_overhead/run` (`make perf` runs it next; "
+                "results in docs/PERFORMANCE.md) | - |")
     if settings.rows != REFERENCE_ROWS:
         rows += ["", f"The targets are defined on the {REFERENCE_ROWS:,}-row reference file; "
                      f"this run used {settings.rows:,} rows, where start-up costs weigh more "
@@ -789,7 +790,7 @@ def report(settings: Settings, tools: list[Tool], results: Results, csv: Path,
     out += [skipped_flat] if skipped_flat else flat_table(settings, results, csv)
     out += ["", "## Elsewhere", "",
             *(f"- {label}: not measured: {why}" for label, why in unavailable.items()),
-            "- reading through the C, Go and Python bindings against Rust: `benches/read_overhead/run`",
+            "- reading through the C, C++, Go and Python bindings against Rust: `benches/read_overhead/run`",
             "- reading through a plugin (new ABI and legacy JSON ABI) against the built-in reader: "
             "`benches/plugins/run` (both run by `make perf` after this script; results in "
             "docs/PERFORMANCE.md)"]
