@@ -590,10 +590,13 @@ impl ColumnBuilder {
             Values::Utf8 { offsets, bytes: out } => {
                 let block_bytes: usize = column.fields.iter().map(|f| (f.len & LEN_MASK) as usize).sum();
                 if out.capacity() == 0 && !column.fields.is_empty() {
-                    // Sized for the whole chunk from its first block (with 1/8 to spare), so
-                    // the buffer is not grown and copied block after block.
+                    // Sized for the whole chunk from its first block (with 1/8 to spare, and
+                    // never more than the chunk's text), so the buffer is not grown and copied
+                    // block after block.
                     let rows = offsets.capacity().saturating_sub(1).max(column.fields.len());
-                    out.reserve(block_bytes / column.fields.len() * rows / 8 * 9 + block_bytes);
+                    let estimate = (block_bytes / column.fields.len()).saturating_mul(rows);
+                    let estimate = estimate.saturating_add(estimate / 8);
+                    out.reserve(estimate.min(column.data.len()) + block_bytes);
                 }
                 out.reserve(block_bytes);
                 // Values are copied into the spare capacity with fixed-size moves
