@@ -226,6 +226,8 @@ pub(crate) struct Tokenized {
     stride: usize,
     /// Index in `rows` of the current block's first good row.
     first_row: usize,
+    /// Rows per block in `parse_chunk`; 0 (the default) means `BLOCK_ROWS`. Tests vary it.
+    block_rows: usize,
     pub scratch: Vec<u8>,
     /// Record index (in the chunk) of each good row.
     pub rows: Vec<usize>,
@@ -368,20 +370,7 @@ pub(crate) fn parse_chunk(
     max_line_bytes: usize,
     t: &mut Tokenized,
 ) -> crate::Result<ParsedChunk> {
-    parse_chunk_in_blocks(chunk, dialect, columns, schema, encoding, max_line_bytes, t, BLOCK_ROWS)
-}
-
-#[allow(clippy::too_many_arguments)]
-fn parse_chunk_in_blocks(
-    chunk: &Chunk,
-    dialect: &Dialect,
-    columns: &[ColumnSpec],
-    schema: &SchemaRef,
-    encoding: &'static str,
-    max_line_bytes: usize,
-    t: &mut Tokenized,
-    block_rows: usize,
-) -> crate::Result<ParsedChunk> {
+    let block_rows = if t.block_rows == 0 { BLOCK_ROWS } else { t.block_rows };
     let ncols = columns.len();
     let nrec = chunk.records.len();
     let mut builders: Vec<ColumnBuilder> = columns.iter().map(|c| ColumnBuilder::new(&c.data_type, nrec)).collect();
@@ -390,7 +379,7 @@ fn parse_chunk_in_blocks(
     t.clear();
     let mut start = 0;
     while start < nrec {
-        let end = (start + block_rows).min(nrec);
+        let end = start.saturating_add(block_rows).min(nrec);
         tokenize_block(chunk, start..end, dialect, ncols, encoding, max_line_bytes, t);
         let first = t.first_row;
         row_bad.resize(t.rows.len(), None);
@@ -801,9 +790,8 @@ mod tests {
         ));
         let dialect = Dialect { delimiter: b',', quote: Some(b'"'), escape: None, null_values: vec![Vec::new()] };
         let parse = |block_rows| {
-            let mut t = Tokenized::default();
-            let p = parse_chunk_in_blocks(&chunk, &dialect, &columns, &schema, "UTF-8", 1 << 20, &mut t, block_rows)
-                .expect("parse");
+            let mut t = Tokenized { block_rows, ..Default::default() };
+            let p = parse_chunk(&chunk, &dialect, &columns, &schema, "UTF-8", 1 << 20, &mut t).expect("parse");
             let warnings: Vec<(u64, Vec<usize>)> =
                 p.null_warnings.iter().map(|w| (w.line, w.columns.clone())).collect();
             (p.batch, format!("{:?}", p.bad), warnings)
