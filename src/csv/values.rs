@@ -380,8 +380,39 @@ mod tests {
     use super::*;
 
     #[test]
+    fn integers_agree_with_the_standard_library_on_every_length_and_byte() {
+        // Random texts of 0-20 bytes from digits, signs, spaces and bytes next to '0'-'9'
+        // ('/', ':', 0xB0-0xB9 with the high bit set), checked against str::parse on the
+        // trimmed text: the value, or Syntax vs Range.
+        use std::num::IntErrorKind::{NegOverflow, PosOverflow};
+        let alphabet: Vec<u8> = b"0123456789012345678999-+ /:".iter().copied().chain([0xB0, 0xB9]).collect();
+        let mut state = 99u64;
+        let mut next = |m: usize| {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (state >> 33) as usize % m
+        };
+        for _ in 0..200_000 {
+            let len = next(21);
+            let text: Vec<u8> = (0..len).map(|_| alphabet[next(alphabet.len())]).collect();
+            let trimmed = trim(&text);
+            let expected = match std::str::from_utf8(trimmed).ok().map(str::parse::<i64>) {
+                Some(Ok(v)) => Ok(v),
+                Some(Err(e)) if matches!(e.kind(), PosOverflow | NegOverflow) => Err(Invalid::Range),
+                _ => Err(Invalid::Syntax),
+            };
+            assert_eq!(parse_i64(&text), expected, "{:?}", String::from_utf8_lossy(&text));
+        }
+        for v in [0i64, 7, 10, 99, 1234, 9_999_999, 10_000_000, 99_999_999, 100_000_000, i64::MAX, i64::MIN] {
+            assert_eq!(parse_i64(v.to_string().as_bytes()), Ok(v));
+        }
+    }
+
+    #[test]
     fn integers_parse_with_sign_spaces_and_range_checks() {
         assert_eq!(parse_i64(b"42"), Ok(42));
+        assert_eq!(parse_i64(b"0000000000000001"), Ok(1));
+        assert_eq!(parse_i64(b"9999999999999999"), Ok(9_999_999_999_999_999));
+        assert_eq!(parse_i64(b"12345678901234567"), Ok(12_345_678_901_234_567));
         assert_eq!(parse_i64(b" -7\t"), Ok(-7));
         assert_eq!(parse_i64(b"+5"), Ok(5));
         assert_eq!(parse_i64(b"-9223372036854775808"), Ok(i64::MIN));
