@@ -255,10 +255,8 @@ pub(crate) fn parse_date(text: &[u8]) -> Result<i32, Invalid> {
     Ok(days as i32)
 }
 
-/// Parsed timestamp: microseconds since the epoch in UTC, and whether the text carried an
-/// explicit offset (`Z`, `+02:00`, ...).
-/// `YYYY-MM-DD[T ]HH:MM:SS` exactly (the common export layout) with fixed offsets; `None`
-/// for anything else, which takes the general path.
+/// `YYYY-MM-DD[T ]HH:MM:SS` exactly (the common export layout), no offset; `None` for anything
+/// else, which takes the general path (which also words range errors).
 #[inline]
 fn parse_timestamp_simple(b: &[u8]) -> Option<i64> {
     if b.len() != 19
@@ -286,11 +284,18 @@ fn parse_timestamp_simple(b: &[u8]) -> Option<i64> {
     Some(secs * 1_000_000)
 }
 
+/// Parsed timestamp: microseconds since the epoch in UTC, and whether the text carried an
+/// explicit offset (`Z`, `+02:00`, ...).
 pub(crate) fn parse_timestamp(text: &[u8]) -> Result<(i64, bool), Invalid> {
     let b = trim(text);
-    if let Some(v) = parse_timestamp_simple(b) {
-        return Ok((v, false));
+    match parse_timestamp_simple(b) {
+        Some(v) => Ok((v, false)),
+        None => parse_timestamp_general(b),
     }
+}
+
+/// Every layout `parse_timestamp` accepts, with the reason when the text is not one.
+fn parse_timestamp_general(b: &[u8]) -> Result<(i64, bool), Invalid> {
     let (days, mut i) = date_prefix(b)?;
     let mut micros_of_day: i64 = 0;
     let mut has_offset = false;
@@ -378,6 +383,47 @@ pub(crate) fn parse_timestamp(text: &[u8]) -> Result<(i64, bool), Invalid> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_fast_timestamp_path_agrees_with_the_general_one() {
+        // Texts in and around the fast path's layout: digits out of range, wrong separators,
+        // fractions of 0-10 digits, a '.' or ',' and an offset now and then.
+        let mut state = 7u64;
+        let mut next = |m: u64| {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (state >> 33) % m
+        };
+        let (mut fast, mut checked) = (0, 0);
+        for _ in 0..300_000 {
+            let pick = |options: &[&str], k: u64| options[k as usize % options.len()].to_string();
+            let mut t = format!(
+                "{:04}{}{:02}-{:02}{}{:02}:{:02}:{:02}",
+                1900 + next(200),
+                pick(&["-", "-", "-", "/"], next(4)),
+                next(14),
+                next(33),
+                pick(&["T", " ", "T", "t"], next(4)),
+                next(26),
+                next(62),
+                next(62),
+            );
+            if next(3) == 0 {
+                t.push_str(&pick(&[".", ".", ","], next(3)));
+                for _ in 0..next(11) {
+                    t.push(if next(30) == 0 { 'x' } else { char::from(b'0' + next(10) as u8) });
+                }
+            }
+            if next(10) == 0 {
+                t.push_str(&pick(&["Z", "+02:00", " UTC"], next(3)));
+            }
+            if let Some(v) = parse_timestamp_simple(t.as_bytes()) {
+                fast += 1;
+                assert_eq!(parse_timestamp_general(t.as_bytes()), Ok((v, false)), "{t}");
+            }
+            checked += 1;
+        }
+        assert!(fast > checked / 5, "the fast path took {fast} of {checked}");
+    }
 
     #[test]
     fn integers_agree_with_the_standard_library_on_every_length_and_byte() {
