@@ -5,6 +5,7 @@
 //! A field that does not fit marks its row bad; bad rows are filtered out at the end and
 //! reported with their line, column and value, so nothing is silently turned into a null.
 
+use std::collections::BTreeMap;
 use std::mem::MaybeUninit;
 use std::ops::Range;
 use std::sync::Arc;
@@ -358,8 +359,9 @@ pub(crate) struct NullWarning {
     pub columns: Vec<usize>,
 }
 
-/// The first bad value of a row: its column, why, and the field (to report its text).
-type FirstBad = Option<(usize, BadReason, FieldRef)>;
+/// The first bad value of each row that has one, by row: its column, why, and the field (to
+/// report its text). Bad rows are rare: a map costs nothing per good row, unlike a slot each.
+type FirstBad = BTreeMap<usize, (usize, BadReason, FieldRef)>;
 
 pub(crate) fn parse_chunk(
     chunk: &Chunk,
@@ -374,22 +376,18 @@ pub(crate) fn parse_chunk(
     let ncols = columns.len();
     let nrec = chunk.records.len();
     let mut builders: Vec<ColumnBuilder> = columns.iter().map(|c| ColumnBuilder::new(&c.data_type, nrec)).collect();
-    let mut row_bad: Vec<FirstBad> = Vec::with_capacity(nrec);
-    let mut any_bad_value = false;
+    let mut row_bad = FirstBad::new();
     t.clear();
     let mut start = 0;
     while start < nrec {
         let end = start.saturating_add(block_rows).min(nrec);
         tokenize_block(chunk, start..end, dialect, ncols, encoding, max_line_bytes, t);
         let first = t.first_row;
-        row_bad.resize(t.rows.len(), None);
         for (c, (col, builder)) in columns.iter().zip(&mut builders).enumerate() {
             let column = Column { fields: t.column(c), first_row: first, data: &chunk.data, scratch: &t.scratch };
             let mut on_bad = |row: usize, reason: BadReason| {
-                if row_bad[row].is_none() {
-                    row_bad[row] = Some((c, reason, column.fields[row - first]));
-                    any_bad_value = true;
-                }
+                // Columns are parsed in order, so the first entry of a row is its first bad column.
+                row_bad.entry(row).or_insert((c, reason, column.fields[row - first]));
             };
             builder.append(col, &column, dialect, &mut on_bad);
         }
@@ -400,38 +398,33 @@ pub(crate) fn parse_chunk(
 
     let null_warnings = null_warnings(chunk, columns, &arrays, &row_bad, t);
     let mut bad: Vec<(usize, BadRow)> = std::mem::take(&mut t.bad);
-    if any_bad_value {
-        let keep: BooleanArray = row_bad.iter().map(|b| Some(b.is_none())).collect();
+    let kept_rows = nrows - row_bad.len();
+    if !row_bad.is_empty() {
+        let keep: BooleanArray = (0..nrows).map(|row| Some(!row_bad.contains_key(&row))).collect();
         for a in arrays.iter_mut() {
             *a = arrow_select::filter::filter(a.as_ref(), &keep)?;
         }
-        for (row, b) in row_bad.into_iter().enumerate() {
-            if let Some((c, reason, f)) = b {
-                let idx = t.rows[row];
-                let r = chunk.records[idx];
-                bad.push((
-                    idx,
-                    BadRow {
-                        line: r.line,
-                        offset: chunk.base_offset + r.start as u64,
-                        column: Some(c),
-                        value: Some(f.bytes(&chunk.data, &t.scratch).to_vec()),
-                        reason,
-                        raw: chunk.data[r.start as usize..r.end as usize].to_vec(),
-                    },
-                ));
-            }
+        for (row, (c, reason, f)) in row_bad {
+            let idx = t.rows[row];
+            let r = chunk.records[idx];
+            bad.push((
+                idx,
+                BadRow {
+                    line: r.line,
+                    offset: chunk.base_offset + r.start as u64,
+                    column: Some(c),
+                    value: Some(f.bytes(&chunk.data, &t.scratch).to_vec()),
+                    reason,
+                    raw: chunk.data[r.start as usize..r.end as usize].to_vec(),
+                },
+            ));
         }
         bad.sort_by_key(|(idx, _)| *idx);
     }
     let batch = RecordBatch::try_new_with_options(
         schema.clone(),
         arrays,
-        &arrow_array::RecordBatchOptions::new().with_row_count(Some(if any_bad_value {
-            nrows - bad.iter().filter(|b| b.1.column.is_some()).count()
-        } else {
-            nrows
-        })),
+        &arrow_array::RecordBatchOptions::new().with_row_count(Some(kept_rows)),
     )?;
     Ok(ParsedChunk { batch, bad: bad.into_iter().map(|(_, b)| b).collect(), null_warnings })
 }
@@ -441,13 +434,13 @@ fn null_warnings(
     chunk: &Chunk,
     columns: &[ColumnSpec],
     arrays: &[ArrayRef],
-    row_bad: &[FirstBad],
+    row_bad: &FirstBad,
     t: &Tokenized,
 ) -> Vec<NullWarning> {
-    let mut per_row: std::collections::BTreeMap<usize, Vec<usize>> = Default::default();
+    let mut per_row: BTreeMap<usize, Vec<usize>> = Default::default();
     for (c, _) in columns.iter().enumerate().filter(|(_, col)| col.warn_null) {
         let Some(nulls) = arrays[c].nulls() else { continue };
-        for row in (0..row_bad.len()).filter(|&row| nulls.is_null(row) && row_bad[row].is_none()) {
+        for row in (0..t.rows.len()).filter(|&row| nulls.is_null(row) && !row_bad.contains_key(&row)) {
             per_row.entry(row).or_default().push(c);
         }
     }
