@@ -2,25 +2,30 @@
 #
 #   cmake [-D<option>=<value>...] -P run_checked.cmake -- <command> [<arg>...]
 #
+# or, from another script: set RUN_COMMAND (a list) and the options, then include() this file.
+#
 # Options:
 #   OUTPUT_DIR            removed before the run (a fresh output directory); after a failed run
 #                         it must hold no *.parquet file (nothing half-written is ever visible)
 #   EXPECT_EXIT_CODE      the exit status the command must return (default 0)
 #   EXPECT_ROWS_OF        a CSV file: stdout must say "wrote <N> rows", N = its data lines
 #                         (lines after the header; the sample files have no quoted newlines)
+#   EXPECT_STDOUT_REGEX   a regular expression stdout must match
 #   EXPECT_STDERR_REGEX   a regular expression stderr must match
 cmake_minimum_required(VERSION 3.16)
 
-set(_command "")
-set(_after_separator FALSE)
-math(EXPR _last "${CMAKE_ARGC} - 1")
-foreach(_i RANGE ${_last})
-  if(_after_separator)
-    list(APPEND _command "${CMAKE_ARGV${_i}}")
-  elseif(CMAKE_ARGV${_i} STREQUAL "--")
-    set(_after_separator TRUE)
-  endif()
-endforeach()
+set(_command "${RUN_COMMAND}")
+if(NOT DEFINED RUN_COMMAND)
+  set(_after_separator FALSE)
+  math(EXPR _last "${CMAKE_ARGC} - 1")
+  foreach(_i RANGE ${_last})
+    if(_after_separator)
+      list(APPEND _command "${CMAKE_ARGV${_i}}")
+    elseif(CMAKE_ARGV${_i} STREQUAL "--")
+      set(_after_separator TRUE)
+    endif()
+  endforeach()
+endif()
 if(NOT _command)
   message(FATAL_ERROR "usage: cmake [-D...] -P run_checked.cmake -- <command> [<arg>...]")
 endif()
@@ -62,6 +67,9 @@ if(EXPECT_ROWS_OF)
   endif()
 endif()
 
+if(DEFINED EXPECT_STDOUT_REGEX AND NOT _stdout MATCHES "${EXPECT_STDOUT_REGEX}")
+  list(APPEND _failures "stdout does not match '${EXPECT_STDOUT_REGEX}'")
+endif()
 if(DEFINED EXPECT_STDERR_REGEX AND NOT _stderr MATCHES "${EXPECT_STDERR_REGEX}")
   list(APPEND _failures "stderr does not match '${EXPECT_STDERR_REGEX}'")
 endif()
