@@ -351,3 +351,36 @@ fn nulls_in_warn_columns_are_kept_and_counted() {
     let e = error(b"id\n1\n", CsvOptions { warn_null_columns: vec!["nope".into()], ..Default::default() });
     assert!(e.contains("warn_null_columns names 'nope'"), "{e}");
 }
+
+/// How many of this process's descriptors are open on `path`.
+#[cfg(target_os = "linux")]
+fn open_descriptors(path: &Path) -> usize {
+    let target = path.canonicalize().unwrap();
+    std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter(|fd| std::fs::read_link(fd.as_ref().unwrap().path()).is_ok_and(|t| t == target))
+        .count()
+}
+
+/// Dropping a reader half-way closes its input files before the drop returns, so the caller
+/// can delete, move or reopen them at once (on Windows an open file cannot be deleted).
+#[cfg(target_os = "linux")]
+#[test]
+fn dropping_a_reader_mid_stream_closes_its_files_before_returning() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from("id,name\n");
+    for i in 0..20_000 {
+        text.push_str(&format!("{i},name {i}\n"));
+    }
+    let a = write(dir.path(), "a.csv", text.as_bytes());
+    let b = write(dir.path(), "b.csv", text.as_bytes());
+    // Repeated: a splitter that closed its file shortly *after* the drop passed now and then.
+    for round in 0..20 {
+        let mut r =
+            CsvReader::open(&[a.clone(), b.clone()], CsvOptions { batch_size: 100, ..Default::default() }).unwrap();
+        r.next().unwrap().unwrap();
+        assert_eq!(open_descriptors(&a), 1, "round {round}: the reader holds the first file open");
+        drop(r);
+        assert_eq!((open_descriptors(&a), open_descriptors(&b)), (0, 0), "round {round}");
+    }
+}

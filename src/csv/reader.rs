@@ -289,6 +289,11 @@ pub struct CsvReader {
     warned: u64,
     done: bool,
     cancel: Arc<AtomicBool>,
+    /// The splitter thread, joined on drop when it reads files dativo opened itself: it holds
+    /// them open, and whoever drops a reader (or releases its C stream) may delete or move
+    /// them next. A caller's own `Read` is not waited for: it may block without end (a pipe)
+    /// or need a lock the dropping thread holds (a Python file object and the GIL).
+    split_thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl CsvReader {
@@ -322,6 +327,7 @@ impl CsvReader {
             Some(labels) if labels.len() == sources.len() => labels.clone(),
             _ => sources.iter().map(Source::name).collect(),
         };
+        let own_files = sources.iter().all(|s| matches!(s, Source::Path(_)));
         let mut sources = sources.into_iter();
         let first = sources.next().expect("at least one source");
         let pool = Arc::new(BufferPool::default());
@@ -392,7 +398,7 @@ impl CsvReader {
                 .spawn(move || parse_worker(work_rx, result_tx, plan))
                 .map_err(|e| Error::Internal(format!("cannot start a parse thread: {e}")))?;
         }
-        {
+        let split_thread = {
             let (plan, stats, cancel) = (plan.clone(), stats.clone(), cancel.clone());
             std::thread::Builder::new()
                 .name("dativo-csv-split".into())
@@ -410,8 +416,8 @@ impl CsvReader {
                         let _ = result_tx.send((feed.seq, Err(e)));
                     }
                 })
-                .map_err(|e| Error::Internal(format!("cannot start the split thread: {e}")))?;
-        }
+                .map_err(|e| Error::Internal(format!("cannot start the split thread: {e}")))?
+        };
         Ok(CsvReader {
             plan,
             stats,
@@ -424,6 +430,7 @@ impl CsvReader {
             warned: 0,
             done: false,
             cancel,
+            split_thread: own_files.then_some(split_thread),
         })
     }
 
@@ -595,8 +602,14 @@ impl arrow_array::RecordBatchReader for CsvBatchReader {
 
 impl Drop for CsvReader {
     fn drop(&mut self) {
-        // Threads notice the closed channels and the flag and stop on their own.
+        // The flag and the closed token channel stop the splitter at its next chunk (it may be
+        // waiting for a token); the parse workers stop when its work channel closes.
         self.cancel.store(true, Ordering::Relaxed);
+        self.tokens = None;
+        if let Some(thread) = self.split_thread.take() {
+            // At most one chunk's read away; its input file is closed when this returns.
+            let _ = thread.join();
+        }
     }
 }
 
