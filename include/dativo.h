@@ -319,7 +319,8 @@ uint64_t dativo_job_report_rows_rejected(const struct DativoJobReport *report);
 // `report` is NULL or a live report.
 uint64_t dativo_job_report_warnings(const struct DativoJobReport *report);
 
-// Total size of the input files in bytes. 0 for NULL.
+// Total size of the input files in bytes. 0 for NULL, and when a reader plugin read the
+// input (its size is unknown).
 //
 // # Safety
 // `report` is NULL or a live report.

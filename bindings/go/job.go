@@ -11,7 +11,7 @@ type Report struct {
 	RowsWritten  uint64        // rows written to Parquet
 	RowsRejected uint64        // bad rows skipped or sent to the rejects file
 	Warnings     uint64        // columns missing or dropped, nulls kept in warn mode
-	InputBytes   uint64        // total size of the input files
+	InputBytes   uint64        // total size of the input files (0 when a reader plugin read them)
 	BytesWritten uint64        // total size of the Parquet files
 	Duration     time.Duration // wall time of the run
 	Files        []File        // the committed Parquet files, in order

@@ -94,7 +94,8 @@ pub unsafe extern "C" fn dativo_job_report_warnings(report: *const DativoJobRepo
     counter(report, |r| r.warnings)
 }
 
-/// Total size of the input files in bytes. 0 for NULL.
+/// Total size of the input files in bytes. 0 for NULL, and when a reader plugin read the
+/// input (its size is unknown).
 ///
 /// # Safety
 /// `report` is NULL or a live report.

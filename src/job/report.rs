@@ -43,7 +43,8 @@ pub struct RunReport {
     pub files: Vec<CommittedFile>,
     /// Sum of the sizes of `files`.
     pub bytes_written: u64,
-    /// Sum of the sizes of the input files (read in this run).
+    /// Sum of the sizes of the input files (read in this run); 0 when a reader plugin reads
+    /// the input (its size is unknown to dativo).
     pub input_bytes: u64,
     pub seconds: f64,
     /// With `source.incremental`: which inputs were ingested and which skipped.
@@ -84,14 +85,23 @@ impl RunReport {
             s.push_str(&format!(", {} warning{}", group(self.warnings), plural(self.warnings)));
         }
         s.push_str(&format!(
-            "\nfiles: {} parquet file{}, {} (input {})\ntime: {:.2} s, {:.1} MB/s",
+            "\nfiles: {} parquet file{}, {}",
             self.files.len(),
             plural(self.files.len() as u64),
-            human_bytes(self.bytes_written),
-            human_bytes(self.input_bytes),
-            self.seconds,
-            self.mb_per_second()
+            human_bytes(self.bytes_written)
         ));
+        // A reader plugin's input has no size dativo can know: rows per second instead.
+        if self.input_bytes > 0 || self.rows_read == 0 {
+            s.push_str(&format!(
+                " (input {})\ntime: {:.2} s, {:.1} MB/s",
+                human_bytes(self.input_bytes),
+                self.seconds,
+                self.mb_per_second()
+            ));
+        } else {
+            let rate = if self.seconds > 0.0 { self.rows_read as f64 / self.seconds } else { 0.0 };
+            s.push_str(&format!("\ntime: {:.2} s, {} rows/s", self.seconds, group(rate.round() as u64)));
+        }
         if let Some(inc) = &self.incremental {
             s.push_str(&format!(
                 "\ninputs: {} ingested, {} skipped (unchanged)",
@@ -177,6 +187,12 @@ mod tests {
              files: 0 parquet files, 2.0 KiB (input 47.7 MiB)\ntime: 2.00 s, 25.0 MB/s"
         );
         assert_eq!(RunReport::default().mb_per_second(), 0.0);
+        let plugin_read = RunReport { input_bytes: 0, rows_rejected: 0, warnings: 0, ..r.clone() };
+        assert_eq!(
+            plugin_read.summary(),
+            "rows: 1,000,000 read, 999,998 written, 0 rejected\n\
+             files: 0 parquet files, 2.0 KiB\ntime: 2.00 s, 500,000 rows/s"
+        );
         let inc = RunReport {
             incremental: Some(IncrementalReport {
                 ingested: vec!["a.csv".into()],

@@ -622,7 +622,7 @@ struct JobReport {
   uint64_t rows_written = 0;   ///< rows written to Parquet
   uint64_t rows_rejected = 0;  ///< bad rows skipped or sent to the rejects file
   uint64_t warnings = 0;       ///< columns missing or dropped, nulls kept in warn mode
-  uint64_t input_bytes = 0;    ///< total size of the input files
+  uint64_t input_bytes = 0;    ///< total size of the input files (0 when a reader plugin read them)
   uint64_t bytes_written = 0;  ///< total size of the Parquet files
   double seconds = 0;          ///< wall time of the run
   std::vector<CommittedFile> files;  ///< the Parquet files committed, in order
