@@ -145,10 +145,10 @@ impl Dialect {
 /// Split a record without quotes at every delimiter.
 ///
 /// Fields are short (a few bytes), so a `memchr` call per field costs more than the search.
-/// Instead each 64 bytes of the record become one bit mask of delimiter positions, found
-/// eight bytes at a time (SWAR), and the fields are cut at its set bits. Looping over the
-/// bits of a whole mask, not of each 8-byte word, keeps the loop's exits predictable: a word
-/// holds zero, one or two delimiters at random, a 64-byte mask about six.
+/// Instead each 64 bytes of the record become one bit mask of delimiter positions
+/// ([`delimiter_mask`]), and the fields are cut at its set bits. Looping over the bits of a
+/// whole mask, not of each 8-byte word, keeps the loop's exits predictable: a word holds zero,
+/// one or two delimiters at random, a 64-byte mask about six.
 #[inline]
 fn split_plain(rec: &[u8], offset: u32, d: u8, mut out: impl FnMut(FieldRef)) -> usize {
     let mut start = 0usize;
@@ -182,6 +182,37 @@ fn split_plain(rec: &[u8], offset: u32, d: u8, mut out: impl FnMut(FieldRef)) ->
 /// Bit `i` set where `block[i] == d`.
 #[inline(always)]
 fn delimiter_mask(block: &[u8; 64], d: u8) -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    return delimiter_mask_sse2(block, d);
+    #[cfg(not(target_arch = "x86_64"))]
+    return delimiter_mask_swar(block, d);
+}
+
+/// [`delimiter_mask`] with SSE2, which every x86-64 CPU has: a compare and a byte-mask move
+/// per 16 bytes (12 instructions per block against ~100 for the word-at-a-time version).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn delimiter_mask_sse2(block: &[u8; 64], d: u8) -> u64 {
+    use std::arch::x86_64::{__m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8};
+    let mut mask = 0u64;
+    // SAFETY: SSE2 is part of the x86-64 baseline, so the target always has it; each load
+    // reads 16 bytes inside `block` (k < 4) and has no alignment requirement.
+    unsafe {
+        let pattern = _mm_set1_epi8(d as i8);
+        for k in 0..4 {
+            let bytes = _mm_loadu_si128(block.as_ptr().add(16 * k).cast::<__m128i>());
+            let hits = _mm_movemask_epi8(_mm_cmpeq_epi8(bytes, pattern)) as u16;
+            mask |= u64::from(hits) << (16 * k);
+        }
+    }
+    mask
+}
+
+/// [`delimiter_mask`] eight bytes at a time in plain integer arithmetic (SWAR), for targets
+/// without a vector instruction set dativo assumes.
+#[cfg_attr(target_arch = "x86_64", allow(dead_code))]
+#[inline(always)]
+fn delimiter_mask_swar(block: &[u8; 64], d: u8) -> u64 {
     const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     // Moves bit 8j to bit 56 + j for every j at once: the partial products never overlap, so
@@ -723,6 +754,27 @@ mod tests {
                 assert_eq!(n, out.len());
                 let got: Vec<(u32, u32)> = out.iter().map(|f| (f.start - 7, f.len)).collect();
                 assert_eq!(got, naive(&rec, b','), "{rec:?}");
+            }
+        }
+    }
+
+    /// Every implementation of the delimiter mask agrees with a byte loop, whichever one
+    /// this target uses (the split test above covers only that one).
+    #[test]
+    fn delimiter_masks_agree_with_a_byte_loop() {
+        let alphabet = [b'a', b',', b';', 0xAC, 0x2D, 0x2B, 0x00, 0xFF];
+        let mut state = 99u64;
+        for _ in 0..20_000 {
+            let mut block = [0u8; 64];
+            for b in block.iter_mut() {
+                state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                *b = alphabet[(state >> 33) as usize % alphabet.len()];
+            }
+            for d in [b',', b';', 0x00, 0xFF] {
+                let want = block.iter().enumerate().fold(0u64, |m, (i, &c)| m | (u64::from(c == d) << i));
+                assert_eq!(delimiter_mask_swar(&block, d), want, "{block:?}");
+                #[cfg(target_arch = "x86_64")]
+                assert_eq!(delimiter_mask_sse2(&block, d), want, "{block:?}");
             }
         }
     }
