@@ -54,19 +54,27 @@ pub(crate) struct Dialect {
     pub delimiter: u8,
     pub quote: Option<u8>,
     pub escape: Option<u8>,
-    pub null_values: Vec<Vec<u8>>,
+    null_values: Vec<Vec<u8>>,
+    /// Bit `n` set when a null value has `n` bytes (bit 63: 63 or more), so most fields are
+    /// ruled out by their length alone, without looking at the list.
+    null_lengths: u64,
 }
 
 impl Dialect {
+    pub(crate) fn new(delimiter: u8, quote: Option<u8>, escape: Option<u8>, null_values: Vec<Vec<u8>>) -> Self {
+        let null_lengths = null_values.iter().fold(0, |bits, n| bits | 1u64 << n.len().min(63));
+        Dialect { delimiter, quote, escape, null_values, null_lengths }
+    }
+
     /// Whether a field is null. In a string column a quoted field is always a value, so
     /// `""` stays an empty string there.
     #[inline]
     pub(crate) fn is_null(&self, bytes: &[u8], quoted: bool, string_column: bool) -> bool {
-        if quoted && string_column {
+        if self.null_lengths >> bytes.len().min(63) & 1 == 0 || (quoted && string_column) {
             return false;
         }
-        // Lengths first: most fields are not null, and an equal-length compare is a call.
-        self.null_values.iter().any(|n| n.len() == bytes.len() && (n.is_empty() || n.as_slice() == bytes))
+        // Empty fields (the usual null) are decided without a call to `memcmp`.
+        bytes.is_empty() || self.null_values.iter().any(|n| n.as_slice() == bytes)
     }
 
     /// Split one record into fields, handing each to `out` in order; returns how many.
@@ -758,6 +766,32 @@ mod tests {
         }
     }
 
+    #[test]
+    fn null_values_match_exactly_whatever_their_length() {
+        let long = vec![b'x'; 70];
+        let d = Dialect::new(b',', Some(b'"'), None, vec![b"".to_vec(), b"NULL".to_vec(), long.clone()]);
+        let longer_by_one = vec![b'x'; 71];
+        let same_length_other = [&long[..69], b"y"].concat();
+        for (text, null) in [
+            (&b""[..], true),
+            (b"NULL", true),
+            (b"NUL", false),
+            (b"null", false),
+            (b"NULLS", false),
+            (&long, true),
+            (&longer_by_one, false),
+            (&same_length_other, false),
+            (&long[..63], false),
+        ] {
+            assert_eq!(d.is_null(text, false, false), null, "{:?}", String::from_utf8_lossy(text));
+            // In a string column a quoted field is a value, whatever its text.
+            assert!(!d.is_null(text, true, true));
+            assert_eq!(d.is_null(text, true, false), null);
+        }
+        assert!(!Dialect::new(b',', None, None, vec![]).is_null(b"", false, false));
+        assert!(!Dialect::new(b',', None, None, vec![b"NULL".to_vec()]).is_null(b"", false, false));
+    }
+
     /// Every implementation of the delimiter mask agrees with a byte loop, whichever one
     /// this target uses (the split test above covers only that one).
     #[test]
@@ -833,7 +867,7 @@ mod tests {
         let schema: SchemaRef = Arc::new(arrow_schema::Schema::new(
             types.iter().map(|(n, t, nullable)| arrow_schema::Field::new(*n, t.clone(), *nullable)).collect::<Vec<_>>(),
         ));
-        let dialect = Dialect { delimiter: b',', quote: Some(b'"'), escape: None, null_values: vec![Vec::new()] };
+        let dialect = Dialect::new(b',', Some(b'"'), None, vec![Vec::new()]);
         let parse = |block_rows| {
             let mut t = Tokenized { block_rows, ..Default::default() };
             let p = parse_chunk(&chunk, &dialect, &columns, &schema, "UTF-8", 1 << 20, &mut t).expect("parse");

@@ -71,12 +71,7 @@ fn split_config(o: &CsvOptions) -> SplitConfig {
 }
 
 fn dialect(o: &CsvOptions) -> Dialect {
-    Dialect {
-        delimiter: o.delimiter,
-        quote: o.quote,
-        escape: o.escape,
-        null_values: o.null_values.iter().map(|s| s.as_bytes().to_vec()).collect(),
-    }
+    Dialect::new(o.delimiter, o.quote, o.escape, o.null_values.iter().map(|s| s.as_bytes().to_vec()).collect())
 }
 
 /// The first record of an input as column names (or, without header, the count of fields).
