@@ -384,3 +384,53 @@ fn dropping_a_reader_mid_stream_closes_its_files_before_returning() {
         assert_eq!((open_descriptors(&a), open_descriptors(&b)), (0, 0), "round {round}");
     }
 }
+
+/// A pipe whose writer goes quiet without closing it (`tail -f | ...`, an idle producer) must
+/// not hang the drop: only regular files are waited for.
+#[cfg(target_os = "linux")]
+#[test]
+fn dropping_a_reader_of_an_idle_pipe_returns() {
+    use std::io::Write;
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("rows.fifo");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let (written_tx, written_rx) = mpsc::channel::<()>();
+    let (close_tx, close_rx) = mpsc::channel::<()>();
+    let writer = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || {
+            let mut w = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
+            // More than the 256 KiB the reader looks at (for the encoding) before it starts.
+            let mut text = String::from("id,name\n");
+            for i in 0..40_000 {
+                text.push_str(&format!("{i},n{i}\n"));
+            }
+            w.write_all(text.as_bytes()).unwrap();
+            written_tx.send(()).unwrap();
+            let _ = close_rx.recv(); // idle, the pipe still open, until the test ends
+        })
+    };
+    let schema = std::sync::Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Int64, true),
+        Field::new("name", DataType::Utf8, true),
+    ]));
+    // 2 threads keep 5 chunks of 10,000 rows in flight: the splitter takes all 40,000 rows
+    // and then waits in `read` for more.
+    let options = CsvOptions { schema: Some(schema), batch_size: 10_000, threads: 2, ..Default::default() };
+    let mut reader = CsvReader::open(&[fifo], options).unwrap();
+    assert_eq!(reader.next().unwrap().unwrap().num_rows(), 10_000);
+    written_rx.recv_timeout(Duration::from_secs(30)).expect("the reader took every row");
+    let (dropped_tx, dropped_rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        drop(reader);
+        let _ = dropped_tx.send(());
+    });
+    // Not a speed check: a drop that waited for the pipe would never return.
+    let returned = dropped_rx.recv_timeout(Duration::from_secs(30)).is_ok();
+    close_tx.send(()).unwrap();
+    writer.join().unwrap();
+    assert!(returned, "dropping the reader waited for the idle pipe");
+}

@@ -284,10 +284,10 @@ pub struct CsvReader {
     warned: u64,
     done: bool,
     cancel: Arc<AtomicBool>,
-    /// The splitter thread, joined on drop when it reads files dativo opened itself: it holds
-    /// them open, and whoever drops a reader (or releases its C stream) may delete or move
-    /// them next. A caller's own `Read` is not waited for: it may block without end (a pipe)
-    /// or need a lock the dropping thread holds (a Python file object and the GIL).
+    /// The splitter thread, joined on drop when it reads regular files dativo opened itself:
+    /// it holds them open, and whoever drops a reader (or releases its C stream) may delete or
+    /// move them next. A pipe or a caller's own `Read` is not waited for: its read may block
+    /// without end, or need a lock the dropping thread holds (a Python file object and the GIL).
     split_thread: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -322,7 +322,8 @@ impl CsvReader {
             Some(labels) if labels.len() == sources.len() => labels.clone(),
             _ => sources.iter().map(Source::name).collect(),
         };
-        let own_files = sources.iter().all(|s| matches!(s, Source::Path(_)));
+        // Regular files only: a FIFO (`<(zcat ...)`, /dev/stdin) may block a read without end.
+        let own_files = sources.iter().all(|s| matches!(s, Source::Path(p) if p.metadata().is_ok_and(|m| m.is_file())));
         let mut sources = sources.into_iter();
         let first = sources.next().expect("at least one source");
         let pool = Arc::new(BufferPool::default());
