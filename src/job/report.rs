@@ -73,6 +73,15 @@ impl RunReport {
         }
     }
 
+    /// Rows read per second (for inputs whose size dativo cannot know, a reader plugin's).
+    pub fn rows_per_second(&self) -> f64 {
+        if self.seconds > 0.0 {
+            self.rows_read as f64 / self.seconds
+        } else {
+            0.0
+        }
+    }
+
     /// A few human lines, e.g. for the CLI.
     pub fn summary(&self) -> String {
         let mut s = format!(
@@ -99,8 +108,8 @@ impl RunReport {
                 self.mb_per_second()
             ));
         } else {
-            let rate = if self.seconds > 0.0 { self.rows_read as f64 / self.seconds } else { 0.0 };
-            s.push_str(&format!("\ntime: {:.2} s, {} rows/s", self.seconds, group(rate.round() as u64)));
+            let rate = self.rows_per_second().round() as u64;
+            s.push_str(&format!("\ntime: {:.2} s, {} rows/s", self.seconds, group(rate)));
         }
         if let Some(inc) = &self.incremental {
             s.push_str(&format!(
@@ -187,6 +196,7 @@ mod tests {
              files: 0 parquet files, 2.0 KiB (input 47.7 MiB)\ntime: 2.00 s, 25.0 MB/s"
         );
         assert_eq!(RunReport::default().mb_per_second(), 0.0);
+        assert_eq!(RunReport::default().rows_per_second(), 0.0);
         let plugin_read = RunReport { input_bytes: 0, rows_rejected: 0, warnings: 0, ..r.clone() };
         assert_eq!(
             plugin_read.summary(),
