@@ -14,7 +14,7 @@
 #                docs/comparison.png), then reading through C, Go and Python vs Rust
 #                (benches/read_overhead/run) and through plugins (benches/plugins/run)
 #   make perf-quick   release CLI vs DuckDB only, nothing written (benches/perf.sh)
-#   make header  regenerate include/dativo.h from src/ffi/ (cbindgen) and its copy in bindings/go
+#   make header  regenerate include/dativo.h from src/ffi/ and src/abi/ (cbindgen) and its copy in bindings/go
 #                (a Go module cannot include files outside its folder); commit the result
 
 CARGO ?= cargo
@@ -50,7 +50,7 @@ test:
 	@if $(CARGO) fmt --version >/dev/null 2>&1; then $(CARGO) fmt --all --check; else echo "rustfmt not installed: format check skipped"; fi
 	@if $(CARGO) clippy --version >/dev/null 2>&1; then $(CARGO) clippy --workspace --all-targets -- -D warnings; else echo "clippy not installed: lint skipped"; fi
 	$(CARGO) test --workspace --all-targets
-	$(CARGO) test --doc
+	$(CARGO) test --workspace --doc
 	cmake/install-deps.sh
 	CMAKE_GENERATOR="$$(command -v ninja >/dev/null 2>&1 && echo Ninja || echo 'Unix Makefiles')" \
 	  $(CMAKE) -S . -B $(CMAKE_BUILD_DIR) -DDATIVO_CARGO_PROFILE=debug
@@ -77,5 +77,5 @@ perf-quick:
 # tests/c_header.rs compares the committed header with cbindgen's output; with
 # DATIVO_UPDATE_HEADER set it rewrites the header instead.
 header:
-	DATIVO_UPDATE_HEADER=1 $(CARGO) test --test c_header
+	DATIVO_UPDATE_HEADER=1 $(CARGO) test -p dativo-ffi --test c_header
 	cp include/dativo.h include/dativo_arrow.h bindings/go/

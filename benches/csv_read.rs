@@ -1,5 +1,5 @@
 //! CSV -> Arrow read throughput on the reference file's format: ~20 MB made once with
-//! `dativo::gen::generate` into a temp file, then `CsvReader::open` + every batch, per iteration.
+//! `dativo_engine::gen::generate` into a temp file, then `CsvReader::open` + every batch, per iteration.
 //!
 //! Run with `cargo bench --bench csv_read`. The full-size comparison with DuckDB is
 //! `make perf` (benches/perf.sh).
@@ -10,7 +10,7 @@ use std::io::BufWriter;
 use std::path::PathBuf;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use dativo::csv::{CsvOptions, CsvReader};
+use dativo_engine::csv::{CsvOptions, CsvReader};
 
 /// ~20 MB at ~106 bytes per row.
 const ROWS: u64 = 190_000;
@@ -28,7 +28,7 @@ fn csv_read(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("ref.csv");
     let mut out = BufWriter::new(File::create(&path).expect("create temp file"));
-    dativo::gen::generate(ROWS, &mut out).expect("generate reference data");
+    dativo_engine::gen::generate(ROWS, &mut out).expect("generate reference data");
     drop(out);
     let bytes = std::fs::metadata(&path).expect("stat temp file").len();
     assert_eq!(read_all(&path), ROWS, "the reader must return every generated row");

@@ -1,4 +1,4 @@
-//! Parquet writer throughput on ~200k rows of the reference benchmark file (`dativo::gen`: id,
+//! Parquet writer throughput on ~200k rows of the reference benchmark file (`dativo_engine::gen`: id,
 //! user_id, name, email, amount, quantity, created_at, is_active, country, note), parsed once
 //! into Arrow batches and then written with snappy (on the default threads and on one thread)
 //! and zstd through `ParquetSink` into a temp directory.
@@ -9,18 +9,18 @@ use std::hint::black_box;
 
 use arrow_array::RecordBatch;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use dativo::csv::{CsvOptions, CsvReader};
-use dativo::parquet::{Compression, ParquetOptions, ParquetSink};
+use dativo_engine::csv::{CsvOptions, CsvReader};
+use dativo_engine::parquet::{Compression, ParquetOptions, ParquetSink};
 
 const ROWS: u64 = 200_000;
 
 /// The rows as the CSV reader produces them, so the writer sees the real batch shapes and types.
 fn batches() -> Vec<RecordBatch> {
     let mut csv = Vec::new();
-    dativo::gen::generate(ROWS, &mut csv).expect("generate reference data");
+    dativo_engine::gen::generate(ROWS, &mut csv).expect("generate reference data");
     let reader = CsvReader::from_reader("reference", Box::new(std::io::Cursor::new(csv)), CsvOptions::default())
         .expect("read reference data");
-    reader.collect::<dativo::Result<Vec<_>>>().expect("parse reference data")
+    reader.collect::<dativo_engine::Result<Vec<_>>>().expect("parse reference data")
 }
 
 fn bench_write(c: &mut Criterion) {

@@ -4,8 +4,8 @@
 
 use std::path::Path;
 
-use dativo::ffi::plugin_abi::DATIVO_PLUGIN_INIT_SYMBOL;
-use dativo::ffi::version::{ABI_VERSION, VERSION, VERSION_MAJOR, VERSION_MINOR, VERSION_NUMBER, VERSION_PATCH};
+use dativo::plugin_abi::DATIVO_PLUGIN_INIT_SYMBOL;
+use dativo::version::{ABI_VERSION, VERSION, VERSION_MAJOR, VERSION_MINOR, VERSION_NUMBER, VERSION_PATCH};
 
 /// The version macros, from the constants build.rs derives from Cargo.toml, and the string
 /// constants cbindgen cannot emit.
@@ -28,11 +28,12 @@ fn version_macros() -> String {
 
 fn generate() -> String {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut config = cbindgen::Config::from_file(root.join("cbindgen.toml")).expect("cbindgen.toml is valid");
+    let mut config = cbindgen::Config::from_file(root.join("../../cbindgen.toml")).expect("cbindgen.toml is valid");
     config.after_includes = Some(version_macros());
     let bindings = cbindgen::Builder::new()
         // Only the C face: engine constants are not part of the API.
-        .with_src(root.join("src/ffi/mod.rs"))
+        .with_src(root.join("lib.rs"))
+        .with_src(root.join("../abi/lib.rs"))
         .with_config(config)
         .generate()
         .expect("cbindgen can generate the header");
@@ -43,7 +44,7 @@ fn generate() -> String {
 
 #[test]
 fn committed_header_matches_the_library() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("include/dativo.h");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../include/dativo.h");
     let generated = generate();
     if std::env::var_os("DATIVO_UPDATE_HEADER").is_some() {
         std::fs::write(&path, &generated).expect("write include/dativo.h");

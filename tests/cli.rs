@@ -29,7 +29,7 @@ fn assert_no_panic_text(stderr: &str) {
 }
 
 fn repo_file(relative: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(relative)
 }
 
 /// A copy of the quickstart example (job, data, asset) in `root`, laid out as in the
@@ -85,7 +85,7 @@ fn infer_prints_an_asset_that_dativo_accepts() {
     let stdout = text(&result.stdout);
     assert!(result.status.success(), "stderr: {}", text(&result.stderr));
 
-    let asset = dativo::schema::Asset::parse(&stdout, "inferred").expect("infer output is a valid asset");
+    let asset = dativo_engine::schema::Asset::parse(&stdout, "inferred").expect("infer output is a valid asset");
     assert_eq!(asset.name, "payments");
     assert_eq!(asset.version.as_deref(), Some("1.0"));
     let types: Vec<(&str, &str, bool)> =
@@ -110,7 +110,7 @@ fn infer_honours_delimiter_and_no_header() {
     fs::write(&csv, "1\tx\n2\ty\n").unwrap();
     let result = dativo(&["infer", "--delimiter", "tab", "--no-header", "--sample-rows", "5", csv.to_str().unwrap()]);
     assert!(result.status.success(), "stderr: {}", text(&result.stderr));
-    let asset = dativo::schema::Asset::parse(&text(&result.stdout), "inferred").unwrap();
+    let asset = dativo_engine::schema::Asset::parse(&text(&result.stdout), "inferred").unwrap();
     let names: Vec<&str> = asset.fields.iter().map(|f| f.name.as_str()).collect();
     assert_eq!(names, ["column_1", "column_2"]);
     assert_eq!(asset.fields[0].type_name, "integer");

@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 
 use arrow_schema::{DataType, Field, Schema};
 use common::{error, read, read_bytes, rows, v, Pieces};
-use dativo::csv::{CsvOptions, CsvReader, Encoding, OnError};
-use dativo::schema::timestamp_type;
-use dativo::Error;
+use dativo_engine::csv::{CsvOptions, CsvReader, Encoding, OnError};
+use dativo_engine::schema::timestamp_type;
+use dativo_engine::Error;
 
 fn types(data: &[u8], o: CsvOptions) -> Vec<DataType> {
     let r = CsvReader::from_reader("data.csv", Box::new(std::io::Cursor::new(data.to_vec())), o).unwrap();
@@ -243,7 +243,7 @@ fn several_files_are_read_in_order_and_must_share_columns() {
     let b = write(dir.path(), "b.csv", b"id,name\n2,y\n3,z\n");
     let c = write(dir.path(), "c.csv", b"id,title\n4,w\n");
     let r = CsvReader::open(&[a.clone(), b.clone()], CsvOptions::default()).unwrap();
-    let got = rows(&r.collect::<dativo::Result<Vec<_>>>().unwrap());
+    let got = rows(&r.collect::<dativo_engine::Result<Vec<_>>>().unwrap());
     assert_eq!(got, vec![v(&["1", "x"]), v(&["2", "y"]), v(&["3", "z"])]);
     let e = CsvReader::open(&[a, c.clone()], CsvOptions::default()).err().unwrap().to_string();
     assert!(
@@ -277,7 +277,7 @@ fn results_do_not_depend_on_batch_size_or_read_boundaries() {
             for threads in [1, 3] {
                 let o = CsvOptions { batch_size, threads, infer_sample_rows: 50, ..Default::default() };
                 let r = CsvReader::from_reader("d", Box::new(Pieces::new(&data, sizes)), o).unwrap();
-                let batches = r.collect::<dativo::Result<Vec<_>>>().unwrap();
+                let batches = r.collect::<dativo_engine::Result<Vec<_>>>().unwrap();
                 assert!(batches.iter().all(|b| b.num_rows() <= batch_size));
                 assert_eq!(rows(&batches), reference, "batch_size {batch_size}, pieces {sizes:?}, threads {threads}");
             }

@@ -25,7 +25,7 @@ const MAX_MUTANT: usize = 2048;
 type Harness = fn(&[u8]);
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz")
 }
 
 /// Files directly in `dir` (sorted; missing directory = none), skipping `known-bugs/`.
@@ -180,7 +180,7 @@ fn a_yaml_alias_bomb_is_refused_quickly() {
     }
     text.push_str("source: {files: [a.csv]}\ntarget: {output_base: out}\n");
     let started = Instant::now();
-    let error = dativo::job::Job::from_text(&text, Path::new("bomb.yaml"), harness::job_lookup).unwrap_err();
+    let error = dativo_engine::job::Job::from_text(&text, Path::new("bomb.yaml"), harness::job_lookup).unwrap_err();
     let elapsed = started.elapsed();
     eprintln!("alias bomb: {error} ({elapsed:?})");
     assert!(elapsed < Duration::from_secs(5), "alias bomb took {elapsed:?}");

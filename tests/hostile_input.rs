@@ -24,7 +24,7 @@ use std::sync::atomic::Ordering;
 
 use arrow_schema::{DataType, Field};
 use common::{error, read, read_bytes, rows, v};
-use dativo::csv::{CsvOptions, OnError};
+use dativo_engine::csv::{CsvOptions, OnError};
 
 /// The rows read with `on_error: skip`, and how many rows were set aside.
 fn read_skipping(data: &[u8]) -> (Vec<Vec<String>>, u64) {
@@ -275,7 +275,7 @@ fn an_integer_past_int64_stays_text_when_inferred_and_is_a_bad_row_when_pinned()
 fn mixed_time_zones_are_normalized_to_utc() {
     let data = b"at\n2024-01-01T00:00:00Z\n2024-01-01T01:00:00+01:00\n2024-01-01T00:00:00\n";
     let (batches, _) = read_bytes(data, CsvOptions::default()).unwrap();
-    assert_eq!(batches[0].schema().field(0).data_type(), &dativo::schema::timestamp_type());
+    assert_eq!(batches[0].schema().field(0).data_type(), &dativo_engine::schema::timestamp_type());
     let midnight = "t1704067200000000";
     assert_eq!(rows(&batches), vec![v(&[midnight]), v(&[midnight]), v(&[midnight])]);
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use arrow_array::{Array, Int64Array};
-use dativo::job::{self, Progress, RunReport};
+use dativo_engine::job::{self, Progress, RunReport};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 struct Folder {
@@ -45,11 +45,11 @@ impl Folder {
         self.path("job.yaml")
     }
 
-    fn run(&self, job: &Path) -> dativo::Result<RunReport> {
+    fn run(&self, job: &Path) -> dativo_engine::Result<RunReport> {
         self.run_with(job, false, false)
     }
 
-    fn run_with(&self, job: &Path, full_refresh: bool, reset_state: bool) -> dativo::Result<RunReport> {
+    fn run_with(&self, job: &Path, full_refresh: bool, reset_state: bool) -> dativo_engine::Result<RunReport> {
         let mut job = job::load(job)?;
         job.full_refresh = full_refresh;
         job.reset_state = reset_state;

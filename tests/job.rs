@@ -8,8 +8,8 @@ use arrow_schema::{DataType, TimeUnit};
 mod common;
 
 use common::rows;
-use dativo::job::{self, Job, Progress};
-use dativo::Error;
+use dativo_engine::job::{self, Job, Progress};
+use dativo_engine::Error;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 const ASSET: &str = "\
@@ -56,7 +56,7 @@ impl Setup {
         self.path("job.yaml")
     }
 
-    fn run(&self, job: &Path) -> dativo::Result<job::RunReport> {
+    fn run(&self, job: &Path) -> dativo_engine::Result<job::RunReport> {
         job::load(job)?.run(&|_: &Progress| {})
     }
 

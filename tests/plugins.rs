@@ -51,7 +51,7 @@ struct Setup {
 impl Setup {
     fn new() -> Setup {
         let dir = tempfile::tempdir().unwrap();
-        let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
         for file in ["orders.csv", "orders_asset.yaml", "bad_quantity.csv"] {
             fs::copy(repo.join("examples/data").join(file), dir.path().join(file)).unwrap();
         }
@@ -126,7 +126,8 @@ fn assert_fails_with(out: &Output, parts: &[&str]) {
 /// The rows of orders.csv as the built-in reader reads them, with the same options.
 fn orders_as_builtin_reads_them(setup: &Setup) -> Vec<Vec<String>> {
     let mut reader =
-        dativo::csv::CsvReader::open(&[setup.path("orders.csv")], dativo::csv::CsvOptions::default()).unwrap();
+        dativo_engine::csv::CsvReader::open(&[setup.path("orders.csv")], dativo_engine::csv::CsvOptions::default())
+            .unwrap();
     let batches: Vec<RecordBatch> = reader.by_ref().map(Result::unwrap).collect();
     common::rows(&batches)
 }
@@ -181,7 +182,10 @@ fn custom_writer_writes_what_the_builtin_reader_reads() {
         ParquetRecordBatchReaderBuilder::try_new(file).unwrap().build().unwrap().map(Result::unwrap).collect()
     };
     assert_eq!(mine[0].schema(), theirs[0].schema(), "the asset's schema, required columns non-nullable");
-    assert_eq!(mine[0].schema().field_with_name("ordered_at").unwrap().data_type(), &dativo::schema::timestamp_type());
+    assert_eq!(
+        mine[0].schema().field_with_name("ordered_at").unwrap().data_type(),
+        &dativo_engine::schema::timestamp_type()
+    );
     assert_eq!(common::rows(&mine), common::rows(&theirs));
     assert!(!common::rows(&mine).is_empty());
 }

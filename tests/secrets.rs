@@ -16,8 +16,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::ptr;
 
-use dativo::ffi::job::{dativo_job_report_free, dativo_job_run};
-use dativo::ffi::{DativoError, DATIVO_STATUS_OK};
+use dativo::job::{dativo_job_report_free, dativo_job_run};
+use dativo::{DativoError, DATIVO_STATUS_OK};
 
 /// The canary: unique enough that finding it anywhere means it leaked.
 const CANARY: &str = "CANARY-7f3a9c1e-SECRET";
@@ -404,7 +404,7 @@ fn cli_secret_with_trailing_newline_stays_out_of_errors() {
 }
 
 // ---------------------------------------------------------------------------------------
-// Library: dativo::job::load and Job::run
+// Library: dativo_engine::job::load and Job::run
 // ---------------------------------------------------------------------------------------
 
 // Each library test uses its own variable name: tests run on parallel threads of one process.
@@ -418,7 +418,7 @@ fn library_errors_and_report_carry_no_secret() {
 
     // load: a missing input file.
     let job = write(dir.path(), "missing.yaml", &job_yaml("missing-${SECRET_LIB}.csv", "out", "", "SECRET_LIB"));
-    let e = dativo::job::load(&job).unwrap_err();
+    let e = dativo_engine::job::load(&job).unwrap_err();
     assert!(e.to_string().contains("missing-${SECRET_LIB}.csv"), "{e}");
     assert_clean("the load error", &e.to_string());
     assert_clean("the load error (Debug)", &format!("{e:?}"));
@@ -426,22 +426,22 @@ fn library_errors_and_report_carry_no_secret() {
     // load: an invalid delimiter.
     let bad = job_yaml("in.csv", "out", "", "SECRET_LIB").replace("delimiter: \",\"", "delimiter: \"${SECRET_LIB}\"");
     let job = write(dir.path(), "delim.yaml", &bad);
-    let e = dativo::job::load(&job).unwrap_err();
-    assert!(matches!(e, dativo::Error::Config(_)), "{e:?}");
+    let e = dativo_engine::job::load(&job).unwrap_err();
+    assert!(matches!(e, dativo_engine::Error::Config(_)), "{e:?}");
     assert_clean("the config error", &e.to_string());
     assert_clean("the config error (Debug)", &format!("{e:?}"));
 
     // run: an output_base that cannot be created.
     write(dir.path(), "blocker", "file\n");
     let job = write(dir.path(), "blocked.yaml", &job_yaml("in.csv", "blocker/${SECRET_LIB}", "", "SECRET_LIB"));
-    let loaded = dativo::job::load(&job).unwrap();
+    let loaded = dativo_engine::job::load(&job).unwrap();
     let e = loaded.run(&|_| {}).unwrap_err();
     assert_clean("the run error", &e.to_string());
     assert_clean("the run error (Debug)", &format!("{e:?}"));
 
     // run: a bad row with on_error: fail.
     let job = write(dir.path(), "fail.yaml", &job_yaml("in.csv", "out-${SECRET_LIB}", "", "SECRET_LIB"));
-    let e = dativo::job::load(&job).unwrap().run(&|_| {}).unwrap_err();
+    let e = dativo_engine::job::load(&job).unwrap().run(&|_| {}).unwrap_err();
     assert!(e.to_string().contains("in.csv:3:"), "{e}");
     assert_clean("the data error", &e.to_string());
 
@@ -449,7 +449,7 @@ fn library_errors_and_report_carry_no_secret() {
     // has no paths, and the output file names are dativo's own.
     let options = "      on_error: reject\n      rejects_path: \"rej-${SECRET_LIB}.csv\"\n";
     let job = write(dir.path(), "ok.yaml", &job_yaml("in.csv", "out-${SECRET_LIB}", options, "SECRET_LIB"));
-    let loaded = dativo::job::load(&job).unwrap();
+    let loaded = dativo_engine::job::load(&job).unwrap();
     let report = loaded.run(&|_| {}).unwrap();
     assert_eq!((report.rows_written, report.rows_rejected), (2, 1));
     assert_clean("the report summary", &report.summary());

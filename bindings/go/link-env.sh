@@ -18,11 +18,12 @@ esac
 [[ -f $LIBDIR/libdativo.$EXT ]] || { echo "link-env.sh: no $LIBDIR/libdativo.$EXT; run cargo build first" >&2; exit 1; }
 
 VERSION=$(sed -n 's/^version = "\(.*\)"/\1/p' "$ROOT/Cargo.toml" | head -n 1)
-MAJOR=${VERSION%%.*}
+# The SONAME carries the C ABI version (src/ffi/build.rs).
+ABI=$(sed -n 's/^abi-version = \([0-9]*\).*/\1/p' "$ROOT/Cargo.toml" | head -n 1)
 OUT=$(dirname "$LIBDIR")/go-lib/$(basename "$LIBDIR")
 mkdir -p "$OUT/pkgconfig"
 ln -sfn "$LIBDIR/libdativo.$EXT" "$OUT/libdativo.$EXT"
-ln -sfn "$LIBDIR/libdativo.$EXT" "$OUT/libdativo.$EXT.$MAJOR"
+ln -sfn "$LIBDIR/libdativo.$EXT" "$OUT/libdativo.$EXT.$ABI"
 
 # The headers are the package's own copies (bindings/go/dativo.h), so no Cflags.
 cat >"$OUT/pkgconfig/dativo.pc.tmp" <<PC

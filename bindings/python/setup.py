@@ -4,7 +4,7 @@ Everything static lives in pyproject.toml; this file only adds the build step th
 setuptools configuration cannot express:
 
 1. get libdativo: `DATIVO_LIBRARY=/path/to/libdativo.so` bundles a prebuilt library; otherwise
-   cargo builds it from the repository root (`cargo build --release --lib`, or the debug
+   cargo builds it from the repository root (`cargo build --release -p dativo-ffi --lib`, or the debug
    profile with `DATIVO_CARGO_PROFILE=debug`, which reuses what `cargo build` made);
 2. generate the cffi declarations from include/dativo_arrow.h + include/dativo.h
    (dativo/_header.py) and compile them into an out-of-line ABI module, dativo/_ffi.py: pure
@@ -43,9 +43,9 @@ def library_file_name() -> str:
 
 def crate_version() -> str:
     text = (REPO / "Cargo.toml").read_text(encoding="utf-8")
-    match = re.search(r'^\[package\][^\[]*?^version\s*=\s*"([^"]+)"', text, re.M | re.S)
+    match = re.search(r'^\[workspace\.package\][^\[]*?^version\s*=\s*"([^"]+)"', text, re.M | re.S)
     if not match:
-        raise RuntimeError(f"no [package] version in {REPO / 'Cargo.toml'}")
+        raise RuntimeError(f"no [workspace.package] version in {REPO / 'Cargo.toml'}")
     return match.group(1)
 
 
@@ -67,7 +67,7 @@ def locate_library() -> Path:
     profile = os.environ.get("DATIVO_CARGO_PROFILE", "release")
     if profile not in ("release", "debug"):
         raise RuntimeError(f"DATIVO_CARGO_PROFILE={profile}: expected release or debug")
-    command = ["cargo", "build", "--lib"] + (["--release"] if profile == "release" else [])
+    command = ["cargo", "build", "-p", "dativo-ffi", "--lib"] + (["--release"] if profile == "release" else [])
     print(f"dativo: {' '.join(command)} (in {REPO})", flush=True)
     try:
         subprocess.run(command, cwd=REPO, check=True)

@@ -5,7 +5,7 @@ use std::io::IsTerminal;
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use dativo::job::report::group;
+use dativo_engine::job::report::group;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// How often the plain display prints a line.

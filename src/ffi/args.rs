@@ -4,7 +4,7 @@
 use std::ffi::{c_char, CStr};
 use std::path::PathBuf;
 
-use super::error::Failure;
+use dativo_abi::error::Failure;
 
 /// A required, UTF-8 string argument.
 ///
@@ -76,10 +76,10 @@ pub(crate) fn path_text(path: &std::path::Path) -> std::ffi::CString {
         use std::os::unix::ffi::OsStrExt;
         // Unix paths never contain NUL, so the bytes pass through unchanged.
         std::ffi::CString::new(path.as_os_str().as_bytes())
-            .unwrap_or_else(|_| super::error::c_text(&path.to_string_lossy()))
+            .unwrap_or_else(|_| dativo_abi::error::c_text(&path.to_string_lossy()))
     }
     #[cfg(not(unix))]
     {
-        super::error::c_text(&path.to_string_lossy())
+        dativo_abi::error::c_text(&path.to_string_lossy())
     }
 }

@@ -10,13 +10,13 @@ use arrow_schema::ffi::FFI_ArrowSchema;
 use arrow_schema::SchemaRef;
 
 use super::args;
-use super::arrow_c::ArrowArrayStream;
-use super::error::{boundary, no_panic, DativoError, Failure};
-use super::status::DativoStatus;
-use super::stream;
-use crate::csv::{CsvReader, ReadStats};
-use crate::job::options::reader_options_from_text;
-use crate::Error;
+use dativo_abi::arrow_c::ArrowArrayStream;
+use dativo_abi::error::{boundary, no_panic, DativoError, Failure};
+use dativo_abi::status::DativoStatus;
+use dativo_abi::stream;
+use dativo_engine::csv::{CsvReader, ReadStats};
+use dativo_engine::job::options::reader_options_from_text;
+use dativo_engine::Error;
 
 /// An open CSV reader over one or several files that share their columns. Opaque.
 ///

@@ -4,10 +4,10 @@ use std::ffi::c_char;
 use std::ptr;
 
 use super::args;
-use super::error::{boundary, no_panic, DativoError};
 use super::parquet::DativoFileList;
-use super::status::DativoStatus;
-use crate::job::{self, RunReport};
+use dativo_abi::error::{boundary, no_panic, DativoError};
+use dativo_abi::status::DativoStatus;
+use dativo_engine::job::{self, RunReport};
 
 /// The outcome of a successful job run. Opaque; read-only, so it may be shared between
 /// threads.
@@ -37,7 +37,8 @@ pub unsafe extern "C" fn dativo_job_run(
     boundary("dativo_job_run", error, || {
         let out = args::required(out, "out")?;
         let path = args::path(path, "path")?;
-        let job = job::load(&path)?;
+        let mut job = job::load(&path)?;
+        job.set_plugin_loader(dativo_plugin::Loader::from_env().shared());
         let report = job.run(&|_| {})?;
         ptr::write(out, DativoJobReport::new(report));
         Ok(())

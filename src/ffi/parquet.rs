@@ -8,13 +8,13 @@ use arrow_schema::ffi::FFI_ArrowSchema;
 use arrow_schema::{Schema, SchemaRef};
 
 use super::args;
-use super::arrow_c::ArrowArrayStream;
-use super::error::{boundary, no_panic, DativoError, Failure};
-use super::status::DativoStatus;
-use super::stream::{import_batch, ImportedStream};
-use crate::job::options::writer_options_from_text;
-use crate::parquet::writer::check_input_schema;
-use crate::parquet::{CommittedFile, ParquetSink};
+use dativo_abi::arrow_c::ArrowArrayStream;
+use dativo_abi::error::{boundary, no_panic, DativoError, Failure};
+use dativo_abi::status::DativoStatus;
+use dativo_abi::stream::{import_batch, ImportedStream};
+use dativo_engine::job::options::writer_options_from_text;
+use dativo_engine::parquet::writer::check_input_schema;
+use dativo_engine::parquet::{CommittedFile, ParquetSink};
 
 /// A Parquet writer into one directory. Opaque.
 ///
@@ -93,7 +93,7 @@ pub unsafe extern "C" fn dativo_parquet_writer_open(
             return Err(Failure::invalid("schema is released"));
         }
         let schema: SchemaRef = Schema::try_from(&*schema)
-            .map_err(|e| Failure::new(super::DATIVO_STATUS_ARROW, format!("invalid Arrow schema: {e}")))?
+            .map_err(|e| Failure::new(dativo_abi::DATIVO_STATUS_ARROW, format!("invalid Arrow schema: {e}")))?
             .into();
         let options = writer_options_from_text(args::optional_text(options, "options")?, "writer options")?;
         let sink = ParquetSink::create(&dir, schema.clone(), options)?;
@@ -138,7 +138,7 @@ pub unsafe extern "C" fn dativo_parquet_writer_write_array(
             Some(s) if s.release().is_none() => return Err(Failure::invalid("schema is released")),
             Some(s) => Some(
                 Schema::try_from(s)
-                    .map_err(|e| Failure::new(super::DATIVO_STATUS_ARROW, format!("invalid Arrow schema: {e}")))?,
+                    .map_err(|e| Failure::new(dativo_abi::DATIVO_STATUS_ARROW, format!("invalid Arrow schema: {e}")))?,
             ),
         };
         writer.write_with(|sink, schema| {

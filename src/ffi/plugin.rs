@@ -9,16 +9,15 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 use super::args;
-use super::arrow_c::ArrowArrayStream;
-use super::error::{boundary, c_text, no_panic, DativoError, Failure};
 use super::job::DativoJobReport;
 use super::parquet::DativoFileList;
-use super::plugin_abi::DativoPluginVTable;
-use super::status::DativoStatus;
-use super::stream::{export, ImportedStream};
-use crate::job::plugins::{PluginHost, PluginResolver};
-use crate::plugin::{Kind, LoadPolicy, Plugin, PluginSpec, PluginStream};
-use crate::Error;
+use dativo_abi::arrow_c::ArrowArrayStream;
+use dativo_abi::error::{boundary, c_text, no_panic, DativoError, Failure};
+use dativo_abi::plugin_abi::DativoPluginVTable;
+use dativo_abi::status::DativoStatus;
+use dativo_abi::stream::{export, ImportedStream};
+use dativo_engine::Error;
+use dativo_plugin::{LoadPolicy, Loader, Plugin, PluginKind, PluginResolver, PluginSpec, PluginStream};
 
 /// A loaded plugin. Opaque; used by one thread at a time.
 pub struct DativoPlugin {
@@ -82,8 +81,8 @@ pub unsafe extern "C" fn dativo_plugin_load(
 pub unsafe extern "C" fn dativo_plugin_kind(plugin: *const DativoPlugin) -> u32 {
     no_panic(0, || {
         plugin.as_ref().map_or(0, |p| match p.plugin.kind() {
-            Kind::Reader => super::plugin_abi::DATIVO_PLUGIN_READER,
-            Kind::Writer => super::plugin_abi::DATIVO_PLUGIN_WRITER,
+            PluginKind::Reader => dativo_abi::plugin_abi::DATIVO_PLUGIN_READER,
+            PluginKind::Writer => dativo_abi::plugin_abi::DATIVO_PLUGIN_WRITER,
         })
     })
 }
@@ -137,7 +136,7 @@ pub unsafe extern "C" fn dativo_plugin_open_reader(
         let plugin = args::handle(plugin, "plugin")?;
         let config = args::text(config_json, "config_json")?;
         let out = args::required(out, "out")?;
-        if plugin.plugin.kind() != Kind::Reader {
+        if plugin.plugin.kind() != PluginKind::Reader {
             return Err(Failure::invalid(format!("plugin '{}' is a writer, not a reader", plugin.plugin.name())));
         }
         let stream = plugin.plugin.open_reader(config)?;
@@ -170,7 +169,7 @@ pub unsafe extern "C" fn dativo_plugin_write(
         let plugin = args::handle(plugin, "plugin")?;
         let config = args::text(config_json, "config_json")?;
         let out = args::required(out, "out")?;
-        if plugin.plugin.kind() != Kind::Writer {
+        if plugin.plugin.kind() != PluginKind::Writer {
             return Err(Failure::invalid(format!("plugin '{}' is a reader, not a writer", plugin.plugin.name())));
         }
         let input = PluginStream::new(input, "the caller's stream".into());
@@ -230,7 +229,7 @@ impl PluginResolver for CResolver {
         vtable: *mut DativoPluginVTable,
         error: *mut DativoError,
     ) -> DativoStatus {
-        let Some(resolve) = self.resolve else { return super::DATIVO_STATUS_INTERNAL };
+        let Some(resolve) = self.resolve else { return dativo_abi::DATIVO_STATUS_INTERNAL };
         let spec = c_text(spec);
         // SAFETY: the resolver follows the DativoPluginResolver contract.
         unsafe { resolve(self.context, spec.as_ptr(), abi_version, vtable, error) }
@@ -255,12 +254,12 @@ pub unsafe extern "C" fn dativo_job_run_with_resolver(
     boundary("dativo_job_run_with_resolver", error, || {
         let out = args::required(out, "out")?;
         let path = args::path(path, "path")?;
-        let mut job = crate::job::load(&path)?;
-        let mut host = PluginHost::from_env();
+        let mut job = dativo_engine::job::load(&path)?;
+        let mut loader = Loader::from_env();
         if resolver.is_some() {
-            host.resolver = Some(Arc::new(CResolver { resolve: resolver, context }));
+            loader.resolver = Some(Arc::new(CResolver { resolve: resolver, context }));
         }
-        job.set_plugin_host(host);
+        job.set_plugin_loader(loader.shared());
         let report = job.run(&|_| {})?;
         ptr::write(out, DativoJobReport::new(report));
         Ok(())

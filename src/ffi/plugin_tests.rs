@@ -13,11 +13,11 @@ use arrow_schema::{DataType, Field, Schema};
 use super::job::*;
 use super::parquet::*;
 use super::plugin::*;
-use super::plugin_abi::DativoPluginVTable;
 use super::*;
-use crate::parquet::CommittedFile;
-use crate::plugin::sdk::{init_reader, init_writer, parse_config, ReaderPlugin, WriterPlugin};
-use crate::{Error, Result};
+use dativo_abi::plugin_abi::DativoPluginVTable;
+use dativo_engine::parquet::CommittedFile;
+use dativo_engine::{Error, Result};
+use dativo_plugin::sdk::{init_reader, init_writer, parse_config, ReaderPlugin, WriterPlugin};
 
 fn c(text: &str) -> CString {
     CString::new(text).unwrap()
@@ -214,7 +214,7 @@ fn plugin_functions_refuse_bad_arguments() {
 /// The same resolver, as a Rust host installs it on a job.
 struct Resolver(Mutex<Vec<String>>);
 
-impl crate::job::plugins::PluginResolver for Resolver {
+impl dativo_plugin::PluginResolver for Resolver {
     fn init(
         &self,
         spec: &str,
@@ -240,11 +240,14 @@ fn the_allowed_folder_and_the_sha256_pin_apply_to_plugins_the_host_provides() {
             format!("source:\n  custom_reader: plugins/seq.py:Seq\n{extra}  connection: {{rows: 3}}\ntarget:\n  output_base: out\n"),
         )
         .unwrap();
-        let mut job = crate::job::load(&job_path).unwrap();
-        job.set_plugin_host(crate::job::plugins::PluginHost {
-            allow_dir: allow_dir.map(|d| d.to_path_buf()),
-            resolver: Some(Arc::new(Resolver(Mutex::new(Vec::new())))),
-        });
+        let mut job = dativo_engine::job::load(&job_path).unwrap();
+        job.set_plugin_loader(
+            dativo_plugin::Loader {
+                allow_dir: allow_dir.map(|d| d.to_path_buf()),
+                resolver: Some(Arc::new(Resolver(Mutex::new(Vec::new())))),
+            }
+            .shared(),
+        );
         job.run(&|_| {})
     };
     assert_eq!(run("", Some(&dir.path().join("plugins"))).unwrap().rows_written, 3);

@@ -16,8 +16,8 @@ use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef};
 use super::csv::*;
 use super::job::*;
 use super::parquet::*;
-use super::stream::{dativo_status_from_stream, export};
 use super::*;
+use dativo_abi::stream::{dativo_status_from_stream, export};
 
 fn c(text: &str) -> CString {
     CString::new(text).unwrap()

@@ -10,28 +10,12 @@ use arrow_array::{RecordBatch, RecordBatchReader};
 use arrow_schema::{ArrowError, SchemaRef};
 use sha2::{Digest, Sha256};
 
-use super::spec::PluginSpec;
-use crate::ffi::plugin_abi::*;
-use crate::ffi::stream::{export, ImportedStream};
-use crate::ffi::{ArrowArrayStream, DativoError, DativoStatus, DATIVO_STATUS_OK, DATIVO_STATUS_PLUGIN};
-use crate::parquet::CommittedFile;
-use crate::{Error, Result};
-
-/// What a plugin does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Reader,
-    Writer,
-}
-
-impl Kind {
-    pub fn name(self) -> &'static str {
-        match self {
-            Kind::Reader => "reader",
-            Kind::Writer => "writer",
-        }
-    }
-}
+use dativo_abi::plugin_abi::*;
+use dativo_abi::stream::{export, ImportedStream};
+use dativo_abi::{ArrowArrayStream, DativoError, DativoStatus, DATIVO_STATUS_OK, DATIVO_STATUS_PLUGIN};
+use dativo_engine::job::plugins::{PluginKind, PluginSpec};
+use dativo_engine::parquet::CommittedFile;
+use dativo_engine::{Error, Result};
 
 /// Restrictions on which libraries may be loaded. Loading a plugin runs its code.
 #[derive(Debug, Clone, Default)]
@@ -79,7 +63,7 @@ impl LoadPolicy {
 pub struct Plugin {
     /// Boxed: the plugin may keep the address it was given.
     vtable: Box<DativoPluginVTable>,
-    kind: Kind,
+    kind: PluginKind,
     name: String,
     version: Option<String>,
     abi_version: u32,
@@ -136,7 +120,7 @@ impl Plugin {
             let mut vtable = Box::new(DativoPluginVTable::empty());
             let mut error = DativoError::default();
             let status = init(version, &mut *vtable, &mut error);
-            let message = crate::ffi::error::take_message(&mut error, "no message");
+            let message = dativo_abi::error::take_message(&mut error, "no message");
             match status {
                 DATIVO_STATUS_OK => return Plugin::check(label, version, vtable),
                 DATIVO_STATUS_PLUGIN => refusals.push(format!("version {version}: {message}")),
@@ -165,15 +149,15 @@ impl Plugin {
         // From here on the plugin is released when dropped, also when a check fails.
         let mut plugin = Plugin {
             vtable,
-            kind: Kind::Reader,
+            kind: PluginKind::Reader,
             name: String::new(),
             version: None,
             abi_version: version,
             label: label.to_string(),
         };
         plugin.kind = match plugin.vtable.kind {
-            DATIVO_PLUGIN_READER => Kind::Reader,
-            DATIVO_PLUGIN_WRITER => Kind::Writer,
+            DATIVO_PLUGIN_READER => PluginKind::Reader,
+            DATIVO_PLUGIN_WRITER => PluginKind::Writer,
             other => return Err(fail(format!("unknown plugin kind {other} (1 reader, 2 writer)"))),
         };
         // SAFETY: the ABI says these are NULL or NUL-terminated strings valid until release.
@@ -183,8 +167,8 @@ impl Plugin {
         };
         plugin.version = unsafe { text(plugin.vtable.version) };
         let (needed, present) = match plugin.kind {
-            Kind::Reader => ("open_reader", plugin.vtable.open_reader.is_some()),
-            Kind::Writer => ("write", plugin.vtable.write.is_some()),
+            PluginKind::Reader => ("open_reader", plugin.vtable.open_reader.is_some()),
+            PluginKind::Writer => ("write", plugin.vtable.write.is_some()),
         };
         if !present {
             return Err(fail(format!("a {} plugin must set {needed}, which is NULL", plugin.kind.name())));
@@ -192,7 +176,7 @@ impl Plugin {
         Ok(plugin)
     }
 
-    pub fn kind(&self) -> Kind {
+    pub fn kind(&self) -> PluginKind {
         self.kind
     }
 
@@ -215,7 +199,7 @@ impl Plugin {
         format!("plugin '{}' ({})", self.name, self.label)
     }
 
-    fn expect(&self, kind: Kind) -> Result<()> {
+    fn expect(&self, kind: PluginKind) -> Result<()> {
         if self.kind == kind {
             return Ok(());
         }
@@ -224,16 +208,16 @@ impl Plugin {
 
     /// Ask a reader plugin for its data.
     pub fn open_reader(&mut self, config_json: &str) -> Result<PluginStream> {
-        self.expect(Kind::Reader)?;
+        self.expect(PluginKind::Reader)?;
         let config = c_string(config_json, "the plugin config")?;
         let open = self.vtable.open_reader.expect("checked at load");
         let mut stream = ArrowArrayStream::empty();
         let mut error = DativoError::default();
         // SAFETY: the vtable was checked; the out-structs are valid.
         let status = unsafe { open(&mut *self.vtable, config.as_ptr(), &mut stream, &mut error) };
-        let message = crate::ffi::error::take_message(&mut error, "no message");
+        let message = dativo_abi::error::take_message(&mut error, "no message");
         if status != DATIVO_STATUS_OK {
-            return Err(crate::ffi::error::Failure::new(status, message).into_error(&self.origin()));
+            return Err(dativo_abi::error::Failure::new(status, message).into_error(&self.origin()));
         }
         if stream.is_released() {
             return Err(Error::Plugin(format!("{}: open_reader succeeded but returned no stream", self.origin())));
@@ -246,7 +230,7 @@ impl Plugin {
 
     /// Hand `input` to a writer plugin; returns the files it committed.
     pub fn write(&mut self, config_json: &str, input: Box<dyn RecordBatchReader + Send>) -> Result<Vec<CommittedFile>> {
-        self.expect(Kind::Writer)?;
+        self.expect(PluginKind::Writer)?;
         let config = c_string(config_json, "the plugin config")?;
         let write = self.vtable.write.expect("checked at load");
         let mut stream = ArrowArrayStream::empty();
@@ -259,12 +243,12 @@ impl Plugin {
         // SAFETY: the vtable was checked; the stream is moved to the plugin; `sink` lives
         // through the call.
         let status = unsafe { write(&mut *self.vtable, config.as_ptr(), &mut stream, &mut sink, &mut error) };
-        let message = crate::ffi::error::take_message(&mut error, "no message");
+        let message = dativo_abi::error::take_message(&mut error, "no message");
         // A plugin that did not release the stream broke the ABI; `stream` releases it when
         // dropped, so nothing leaks either way.
         drop(stream);
         if status != DATIVO_STATUS_OK {
-            return Err(crate::ffi::error::Failure::new(status, message).into_error(&self.origin()));
+            return Err(dativo_abi::error::Failure::new(status, message).into_error(&self.origin()));
         }
         Ok(files)
     }
@@ -296,7 +280,7 @@ impl std::fmt::Debug for PluginStream {
 
 impl PluginStream {
     /// `origin` starts every error message (`plugin 'x' (lib.so)`).
-    pub(crate) fn new(inner: ImportedStream, origin: String) -> Self {
+    pub fn new(inner: ImportedStream, origin: String) -> Self {
         PluginStream { inner, origin, failed: false }
     }
 }
@@ -325,14 +309,14 @@ impl RecordBatchReader for PluginStream {
 unsafe extern "C" fn add_file(sink: *mut DativoFileSink, path: *const c_char, rows: u64, bytes: u64) -> DativoStatus {
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         if sink.is_null() || path.is_null() {
-            return crate::ffi::DATIVO_STATUS_INVALID_ARGUMENT;
+            return dativo_abi::DATIVO_STATUS_INVALID_ARGUMENT;
         }
-        let Ok(path) = CStr::from_ptr(path).to_str() else { return crate::ffi::DATIVO_STATUS_INVALID_ARGUMENT };
+        let Ok(path) = CStr::from_ptr(path).to_str() else { return dativo_abi::DATIVO_STATUS_INVALID_ARGUMENT };
         let files = &mut *(*sink).private_data.cast::<Vec<CommittedFile>>();
         files.push(CommittedFile { path: PathBuf::from(path), rows, bytes });
         DATIVO_STATUS_OK
     }));
-    outcome.unwrap_or(crate::ffi::DATIVO_STATUS_INTERNAL)
+    outcome.unwrap_or(dativo_abi::DATIVO_STATUS_INTERNAL)
 }
 
 /// A C string from a plugin; None for NULL. Invalid UTF-8 is replaced.

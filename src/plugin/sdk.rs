@@ -44,13 +44,13 @@ use std::ptr;
 use arrow_array::RecordBatchReader;
 
 use super::host::PluginStream;
-use crate::ffi::error::{fill, panic_text, Failure};
-use crate::ffi::plugin_abi::*;
-use crate::ffi::stream::{export, ImportedStream};
-use crate::ffi::{status_of, DATIVO_STATUS_PLUGIN};
-use crate::ffi::{ArrowArrayStream, DativoError, DativoStatus, DATIVO_STATUS_INVALID_ARGUMENT, DATIVO_STATUS_OK};
-use crate::parquet::CommittedFile;
-use crate::{Error, Result};
+use dativo_abi::error::{fill, panic_text, Failure};
+use dativo_abi::plugin_abi::*;
+use dativo_abi::stream::{export, ImportedStream};
+use dativo_abi::{status_of, DATIVO_STATUS_PLUGIN};
+use dativo_abi::{ArrowArrayStream, DativoError, DativoStatus, DATIVO_STATUS_INVALID_ARGUMENT, DATIVO_STATUS_OK};
+use dativo_engine::parquet::CommittedFile;
+use dativo_engine::{Error, Result};
 
 /// A reader plugin: turns a JSON config into a stream of record batches. Errors while
 /// reading are returned by the reader's iterator; they reach the host as stream errors.
@@ -158,8 +158,8 @@ unsafe fn init<P: Send + 'static>(
         }
         let state = Box::new(State {
             plugin: make(),
-            name: crate::ffi::error::c_text(name),
-            version: crate::ffi::error::c_text(version),
+            name: dativo_abi::error::c_text(name),
+            version: dativo_abi::error::c_text(version),
         });
         let mut filled = DativoPluginVTable::empty();
         filled.size = DATIVO_PLUGIN_VTABLE_V1_SIZE;
@@ -233,7 +233,7 @@ unsafe extern "C" fn write<P: WriterPlugin>(
         let mut input = PluginStream::new(input, "the host's stream".into());
         let committed = state.plugin.write(config, &mut input).map_err(failure)?;
         for file in committed {
-            let path = crate::ffi::error::c_text(&file.path.to_string_lossy());
+            let path = dativo_abi::error::c_text(&file.path.to_string_lossy());
             let status = add(files, path.as_ptr(), file.rows, file.bytes);
             if status != DATIVO_STATUS_OK {
                 return Err(Failure::new(status, format!("the host refused file {}", file.path.display())));
@@ -294,10 +294,10 @@ macro_rules! __export_plugin {
         #[no_mangle]
         pub unsafe extern "C" fn $symbol(
             abi_version: u32,
-            vtable: *mut $crate::ffi::plugin_abi::DativoPluginVTable,
-            error: *mut $crate::ffi::DativoError,
-        ) -> $crate::ffi::DativoStatus {
-            $crate::plugin::sdk::$init(abi_version, vtable, error, $name, env!("CARGO_PKG_VERSION"), || $make)
+            vtable: *mut $crate::abi::plugin_abi::DativoPluginVTable,
+            error: *mut $crate::abi::DativoError,
+        ) -> $crate::abi::DativoStatus {
+            $crate::sdk::$init(abi_version, vtable, error, $name, env!("CARGO_PKG_VERSION"), || $make)
         }
     };
 }

@@ -11,10 +11,10 @@ use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef};
 
 use super::sdk::{init_reader, init_writer, parse_config, ReaderPlugin, WriterPlugin};
 use super::*;
-use crate::ffi::plugin_abi::*;
-use crate::ffi::{DativoError, DativoStatus, DATIVO_STATUS_DATA, DATIVO_STATUS_IO, DATIVO_STATUS_OK};
-use crate::parquet::CommittedFile;
-use crate::{Error, Result};
+use dativo_abi::plugin_abi::*;
+use dativo_abi::{DativoError, DativoStatus, DATIVO_STATUS_DATA, DATIVO_STATUS_IO, DATIVO_STATUS_OK};
+use dativo_engine::parquet::CommittedFile;
+use dativo_engine::{Error, Result};
 
 fn schema() -> SchemaRef {
     Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, false)]))
@@ -75,7 +75,7 @@ fn ids(stream: PluginStream) -> Vec<i64> {
 #[test]
 fn a_sdk_reader_streams_its_batches_to_the_host() {
     let mut plugin = numbers();
-    assert_eq!(plugin.kind(), Kind::Reader);
+    assert_eq!(plugin.kind(), PluginKind::Reader);
     assert_eq!((plugin.name(), plugin.version(), plugin.abi_version()), ("numbers", Some("1.2.3"), 1));
     let stream = plugin.open_reader(r#"{"rows": 25}"#).unwrap();
     assert_eq!(stream.schema(), schema());
@@ -145,7 +145,7 @@ fn input(batches: Vec<RecordBatch>) -> Box<dyn RecordBatchReader + Send> {
 #[test]
 fn a_sdk_writer_consumes_the_stream_and_reports_its_files() {
     let mut plugin = counter();
-    assert_eq!(plugin.kind(), Kind::Writer);
+    assert_eq!(plugin.kind(), PluginKind::Writer);
     let files = plugin.write(r#"{"prefix": "p"}"#, input(vec![batch(0..5), batch(5..7)])).unwrap();
     let got: Vec<(String, u64)> = files.iter().map(|f| (f.path.display().to_string(), f.rows)).collect();
     assert_eq!(got, [("p-0".to_string(), 5), ("p-1".to_string(), 2)]);
@@ -182,7 +182,7 @@ unsafe extern "C" fn count_release(vt: *mut DativoPluginVTable) {
 unsafe extern "C" fn open_nothing(
     _: *mut DativoPluginVTable,
     _: *const c_char,
-    _: *mut crate::ffi::ArrowArrayStream,
+    _: *mut dativo_abi::ArrowArrayStream,
     _: *mut DativoError,
 ) -> DativoStatus {
     DATIVO_STATUS_OK // "succeeds" without writing a stream
@@ -215,8 +215,8 @@ fn a_plugin_for_an_unknown_abi_version_is_refused_with_its_reason() {
     let asked = std::sync::Mutex::new(Vec::new());
     let e = load_error(|v, _, e| {
         asked.lock().unwrap().push(v);
-        unsafe { crate::ffi::error::fill(e, "this plugin speaks ABI version 7 only") };
-        crate::ffi::DATIVO_STATUS_PLUGIN
+        unsafe { dativo_abi::error::fill(e, "this plugin speaks ABI version 7 only") };
+        dativo_abi::DATIVO_STATUS_PLUGIN
     });
     assert_eq!(*asked.lock().unwrap(), (1..=DATIVO_PLUGIN_ABI_VERSION).rev().collect::<Vec<_>>(), "newest first");
     assert!(e.contains("speaks none of the plugin ABI versions this dativo speaks (1 to 1)"), "{e}");
@@ -226,7 +226,7 @@ fn a_plugin_for_an_unknown_abi_version_is_refused_with_its_reason() {
 #[test]
 fn a_failing_init_is_reported_with_its_message() {
     let e = load_error(|_, _, e| {
-        unsafe { crate::ffi::error::fill(e, "cannot reach the license server") };
+        unsafe { dativo_abi::error::fill(e, "cannot reach the license server") };
         DATIVO_STATUS_IO
     });
     assert_eq!(e, "plugin bad.so: initialisation failed: cannot reach the license server");
@@ -315,6 +315,6 @@ fn sha256_matches_sha256sum() {
 #[test]
 fn data_errors_from_a_c_stream_keep_their_status() {
     // A sanity check of the mapping the host relies on.
-    let e = crate::ffi::error::Failure::new(DATIVO_STATUS_DATA, "x.csv:3: bad").into_error("plugin 'p'");
+    let e = dativo_abi::error::Failure::new(DATIVO_STATUS_DATA, "x.csv:3: bad").into_error("plugin 'p'");
     assert!(matches!(e, Error::Data(ref m) if m == "plugin 'p': x.csv:3: bad"), "{e:?}");
 }

@@ -7,13 +7,13 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::{Date32Type, Float64Type, Int64Type, TimestampMicrosecondType};
 use arrow_array::{Array, RecordBatch};
 use arrow_schema::DataType;
-use dativo::csv::{CsvOptions, CsvReader};
+use dativo_engine::csv::{CsvOptions, CsvReader};
 
 /// Read `data` (named `data.csv` in messages) to the end: the batches, and the reader for its
 /// stats.
-pub fn read_bytes(data: &[u8], o: CsvOptions) -> dativo::Result<(Vec<RecordBatch>, CsvReader)> {
+pub fn read_bytes(data: &[u8], o: CsvOptions) -> dativo_engine::Result<(Vec<RecordBatch>, CsvReader)> {
     let mut r = CsvReader::from_reader("data.csv", Box::new(std::io::Cursor::new(data.to_vec())), o)?;
-    let batches = r.by_ref().collect::<dativo::Result<Vec<_>>>()?;
+    let batches = r.by_ref().collect::<dativo_engine::Result<Vec<_>>>()?;
     Ok((batches, r))
 }
 

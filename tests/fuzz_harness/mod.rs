@@ -12,11 +12,11 @@ use std::ptr;
 
 use arrow_array::ffi::FFI_ArrowArray;
 use arrow_schema::ffi::FFI_ArrowSchema;
-use dativo::csv::{CsvOptions, CsvReader, Encoding, OnError};
-use dativo::ffi::csv::*;
-use dativo::ffi::parquet::*;
-use dativo::ffi::stream::dativo_status_from_stream;
-use dativo::ffi::{ArrowArrayStream, DativoError, DativoStatus, DATIVO_STATUS_INTERNAL, DATIVO_STATUS_OK};
+use dativo::csv::*;
+use dativo::parquet::*;
+use dativo::stream::dativo_status_from_stream;
+use dativo::{ArrowArrayStream, DativoError, DativoStatus, DATIVO_STATUS_INTERNAL, DATIVO_STATUS_OK};
+use dativo_engine::csv::{CsvOptions, CsvReader, Encoding, OnError};
 
 /// Longest input any harness looks at; longer inputs are cut (keeps every run fast).
 pub const MAX_INPUT: usize = 16 * 1024;
@@ -122,10 +122,10 @@ pub fn csv_reader(data: &[u8]) {
 }
 
 /// An engine error is fine unless it reports a bug (a panic behind it), or says nothing.
-fn check_engine_error(e: &dativo::Error) {
+fn check_engine_error(e: &dativo_engine::Error) {
     let text = e.to_string();
     assert!(!text.trim().is_empty(), "an error without a message: {e:?}");
-    assert!(!matches!(e, dativo::Error::Internal(_)), "internal error (a bug in dativo): {text}");
+    assert!(!matches!(e, dativo_engine::Error::Internal(_)), "internal error (a bug in dativo): {text}");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -154,7 +154,7 @@ pub fn job_lookup(name: &str) -> Option<String> {
 pub fn job_config(data: &[u8]) {
     let data = &data[..data.len().min(MAX_INPUT)];
     let text = String::from_utf8_lossy(data);
-    if let Err(e) = dativo::job::Job::from_text(&text, Path::new("fuzz.yaml"), job_lookup) {
+    if let Err(e) = dativo_engine::job::Job::from_text(&text, Path::new("fuzz.yaml"), job_lookup) {
         check_engine_error(&e);
     }
 }

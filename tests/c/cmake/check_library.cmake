@@ -1,7 +1,7 @@
-# The shared library exports only the C API (dativo_* symbols) and its SONAME carries the major
-# version, so a program linked against 1.x never loads 2.x.
+# The shared library exports only the C API (dativo_* symbols) and its SONAME carries the C ABI
+# version, so a program built against ABI 1 never loads an ABI-2 library.
 #
-#   cmake -DLIBRARY=<libdativo.so> -DEXPECTED_SONAME=libdativo.so.<major> -DNM=<nm> -DREADELF=<readelf>
+#   cmake -DLIBRARY=<libdativo.so> -DEXPECTED_SONAME=libdativo.so.<abi> -DNM=<nm> -DREADELF=<readelf>
 #         -P check_library.cmake
 cmake_minimum_required(VERSION 3.16)
 

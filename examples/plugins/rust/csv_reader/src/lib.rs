@@ -1,6 +1,6 @@
 //! dativo's CSV reader as a plugin library (`libcsv_reader_plugin.so`), with two faces:
 //!
-//! - the dativo plugin ABI (`dativo_plugin_init`, through `dativo::export_reader!`): a job's
+//! - the dativo plugin ABI (`dativo_plugin_init`, through `dativo_plugin::export_reader!`): a job's
 //!   `source.custom_reader` gets an Arrow stream straight from the engine's `CsvReader`;
 //! - the legacy Dativo JSON ABI, as the Dativo platform's Python bridge calls it:
 //!   `create_reader` / `extract_batch` / `free_reader` / `free_string`, plus `last_error`.
@@ -21,8 +21,8 @@ use std::ffi::{c_char, c_void};
 use std::path::PathBuf;
 
 use arrow_array::RecordBatchReader;
-use dativo::csv::{CsvOptions, CsvReader};
-use dativo::plugin::sdk::{parse_config, ReaderPlugin};
+use dativo_engine::csv::{CsvOptions, CsvReader};
+use dativo_plugin::sdk::{parse_config, ReaderPlugin};
 use serde::Deserialize;
 
 /// How messages and the stderr log name this plugin.
@@ -49,15 +49,17 @@ struct Engine {
 }
 
 /// The files and CSV options of a config (JSON text).
-fn parse(config: &str) -> dativo::Result<(Vec<PathBuf>, CsvOptions)> {
+fn parse(config: &str) -> dativo_engine::Result<(Vec<PathBuf>, CsvOptions)> {
     let config: SourceConfig = parse_config(config)?;
     if config.files.is_empty() {
-        return Err(dativo::Error::Config(format!("{PLUGIN}: the config lists no files (files: [{{path: ...}}])")));
+        return Err(dativo_engine::Error::Config(format!(
+            "{PLUGIN}: the config lists no files (files: [{{path: ...}}])"
+        )));
     }
     let mut paths = Vec::with_capacity(config.files.len());
     for file in &config.files {
         if file.path.contains("://") {
-            return Err(dativo::Error::Config(format!(
+            return Err(dativo_engine::Error::Config(format!(
                 "{PLUGIN}: '{}' is a URL; this plugin reads local files only",
                 file.path
             )));
@@ -65,16 +67,17 @@ fn parse(config: &str) -> dativo::Result<(Vec<PathBuf>, CsvOptions)> {
         paths.push(PathBuf::from(&file.path));
     }
     let options = match config.engine.and_then(|e| e.options) {
-        Some(options) => {
-            dativo::job::options::reader_options_from_text(&options.to_string(), &format!("{PLUGIN}: engine.options"))?
-        }
+        Some(options) => dativo_engine::job::options::reader_options_from_text(
+            &options.to_string(),
+            &format!("{PLUGIN}: engine.options"),
+        )?,
         None => CsvOptions::default(),
     };
     Ok((paths, options))
 }
 
 /// The reader of both ABIs: the engine's `CsvReader` over the config's files.
-fn open(config: &str) -> dativo::Result<CsvReader> {
+fn open(config: &str) -> dativo_engine::Result<CsvReader> {
     let (paths, options) = parse(config)?;
     CsvReader::open(&paths, options)
 }
@@ -87,12 +90,12 @@ fn open(config: &str) -> dativo::Result<CsvReader> {
 struct CsvReaderPlugin;
 
 impl ReaderPlugin for CsvReaderPlugin {
-    fn open(&mut self, config: &str) -> dativo::Result<Box<dyn RecordBatchReader + Send>> {
+    fn open(&mut self, config: &str) -> dativo_engine::Result<Box<dyn RecordBatchReader + Send>> {
         Ok(Box::new(open(config)?.into_record_batch_reader()))
     }
 }
 
-dativo::export_reader!("csv_reader", CsvReaderPlugin);
+dativo_plugin::export_reader!("csv_reader", CsvReaderPlugin);
 
 // ----------------------------------------------------------------------------------------------
 // The legacy Dativo JSON ABI

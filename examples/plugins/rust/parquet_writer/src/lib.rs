@@ -1,6 +1,6 @@
 //! dativo's Parquet writer as a plugin library (`libparquet_writer_plugin.so`), with two faces:
 //!
-//! - the dativo plugin ABI (`dativo_plugin_init`, through `dativo::export_writer!`): a job's
+//! - the dativo plugin ABI (`dativo_plugin_init`, through `dativo_plugin::export_writer!`): a job's
 //!   `target.custom_writer` hands it an Arrow stream, which the engine's `ParquetSink` writes
 //!   and commits atomically (`output_base/part-NNNNN.parquet`);
 //! - the legacy Dativo JSON ABI, as the Dativo platform's Python bridge calls it:
@@ -24,10 +24,10 @@ use std::sync::Arc;
 
 use arrow_array::{RecordBatch, RecordBatchReader};
 use arrow_schema::{Field, Schema, SchemaRef};
-use dativo::parquet::{CommittedFile, ParquetOptions, ParquetSink};
-use dativo::plugin::sdk::{parse_config, WriterPlugin};
-use dativo::schema::{parse_type, TYPE_NAMES};
-use dativo::{Error, Result};
+use dativo_engine::parquet::{CommittedFile, ParquetOptions, ParquetSink};
+use dativo_engine::schema::{parse_type, TYPE_NAMES};
+use dativo_engine::{Error, Result};
+use dativo_plugin::sdk::{parse_config, WriterPlugin};
 use serde::Deserialize;
 
 /// How messages and the stderr log name this plugin.
@@ -90,9 +90,10 @@ fn parse(config: &str) -> Result<Target> {
         None => None,
     };
     let options = match config.engine.and_then(|e| e.options) {
-        Some(options) => {
-            dativo::job::options::writer_options_from_text(&options.to_string(), &format!("{PLUGIN}: engine.options"))?
-        }
+        Some(options) => dativo_engine::job::options::writer_options_from_text(
+            &options.to_string(),
+            &format!("{PLUGIN}: engine.options"),
+        )?,
         None => ParquetOptions::default(),
     };
     Ok(Target { output_base, schema, options })
@@ -170,7 +171,7 @@ fn check_columns(declared: &Schema, input: &Schema) -> Result<()> {
     Ok(())
 }
 
-dativo::export_writer!("parquet_writer", ParquetWriterPlugin);
+dativo_plugin::export_writer!("parquet_writer", ParquetWriterPlugin);
 
 // ----------------------------------------------------------------------------------------------
 // The legacy Dativo JSON ABI
@@ -429,7 +430,7 @@ mod tests {
         .unwrap();
         let batch = writer.decode(&records).unwrap();
         assert_eq!(batch.schema(), writer.schema);
-        assert_eq!(batch.schema().field(0).data_type(), &dativo::schema::timestamp_type());
+        assert_eq!(batch.schema().field(0).data_type(), &dativo_engine::schema::timestamp_type());
         let at = batch.column(0).as_any().downcast_ref::<arrow_array::TimestampMicrosecondArray>().unwrap();
         // The same instant three ways: Z, no zone (read as UTC), and +01:00.
         assert_eq!(at.values().to_vec(), vec![1_709_284_445_000_000; 3]);

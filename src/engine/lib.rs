@@ -1,4 +1,4 @@
-//! dativo: a streaming CSV -> Arrow -> Parquet ingestion engine.
+//! dativo-engine: a streaming CSV -> Arrow -> Parquet ingestion engine.
 //!
 //! The engine is organised by concept; each module has one job:
 //! - [`csv`]: decode, split, parse and type CSV text into Arrow record batches;
@@ -9,20 +9,16 @@
 //! - [`gen`]: the deterministic benchmark file generator;
 //! - [`yaml`]: YAML loading with messages that name the key, line and nearest valid key.
 //!
-//! - [`ffi`]: the C API (`include/dativo.h`), a thin layer over the modules above;
-//! - [`plugin`]: custom readers and writers behind the plugin ABI (loading, calling, and the
-//!   SDK for plugins written in Rust).
-//!
-//! The engine modules know nothing of the C API; only `ffi` and `plugin` cross it.
+//! This crate knows nothing of the C API, the plugin ABI or the command line: those are the
+//! crates above it (dativo-abi, dativo-plugin, dativo-ffi, dativo-cli). Plugins reach the
+//! engine as Arrow streams through [`job::plugins::PluginLoader`].
 
 pub mod csv;
 pub mod error;
-pub mod ffi;
 pub mod gen;
 pub mod job;
 pub mod parquet;
 pub mod pipeline;
-pub mod plugin;
 pub mod schema;
 pub mod yaml;
 
@@ -30,5 +26,5 @@ pub use error::{Error, Result};
 
 /// The README's Rust examples are compiled as doctests, so they cannot drift from the API.
 #[cfg(doctest)]
-#[doc = include_str!("../README.md")]
+#[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;

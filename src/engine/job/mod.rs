@@ -15,6 +15,7 @@
 pub mod config;
 pub mod env;
 pub mod options;
+mod plugin_spec;
 pub mod plugins;
 pub mod report;
 pub mod state;
@@ -74,8 +75,8 @@ pub struct Job {
     pub reader_plugin: Option<plugins::PluginUse>,
     /// `target.custom_writer`: the plugin that replaces the Parquet writer.
     pub writer_plugin: Option<plugins::PluginUse>,
-    /// Where plugins may come from, and who provides non-native ones.
-    pub plugin_host: plugins::PluginHost,
+    /// Loads `reader_plugin` and `writer_plugin`; None refuses them.
+    pub plugin_loader: Option<std::sync::Arc<dyn plugins::PluginLoader>>,
     /// `source.incremental`: skip input files ingested before and unchanged (see [`state`]).
     pub incremental: Option<state::Incremental>,
     /// With `incremental`: ingest every listed file again (`dativo run --full-refresh`).
@@ -317,7 +318,7 @@ impl Job {
         Ok(Job {
             reader_plugin,
             writer_plugin,
-            plugin_host: plugins::PluginHost::from_env(),
+            plugin_loader: None,
             path: path.to_path_buf(),
             tenant_id: file.tenant_id.map(|s| s.0),
             environment: file.environment.map(|s| s.0),

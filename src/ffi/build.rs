@@ -1,7 +1,8 @@
 //! Build script: the version constants of the C API, and the shared library's SONAME.
 //!
-//! Versions live in one place, Cargo.toml: the package version, and the C ABI version under
-//! `[package.metadata.dativo] abi-version`. This script writes them as Rust constants
+//! Versions live in one place, the workspace Cargo.toml: the package version
+//! (`[workspace.package] version`), and the C ABI version under
+//! `[workspace.metadata.dativo] abi-version`. This script writes them as Rust constants
 //! (`$OUT_DIR/version.rs`, included by `src/ffi/version.rs`); tests/c_header.rs writes the same
 //! constants into include/dativo.h as macros. Nothing is typed twice.
 
@@ -10,19 +11,19 @@ use std::{env, fs};
 
 fn main() {
     let manifest_dir = env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
-    let manifest_path = Path::new(&manifest_dir).join("Cargo.toml");
+    let manifest_path = Path::new(&manifest_dir).join("../../Cargo.toml");
     println!("cargo:rerun-if-changed={}", manifest_path.display());
     println!("cargo:rerun-if-changed=build.rs");
 
     let text = fs::read_to_string(&manifest_path).expect("read Cargo.toml");
     let manifest: toml::Table = text.parse().expect("Cargo.toml is valid TOML");
     let abi_version = manifest
-        .get("package")
+        .get("workspace")
         .and_then(|p| p.get("metadata"))
         .and_then(|m| m.get("dativo"))
         .and_then(|d| d.get("abi-version"))
         .and_then(|v| v.as_integer())
-        .expect("Cargo.toml needs [package.metadata.dativo] abi-version = <integer>");
+        .expect("the workspace Cargo.toml needs [workspace.metadata.dativo] abi-version = <integer>");
 
     let major = env::var("CARGO_PKG_VERSION_MAJOR").unwrap();
     let minor = env::var("CARGO_PKG_VERSION_MINOR").unwrap();
@@ -43,14 +44,15 @@ fn main() {
     )
     .expect("write version.rs");
 
-    // The SONAME carries the major version, so a program linked against libdativo 1.x never
-    // loads a 2.x library by accident. CMake installs the matching symlinks.
+    // The SONAME carries the C ABI version, not the package version: a program linked against
+    // ABI 1 never loads an ABI-2 library by accident, and a release that keeps the ABI (even a
+    // new major version of the package) stays loadable. CMake installs the matching symlinks.
     match env::var("CARGO_CFG_TARGET_OS").as_deref() {
         Ok("linux") | Ok("freebsd") | Ok("netbsd") | Ok("openbsd") => {
-            println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libdativo.so.{major}");
+            println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libdativo.so.{abi_version}");
         }
         Ok("macos") => {
-            println!("cargo:rustc-cdylib-link-arg=-Wl,-install_name,@rpath/libdativo.{major}.dylib");
+            println!("cargo:rustc-cdylib-link-arg=-Wl,-install_name,@rpath/libdativo.{abi_version}.dylib");
         }
         _ => {}
     }

@@ -4,7 +4,8 @@
 //! usage (clap), 70 an internal error (a bug: please report it). A panic never prints a Rust
 //! backtrace; it becomes an "internal error" line.
 
-mod cli;
+mod logger;
+mod progress;
 
 use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
@@ -14,11 +15,11 @@ use std::time::Instant;
 
 use clap::{Parser, Subcommand};
 
-use dativo::csv::{CsvOptions, Encoding};
-use dativo::{Error, Result};
+use dativo_engine::csv::{CsvOptions, Encoding};
+use dativo_engine::{Error, Result};
 
-use cli::logger::{self, Redactor};
-use cli::progress::{Progress, Snapshot};
+use logger::Redactor;
+use progress::{Progress, Snapshot};
 
 /// Exit code of internal errors (BSD `EX_SOFTWARE`).
 const EXIT_INTERNAL: u8 = 70;
@@ -181,8 +182,9 @@ fn print_stdout(text: &str) -> Result<()> {
 }
 
 /// Load a job and start logging at its level, through its redaction.
-fn load_job(config: &Path) -> Result<dativo::job::Job> {
-    let job = dativo::job::load(config)?;
+fn load_job(config: &Path) -> Result<dativo_engine::job::Job> {
+    let mut job = dativo_engine::job::load(config)?;
+    job.set_plugin_loader(dativo_plugin::Loader::from_env().shared());
     let redactor = job.redactor().clone();
     let redact: Redactor = Arc::new(move |text: &str| redactor.redact(text));
     let _ = REDACTOR.set(redact.clone());
@@ -208,10 +210,10 @@ fn run(config: &Path, quiet: bool, full_refresh: bool, reset_state: bool) -> Res
 /// Run `work` with a progress display fed by its progress callback.
 fn with_progress(
     quiet: bool,
-    work: impl FnOnce(&dyn Fn(&dativo::job::Progress)) -> Result<dativo::job::RunReport>,
-) -> Result<dativo::job::RunReport> {
+    work: impl FnOnce(&dyn Fn(&dativo_engine::job::Progress)) -> Result<dativo_engine::job::RunReport>,
+) -> Result<dativo_engine::job::RunReport> {
     let progress = Progress::new(quiet);
-    let report = work(&|p: &dativo::job::Progress| {
+    let report = work(&|p: &dativo_engine::job::Progress| {
         progress.update(&Snapshot {
             rows: p.rows,
             bytes_read: p.bytes_read,
@@ -254,7 +256,7 @@ fn check(config: &Path, data: bool, quiet: bool) -> Result<()> {
 
 fn infer(file: &Path, delimiter: &str, encoding: &str, no_header: bool, sample_rows: Option<usize>) -> Result<()> {
     let mut options = CsvOptions {
-        delimiter: dativo::csv::parse_char("--delimiter", delimiter)
+        delimiter: dativo_engine::csv::parse_char("--delimiter", delimiter)
             .and_then(|d| d.ok_or_else(|| "--delimiter cannot be empty".to_string()))
             .map_err(Error::Config)?,
         encoding: Encoding::parse(encoding).map_err(|m| Error::Config(format!("--{m}")))?,
@@ -267,16 +269,21 @@ fn infer(file: &Path, delimiter: &str, encoding: &str, no_header: bool, sample_r
         }
         options.infer_sample_rows = n;
     }
-    let schema = dativo::csv::infer_schema(&[file.to_path_buf()], &options)?;
+    let schema = dativo_engine::csv::infer_schema(&[file.to_path_buf()], &options)?;
     let name = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "asset".into());
-    print_stdout(&dativo::schema::asset_yaml(&name, &file.display().to_string(), options.infer_sample_rows, &schema))
+    print_stdout(&dativo_engine::schema::asset_yaml(
+        &name,
+        &file.display().to_string(),
+        options.infer_sample_rows,
+        &schema,
+    ))
 }
 
 /// `dativo plugin info`: load the plugin (honouring DATIVO_PLUGIN_DIR) and describe it.
 fn plugin_info(spec: &str, sha256: Option<String>) -> Result<()> {
-    use dativo::plugin::{LoadPolicy, Plugin, PluginSpec};
+    use dativo_plugin::{LoadPolicy, Plugin, PluginSpec};
     let spec = PluginSpec::parse(spec)?;
-    let allow_dir = dativo::job::plugins::PluginHost::from_env().allow_dir;
+    let allow_dir = dativo_plugin::Loader::from_env().allow_dir;
     let plugin = Plugin::load(&spec, &LoadPolicy { sha256, allow_dir })?;
     print_stdout(&format!(
         "name: {}\nkind: {}\nversion: {}\nabi_version: {}\nlibrary: {}\nsymbol: {}\n",
@@ -285,7 +292,7 @@ fn plugin_info(spec: &str, sha256: Option<String>) -> Result<()> {
         plugin.version().unwrap_or("-"),
         plugin.abi_version(),
         spec.path.display(),
-        spec.name.as_deref().unwrap_or(dativo::ffi::plugin_abi::DATIVO_PLUGIN_INIT_SYMBOL),
+        spec.name.as_deref().unwrap_or(dativo_plugin::abi::plugin_abi::DATIVO_PLUGIN_INIT_SYMBOL),
     ))
 }
 
@@ -294,12 +301,12 @@ fn gen(rows: u64, out: &Path) -> Result<()> {
     if out.as_os_str() == "-" {
         let stdout = std::io::stdout();
         let mut lock = stdout.lock();
-        return match dativo::gen::generate(rows, &mut lock) {
+        return match dativo_engine::gen::generate(rows, &mut lock) {
             Err(e) if e.kind() != ErrorKind::BrokenPipe => Err(Error::io("cannot write", Path::new("<stdout>"), e)),
             _ => Ok(()), // `dativo gen ... - | head` closing the pipe early is fine
         };
     }
-    let bytes = dativo::gen::generate_file(rows, out).map_err(|e| Error::io("cannot write", out, e))?;
+    let bytes = dativo_engine::gen::generate_file(rows, out).map_err(|e| Error::io("cannot write", out, e))?;
     let secs = start.elapsed().as_secs_f64();
     eprintln!(
         "wrote {rows} rows, {:.1} MB to {} in {secs:.2} s ({:.0} MB/s)",

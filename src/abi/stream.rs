@@ -20,7 +20,7 @@ use arrow_schema::{DataType, Schema, SchemaRef};
 use super::arrow_c::ArrowArrayStream;
 use super::error::{boundary, c_text, Failure};
 use super::status::*;
-use crate::Error;
+use dativo_engine::Error;
 
 /// What a stream handed out by dativo keeps behind `private_data`.
 struct Exported {
@@ -34,7 +34,7 @@ struct Exported {
 ///
 /// # Safety
 /// `out` is valid for writes; its previous content is overwritten without being released.
-pub(crate) unsafe fn export(reader: Box<dyn RecordBatchReader + Send>, out: *mut ArrowArrayStream) {
+pub unsafe fn export(reader: Box<dyn RecordBatchReader + Send>, out: *mut ArrowArrayStream) {
     let schema = reader.schema();
     let private = Box::new(Exported { reader, schema, failure: None });
     ptr::write(
@@ -148,7 +148,7 @@ unsafe extern "C" fn exported_release(stream: *mut ArrowArrayStream) {
 pub unsafe extern "C" fn dativo_status_from_stream(
     stream: *mut ArrowArrayStream,
     code: c_int,
-    error: *mut super::DativoError,
+    error: *mut super::error::DativoError,
 ) -> DativoStatus {
     if code == 0 {
         return DATIVO_STATUS_OK;
@@ -186,7 +186,7 @@ unsafe fn stream_failure(stream: *mut ArrowArrayStream, code: c_int) -> Failure 
 }
 
 /// A stream moved in from C, read batch by batch as record batches of one schema.
-pub(crate) struct ImportedStream {
+pub struct ImportedStream {
     stream: ArrowArrayStream,
     schema: SchemaRef,
 }
@@ -240,7 +240,7 @@ impl ImportedStream {
 ///
 /// # Safety
 /// `array` follows the C Data Interface.
-pub(crate) unsafe fn import_batch(array: FFI_ArrowArray, schema: &SchemaRef) -> Result<RecordBatch, Failure> {
+pub unsafe fn import_batch(array: FFI_ArrowArray, schema: &SchemaRef) -> Result<RecordBatch, Failure> {
     let data_type = DataType::Struct(schema.fields().clone());
     // arrow-rs asserts (panics) when the children do not match the type; say what is wrong.
     check_shape(&array, &data_type, "the batch")

@@ -20,20 +20,16 @@
 //! [`version`], [`status`] and [`error`] are shared by all.
 
 mod args;
-pub mod arrow_c;
 pub mod csv;
-pub mod error;
 pub mod job;
 pub mod parquet;
 pub mod plugin;
-pub mod plugin_abi;
-pub mod status;
-pub mod stream;
 pub mod version;
 
-pub use arrow_c::ArrowArrayStream;
-pub use error::DativoError;
-pub use status::*;
+// The types every function above uses live in dativo-abi, shared with the plugin host and SDK.
+pub use dativo_abi::status::*;
+pub use dativo_abi::{arrow_c, error, plugin_abi, status, stream};
+pub use dativo_abi::{ArrowArrayStream, DativoError};
 
 #[cfg(test)]
 mod plugin_tests;

@@ -6,7 +6,7 @@
 
 use std::ffi::{c_char, c_int};
 
-use crate::Error;
+use dativo_engine::Error;
 
 /// A status code returned by every fallible dativo function. `DATIVO_STATUS_OK` (0) is
 /// success; every other value names the kind of failure, with details in the `DativoError`.
@@ -61,7 +61,7 @@ pub extern "C" fn dativo_status_string(status: DativoStatus) -> *const c_char {
 }
 
 /// The status that reports an engine error.
-pub(crate) fn status_of(e: &Error) -> DativoStatus {
+pub fn status_of(e: &Error) -> DativoStatus {
     match e {
         Error::Config(_) => DATIVO_STATUS_CONFIG,
         Error::Data(_) => DATIVO_STATUS_DATA,
@@ -76,7 +76,7 @@ pub(crate) fn status_of(e: &Error) -> DativoStatus {
 
 /// The errno-style code a stream callback returns for `status` (the Arrow C stream interface
 /// speaks errno). The exact status survives through `dativo_status_from_stream`.
-pub(crate) fn errno_of(status: DativoStatus) -> c_int {
+pub fn errno_of(status: DativoStatus) -> c_int {
     match status {
         DATIVO_STATUS_OK => 0,
         DATIVO_STATUS_INVALID_ARGUMENT | DATIVO_STATUS_CONFIG | DATIVO_STATUS_DATA | DATIVO_STATUS_SCHEMA => {
@@ -88,7 +88,7 @@ pub(crate) fn errno_of(status: DativoStatus) -> c_int {
 
 /// The best status for an errno-style code from a stream dativo did not produce. Producers
 /// such as pyarrow return EINVAL for invalid data and EIO for I/O failures.
-pub(crate) fn status_of_errno(code: c_int) -> DativoStatus {
+pub fn status_of_errno(code: c_int) -> DativoStatus {
     match code {
         0 => DATIVO_STATUS_OK,
         libc::EINVAL => DATIVO_STATUS_DATA,

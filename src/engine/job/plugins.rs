@@ -1,16 +1,18 @@
 //! Custom readers and writers in a job: `source.custom_reader` replaces the CSV reader,
 //! `target.custom_writer` the Parquet writer, and the rest of the job (asset validation,
-//! the reader and writer threads, the report) stays the same.
+//! the reader and writer threads, the manifest, the report) stays the same.
 //!
 //! A plugin receives its section of the job as its JSON config, after `${VAR}`
 //! substitution: a reader the `source` mapping (relative `files[].path` made absolute), a
 //! writer the `target` mapping plus `asset_name`, `schema` (`[{name, type, required}]`),
 //! `output_base` (absolute) and `target_type` — the keys Dativo plugins read.
 //!
-//! Native plugins (`.so`, `.dylib`, `.dll`) are loaded here; others (`module.py:Class`) need
-//! a [`PluginResolver`] from the host, which the Python package installs.
+//! The engine knows a plugin only as Arrow streams. Loading one (a shared library, or a
+//! `module.py:Class` the Python package provides) is the business of a [`PluginLoader`], which
+//! the dativo-plugin crate implements over the plugin ABI and the CLI and C API install with
+//! [`Job::set_plugin_loader`].
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -20,16 +22,27 @@ use arrow_array::{RecordBatch, RecordBatchReader};
 use arrow_schema::{ArrowError, DataType, Schema, SchemaRef};
 use serde_json::{json, Map, Value};
 
+pub use super::plugin_spec::PluginSpec;
 use super::{Job, Progress, RunReport};
-use crate::ffi::plugin_abi::DativoPluginVTable;
-use crate::ffi::{DativoError, DativoStatus};
 use crate::parquet::CommittedFile;
-use crate::plugin::{Kind, LoadPolicy, Plugin, PluginSpec};
 use crate::schema::{asset::type_name, Projection};
 use crate::{pipeline, Error, Result};
 
-/// Environment variable naming the only folder plugins may be loaded from.
-pub const PLUGIN_DIR_ENV: &str = "DATIVO_PLUGIN_DIR";
+/// What a plugin does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PluginKind {
+    Reader,
+    Writer,
+}
+
+impl PluginKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            PluginKind::Reader => "reader",
+            PluginKind::Writer => "writer",
+        }
+    }
+}
 
 /// A plugin a job uses.
 #[derive(Debug, Clone)]
@@ -40,46 +53,35 @@ pub struct PluginUse {
     pub sha256: Option<String>,
     /// Its section of the job (JSON object); see the module documentation.
     pub config: Value,
-    /// The job key, for messages.
-    key: &'static str,
+    /// The job key (`source.custom_reader`, `target.custom_writer`), for messages.
+    pub key: &'static str,
 }
 
-/// Provides plugins the engine cannot load itself (e.g. `module.py:Class`): fills `vtable` as
-/// a plugin's init function would, for `abi_version`.
-pub trait PluginResolver: Send + Sync {
-    fn init(
-        &self,
-        spec: &str,
-        abi_version: u32,
-        vtable: *mut DativoPluginVTable,
-        error: *mut DativoError,
-    ) -> DativoStatus;
+/// Loads the plugins a job names. Implemented by the dativo-plugin crate; a job without a
+/// loader refuses its plugins with a message saying so.
+pub trait PluginLoader: Send + Sync {
+    /// Load (or have the host provide) the plugin of `plugin`, checked against its pin;
+    /// `job` is the job file, for messages.
+    fn load(&self, plugin: &PluginUse, job: &Path) -> Result<Box<dyn LoadedPlugin>>;
 }
 
-/// Where a job's plugins may come from.
-#[derive(Clone, Default)]
-pub struct PluginHost {
-    /// Only libraries inside this folder load (`--plugin-dir`, or `DATIVO_PLUGIN_DIR`).
-    pub allow_dir: Option<PathBuf>,
-    /// Provides non-native plugins.
-    pub resolver: Option<Arc<dyn PluginResolver>>,
-}
-
-impl std::fmt::Debug for PluginHost {
+impl std::fmt::Debug for dyn PluginLoader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PluginHost")
-            .field("allow_dir", &self.allow_dir)
-            .field("resolver", &self.resolver.is_some())
-            .finish()
+        f.write_str("PluginLoader")
     }
 }
 
-impl PluginHost {
-    /// `DATIVO_PLUGIN_DIR` when set (and not empty), no resolver.
-    pub fn from_env() -> Self {
-        let allow_dir = std::env::var_os(PLUGIN_DIR_ENV).filter(|v| !v.is_empty()).map(PathBuf::from);
-        PluginHost { allow_dir, resolver: None }
-    }
+/// A plugin, loaded and initialised.
+pub trait LoadedPlugin: Send {
+    fn kind(&self) -> PluginKind;
+    fn name(&self) -> &str;
+    fn version(&self) -> Option<&str>;
+    /// The ABI version host and plugin agreed on.
+    fn abi_version(&self) -> u32;
+    /// A reader plugin's data for `config_json`. The stream may outlive `self`.
+    fn open_reader(&mut self, config_json: &str) -> Result<Box<dyn RecordBatchReader + Send>>;
+    /// Hand `input` to a writer plugin; the files it committed once it has read all of it.
+    fn write(&mut self, config_json: &str, input: Box<dyn RecordBatchReader + Send>) -> Result<Vec<CommittedFile>>;
 }
 
 /// `custom_reader` / `custom_writer` and their `_sha256` from the job (config comes later).
@@ -144,46 +146,34 @@ pub(super) fn with_configs(
 }
 
 impl Job {
-    /// Let `host` decide where plugins come from (replaces `DATIVO_PLUGIN_DIR`).
-    pub fn set_plugin_host(&mut self, host: PluginHost) {
-        self.plugin_host = host;
+    /// Load the job's plugins with `loader` (the CLI and the C API install dativo-plugin's).
+    pub fn set_plugin_loader(&mut self, loader: Arc<dyn PluginLoader>) {
+        self.plugin_loader = Some(loader);
     }
 
     /// Load every plugin of the job (and release it again), to check that each loads and is
     /// of the right kind: `dativo check`. One line per plugin: key, spec, name, version, ABI.
     pub fn check_plugins(&self) -> Result<Vec<String>> {
         let mut lines = Vec::new();
-        for (plugin, kind) in [(&self.reader_plugin, Kind::Reader), (&self.writer_plugin, Kind::Writer)] {
+        for (plugin, kind) in [(&self.reader_plugin, PluginKind::Reader), (&self.writer_plugin, PluginKind::Writer)] {
             if let Some(plugin) = plugin {
                 let loaded = self.load_plugin(plugin, kind)?;
-                lines.push(describe(plugin, &loaded));
+                lines.push(describe(plugin, loaded.as_ref()));
             }
         }
         Ok(lines)
     }
 
-    /// Load (or have the host provide) a plugin of `kind`.
-    fn load_plugin(&self, plugin: &PluginUse, kind: Kind) -> Result<Plugin> {
-        let policy = LoadPolicy { sha256: plugin.sha256.clone(), allow_dir: self.plugin_host.allow_dir.clone() };
-        let loaded = if plugin.spec.is_native() {
-            Plugin::load(&plugin.spec, &policy)?
-        } else {
-            let Some(resolver) = &self.plugin_host.resolver else {
-                return Err(Error::Plugin(format!(
-                    "{} '{}' is not a native library (.so, .dylib or .dll); Python plugins (module.py:Class) \
-                     run through the Python package: python -m dativo run --config {}",
-                    plugin.key,
-                    plugin.spec,
-                    self.path.display()
-                )));
-            };
-            // The host finds the file itself; the engine only enforces the policy on it.
-            if policy.sha256.is_some() || policy.allow_dir.is_some() {
-                policy.check(&plugin.spec)?;
-            }
-            let spec = plugin.spec.to_string();
-            Plugin::negotiate(&spec, |version, vtable, error| resolver.init(&spec, version, vtable, error))?
+    /// Load a plugin of `kind` through the job's loader.
+    fn load_plugin(&self, plugin: &PluginUse, kind: PluginKind) -> Result<Box<dyn LoadedPlugin>> {
+        let Some(loader) = &self.plugin_loader else {
+            return Err(Error::Plugin(format!(
+                "{} '{}': this host loads no plugins (run the job with the dativo command, the C API or a \
+                 binding)",
+                plugin.key, plugin.spec
+            )));
         };
+        let loaded = loader.load(plugin, &self.path)?;
         if loaded.kind() != kind {
             return Err(Error::Plugin(format!(
                 "{}: plugin '{}' ({}) is a {}, not a {}",
@@ -194,7 +184,7 @@ impl Job {
                 kind.name()
             )));
         }
-        self.log(log::Level::Info, &describe(plugin, &loaded));
+        self.log(log::Level::Info, &describe(plugin, loaded.as_ref()));
         Ok(loaded)
     }
 
@@ -206,7 +196,7 @@ impl Job {
         write: bool,
     ) -> Result<RunReport> {
         let start = Instant::now();
-        let mut reader = self.load_plugin(plugin, Kind::Reader)?;
+        let mut reader = self.load_plugin(plugin, PluginKind::Reader)?;
         let stream = reader.open_reader(&plugin.config.to_string())?;
         let conform = match &self.asset {
             Some(asset) => Some(Conform::new(&stream.schema(), asset.output_schema(self.mode))?),
@@ -247,7 +237,7 @@ impl Job {
 
     /// A sink that hands the batches to a writer plugin.
     pub(super) fn plugin_sink(&self, plugin: &PluginUse, schema: SchemaRef) -> Result<PluginSink> {
-        let writer = self.load_plugin(plugin, Kind::Writer)?;
+        let writer = self.load_plugin(plugin, PluginKind::Writer)?;
         let mut config = match &plugin.config {
             Value::Object(map) => map.clone(),
             _ => Map::new(),
@@ -273,7 +263,7 @@ impl Job {
 }
 
 /// `source.custom_reader x.so:init: plugin 'csv' 0.1.0 (ABI 1)`.
-fn describe(plugin: &PluginUse, loaded: &Plugin) -> String {
+fn describe(plugin: &PluginUse, loaded: &dyn LoadedPlugin) -> String {
     format!(
         "{} {}: plugin '{}' {} (ABI {})",
         plugin.key,
@@ -352,7 +342,7 @@ pub(crate) struct PluginSink {
 }
 
 impl PluginSink {
-    fn start(mut plugin: Plugin, config: String, schema: SchemaRef) -> PluginSink {
+    fn start(mut plugin: Box<dyn LoadedPlugin>, config: String, schema: SchemaRef) -> PluginSink {
         let (tx, rx) = crossbeam_channel::bounded(pipeline::CHANNEL_CAPACITY);
         let drained = Arc::new(AtomicBool::new(false));
         let input = ChannelReader { rx, schema, drained: drained.clone() };

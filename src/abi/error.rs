@@ -6,7 +6,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
 
 use super::status::*;
-use crate::Error;
+use dativo_engine::Error;
 
 /// Details of a failure. The caller zero-initialises it (`DativoError error = {0};`) and
 /// passes it to a fallible function; on failure the library sets `message` and `release`.
@@ -44,7 +44,7 @@ impl Drop for DativoError {
 
 /// A failure on its way to the caller: its status and its complete message.
 #[derive(Debug)]
-pub(crate) struct Failure {
+pub struct Failure {
     pub status: DativoStatus,
     pub message: String,
     /// The calling code broke a rule of the API: the message gets the function's name.
@@ -71,7 +71,7 @@ impl Failure {
 }
 
 /// The text a panic carried.
-pub(crate) fn panic_text(payload: &Box<dyn Any + Send>) -> String {
+pub fn panic_text(payload: &Box<dyn Any + Send>) -> String {
     payload
         .downcast_ref::<&str>()
         .map(|s| s.to_string())
@@ -101,7 +101,7 @@ impl Failure {
 }
 
 /// The message a foreign function left in `error` (released afterwards), or `fallback`.
-pub(crate) fn take_message(error: &mut DativoError, fallback: &str) -> String {
+pub fn take_message(error: &mut DativoError, fallback: &str) -> String {
     let text = if error.message.is_null() {
         fallback.to_string()
     } else {
@@ -122,11 +122,10 @@ pub(crate) fn take_message(error: &mut DativoError, fallback: &str) -> String {
 /// Run `body` for the exported function `function`: success is `DATIVO_STATUS_OK`; a failure
 /// or a panic fills `error` and returns its status. Messages about misuse are prefixed with
 /// the function's name, since the calling code is what must change.
-pub(crate) fn boundary(
-    function: &str,
-    error: *mut DativoError,
-    body: impl FnOnce() -> Result<(), Failure>,
-) -> DativoStatus {
+///
+/// # Safety
+/// `error` is NULL or points to a `DativoError` the caller zero-initialised.
+pub unsafe fn boundary(function: &str, error: *mut DativoError, body: impl FnOnce() -> Result<(), Failure>) -> DativoStatus {
     let outcome = catch_unwind(AssertUnwindSafe(body)).unwrap_or_else(|payload| Err(Failure::panic(payload)));
     match outcome {
         Ok(()) => DATIVO_STATUS_OK,
@@ -142,12 +141,12 @@ pub(crate) fn boundary(
 }
 
 /// Run `body` for an infallible exported function (a getter); a panic returns `fallback`.
-pub(crate) fn no_panic<T>(fallback: T, body: impl FnOnce() -> T) -> T {
+pub fn no_panic<T>(fallback: T, body: impl FnOnce() -> T) -> T {
     catch_unwind(AssertUnwindSafe(body)).unwrap_or(fallback)
 }
 
 /// Text safe to hand to C: interior NULs (which would cut the message short) are escaped.
-pub(crate) fn c_text(text: &str) -> CString {
+pub fn c_text(text: &str) -> CString {
     CString::new(text.replace('\0', "\\0")).expect("NULs were escaped")
 }
 
@@ -156,7 +155,7 @@ pub(crate) fn c_text(text: &str) -> CString {
 ///
 /// # Safety
 /// `error` is NULL or points to a valid `DativoError`.
-pub(crate) unsafe fn fill(error: *mut DativoError, message: &str) {
+pub unsafe fn fill(error: *mut DativoError, message: &str) {
     if error.is_null() {
         return;
     }

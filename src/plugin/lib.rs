@@ -1,0 +1,23 @@
+//! dativo-plugin: custom readers and writers behind the plugin ABI (`include/dativo.h`,
+//! docs/plugins.md). This is the other side of the C boundary from dativo-ffi: code dativo
+//! calls.
+//!
+//! - [`host`]: load a library, negotiate the ABI version, check the vtable, and call the
+//!   plugin with Arrow streams ([`Plugin`]);
+//! - [`loader`]: the engine's [`PluginLoader`](dativo_engine::job::plugins::PluginLoader) for
+//!   jobs: where plugins may come from (`DATIVO_PLUGIN_DIR`) and who provides non-native ones;
+//! - [`sdk`]: traits and the `export_reader!` / `export_writer!` macros for plugins written
+//!   in Rust.
+
+pub mod host;
+pub mod loader;
+pub mod sdk;
+
+/// The ABI types, for the SDK macros and for plugins that use them directly.
+pub use dativo_abi as abi;
+pub use dativo_engine::job::plugins::{PluginKind, PluginSpec};
+pub use host::{sha256_hex, LoadPolicy, Plugin, PluginStream};
+pub use loader::{Loader, PluginResolver, PLUGIN_DIR_ENV};
+
+#[cfg(test)]
+mod tests;
