@@ -24,7 +24,7 @@ pub mod yaml;
 
 pub use error::{Error, Result};
 
-/// The README's Rust examples are compiled as doctests, so they cannot drift from the API.
+/// The Rust examples of docs/rust.md are compiled as doctests, so they cannot drift from the API.
 #[cfg(doctest)]
-#[doc = include_str!("../../README.md")]
-pub struct ReadmeDoctests;
+#[doc = include_str!("../../docs/rust.md")]
+pub struct RustDocDoctests;

@@ -16,6 +16,8 @@ pub mod sdk;
 /// The ABI types, for the SDK macros and for plugins that use them directly.
 pub use dativo_abi as abi;
 pub use dativo_engine::job::plugins::{PluginKind, PluginSpec};
+/// The engine's error type, which plugin code returns.
+pub use dativo_engine::{Error, Result};
 pub use host::{sha256_hex, LoadPolicy, Plugin, PluginStream};
 pub use loader::{Loader, PluginResolver, PLUGIN_DIR_ENV};
 

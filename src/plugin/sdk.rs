@@ -11,7 +11,7 @@
 //! use std::sync::Arc;
 //! use arrow_array::{Int64Array, RecordBatch, RecordBatchIterator, RecordBatchReader};
 //! use arrow_schema::{DataType, Field, Schema};
-//! use dativo::plugin::sdk::{parse_config, ReaderPlugin};
+//! use dativo_plugin::sdk::{parse_config, ReaderPlugin};
 //!
 //! #[derive(serde::Deserialize)]
 //! struct Config {
@@ -25,7 +25,7 @@
 //! struct Numbers;
 //!
 //! impl ReaderPlugin for Numbers {
-//!     fn open(&mut self, config: &str) -> dativo::Result<Box<dyn RecordBatchReader + Send>> {
+//!     fn open(&mut self, config: &str) -> dativo_plugin::Result<Box<dyn RecordBatchReader + Send>> {
 //!         let config: Config = parse_config(config)?;
 //!         let schema = Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, false)]));
 //!         let column = Arc::new(Int64Array::from_iter_values(0..config.connection.rows));
@@ -34,7 +34,7 @@
 //!     }
 //! }
 //!
-//! dativo::export_reader!("numbers", Numbers);
+//! dativo_plugin::export_reader!("numbers", Numbers);
 //! ```
 
 use std::ffi::{c_char, CStr, CString};
