@@ -299,3 +299,52 @@ fn job_type_is_usable_from_outside() {
     fn assert_send<T: Send + Sync>() {}
     assert_send::<Job>();
 }
+
+/// Every file of `out/` with its content: what a reader of the folder can see.
+fn snapshot(s: &Setup) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<(String, Vec<u8>)> = fs::read_dir(s.path("out"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), fs::read(&p).unwrap()))
+        .collect();
+    files.sort();
+    files
+}
+
+const BAD_SCORE: &str = "\
+id,email,score,active,born,seen
+1,a@x.org,1.5,true,2024-01-02,2024-01-02T03:04:05Z
+2,b@x.org,many,false,,
+";
+
+#[test]
+fn a_failed_run_leaves_output_base_exactly_as_it_was() {
+    let s = Setup::new();
+    // A good run: Parquet, the manifest and (on_error: reject) a rejects file with one row.
+    s.write("data/users.csv", BAD_SCORE);
+    let job = s.job(&["data/users.csv"], "", "on_error: reject", "");
+    let report = s.run(&job).unwrap();
+    assert_eq!((report.rows_written, report.rows_rejected), (1, 1));
+    let before = snapshot(&s);
+    let names: Vec<&str> = before.iter().map(|(n, _)| n.as_str()).collect();
+    assert!(names.contains(&"_manifest.json") && names.contains(&"_rejects.csv"), "{names:?}");
+
+    // The same folder, runs that fail: a bad row with on_error: fail, and too many rejects.
+    s.write("data/users.csv", &format!("{GOOD}4,d@x.org,oops,true,,\n"));
+    for reader in ["on_error: fail", "on_error: reject, max_rejects: 0"] {
+        let job = s.job(&["data/users.csv"], "", reader, "");
+        let e = s.run(&job).unwrap_err().to_string();
+        assert!(e.contains("oops") || e.contains("max_rejects"), "{reader}: {e}");
+        assert_eq!(snapshot(&s), before, "{reader}: the failed run changed out/");
+    }
+
+    // A good run without bad rows replaces the rejects file: no row of the earlier run remains.
+    s.write("data/users.csv", GOOD);
+    let job = s.job(&["data/users.csv"], "", "on_error: reject", "");
+    assert_eq!(s.run(&job).unwrap().rows_rejected, 0);
+    let rejects = fs::read_to_string(s.path("out/_rejects.csv")).unwrap();
+    assert_eq!(rejects.lines().count(), 1, "{rejects}");
+    let leftovers: Vec<String> =
+        snapshot(&s).into_iter().map(|(n, _)| n).filter(|n| n.starts_with('.') || n.ends_with(".tmp")).collect();
+    assert!(leftovers.is_empty(), "temp files left: {leftovers:?}");
+}

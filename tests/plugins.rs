@@ -157,6 +157,15 @@ fn custom_reader_feeds_the_parquet_writer() {
     assert!(stdout.contains(" rows/s") && !stdout.contains("MB/s") && !stdout.contains("input 0 B"), "{stdout}");
     assert_eq!(setup.parquet_files().len(), 1);
     assert_eq!(common::rows(&setup.read_back()), expected);
+    // The same manifest guarantee as a CSV job: it names exactly the files of the run.
+    let manifest: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(setup.path("out/_manifest.json")).unwrap()).unwrap();
+    let files = manifest["files"].as_array().unwrap();
+    let named: Vec<&str> = files.iter().map(|f| f["file"].as_str().unwrap()).collect();
+    let on_disk: Vec<String> =
+        setup.parquet_files().iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
+    assert_eq!(named, on_disk);
+    assert_eq!(manifest["rows"].as_u64(), Some(expected.len() as u64));
 }
 
 #[test]

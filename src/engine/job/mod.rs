@@ -21,21 +21,18 @@ pub mod report;
 pub mod state;
 
 mod incremental;
+mod run;
 
 pub use env::Redactor;
 pub use report::{IncrementalReport, Progress, RunReport};
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
-use std::time::Instant;
 
-use arrow_array::RecordBatch;
-
-use crate::csv::{self, CsvOptions, CsvReader, OnError};
-use crate::parquet::{ParquetOptions, ParquetSink};
+use crate::csv::{self, CsvOptions, OnError};
+use crate::parquet::ParquetOptions;
 use crate::schema::{match_header, Asset, HeaderMatch, ValidationMode};
-use crate::{pipeline, Error, Result};
+use crate::{Error, Result};
 
 use config::{AssetRef, JobFile, ReaderOptions, WriterOptions};
 use options::{csv_options, parquet_options};
@@ -346,7 +343,7 @@ impl Job {
         &self.redactor
     }
 
-    fn log(&self, level: log::Level, message: &str) {
+    pub(super) fn log(&self, level: log::Level, message: &str) {
         log::log!(level, "{}", self.redact(message));
     }
 
@@ -394,117 +391,6 @@ impl Job {
     /// skipped or rejected the same way) but write no Parquet. `dativo check --data`.
     pub fn check_data(&self, progress: &dyn Fn(&Progress)) -> Result<RunReport> {
         self.run_inner(progress, false).map_err(|e| self.redactor.error(e))
-    }
-
-    /// The sink of a run: Parquet files, or nothing when only checking the data.
-    fn sink(&self, schema: arrow_schema::SchemaRef, write: bool) -> Result<JobSink> {
-        if let (Some(plugin), true) = (&self.writer_plugin, write) {
-            return Ok(JobSink::Plugin(self.plugin_sink(plugin, schema)?));
-        }
-        Ok(if write {
-            JobSink::Parquet(Box::new(ParquetSink::create(&self.output_dir, schema, self.parquet.clone())?))
-        } else {
-            JobSink::Discard
-        })
-    }
-
-    fn run_inner(&self, progress: &dyn Fn(&Progress), write: bool) -> Result<RunReport> {
-        if let Some(plugin) = &self.reader_plugin {
-            return self.run_reader_plugin(plugin, progress, write);
-        }
-        let start = Instant::now();
-        let describe = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
-        self.log(
-            log::Level::Info,
-            &format!(
-                "job {}: tenant {}, environment {}, asset {} ({} mode), {} input file(s) -> {}",
-                self.path.display(),
-                describe(&self.tenant_id),
-                describe(&self.environment),
-                describe(&self.asset_name),
-                self.mode.name(),
-                self.inputs.len(),
-                self.output_dir.display()
-            ),
-        );
-        if write {
-            if let Some(inc) = &self.incremental {
-                return self.run_incremental(inc, progress, start);
-            }
-            // The manifest goes before anything visible changes and comes back last.
-            if self.writer_plugin.is_none() {
-                state::Manifest::remove(&self.output_dir)?;
-            }
-        }
-        if let Some(rejects) = &self.csv.rejects_path {
-            if self.csv.on_error == OnError::Reject {
-                if let Some(dir) = rejects.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    fs::create_dir_all(dir).map_err(|e| Error::io("cannot create directory", dir, e))?;
-                }
-                // A rejects file of an earlier run would be mistaken for this run's.
-                match fs::remove_file(rejects) {
-                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                        return Err(Error::io("cannot remove old rejects file", rejects, e))
-                    }
-                    _ => {}
-                }
-            }
-        }
-
-        // One reader for all files: they must share their columns (the reader checks this
-        // and names the file that differs), so one asset match and one projection serve all.
-        let mut options = self.csv.clone();
-        let plan = self.apply_asset(&self.inputs[0], &mut options)?;
-        let paths: Vec<PathBuf> = self.inputs.iter().map(|i| i.path.clone()).collect();
-        options.file_labels = Some(paths.iter().map(|p| self.redact(&p.display().to_string())).collect());
-        let reader = CsvReader::open(&paths, options)?;
-        let stats = reader.stats();
-        let input_bytes = stats.total_bytes.load(Ordering::Relaxed);
-        let header_warnings = plan.as_ref().map_or(0, |h| h.warnings());
-        let mut on_progress = |rows: u64| {
-            let bytes_read = stats.bytes_read.load(Ordering::Relaxed);
-            progress(&Progress { rows, bytes_read, total_bytes: input_bytes, elapsed: start.elapsed() });
-        };
-        let outcome = match (&self.asset, &plan) {
-            (Some(asset), Some(header)) => {
-                let projection = header.projection()?;
-                let sink = self.sink(asset.output_schema(self.mode), write)?;
-                pipeline::run(reader, move |batch: RecordBatch| projection.apply(&batch), sink, &mut on_progress)?
-            }
-            _ => {
-                let sink = self.sink(reader.schema(), write)?;
-                pipeline::run(reader, Ok, sink, &mut on_progress)?
-            }
-        };
-
-        let rows_read = stats.rows_read.load(Ordering::Relaxed);
-        let rows_rejected = stats.rows_rejected.load(Ordering::Relaxed);
-        let report = RunReport {
-            rows_read,
-            rows_written: if write { outcome.rows } else { 0 },
-            rows_rejected,
-            warnings: header_warnings + stats.warnings.load(Ordering::Relaxed),
-            bytes_written: outcome.output.iter().map(|f| f.bytes).sum(),
-            files: outcome.output,
-            input_bytes,
-            seconds: start.elapsed().as_secs_f64(),
-            incremental: None,
-        };
-        if write && self.writer_plugin.is_none() {
-            state::Manifest::of_files(&report.files).save(&self.output_dir)?;
-        }
-        let done = if write {
-            format!(
-                "{} rows written to {} file(s) in {}",
-                report.rows_written,
-                report.files.len(),
-                self.output_dir.display()
-            )
-        } else {
-            format!("{} rows read and checked, no output written", report.rows_read)
-        };
-        self.log(log::Level::Info, &format!("job {}: {done}", self.path.display()));
-        Ok(report)
     }
 }
 
@@ -562,37 +448,6 @@ pub fn normalize(path: &Path) -> PathBuf {
         PathBuf::from(".")
     } else {
         out
-    }
-}
-
-enum JobSink {
-    Parquet(Box<ParquetSink>),
-    Plugin(plugins::PluginSink),
-    Discard,
-}
-
-impl pipeline::Sink for JobSink {
-    type Output = Vec<crate::parquet::CommittedFile>;
-    fn write(&mut self, batch: &RecordBatch) -> Result<()> {
-        match self {
-            JobSink::Parquet(s) => s.write(batch),
-            JobSink::Plugin(s) => s.write(batch),
-            JobSink::Discard => Ok(()),
-        }
-    }
-    fn finish(self) -> Result<Self::Output> {
-        match self {
-            JobSink::Parquet(s) => (*s).finish(),
-            JobSink::Plugin(s) => s.finish(),
-            JobSink::Discard => Ok(Vec::new()),
-        }
-    }
-    fn abort(self) {
-        match self {
-            JobSink::Parquet(s) => (*s).abort(),
-            JobSink::Plugin(s) => s.abort(),
-            JobSink::Discard => {}
-        }
     }
 }
 

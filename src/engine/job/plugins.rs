@@ -13,17 +13,16 @@
 //! [`Job::set_plugin_loader`].
 
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Instant;
 
 use arrow_array::{RecordBatch, RecordBatchReader};
 use arrow_schema::{ArrowError, DataType, Schema, SchemaRef};
 use serde_json::{json, Map, Value};
 
 pub use super::plugin_spec::PluginSpec;
-use super::{Job, Progress, RunReport};
+use super::Job;
 use crate::parquet::CommittedFile;
 use crate::schema::{asset::type_name, Projection};
 use crate::{pipeline, Error, Result};
@@ -165,7 +164,7 @@ impl Job {
     }
 
     /// Load a plugin of `kind` through the job's loader.
-    fn load_plugin(&self, plugin: &PluginUse, kind: PluginKind) -> Result<Box<dyn LoadedPlugin>> {
+    pub(super) fn load_plugin(&self, plugin: &PluginUse, kind: PluginKind) -> Result<Box<dyn LoadedPlugin>> {
         let Some(loader) = &self.plugin_loader else {
             return Err(Error::Plugin(format!(
                 "{} '{}': this host loads no plugins (run the job with the dativo command, the C API or a \
@@ -186,53 +185,6 @@ impl Job {
         }
         self.log(log::Level::Info, &describe(plugin, loaded.as_ref()));
         Ok(loaded)
-    }
-
-    /// Run the job with a reader plugin as its source.
-    pub(super) fn run_reader_plugin(
-        &self,
-        plugin: &PluginUse,
-        progress: &dyn Fn(&Progress),
-        write: bool,
-    ) -> Result<RunReport> {
-        let start = Instant::now();
-        let mut reader = self.load_plugin(plugin, PluginKind::Reader)?;
-        let stream = reader.open_reader(&plugin.config.to_string())?;
-        let conform = match &self.asset {
-            Some(asset) => Some(Conform::new(&stream.schema(), asset.output_schema(self.mode))?),
-            None => None,
-        };
-        let schema = conform.as_ref().map_or_else(|| stream.schema(), |c| c.projection.output_schema());
-        let sink = self.sink(schema, write)?;
-        let rows_read = AtomicU64::new(0);
-        let transform = |batch: RecordBatch| {
-            rows_read.fetch_add(batch.num_rows() as u64, Ordering::Relaxed);
-            match &conform {
-                Some(c) => c.apply(&batch),
-                None => Ok(batch),
-            }
-        };
-        let mut on_progress =
-            |rows: u64| progress(&Progress { rows, bytes_read: 0, total_bytes: 0, elapsed: start.elapsed() });
-        let source = stream.map(|r| r.map_err(Error::from_arrow));
-        let outcome = pipeline::run(source, transform, sink, &mut on_progress)?;
-        drop(reader);
-        let report = RunReport {
-            rows_read: rows_read.load(Ordering::Relaxed),
-            rows_written: if write { outcome.rows } else { 0 },
-            rows_rejected: 0,
-            warnings: 0,
-            bytes_written: outcome.output.iter().map(|f| f.bytes).sum(),
-            files: outcome.output,
-            input_bytes: 0,
-            seconds: start.elapsed().as_secs_f64(),
-            incremental: None,
-        };
-        self.log(
-            log::Level::Info,
-            &format!("job {}: {} rows from {}", self.path.display(), report.rows_read, plugin.spec),
-        );
-        Ok(report)
     }
 
     /// A sink that hands the batches to a writer plugin.
@@ -276,7 +228,7 @@ fn describe(plugin: &PluginUse, loaded: &dyn LoadedPlugin) -> String {
 
 /// Brings a reader plugin's batches to the asset: columns by name, cast to the asset's types
 /// where the plugin's differ, required columns checked.
-struct Conform {
+pub(super) struct Conform {
     /// For each input column: the type to cast it to, if any.
     casts: Vec<Option<DataType>>,
     cast_schema: SchemaRef,
@@ -284,7 +236,7 @@ struct Conform {
 }
 
 impl Conform {
-    fn new(input: &Schema, output: SchemaRef) -> Result<Self> {
+    pub(super) fn new(input: &Schema, output: SchemaRef) -> Result<Self> {
         let mut casts = Vec::with_capacity(input.fields().len());
         let mut fields = Vec::with_capacity(input.fields().len());
         for field in input.fields() {
@@ -313,7 +265,12 @@ impl Conform {
         Ok(Conform { casts, cast_schema, projection })
     }
 
-    fn apply(&self, batch: &RecordBatch) -> Result<RecordBatch> {
+    /// The schema of the batches [`apply`](Self::apply) returns.
+    pub(super) fn output_schema(&self) -> SchemaRef {
+        self.projection.output_schema()
+    }
+
+    pub(super) fn apply(&self, batch: &RecordBatch) -> Result<RecordBatch> {
         if self.casts.iter().all(Option::is_none) {
             return self.projection.apply(batch);
         }
@@ -334,7 +291,7 @@ impl Conform {
 
 /// A writer plugin as the job's sink: the plugin reads a stream on its own thread, fed by a
 /// bounded channel, so memory stays flat as with the Parquet writer.
-pub(crate) struct PluginSink {
+pub(super) struct PluginSink {
     tx: Option<crossbeam_channel::Sender<std::result::Result<RecordBatch, ArrowError>>>,
     thread: Option<JoinHandle<Result<Vec<CommittedFile>>>>,
     /// Set when the plugin has read the end of the stream.
