@@ -21,6 +21,7 @@ pub mod report;
 pub mod state;
 
 mod incremental;
+mod resolve;
 mod run;
 
 pub use env::Redactor;
@@ -29,13 +30,10 @@ pub use report::{IncrementalReport, Progress, RunReport};
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::csv::{self, CsvOptions, OnError};
+use crate::csv::{self, CsvOptions};
 use crate::parquet::ParquetOptions;
 use crate::schema::{match_header, Asset, HeaderMatch, ValidationMode};
 use crate::{Error, Result};
-
-use config::{AssetRef, JobFile, ReaderOptions, WriterOptions};
-use options::{csv_options, parquet_options};
 
 /// File name of the default rejects file, in `output_base`.
 pub const DEFAULT_REJECTS_FILE: &str = "_rejects.csv";
@@ -106,232 +104,7 @@ impl Job {
     pub fn from_text(text: &str, path: &Path, lookup: impl Fn(&str) -> Option<String>) -> Result<Job> {
         let label = path.display().to_string();
         let (text, redactor) = env::substitute(text, &label, lookup)?;
-        Job::resolve(&text, path, &label, redactor.clone()).map_err(|e| redactor.error(e))
-    }
-
-    fn resolve(text: &str, path: &Path, label: &str, redactor: Redactor) -> Result<Job> {
-        let file: JobFile = config::from_yaml(text, label)?;
-        let cfg = |msg: String| Error::Config(format!("{label}: {msg}"));
-        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        let resolve_path = |p: &str| -> PathBuf {
-            let p = Path::new(p);
-            if p.is_absolute() || base.as_os_str().is_empty() {
-                normalize(p)
-            } else {
-                normalize(&base.join(p))
-            }
-        };
-
-        // Keys dativo refuses.
-        const SOURCE_FIX: &str =
-            "list the input files under source.files and reader options under source.engine.options";
-        const TARGET_FIX: &str =
-            "give the output directory as target.output_base and writer options under target.engine.options";
-        for (key, present, fix) in [
-            ("source_connector", file.source_connector.is_some(), SOURCE_FIX),
-            ("source_connector_path", file.source_connector_path.is_some(), SOURCE_FIX),
-            ("target_connector", file.target_connector.is_some(), TARGET_FIX),
-            ("target_connector_path", file.target_connector_path.is_some(), TARGET_FIX),
-        ] {
-            if present {
-                return Err(cfg(format!("{key} is not supported by dativo: jobs are self-contained; {fix}")));
-            }
-        }
-        let source = &file.source;
-        // A plugin gets its section as its config: the keys dativo itself cannot serve are
-        // then the plugin's business, not errors.
-        let reader_plugin =
-            plugins::parse_use(&source.custom_reader, &source.custom_reader_sha256, "source.custom_reader", &base)
-                .map_err(&cfg)?;
-        let writer_plugin = plugins::parse_use(
-            &file.target.custom_writer,
-            &file.target.custom_writer_sha256,
-            "target.custom_writer",
-            &base,
-        )
-        .map_err(&cfg)?;
-        if let Some(key) = source.platform_keys().first().filter(|_| reader_plugin.is_none()) {
-            return Err(cfg(format!(
-                "source.{key} is not supported by dativo: it reads local CSV files only; list them \
-                 under source.files"
-            )));
-        }
-        let target = &file.target;
-        if let Some(key) = target.unsupported_keys().first().filter(|_| writer_plugin.is_none()) {
-            let why = match *key {
-                "partitioning" => "files are written unpartitioned into target.output_base",
-                _ => "dativo writes Parquet files to a local directory (target.output_base)",
-            };
-            return Err(cfg(format!("target.{key} is not supported yet: {why}")));
-        }
-
-        // Source.
-        let kind = source.kind.as_deref().unwrap_or("csv");
-        if !kind.eq_ignore_ascii_case("csv") && reader_plugin.is_none() {
-            return Err(cfg(format!("source.type '{kind}' is not supported: dativo reads CSV files (type: csv)")));
-        }
-        let files = source.files.as_deref().unwrap_or_default();
-        if files.is_empty() && reader_plugin.is_none() {
-            return Err(cfg(
-                "source.files: list at least one input file, e.g. `files: [{path: data/users.csv}]`".into()
-            ));
-        }
-        let mut inputs = Vec::with_capacity(files.len());
-        for (i, f) in files.iter().enumerate() {
-            if f.path.trim().is_empty() {
-                return Err(cfg(format!("source.files[{i}].path is empty")));
-            }
-            let resolved = resolve_path(&f.path);
-            if reader_plugin.is_some() {
-                continue; // what `files` name is the plugin's business (they go into its config)
-            }
-            match fs::metadata(&resolved) {
-                Ok(m) if m.is_dir() => {
-                    return Err(cfg(format!(
-                        "source.files[{i}].path: {} is a directory; list the files in it one by one",
-                        resolved.display()
-                    )))
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    return Err(Error::io(&format!("{label}: source.files[{i}].path: cannot read"), &resolved, e))
-                }
-            }
-            let id = f.id.as_ref().or(f.object.as_ref()).map(|s| s.0.clone());
-            inputs.push(InputFile { path: resolved, id });
-        }
-
-        // Target.
-        let target_kind = target.kind.as_deref().unwrap_or("local");
-        if !target_kind.eq_ignore_ascii_case("local") && writer_plugin.is_none() {
-            return Err(cfg(format!(
-                "target.type '{target_kind}' is not supported: dativo writes Parquet files to a local \
-                 directory (type: local)"
-            )));
-        }
-        let format = target.file_format.as_deref().unwrap_or("parquet");
-        if !format.eq_ignore_ascii_case("parquet") && writer_plugin.is_none() {
-            return Err(cfg(format!("target.file_format '{format}' is not supported: dativo writes parquet")));
-        }
-        let output_dir = match target.output_base.as_deref() {
-            Some(p) if !p.trim().is_empty() => resolve_path(p),
-            _ => return Err(cfg("target.output_base is required: the directory the Parquet files go to".into())),
-        };
-        if output_dir.is_file() {
-            return Err(cfg(format!("target.output_base: {} is a file, not a directory", output_dir.display())));
-        }
-        // A custom writer's options are its own (they reach it in its config).
-        let writer = match &writer_plugin {
-            None => config::engine_options::<WriterOptions>(text, label, "target")?.unwrap_or_default(),
-            Some(_) => WriterOptions::default(),
-        };
-        let writer = &writer;
-        let mut parquet = parquet_options(writer).map_err(|m| cfg(format!("target.engine.options.{m}")))?;
-        if let Some(mb) = target.parquet_target_size_mb {
-            if !(mb > 0.0 && mb.is_finite()) {
-                return Err(cfg(format!("target.parquet_target_size_mb must be a positive number, got {mb}")));
-            }
-            parquet.max_bytes_per_file = Some(((mb * 1024.0 * 1024.0) as u64).max(1));
-        }
-        parquet.validate().map_err(|e| cfg(format!("target: {e}")))?;
-        let incremental = match &source.incremental {
-            None => None,
-            Some(inc) => Some(incremental_config(inc, &parquet, &output_dir, resolve_path).map_err(cfg)?),
-        };
-        if incremental.is_some() && (reader_plugin.is_some() || writer_plugin.is_some()) {
-            return Err(cfg("source.incremental cannot be combined with a custom reader or writer: dativo tracks \
-                            local CSV files written as Parquet"
-                .into()));
-        }
-
-        // Reader options.
-        let reader = match &reader_plugin {
-            None => config::engine_options::<ReaderOptions>(text, label, "source")?.unwrap_or_default(),
-            Some(_) => ReaderOptions::default(),
-        };
-        let reader = &reader;
-        let mut csv = csv_options(reader).map_err(|m| cfg(format!("source.engine.options.{m}")))?;
-        if csv.on_error == OnError::Reject {
-            csv.rejects_path = Some(match reader.rejects_path.as_deref() {
-                Some(p) if !p.trim().is_empty() => resolve_path(p),
-                _ => output_dir.join(DEFAULT_REJECTS_FILE),
-            });
-        } else if let Some(p) = reader.rejects_path.as_deref() {
-            csv.rejects_path = Some(resolve_path(p));
-        }
-        csv.validate().map_err(|e| cfg(format!("source.engine.options.{e}")))?;
-
-        // Asset.
-        let (asset, asset_name) = match (&file.asset_path, file.asset) {
-            (Some(_), Some(AssetRef::Inline(_))) => {
-                return Err(cfg("give the asset either as asset_path or inline under asset:, not both".into()))
-            }
-            (Some(p), name) => {
-                let asset = Asset::load(&resolve_path(p))?;
-                if let Some(AssetRef::Name(n)) = name {
-                    if n != asset.name {
-                        return Err(cfg(format!(
-                            "asset: '{n}' but the file at asset_path describes asset '{}'",
-                            asset.name
-                        )));
-                    }
-                }
-                let name = asset.name.clone();
-                (Some(asset), Some(name))
-            }
-            (None, Some(AssetRef::Inline(doc))) => {
-                let asset = doc.into_asset(&format!("{label} (inline asset)"))?;
-                let name = asset.name.clone();
-                (Some(asset), Some(name))
-            }
-            (None, Some(AssetRef::Name(n))) => (None, Some(n)),
-            (None, None) => (None, None),
-        };
-        if asset.is_some() && reader.column_types.is_some() {
-            return Err(cfg(
-                "source.engine.options.column_types cannot be combined with an asset: the asset types every \
-                 column (change the types there)"
-                    .into(),
-            ));
-        }
-        let mode = file.schema_validation_mode.unwrap_or_default();
-
-        let log_level = match file.logging.as_ref().and_then(|l| l.level.as_deref()) {
-            None => log::LevelFilter::Info,
-            Some(level) => match level.trim().to_ascii_lowercase().as_str() {
-                "error" => log::LevelFilter::Error,
-                "warn" | "warning" => log::LevelFilter::Warn,
-                "info" => log::LevelFilter::Info,
-                "debug" => log::LevelFilter::Debug,
-                other => {
-                    return Err(cfg(format!(
-                        "logging.level '{other}' is not valid (expected one of: error, warn, info, debug)"
-                    )))
-                }
-            },
-        };
-
-        let (reader_plugin, writer_plugin) = plugins::with_configs(text, label, reader_plugin, writer_plugin, &base)?;
-        Ok(Job {
-            reader_plugin,
-            writer_plugin,
-            plugin_loader: None,
-            path: path.to_path_buf(),
-            tenant_id: file.tenant_id.map(|s| s.0),
-            environment: file.environment.map(|s| s.0),
-            asset_name,
-            asset,
-            mode,
-            inputs,
-            csv,
-            parquet,
-            output_dir,
-            log_level,
-            incremental,
-            full_refresh: false,
-            reset_state: false,
-            redactor,
-        })
+        resolve::resolve(&text, path, &label, redactor.clone()).map_err(|e| redactor.error(e))
     }
 
     /// `text` with every substituted secret replaced by `${NAME}`.

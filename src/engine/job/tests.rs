@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use arrow_schema::DataType;
 
 use super::*;
+use crate::csv::OnError;
 use crate::csv::Encoding;
 use crate::parquet::{Compression, WriteMode};
 
