@@ -9,8 +9,8 @@ use arrow_schema::DataType;
 
 use crate::schema::timestamp_type;
 
-use super::parse::{tokenize, Dialect, Tokenized};
-use super::split::Chunk;
+use super::fields::{tokenize, Dialect, Tokenized};
+use super::records::Chunk;
 use super::values;
 
 const BOOL: u8 = 1;

@@ -2,18 +2,26 @@
 //!
 //! Stages, one file each:
 //! - `decode`: BOM sniffing and transcoding of UTF-16 / Latin-1 input to UTF-8;
-//! - `split`: a sequential, quote-aware scan that cuts the text into chunks of whole records;
-//! - `parse`: (on every core) splits records into fields and parses them column by column;
+//! - `records`: the record splitter, a sequential, quote-aware scan that cuts the text into
+//!   chunks of whole records;
+//! - `fields`: the field tokenizer (SSE2/SWAR delimiter masks, quote removal), on every core;
+//! - `columns`: the column builder, parsing each column of a chunk into a typed Arrow array;
+//! - `values`: the parsers of single values (integers, floats, dates, timestamps, booleans);
 //! - `infer`: picks column types from a sample;
-//! - `reader`: wires the stages together and yields batches in input order.
+//! - `schema_head`: reads the header (column names) and the inference sample, and resolves the
+//!   schema before any work starts;
+//! - `bad_rows`: bad-row messages and the rejects file;
+//! - `reader`: the thread orchestration (splitter thread, parse workers) and batch ordering.
 
 mod bad_rows;
+mod columns;
 mod decode;
+mod fields;
 mod infer;
 pub mod options;
-mod parse;
 mod reader;
-mod split;
+mod records;
+mod schema_head;
 mod values;
 
 pub use reader::{CsvBatchReader, CsvReader};
@@ -45,7 +53,7 @@ pub struct ReadStats {
 /// Column names of a file as the reader would see them (header, or `column_names`, or
 /// `column_1..N`), without reading further.
 pub fn read_column_names(path: &std::path::Path, options: &CsvOptions) -> Result<Vec<String>> {
-    reader::column_names(reader::Source::Path(path.to_path_buf()), options)
+    schema_head::column_names(reader::Source::Path(path.to_path_buf()), options)
 }
 
 /// The schema the reader would use for these files.

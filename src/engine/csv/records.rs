@@ -8,7 +8,7 @@
 //! The scanner is a resumable state machine: input may arrive in pieces of any size (a read
 //! can end inside a quote, between CR and LF, ...) and the result is always the same.
 //!
-//! Quote rule (the same one the field tokenizer in `parse` uses): a quote opens a quoted field
+//! Quote rule (the same one the field tokenizer in `fields` uses): a quote opens a quoted field
 //! only at the start of a field; inside a quoted field a doubled quote (or `escape` + char)
 //! is literal; anywhere else a quote is an ordinary character.
 
