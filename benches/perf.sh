@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# End-to-end CSV -> Parquet comparison with DuckDB on the reference file (DESIGN.md,
+# End-to-end CSV -> Parquet comparison with DuckDB on the reference file (docs/design.md,
 # "Performance targets"): both tools run in the same session, alternating, RUNS times each;
 # the table reports the median wall time, the peak RSS and the ratio to DuckDB.
 #

@@ -9,7 +9,7 @@ variables. This file has two roles:
 * `compare.py worker convert|read TOOL ...` is what the driver times for the Python tools. It
   imports only the library it measures, so no tool pays for another one's import.
 
-Only ratios measured in one run mean something on a shared machine (DESIGN.md, "Performance
+Only ratios measured in one run mean something on a shared machine (docs/design.md, "Performance
 targets"): every tool runs in the same session, alternated, and the report divides by DuckDB.
 """
 
@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, NoReturn
 
-# The size the performance targets are defined on (DESIGN.md): other sizes are indicative only.
+# The size the performance targets are defined on (docs/design.md): other sizes are indicative only.
 REFERENCE_ROWS = 10_000_000
 # dativo's and DuckDB's default zstd level; set explicitly for every tool because pyarrow (and
 # so pandas) defaults to level 1, which would make them look faster for a weaker compression.
@@ -718,7 +718,7 @@ def verdict(ok: bool) -> str:
 
 
 def targets(settings: Settings, results: Results, input_bytes: int) -> list[str]:
-    """DESIGN.md's targets, each with the numbers of this run and met / not met."""
+    """docs/design.md's targets, each with the numbers of this run and met / not met."""
     dativo = results.get(("snappy", DATIVO_CLI))
     duckdb = results.get(("snappy", DUCKDB))
     read = results.get(("read", DATIVO_CLI))
@@ -775,7 +775,7 @@ def report(settings: Settings, tools: list[Tool], results: Results, csv: Path,
         *(f"- {line}" for line in machine()),
         *(f"- {line}" for line in versions(settings, tools)),
         "",
-        "## Targets (DESIGN.md, \"Performance targets\")",
+        "## Targets (docs/design.md, \"Performance targets\")",
         "",
         *targets(settings, results, input_bytes),
     ]

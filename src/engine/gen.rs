@@ -1,6 +1,6 @@
 //! The deterministic benchmark file generator (`dativo gen`).
 //!
-//! [`generate`] writes the reference CSV described in DESIGN.md: columns
+//! [`generate`] writes the reference CSV described in docs/design.md: columns
 //! `id,user_id,name,email,amount,quantity,created_at,is_active,country,note`, about 106 bytes
 //! per row at 10 million rows (~1.06 GB). The same `rows` always gives the same bytes, and the
 //! first N rows of a bigger file are the file of N rows, so benchmark inputs can be regenerated

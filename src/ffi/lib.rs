@@ -2,7 +2,7 @@
 //! (`make header`; tests/c_header.rs fails when the committed header is out of date).
 //!
 //! This layer only converts: C arguments into engine types, engine results and errors back into
-//! C. It holds no ingestion logic. The rules every function follows (DESIGN.md, "C API
+//! C. It holds no ingestion logic. The rules every function follows (docs/design.md, "C API
 //! conventions"), stated once here and in the header:
 //!
 //! - every fallible function returns a [`DativoStatus`] and takes a caller-zeroed
