@@ -18,7 +18,7 @@ mod values;
 
 pub use reader::{CsvBatchReader, CsvReader};
 
-pub use options::{parse_char, CsvOptions, Encoding, OnError};
+pub use options::{check_threads, parse_char, CsvOptions, Encoding, OnError, MAX_THREADS};
 
 use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;

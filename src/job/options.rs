@@ -133,6 +133,9 @@ pub(crate) fn csv_options(o: &ReaderOptions) -> std::result::Result<CsvOptions, 
         c.max_line_bytes = n;
     }
     if let Some(n) = o.threads {
+        if let Some(m) = csv::check_threads("threads", n) {
+            return Err(m);
+        }
         c.threads = n;
     }
     Ok(c)
@@ -166,6 +169,9 @@ pub(crate) fn parquet_options(o: &WriterOptions) -> std::result::Result<ParquetO
         p.statistics = s;
     }
     if let Some(n) = o.threads {
+        if let Some(m) = csv::check_threads("threads", n) {
+            return Err(m);
+        }
         p.threads = n;
     }
     if let Some(m) = o.write_mode {

@@ -268,7 +268,7 @@ impl Job {
                 .collect(),
         };
         config.insert("schema".into(), Value::Array(columns));
-        Ok(PluginSink::start(writer, Value::Object(config).to_string(), schema))
+        PluginSink::start(writer, Value::Object(config).to_string(), schema)
     }
 }
 
@@ -352,12 +352,15 @@ pub(crate) struct PluginSink {
 }
 
 impl PluginSink {
-    fn start(mut plugin: Plugin, config: String, schema: SchemaRef) -> PluginSink {
+    fn start(mut plugin: Plugin, config: String, schema: SchemaRef) -> Result<PluginSink> {
         let (tx, rx) = crossbeam_channel::bounded(pipeline::CHANNEL_CAPACITY);
         let drained = Arc::new(AtomicBool::new(false));
         let input = ChannelReader { rx, schema, drained: drained.clone() };
-        let thread = std::thread::spawn(move || plugin.write(&config, Box::new(input)));
-        PluginSink { tx: Some(tx), thread: Some(thread), drained }
+        let thread = std::thread::Builder::new()
+            .name("dativo-plugin-writer".into())
+            .spawn(move || plugin.write(&config, Box::new(input)))
+            .map_err(|e| Error::thread_start("the writer plugin's thread", e))?;
+        Ok(PluginSink { tx: Some(tx), thread: Some(thread), drained })
     }
 
     /// Wait for the plugin to return.
