@@ -36,6 +36,7 @@ pub fn writer_options_from_text(text: &str, label: &str) -> Result<ParquetOption
 /// Options text that must be an object: a list or a scalar gets a plain message instead of
 /// serde's "expected struct ReaderOptions".
 fn from_object<T: serde::de::DeserializeOwned>(text: &str, label: &str) -> Result<T> {
+    crate::yaml::check_limits(text, label)?;
     if let Ok(value) = serde_yaml_ng::from_str::<serde_yaml_ng::Value>(text) {
         if !value.is_mapping() {
             return Err(Error::Config(format!(
