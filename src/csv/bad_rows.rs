@@ -28,8 +28,20 @@ pub(crate) struct BadRow {
     pub column: Option<usize>,
     pub value: Option<Vec<u8>>,
     pub reason: BadReason,
-    /// The record's text (the first line only for an unterminated or over-long record).
+    /// The record's text (the first line only for an unterminated or over-long record, and
+    /// at most 64 KiB of it).
     pub raw: Vec<u8>,
+    /// When `raw` holds less than the record: its length in bytes, and whether that is exact
+    /// (false: at least that many).
+    pub raw_len: Option<(u64, bool)>,
+}
+
+/// The end of a rejects file's `raw_line` that holds less than the record:
+/// `…[truncated: 70000 bytes total]`, or `…[truncated: at least 16777217 bytes total]` when
+/// the record's end was never read (a line longer than `max_line_bytes`).
+pub(crate) fn truncation_marker(len: u64, exact: bool) -> String {
+    let at_least = if exact { "" } else { "at least " };
+    format!("…[truncated: {at_least}{len} bytes total]")
 }
 
 /// What the message needs to know about a column.
@@ -170,7 +182,12 @@ impl RejectsWriter {
         let offset = bad.offset.to_string();
         let column = col.map(|c| c.name).unwrap_or("");
         let reason = bad.reason_text(col);
-        // The raw line is written byte for byte, so nothing of the input is lost.
+        // The raw line is written byte for byte, so nothing of the input is lost; a record
+        // kept only in part says so, and how long it was.
+        let mut raw = std::borrow::Cow::Borrowed(&bad.raw[..]);
+        if let Some((len, exact)) = bad.raw_len {
+            raw.to_mut().extend_from_slice(truncation_marker(len, exact).as_bytes());
+        }
         self.out
             .write_record([
                 file.as_bytes(),
@@ -178,7 +195,7 @@ impl RejectsWriter {
                 offset.as_bytes(),
                 column.as_bytes(),
                 reason.as_bytes(),
-                &bad.raw,
+                &raw,
             ])
             .map_err(|e| crate::Error::Internal(format!("cannot write rejects file {}: {e}", self.path.display())))
     }

@@ -349,6 +349,7 @@ fn tokenize_block(
             value: None,
             reason,
             raw: rec.to_vec(),
+            raw_len: chunk.cut.iter().find(|c| c.0 == idx).map(|c| (c.1, c.2)),
         };
         let invalid_text = r.flags & BAD_ENCODING != 0 || (!utf8_ok && simdutf8::basic::from_utf8(rec).is_err());
         if r.flags & UNTERMINATED != 0 {
@@ -455,6 +456,7 @@ pub(crate) fn parse_chunk(
                     value: Some(f.bytes(&chunk.data, &t.scratch).to_vec()),
                     reason,
                     raw: chunk.data[r.start as usize..r.end as usize].to_vec(),
+                    raw_len: None,
                 },
             ));
         }
@@ -823,7 +825,7 @@ mod tests {
             records.push(super::super::split::RecordSpan { start, end: data.len() as u32, line: i as u64 + 2, flags });
             data.push(b'\n');
         }
-        Chunk { data, records, base_offset: 0 }
+        Chunk { data, records, cut: Vec::new(), base_offset: 0 }
     }
 
     #[test]
