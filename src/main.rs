@@ -276,7 +276,7 @@ fn infer(file: &Path, delimiter: &str, encoding: &str, no_header: bool, sample_r
 fn plugin_info(spec: &str, sha256: Option<String>) -> Result<()> {
     use dativo::plugin::{LoadPolicy, Plugin, PluginSpec};
     let spec = PluginSpec::parse(spec)?;
-    let allow_dir = dativo::job::plugins::PluginHost::from_env().allow_dir;
+    let allow_dir = dativo::job::plugins::PluginHost::from_env()?.allow_dir;
     let plugin = Plugin::load(&spec, &LoadPolicy { sha256, allow_dir })?;
     print_stdout(&format!(
         "name: {}\nkind: {}\nversion: {}\nabi_version: {}\nlibrary: {}\nsymbol: {}\n",

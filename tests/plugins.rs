@@ -479,3 +479,35 @@ fn a_truncated_empty_or_foreign_library_is_an_error_naming_it_never_a_crash() {
         assert_fails_with(&out, &[&format!("plugin {name}: the library is truncated or corrupt")]);
     }
 }
+
+#[test]
+fn an_empty_plugin_dir_variable_is_an_error_naming_it() {
+    // `DATIVO_PLUGIN_DIR=$UNSET_VAR` used to turn the allow-list off.
+    let expected = "DATIVO_PLUGIN_DIR is set but empty: unset it or give a folder";
+    let setup = Setup::new();
+    let reader_job = format!(
+        "source:\n  files: [{{path: orders.csv}}]\n  custom_reader: {}\ntarget:\n  output_base: out\n",
+        reader()
+    );
+    let writer_job = format!(
+        "source:\n  files: [{{path: orders.csv}}]\ntarget:\n  output_base: out\n  custom_writer: {}\n",
+        writer()
+    );
+    for empty in ["", "   "] {
+        for command in ["run", "check", "check --data"] {
+            for job in [&reader_job, &writer_job] {
+                assert_fails_with(&setup.run(command, job, &[("DATIVO_PLUGIN_DIR", empty)]), &[expected]);
+            }
+        }
+        let out = Command::new(env!("CARGO_BIN_EXE_dativo"))
+            .args(["plugin", "info", &reader()])
+            .env("DATIVO_PLUGIN_DIR", empty)
+            .output()
+            .unwrap();
+        assert_fails_with(&out, &[expected]);
+    }
+    assert!(setup.parquet_files().is_empty());
+    // A job without plugins does not care.
+    let plain = "source:\n  files: [{path: orders.csv}]\ntarget:\n  output_base: out\n";
+    assert_ok(&setup.run("run", plain, &[("DATIVO_PLUGIN_DIR", "")]));
+}

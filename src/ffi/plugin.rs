@@ -256,7 +256,7 @@ pub unsafe extern "C" fn dativo_job_run_with_resolver(
         let out = args::required(out, "out")?;
         let path = args::path(path, "path")?;
         let mut job = crate::job::load(&path)?;
-        let mut host = PluginHost::from_env();
+        let mut host = PluginHost::from_env()?;
         if resolver.is_some() {
             host.resolver = Some(Arc::new(CResolver { resolve: resolver, context }));
         }

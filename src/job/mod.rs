@@ -314,10 +314,15 @@ impl Job {
         };
 
         let (reader_plugin, writer_plugin) = plugins::with_configs(text, label, reader_plugin, writer_plugin, &base)?;
+        // DATIVO_PLUGIN_DIR matters (and a bad value fails) only for a job that loads plugins.
+        let plugin_host = match (&reader_plugin, &writer_plugin) {
+            (None, None) => Ok(plugins::PluginHost::default()),
+            _ => plugins::PluginHost::from_env(),
+        };
         Ok(Job {
             reader_plugin,
             writer_plugin,
-            plugin_host: plugins::PluginHost::from_env(),
+            plugin_host: plugin_host?,
             path: path.to_path_buf(),
             tenant_id: file.tenant_id.map(|s| s.0),
             environment: file.environment.map(|s| s.0),
