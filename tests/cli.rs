@@ -253,3 +253,38 @@ fn version_prints_the_crate_version() {
     assert!(result.status.success());
     assert_eq!(text(&result.stdout).trim(), format!("dativo {}", env!("CARGO_PKG_VERSION")));
 }
+
+#[test]
+fn a_thread_count_out_of_range_is_a_config_error_naming_the_option_never_an_abort() {
+    // `threads: 30000` used to start 30,000 threads and abort the process (exit 134).
+    let dir = tempfile::tempdir().unwrap();
+    let job = copy_quickstart(dir.path());
+    let original = fs::read_to_string(&job).unwrap();
+    let cases = [
+        (
+            original.replace("      delimiter: \",\"", "      delimiter: \",\"\n      threads: 30000"),
+            "source.engine.options.threads must be 0 (one per core) or between 1 and 256, got 30000",
+        ),
+        (
+            original.replace("      compression: snappy", "      compression: snappy\n      threads: 257"),
+            "target.engine.options.threads must be 0 (one per core) or between 1 and 256, got 257",
+        ),
+    ];
+    for (yaml, expected) in cases {
+        fs::write(&job, &yaml).unwrap();
+        for args in [&["check"][..], &["check", "--data", "--quiet"][..], &["run", "--quiet"][..]] {
+            let mut args = args.to_vec();
+            args.extend(["--config", job.to_str().unwrap()]);
+            let result = dativo(&args);
+            let stderr = text(&result.stderr);
+            assert_eq!(result.status.code(), Some(1), "{args:?}: {stderr}");
+            assert!(stderr.contains(expected), "{args:?}: {stderr}");
+            assert_no_panic_text(&stderr);
+        }
+    }
+    assert!(parquet_files(&dir.path().join("out/quickstart")).is_empty());
+    // The bound itself is allowed.
+    fs::write(&job, original.replace("      delimiter: \",\"", "      delimiter: \",\"\n      threads: 256")).unwrap();
+    let result = dativo(&["check", "--data", "--quiet", "--config", job.to_str().unwrap()]);
+    assert!(result.status.success(), "stderr: {}", text(&result.stderr));
+}

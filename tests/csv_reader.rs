@@ -201,6 +201,53 @@ fn reject_writes_file_line_offset_column_reason_and_raw_line() {
 }
 
 #[test]
+fn a_raw_line_kept_in_part_says_so_and_how_long_the_record_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let rejects = dir.path().join("rejects.csv");
+    let reject = |max_line_bytes: usize| CsvOptions {
+        on_error: OnError::Reject,
+        rejects_path: Some(rejects.clone()),
+        max_line_bytes,
+        ..Default::default()
+    };
+    let raw_lines = || -> Vec<Vec<u8>> {
+        let mut r = csv::Reader::from_path(&rejects).unwrap();
+        r.byte_records().map(|rec| rec.unwrap().get(5).unwrap().to_vec()).collect()
+    };
+    // 70,000 bytes, past max_line_bytes: the first 64 KiB, then the marker with the length.
+    let long = "y".repeat(70_000);
+    let data = format!("id,v\n1,a\n2,{long}\n3,c\n");
+    let (batches, _) = read_bytes(data.as_bytes(), reject(1000)).unwrap();
+    assert_eq!(rows(&batches), vec![v(&["1", "a"]), v(&["3", "c"])]);
+    let raw = raw_lines();
+    assert_eq!(raw.len(), 1);
+    let mut expected = format!("2,{long}").into_bytes();
+    expected.truncate(64 * 1024);
+    expected.extend_from_slice("…[truncated: 70002 bytes total]".as_bytes());
+    assert_eq!(String::from_utf8_lossy(&raw[0]), String::from_utf8_lossy(&expected));
+
+    // A line never read to its end (longer than what is buffered past max_line_bytes): a
+    // lower bound.
+    let huge = "z".repeat(2_000_000);
+    let data = format!("id,v\n2,{huge}\n3,c\n");
+    let (batches, _) = read_bytes(data.as_bytes(), reject(100_000)).unwrap();
+    assert_eq!(rows(&batches), vec![v(&["3", "c"])]);
+    let raw = String::from_utf8(raw_lines().remove(0)).unwrap();
+    let marker = &raw[64 * 1024..];
+    assert!(marker.starts_with("…[truncated: at least ") && marker.ends_with(" bytes total]"), "{marker}");
+    let bound: u64 = marker["…[truncated: at least ".len()..marker.len() - " bytes total]".len()].parse().unwrap();
+    assert!(bound > 100_000 && bound <= 2_000_002, "{marker}");
+
+    // Past max_line_bytes but kept whole: no marker; the other columns are unchanged.
+    let (_, _) = read_bytes(b"id,v\n1,abcdefghij\n", reject(8)).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(&rejects).unwrap(),
+        "file,line,byte_offset,column,reason,raw_line\n\
+         data.csv,2,5,,record is longer than max_line_bytes (8 bytes),\"1,abcdefghij\"\n"
+    );
+}
+
+#[test]
 fn max_rejects_fails_past_the_limit() {
     let o = CsvOptions { on_error: OnError::Skip, max_rejects: Some(1), ..Default::default() };
     let e = error(b"a,b\n1\n2\n3,4\n", o);

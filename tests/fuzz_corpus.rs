@@ -164,6 +164,16 @@ fn job_config_corpus() {
 }
 
 #[test]
+fn job_yaml_depth_corpus() {
+    replay_and_mutate("job_yaml_depth", harness::job_yaml_depth, 4);
+}
+
+#[test]
+fn plugin_file_corpus() {
+    replay_and_mutate("plugin_file", harness::plugin_file, 5);
+}
+
+#[test]
 fn c_api_corpus() {
     replay_and_mutate("c_api", harness::c_api, 3);
 }

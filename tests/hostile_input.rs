@@ -13,7 +13,8 @@
 //! 8. CR-only (old Mac) line endings, and CRLF mixed with LF;
 //! 9. an integer one past int64: text when inferred, a bad row when pinned to int64;
 //! 10. mixed time zones in one timestamp column: normalized to UTC;
-//! 11. duplicate column names.
+//! 11. duplicate column names;
+//! 12. a double past f64 (`1e400`): text when inferred, a bad row when pinned or after the sample.
 
 mod common;
 
@@ -286,5 +287,36 @@ fn duplicate_column_names_are_an_error_naming_both_positions() {
     assert_eq!(
         error(b"id,name,id\n1,x,2\n", CsvOptions::default()),
         "data.csv: duplicate column name 'id' (columns 1 and 3); rename one in the header or set column_names"
+    );
+}
+
+// 12. 1e400 is beyond f64::MAX (about 1.8e308); it used to become +inf silently.
+#[test]
+fn a_double_past_f64_is_out_of_range_never_infinity() {
+    let float64 =
+        |name: &str| CsvOptions { column_types: vec![Field::new(name, DataType::Float64, true)], ..Default::default() };
+    let hint = "; the schema declares 'x' as double: fix the value or change the declared type \
+                (or set on_error: skip | reject to set bad rows aside)";
+    for value in ["1e400", "-1e400", "2e308"] {
+        let data = format!("x\n1.5\n{value}\n");
+        assert_eq!(
+            error(data.as_bytes(), float64("x")),
+            format!("data.csv:3: column 'x' (#1): \"{value}\" is out of range for double{hint}")
+        );
+        // Inferred: it does not fit a double, so the column stays text and nothing is lost.
+        let (batches, _) = read_bytes(data.as_bytes(), CsvOptions::default()).unwrap();
+        assert_eq!(batches[0].schema().field(0).data_type(), &DataType::Utf8);
+        assert_eq!(rows(&batches), vec![v(&["1.5"]), v(&[value])]);
+    }
+    // After the sample, in an inferred double column: a bad row, skipped with on_error: skip.
+    let data = b"x\n1.5\n1e400\n2.5\n";
+    let options = || CsvOptions { infer_sample_rows: 1, ..Default::default() };
+    assert!(error(data, options()).starts_with("data.csv:3: column 'x' (#1): \"1e400\" is out of range for double;"));
+    let (batches, r) = read_bytes(data, CsvOptions { on_error: OnError::Skip, ..options() }).unwrap();
+    assert_eq!((rows(&batches), r.stats().rows_rejected.load(Ordering::Relaxed)), (vec![v(&["1.5"]), v(&["2.5"])], 1));
+    // Spelled out, infinity and NaN stay values; a too small number rounds to 0.
+    assert_eq!(
+        read(b"x\ninf\n-Infinity\nNaN\n1e-400\n", float64("x")),
+        vec![v(&["inf"]), v(&["-inf"]), v(&["NaN"]), v(&["0"])]
     );
 }

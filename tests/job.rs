@@ -348,3 +348,31 @@ fn a_failed_run_leaves_output_base_exactly_as_it_was() {
         snapshot(&s).into_iter().map(|(n, _)| n).filter(|n| n.starts_with('.') || n.ends_with(".tmp")).collect();
     assert!(leftovers.is_empty(), "temp files left: {leftovers:?}");
 }
+
+#[test]
+fn deeply_nested_yaml_is_refused_naming_file_and_line() {
+    // `[` nested 100,000 deep (a 200 KB file) used to keep the YAML parser busy for minutes.
+    let s = Setup::new();
+    s.write("in.csv", "id,email\n1,a@x\n");
+    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    let job = s.job(&["in.csv"], "# a comment\n# another\n", "", "");
+    let text = fs::read_to_string(&job).unwrap().replace("source:\n", &format!("source:\n  description: {deep}\n"));
+    fs::write(&job, &text).unwrap();
+    let line = text.lines().position(|l| l.starts_with("  description: ")).unwrap() + 1;
+    let e = job::load(&job).unwrap_err();
+    assert!(matches!(e, Error::Config(_)), "{e:?}");
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "{}: line {line}: lists and mappings are nested more than 64 levels deep; dativo refuses such YAML (a job \
+             or asset file needs a few levels)",
+            job.display()
+        )
+    );
+    // `{a: ` 20,000 deep, in the asset file.
+    s.write("assets/users.yaml", &format!("{ASSET}description: {}\n", "{a: ".repeat(20_000)));
+    let job = s.job(&["in.csv"], "", "", "");
+    let e = job::load(&job).unwrap_err().to_string();
+    let asset = s.path("assets/users.yaml");
+    assert!(e.starts_with(&format!("{}: line 11: lists and mappings", asset.display())), "{e}");
+}

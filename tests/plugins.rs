@@ -438,3 +438,89 @@ fn plugin_info_describes_each_plugin_and_check_loads_them() {
     assert!(stdout.contains("ok: source.custom_reader ") && stdout.contains("plugin 'csv_reader'"), "{stdout}");
     assert!(stdout.contains("ok: target.custom_writer ") && stdout.contains("plugin 'parquet_writer'"), "{stdout}");
 }
+
+#[test]
+fn a_truncated_empty_or_foreign_library_is_an_error_naming_it_never_a_crash() {
+    // The first 4 KiB of a real library used to kill the host with SIGBUS (exit 135).
+    let setup = Setup::new();
+    let whole = fs::read(plugin("csv_reader")).unwrap();
+    let truncated = setup.path("libtruncated.so");
+    fs::write(&truncated, &whole[..4096]).unwrap();
+    let empty = setup.path("libempty.so");
+    fs::write(&empty, b"").unwrap();
+    let text_file = setup.path("libtext.so");
+    fs::write(&text_file, b"#!/bin/sh\necho not a library\n").unwrap();
+    let cases = [
+        (&truncated, "the library is truncated or corrupt: its segment #"),
+        (&empty, "not a loadable library: the file is empty"),
+        (&text_file, "not an ELF shared library (it starts with \"#!/b\")"),
+    ];
+    for (library, why) in cases {
+        let name = library.display().to_string();
+        let out = Command::new(env!("CARGO_BIN_EXE_dativo"))
+            .args(["plugin", "info", &name])
+            .env_remove("DATIVO_PLUGIN_DIR")
+            .output()
+            .unwrap();
+        assert_fails_with(&out, &[&format!("error: plugin {name}: {why}")]);
+        for command in ["run", "check"] {
+            let job = format!(
+                "source:\n  files: [{{path: orders.csv}}]\n  custom_reader: {name}\ntarget:\n  output_base: out\n"
+            );
+            assert_fails_with(&setup.run(command, &job, &[]), &[&format!("plugin {name}: {why}")]);
+            let job = format!(
+                "source:\n  files: [{{path: orders.csv}}]\ntarget:\n  output_base: out\n  custom_writer: {name}\n"
+            );
+            assert_fails_with(&setup.run(command, &job, &[]), &[&format!("plugin {name}: {why}")]);
+        }
+    }
+    assert!(setup.parquet_files().is_empty());
+    // libc cut at 4 KiB too: a library the loader may already have mapped.
+    if let Some(libc) = ["/lib/x86_64-linux-gnu/libc.so.6", "/usr/lib/x86_64-linux-gnu/libc.so.6", "/lib64/libc.so.6"]
+        .iter()
+        .map(Path::new)
+        .find(|p| p.is_file())
+    {
+        let cut = setup.path("libc-cut.so.6");
+        fs::write(&cut, &fs::read(libc).unwrap()[..4096]).unwrap();
+        let name = cut.display().to_string();
+        let out = Command::new(env!("CARGO_BIN_EXE_dativo"))
+            .args(["plugin", "info", &name])
+            .env_remove("DATIVO_PLUGIN_DIR")
+            .output()
+            .unwrap();
+        assert_fails_with(&out, &[&format!("plugin {name}: the library is truncated or corrupt")]);
+    }
+}
+
+#[test]
+fn an_empty_plugin_dir_variable_is_an_error_naming_it() {
+    // `DATIVO_PLUGIN_DIR=$UNSET_VAR` used to turn the allow-list off.
+    let expected = "DATIVO_PLUGIN_DIR is set but empty: unset it or give a folder";
+    let setup = Setup::new();
+    let reader_job = format!(
+        "source:\n  files: [{{path: orders.csv}}]\n  custom_reader: {}\ntarget:\n  output_base: out\n",
+        reader()
+    );
+    let writer_job = format!(
+        "source:\n  files: [{{path: orders.csv}}]\ntarget:\n  output_base: out\n  custom_writer: {}\n",
+        writer()
+    );
+    for empty in ["", "   "] {
+        for command in ["run", "check", "check --data"] {
+            for job in [&reader_job, &writer_job] {
+                assert_fails_with(&setup.run(command, job, &[("DATIVO_PLUGIN_DIR", empty)]), &[expected]);
+            }
+        }
+        let out = Command::new(env!("CARGO_BIN_EXE_dativo"))
+            .args(["plugin", "info", &reader()])
+            .env("DATIVO_PLUGIN_DIR", empty)
+            .output()
+            .unwrap();
+        assert_fails_with(&out, &[expected]);
+    }
+    assert!(setup.parquet_files().is_empty());
+    // A job without plugins does not care.
+    let plain = "source:\n  files: [{path: orders.csv}]\ntarget:\n  output_base: out\n";
+    assert_ok(&setup.run("run", plain, &[("DATIVO_PLUGIN_DIR", "")]));
+}

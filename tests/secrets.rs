@@ -535,3 +535,122 @@ fn cli_secret_with_yaml_escape_in_double_quotes_stays_out_of_errors() {
     assert_eq!(result.status.code(), Some(1), "{stderr}");
     assert_clean("stderr", &stderr);
 }
+
+// ---------------------------------------------------------------------------------------
+// Secrets that messages quote differently from the text: escaped (a tab, a quote, a
+// backslash) or cut (a 300-character value is shown as its first 80 characters and `...`).
+// ---------------------------------------------------------------------------------------
+
+/// Every one of these starts with this marker, which must never appear outside the data.
+const MARK: &str = "Zq9X";
+
+/// (variable, secret): a tab, a double quote, a backslash, and 300 characters.
+fn quoted_secrets(prefix: &str) -> Vec<(String, String)> {
+    let long: String =
+        format!("{MARK}long-{}", (0..300).map(|i| char::from(b'a' + (i % 26) as u8)).collect::<String>());
+    vec![
+        (format!("{prefix}_TAB"), format!("{MARK}tab\there-7f3a")),
+        (format!("{prefix}_QUOTE"), format!("{MARK}quote\"here-7f3a")),
+        (format!("{prefix}_BACKSLASH"), format!("{MARK}back\\slash-7f3a")),
+        (format!("{prefix}_LONG"), long[..300].to_string()),
+    ]
+}
+
+#[track_caller]
+fn assert_no_mark(what: &str, haystack: &str) {
+    assert!(!haystack.contains(MARK), "a secret (or its escaped or cut form) leaked into {what}:\n{haystack}");
+}
+
+/// A job that uses `${var}` in `tenant_id` (a literal block scalar, so any character is
+/// taken as it is; the tenant is logged at debug level), reading in.csv.
+fn quoted_secret_job(var: &str, output_base: &str, reader_options: &str) -> String {
+    format!(
+        "tenant_id: |-\n  ${{{var}}}\n\
+         asset_path: asset.yaml\n\
+         source:\n  type: csv\n  files:\n    - path: in.csv\n\
+         \x20 engine:\n    options:\n      delimiter: \",\"\n{reader_options}\
+         target:\n  type: local\n  output_base: \"{output_base}\"\n\
+         logging:\n  level: debug\n"
+    )
+}
+
+/// in.csv with one good row, then `secret` as the (bad, not an integer) id of line 3.
+fn csv_with_secret_id(secret: &str) -> String {
+    format!("id,name\n1,ann\n\"{}\",bob\n", secret.replace('"', "\"\""))
+}
+
+#[test]
+fn cli_escaped_and_cut_secrets_in_rejected_and_failing_rows_stay_out_of_messages() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "asset.yaml", ASSET);
+    for (var, secret) in quoted_secrets("SECRET_Q") {
+        let data = csv_with_secret_id(&secret);
+        write(dir.path(), "in.csv", &data);
+        let env = [(var.as_str(), secret.as_str())];
+
+        // on_error: reject: the run succeeds; the rejects file keeps the data as it is.
+        let options = "      on_error: reject\n      rejects_path: rejects.csv\n";
+        let job = write(dir.path(), "job.yaml", &quoted_secret_job(&var, "out", options));
+        let result = dativo(&["run", "--config", job.to_str().unwrap()], &env);
+        let (stdout, stderr) = (text(&result.stdout), text(&result.stderr));
+        assert!(result.status.success(), "{var}: {stderr}");
+        assert!(stderr.contains(&format!("${{{var}}}")), "{var}: the tenant is logged, redacted: {stderr}");
+        assert_no_mark(&format!("stdout ({var}, reject)"), &stdout);
+        assert_no_mark(&format!("stderr ({var}, reject)"), &stderr);
+        let rejects = fs::read_to_string(dir.path().join("rejects.csv")).unwrap();
+        let row = rejects.lines().nth(1).unwrap_or_else(|| panic!("{var}: {rejects}"));
+        assert!(row.contains("in.csv,3,"), "{var}: {rejects}");
+        let raw = data.lines().nth(2).unwrap();
+        assert!(
+            rejects.contains(&format!("\"{}\"", raw.replace('"', "\"\""))),
+            "{var}: raw_line is the data: {rejects}"
+        );
+
+        // on_error: fail: `run` and `check --data` fail with the value quoted and redacted.
+        let job = write(dir.path(), "job.yaml", &quoted_secret_job(&var, "out-fail", ""));
+        for command in ["run", "check --data"] {
+            let mut args: Vec<&str> = command.split(' ').collect();
+            args.extend(["--config", job.to_str().unwrap()]);
+            let result = dativo(&args, &env);
+            let (stdout, stderr) = (text(&result.stdout), text(&result.stderr));
+            assert_eq!(result.status.code(), Some(1), "{var} {command}: {stderr}");
+            assert!(stderr.contains("in.csv:3: column 'id' (#1): cannot parse \"${"), "{var} {command}: {stderr}");
+            assert!(stderr.contains(&format!("${{{var}}}")), "{var} {command}: {stderr}");
+            assert_no_mark(&format!("stdout ({var}, {command})"), &stdout);
+            assert_no_mark(&format!("stderr ({var}, {command})"), &stderr);
+        }
+        assert!(parquet_files(&dir.path().join("out-fail")).is_empty());
+    }
+}
+
+#[test]
+fn library_and_c_api_redact_escaped_and_cut_secrets_from_data() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "asset.yaml", ASSET);
+    for (var, secret) in quoted_secrets("SECRET_QLIB") {
+        std::env::set_var(&var, &secret);
+        write(dir.path(), "in.csv", &csv_with_secret_id(&secret));
+
+        let job = write(dir.path(), "fail.yaml", &quoted_secret_job(&var, "out-fail", ""));
+        let e = dativo_engine::job::load(&job).unwrap().run(&|_| {}).unwrap_err();
+        assert!(matches!(e, dativo_engine::Error::Data(_)), "{var}: {e:?}");
+        assert!(e.to_string().contains("in.csv:3: column 'id' (#1): cannot parse \"${"), "{var}: {e}");
+        assert_no_mark(&format!("the data error ({var})"), &e.to_string());
+        assert_no_mark(&format!("the data error, Debug ({var})"), &format!("{e:?}"));
+        let e = dativo_engine::job::load(&job).unwrap().check_data(&|_| {}).unwrap_err();
+        assert_no_mark(&format!("the check error ({var})"), &e.to_string());
+
+        let (status, message) = c_run(&job);
+        assert_ne!(status, DATIVO_STATUS_OK, "{var}");
+        let message = message.unwrap_or_else(|| panic!("{var}: no message"));
+        assert!(message.contains("cannot parse \"${"), "{var}: {message}");
+        assert_no_mark(&format!("the C API error ({var})"), &message);
+
+        let options = "      on_error: reject\n      rejects_path: rejects.csv\n";
+        let job = write(dir.path(), "ok.yaml", &quoted_secret_job(&var, "out", options));
+        let report = dativo_engine::job::load(&job).unwrap().run(&|_| {}).unwrap();
+        assert_eq!((report.rows_written, report.rows_rejected), (1, 1), "{var}");
+        assert_no_mark(&format!("the report summary ({var})"), &report.summary());
+        assert_no_mark(&format!("the report, Debug ({var})"), &format!("{report:?}"));
+    }
+}

@@ -184,7 +184,10 @@ fn print_stdout(text: &str) -> Result<()> {
 /// Load a job and start logging at its level, through its redaction.
 fn load_job(config: &Path) -> Result<dativo_engine::job::Job> {
     let mut job = dativo_engine::job::load(config)?;
-    job.set_plugin_loader(dativo_plugin::Loader::from_env().shared());
+    if job.uses_plugins() {
+        // DATIVO_PLUGIN_DIR matters (and a bad value fails) only for a job that loads plugins.
+        job.set_plugin_loader(dativo_plugin::Loader::from_env()?.shared());
+    }
     let redactor = job.redactor().clone();
     let redact: Redactor = Arc::new(move |text: &str| redactor.redact(text));
     let _ = REDACTOR.set(redact.clone());
@@ -283,7 +286,7 @@ fn infer(file: &Path, delimiter: &str, encoding: &str, no_header: bool, sample_r
 fn plugin_info(spec: &str, sha256: Option<String>) -> Result<()> {
     use dativo_plugin::{LoadPolicy, Plugin, PluginSpec};
     let spec = PluginSpec::parse(spec)?;
-    let allow_dir = dativo_plugin::Loader::from_env().allow_dir;
+    let allow_dir = dativo_plugin::Loader::from_env()?.allow_dir;
     let plugin = Plugin::load(&spec, &LoadPolicy { sha256, allow_dir })?;
     print_stdout(&format!(
         "name: {}\nkind: {}\nversion: {}\nabi_version: {}\nlibrary: {}\nsymbol: {}\n",

@@ -46,6 +46,13 @@ impl Error {
         Error::Io { context: format!("{action} {}", path.display()), source }
     }
 
+    /// The operating system refused a new thread (`std::thread::Builder::spawn` failed: too
+    /// many threads, no memory for its stack): a resource error of the machine, not a bug.
+    /// `what` names the thread, e.g. `a parse thread`.
+    pub fn thread_start(what: &str, source: std::io::Error) -> Self {
+        Error::Io { context: format!("cannot start {what} (out of threads or memory?)"), source }
+    }
+
     /// The same error with its message passed through `redact`.
     /// Used to keep substituted secrets out of error text (see `job::env`).
     pub fn redacted(self, redact: impl Fn(&str) -> String) -> Self {

@@ -96,7 +96,7 @@ where
         });
         let producer = match producer {
             Ok(handle) => handle,
-            Err(e) => return (Err(Error::Internal(format!("cannot start the reader thread: {e}"))), Ok(())),
+            Err(e) => return (Err(Error::thread_start("the reader thread", e)), Ok(())),
         };
 
         let mut rows = 0u64;

@@ -38,7 +38,9 @@ pub unsafe extern "C" fn dativo_job_run(
         let out = args::required(out, "out")?;
         let path = args::path(path, "path")?;
         let mut job = job::load(&path)?;
-        job.set_plugin_loader(dativo_plugin::Loader::from_env().shared());
+        if job.uses_plugins() {
+            job.set_plugin_loader(dativo_plugin::Loader::from_env()?.shared());
+        }
         let report = job.run(&|_| {})?;
         ptr::write(out, DativoJobReport::new(report));
         Ok(())

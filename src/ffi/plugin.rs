@@ -255,7 +255,7 @@ pub unsafe extern "C" fn dativo_job_run_with_resolver(
         let out = args::required(out, "out")?;
         let path = args::path(path, "path")?;
         let mut job = dativo_engine::job::load(&path)?;
-        let mut loader = Loader::from_env();
+        let mut loader = if job.uses_plugins() { Loader::from_env()? } else { Loader::default() };
         if resolver.is_some() {
             loader.resolver = Some(Arc::new(CResolver { resolve: resolver, context }));
         }

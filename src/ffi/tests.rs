@@ -156,6 +156,20 @@ fn open_errors_carry_status_and_full_message() {
 }
 
 #[test]
+fn a_thread_count_out_of_range_is_a_config_error_not_internal() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = sample_csv(dir.path());
+    let (status, reader, error) = open(&[&csv], Some(r#"{"threads": 30000}"#));
+    assert_eq!(status, DATIVO_STATUS_CONFIG, "{}", message(&error));
+    assert!(reader.is_null());
+    assert_eq!(message(&error), "reader options: threads must be 0 (one per core) or between 1 and 256, got 30000");
+    let (status, writer, error) = try_open_writer(dir.path(), &ids_schema(), Some(r#"{"threads": 30000}"#));
+    assert_eq!(status, DATIVO_STATUS_CONFIG, "{}", message(&error));
+    assert!(writer.is_null());
+    assert_eq!(message(&error), "writer options: threads must be 0 (one per core) or between 1 and 256, got 30000");
+}
+
+#[test]
 fn options_are_json_with_the_job_keys() {
     let dir = tempfile::tempdir().unwrap();
     let csv = write_file(dir.path(), "semi.csv", "a;b\n1;NA\n2;x\n");

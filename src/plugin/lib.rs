@@ -2,6 +2,7 @@
 //! docs/plugins.md). This is the other side of the C boundary from dativo-ffi: code dativo
 //! calls.
 //!
+//! - [`elf_check`]: refuse a truncated or foreign library file before the loader maps it;
 //! - [`host`]: load a library, negotiate the ABI version, check the vtable, and call the
 //!   plugin with Arrow streams ([`Plugin`]);
 //! - [`loader`]: the engine's [`PluginLoader`](dativo_engine::job::plugins::PluginLoader) for
@@ -9,6 +10,7 @@
 //! - [`sdk`]: traits and the `export_reader!` / `export_writer!` macros for plugins written
 //!   in Rust.
 
+pub mod elf_check;
 pub mod host;
 pub mod loader;
 pub mod sdk;

@@ -49,15 +49,27 @@ impl std::fmt::Debug for Loader {
 }
 
 impl Loader {
-    /// `DATIVO_PLUGIN_DIR` when set (and not empty), no resolver.
-    pub fn from_env() -> Self {
-        let allow_dir = std::env::var_os(PLUGIN_DIR_ENV).filter(|v| !v.is_empty()).map(PathBuf::from);
-        Loader { allow_dir, resolver: None }
+    /// `DATIVO_PLUGIN_DIR` as the allowed folder when set, no resolver. Set but empty (or
+    /// only blanks), as an unset shell variable gives it, is an error rather than "no
+    /// restriction": the allow-list must never turn off by accident.
+    pub fn from_env() -> Result<Self> {
+        Ok(Loader { allow_dir: plugin_dir_from(std::env::var_os(PLUGIN_DIR_ENV))?, resolver: None })
     }
 
     /// The same loader, as the engine takes it.
     pub fn shared(self) -> Arc<dyn PluginLoader> {
         Arc::new(self)
+    }
+}
+
+/// The allowed plugin folder for a value of `DATIVO_PLUGIN_DIR` (`None`: unset).
+fn plugin_dir_from(value: Option<std::ffi::OsString>) -> Result<Option<PathBuf>> {
+    match value {
+        None => Ok(None),
+        Some(v) if v.to_string_lossy().trim().is_empty() => Err(Error::Config(format!(
+            "{PLUGIN_DIR_ENV} is set but empty: unset it or give a folder (only plugins inside it may load)"
+        ))),
+        Some(v) => Ok(Some(PathBuf::from(v))),
     }
 }
 
@@ -105,5 +117,24 @@ impl LoadedPlugin for Plugin {
     }
     fn write(&mut self, config_json: &str, input: Box<dyn RecordBatchReader + Send>) -> Result<Vec<CommittedFile>> {
         Plugin::write(self, config_json, input)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_plugin_dir_variable_is_an_error_not_no_restriction() {
+        assert_eq!(plugin_dir_from(None).unwrap(), None);
+        assert_eq!(plugin_dir_from(Some("/opt/plugins".into())).unwrap(), Some(PathBuf::from("/opt/plugins")));
+        for empty in ["", " ", "\t\n"] {
+            let e = plugin_dir_from(Some(empty.into())).unwrap_err();
+            assert!(matches!(e, Error::Config(_)), "{e:?}");
+            assert_eq!(
+                e.to_string(),
+                "DATIVO_PLUGIN_DIR is set but empty: unset it or give a folder (only plugins inside it may load)"
+            );
+        }
     }
 }

@@ -160,6 +160,96 @@ pub fn job_config(data: &[u8]) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// 2b. Hostile job YAML: nesting far past the limit, from a few bytes
+// ---------------------------------------------------------------------------------------------
+
+/// What [`job_yaml_depth`] nests: flow collections (`[`, `{a: `, `{`, `[a, `), a quoted or
+/// commented opener (which opens nothing), and block mappings and sequences (one per line).
+const DEPTH_OPENERS: [&str; 8] = ["[", "{a: ", "{", "[a, ", "'[", "# [", "k:\n", "- "];
+
+/// A job whose `source.description` nests `DEPTH_OPENERS[data[2] % 8]` repeated
+/// `u16(data[0..2])` times (up to 65,535 levels), then the rest of the input (at most 256
+/// bytes). Must never panic or take long (the YAML parser's time grows with the square of the
+/// depth), and a flow nesting past 64 levels must be refused by the depth check.
+pub fn job_yaml_depth(data: &[u8]) {
+    if data.len() < 3 {
+        return;
+    }
+    let levels = u16::from_le_bytes([data[0], data[1]]) as usize;
+    let kind = data[2] as usize % DEPTH_OPENERS.len();
+    let opener = DEPTH_OPENERS[kind];
+    let tail = String::from_utf8_lossy(&data[3..data.len().min(3 + 256)]);
+    let mut text = String::from("source:\n  type: csv\n  files: [a.csv]\n  description:");
+    match opener {
+        "k:\n" | "- " => {
+            // Block nesting: each level one line, indented one more (at most 500 levels: the
+            // text grows with the square of the depth).
+            let levels = levels.min(500);
+            text.push('\n');
+            for i in 0..levels {
+                text.push_str(&" ".repeat(4 + i));
+                text.push_str(if opener == "k:\n" { "k:\n" } else { "- " });
+                if opener == "- " {
+                    text.push('\n');
+                }
+            }
+            text.push_str(&" ".repeat(4 + levels));
+        }
+        _ => {
+            text.push(' ');
+            text.push_str(&opener.repeat(levels));
+        }
+    }
+    text.push_str(&tail);
+    text.push_str("\ntarget: {output_base: out}\n");
+    match dativo_engine::job::Job::from_text(&text, Path::new("deep.yaml"), job_lookup) {
+        Ok(_) => assert!(levels <= 64 || kind >= 4, "{levels} levels of {opener:?} were accepted"),
+        Err(e) => {
+            check_engine_error(&e);
+            if kind < 4 && levels > 64 {
+                let message = e.to_string();
+                assert!(
+                    message.starts_with("deep.yaml: line 4: lists and mappings are nested more than 64 levels deep"),
+                    "{levels} levels of {opener:?}: {message}"
+                );
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 2c. Plugin library files: the check before the dynamic loader
+// ---------------------------------------------------------------------------------------------
+
+/// Feed `data` as a plugin library file to the pre-load check (`dativo_plugin::elf_check`),
+/// for this process and for other classes, byte orders, machines and formats; from a file as
+/// well, which must give the same answer. Never loads it. Must never panic; a message, when
+/// refused, is never empty.
+pub fn plugin_file(data: &[u8]) {
+    use dativo_plugin::elf_check::{check_bytes, check_file, Format, Target};
+    let data = &data[..data.len().min(MAX_INPUT)];
+    let host = Target::HOST;
+    let others = [
+        host,
+        Target { bits64: !host.bits64, ..host },
+        Target { little_endian: !host.little_endian, ..host },
+        Target { machine: None, ..host },
+        Target { machine: Some(183), ..host },
+        Target { format: Format::MachO, ..host },
+        Target { format: Format::Pe, ..host },
+    ];
+    for target in others {
+        if let Err(why) = check_bytes(data, target) {
+            assert!(!why.trim().is_empty(), "a refusal without a reason for {target:?}");
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("libfuzz.so");
+    std::fs::write(&path, data).unwrap();
+    assert_eq!(check_file(&path), check_bytes(data, host), "the file and the bytes disagree");
+}
+
+// ---------------------------------------------------------------------------------------------
 // 3. C API call sequences
 // ---------------------------------------------------------------------------------------------
 

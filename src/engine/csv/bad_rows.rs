@@ -28,8 +28,20 @@ pub(crate) struct BadRow {
     pub column: Option<usize>,
     pub value: Option<Vec<u8>>,
     pub reason: BadReason,
-    /// The record's text (the first line only for an unterminated or over-long record).
+    /// The record's text (the first line only for an unterminated or over-long record, and
+    /// at most 64 KiB of it).
     pub raw: Vec<u8>,
+    /// When `raw` holds less than the record: its length in bytes, and whether that is exact
+    /// (false: at least that many).
+    pub raw_len: Option<(u64, bool)>,
+}
+
+/// The end of a rejects file's `raw_line` that holds less than the record:
+/// `…[truncated: 70000 bytes total]`, or `…[truncated: at least 16777217 bytes total]` when
+/// the record's end was never read (a line longer than `max_line_bytes`).
+pub(crate) fn truncation_marker(len: u64, exact: bool) -> String {
+    let at_least = if exact { "" } else { "at least " };
+    format!("…[truncated: {at_least}{len} bytes total]")
 }
 
 /// What the message needs to know about a column.
@@ -40,14 +52,49 @@ pub(crate) struct ColumnInfo<'a> {
     pub pinned: bool,
 }
 
+/// Characters of a value quoted in a message; a longer value is cut and ends in
+/// [`CUT_MARKER`].
+const SHOWN_CHARS: usize = 80;
+/// What follows a value cut to [`SHOWN_CHARS`] characters, inside the quotes.
+const CUT_MARKER: &str = "...";
+
+/// A value as messages and the rejects file's `reason` quote it: its first [`SHOWN_CHARS`]
+/// characters (then [`CUT_MARKER`]), escaped and quoted by `{:?}` (`"a\tb"`).
 fn show(value: &[u8]) -> String {
-    const MAX: usize = 80;
     let s = String::from_utf8_lossy(value);
-    let mut out: String = s.chars().take(MAX).collect();
-    if s.chars().count() > MAX {
-        out.push_str("...");
+    let mut out: String = s.chars().take(SHOWN_CHARS).collect();
+    if s.chars().count() > SHOWN_CHARS {
+        out.push_str(CUT_MARKER);
     }
     format!("{out:?}")
+}
+
+/// `text` escaped as [`show`] escapes it, without the quotes.
+fn escaped(text: &str) -> String {
+    let quoted = format!("{text:?}");
+    quoted[1..quoted.len() - 1].to_string()
+}
+
+/// Every form other than itself that `text` can take inside a value quoted by [`show`], so
+/// that a secret found in data can be redacted from messages however it was quoted:
+/// escaped (a tab, `"` or `\` become `\t`, `\"`, `\\`), and, as the value is cut after
+/// [`SHOWN_CHARS`] characters wherever `text` starts in it, each escaped prefix of
+/// `min_chars` or more characters followed by [`CUT_MARKER`]. Each form is paired with
+/// whether it is a cut prefix.
+pub(crate) fn quoted_forms(text: &str, min_chars: usize) -> Vec<(String, bool)> {
+    let mut forms = Vec::new();
+    let whole = escaped(text);
+    if whole != text {
+        forms.push((whole, false));
+    }
+    let mut prefix = String::new();
+    for (i, c) in text.chars().enumerate().take(SHOWN_CHARS) {
+        prefix.push(c);
+        if i + 1 >= min_chars {
+            forms.push((format!("{}{CUT_MARKER}", escaped(&prefix)), true));
+        }
+    }
+    forms
 }
 
 impl BadRow {
@@ -135,7 +182,12 @@ impl RejectsWriter {
         let offset = bad.offset.to_string();
         let column = col.map(|c| c.name).unwrap_or("");
         let reason = bad.reason_text(col);
-        // The raw line is written byte for byte, so nothing of the input is lost.
+        // The raw line is written byte for byte, so nothing of the input is lost; a record
+        // kept only in part says so, and how long it was.
+        let mut raw = std::borrow::Cow::Borrowed(&bad.raw[..]);
+        if let Some((len, exact)) = bad.raw_len {
+            raw.to_mut().extend_from_slice(truncation_marker(len, exact).as_bytes());
+        }
         self.out
             .write_record([
                 file.as_bytes(),
@@ -143,7 +195,7 @@ impl RejectsWriter {
                 offset.as_bytes(),
                 column.as_bytes(),
                 reason.as_bytes(),
-                &bad.raw,
+                &raw,
             ])
             .map_err(|e| crate::Error::Internal(format!("cannot write rejects file {}: {e}", self.path.display())))
     }
@@ -156,6 +208,23 @@ impl RejectsWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quoted_forms_cover_every_way_show_quotes_a_text() {
+        let secret = "ab\tc\"d\\e";
+        let forms = quoted_forms(secret, 4);
+        for value in [secret.to_string(), format!("x{secret}y"), format!("{}{secret}", "z".repeat(75))] {
+            let shown = show(value.as_bytes());
+            assert!(
+                shown.contains(secret) || forms.iter().any(|(f, _)| shown.contains(f.as_str())),
+                "{shown} {forms:?}"
+            );
+        }
+        let long = "s".repeat(300);
+        let shown = show(long.as_bytes());
+        assert!(quoted_forms(&long, 4).iter().any(|(f, cut)| *cut && shown.contains(f.as_str())), "{shown}");
+        assert_eq!(quoted_forms("abcd", 4), vec![("abcd...".to_string(), true)]);
+    }
 
     #[test]
     fn null_warnings_name_file_line_and_columns() {

@@ -109,6 +109,7 @@ pub(crate) fn parse_chunk(
                     value: Some(f.bytes(&chunk.data, &t.scratch).to_vec()),
                     reason,
                     raw: chunk.data[r.start as usize..r.end as usize].to_vec(),
+                    raw_len: None,
                 },
             ));
         }
@@ -394,7 +395,7 @@ mod tests {
             records.push(crate::csv::records::RecordSpan { start, end: data.len() as u32, line: i as u64 + 2, flags });
             data.push(b'\n');
         }
-        Chunk { data, records, base_offset: 0 }
+        Chunk { data, records, cut: Vec::new(), base_offset: 0 }
     }
 
     #[test]

@@ -324,6 +324,7 @@ pub(crate) fn tokenize_block(
             value: None,
             reason,
             raw: rec.to_vec(),
+            raw_len: chunk.cut.iter().find(|c| c.0 == idx).map(|c| (c.1, c.2)),
         };
         let invalid_text = r.flags & BAD_ENCODING != 0 || (!utf8_ok && simdutf8::basic::from_utf8(rec).is_err());
         if r.flags & UNTERMINATED != 0 {

@@ -32,8 +32,11 @@ fn fits(v: &[u8]) -> u8 {
         Err(values::Invalid::Range) => return 0,
         Err(values::Invalid::Syntax) => {}
     }
-    if values::parse_f64(v).is_ok() {
-        return FLOAT;
+    match values::parse_f64(v) {
+        Ok(_) => return FLOAT,
+        // Beyond a double (`1e400`): kept as text, like digits beyond int64.
+        Err(values::Invalid::Range) => return 0,
+        Err(values::Invalid::Syntax) => {}
     }
     if values::parse_date(v).is_ok() {
         return DATE | TIMESTAMP;

@@ -26,7 +26,10 @@ mod values;
 
 pub use reader::{CsvBatchReader, CsvReader};
 
-pub use options::{parse_char, CsvOptions, Encoding, OnError};
+/// For the job's redactor: the forms a text takes in a quoted value of a bad-row message.
+pub(crate) use bad_rows::quoted_forms;
+
+pub use options::{check_threads, parse_char, CsvOptions, Encoding, OnError, MAX_THREADS};
 
 use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;

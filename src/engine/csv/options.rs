@@ -65,6 +65,17 @@ pub fn parse_char(key: &str, text: &str) -> Result<Option<u8>, String> {
     }
 }
 
+/// Most parse threads a reader may be given (`threads`); more is refused as a configuration
+/// error instead of exhausting the process's threads or memory.
+pub const MAX_THREADS: usize = 256;
+
+/// The message for a `threads` value (parse or encode) above [`MAX_THREADS`], starting with
+/// `key`; `None` when the value is allowed.
+pub fn check_threads(key: &str, threads: usize) -> Option<String> {
+    (threads > MAX_THREADS)
+        .then(|| format!("{key} must be 0 (one per core) or between 1 and {MAX_THREADS}, got {threads}"))
+}
+
 /// What to do with a row that cannot be read or typed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum OnError {
@@ -124,7 +135,7 @@ pub struct CsvOptions {
     pub max_rejects: Option<u64>,
     /// Longest record accepted, in bytes; bounds memory on a runaway quote. Default 16 MiB.
     pub max_line_bytes: usize,
-    /// Parse threads; 0 means one per core. Default 0.
+    /// Parse threads; 0 means one per core. Default 0. At most [`MAX_THREADS`].
     pub threads: usize,
     /// How the inputs are named in messages, warnings and the rejects file, one per input in
     /// order. Default: their paths. A job passes its paths with `${VAR}` values redacted, so
@@ -170,6 +181,9 @@ impl CsvOptions {
         if o.max_line_bytes == 0 {
             return bad("max_line_bytes must be at least 1".into());
         }
+        if let Some(m) = check_threads("threads", o.threads) {
+            return bad(m);
+        }
         for (what, c) in
             [("delimiter", Some(o.delimiter)), ("quote", o.quote), ("escape", o.escape), ("comment", o.comment)]
         {
@@ -205,5 +219,20 @@ mod tests {
         assert_eq!(parse_char("quote", "ab"), Err("quote must be one ASCII character (or \"\\t\"), got 'ab'".into()));
         assert_eq!(Encoding::parse("UTF16LE"), Ok(Encoding::Utf16Le));
         assert!(Encoding::parse("ebcdic").unwrap_err().starts_with("encoding 'ebcdic' is not supported"));
+    }
+
+    #[test]
+    fn thread_counts_are_bounded_and_a_refused_thread_is_an_io_error() {
+        for ok in [0, 1, MAX_THREADS] {
+            assert!(CsvOptions { threads: ok, ..Default::default() }.validate().is_ok(), "{ok}");
+        }
+        let e = CsvOptions { threads: 30_000, ..Default::default() }.validate().unwrap_err();
+        assert!(matches!(e, crate::Error::Config(_)));
+        assert_eq!(e.to_string(), "threads must be 0 (one per core) or between 1 and 256, got 30000");
+        // What every `Builder::spawn` failure becomes: the machine's limit, not a dativo bug.
+        let refused = std::io::Error::from_raw_os_error(libc::EAGAIN);
+        let e = crate::Error::thread_start("a CSV parse thread", refused);
+        assert!(matches!(e, crate::Error::Io { .. }));
+        assert!(e.to_string().starts_with("cannot start a CSV parse thread (out of threads or memory?): "), "{e}");
     }
 }

@@ -201,7 +201,7 @@ impl CsvReader {
             std::thread::Builder::new()
                 .name("dativo-csv-parse".into())
                 .spawn(move || parse_worker(work_rx, result_tx, plan))
-                .map_err(|e| Error::Internal(format!("cannot start a parse thread: {e}")))?;
+                .map_err(|e| Error::thread_start("a CSV parse thread", e))?;
         }
         let split_thread = {
             let (plan, stats, cancel) = (plan.clone(), stats.clone(), cancel.clone());
@@ -221,7 +221,7 @@ impl CsvReader {
                         let _ = result_tx.send((feed.seq, Err(e)));
                     }
                 })
-                .map_err(|e| Error::Internal(format!("cannot start the split thread: {e}")))?
+                .map_err(|e| Error::thread_start("the CSV split thread", e))?
         };
         Ok(CsvReader {
             plan,

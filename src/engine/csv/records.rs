@@ -75,6 +75,9 @@ pub(crate) struct RecordSpan {
 pub(crate) struct Chunk {
     pub data: Vec<u8>,
     pub records: Vec<RecordSpan>,
+    /// The bad records whose span holds less than the record: (index in `records`, length
+    /// of the record in bytes, whether that length is exact or only a lower bound).
+    pub cut: Vec<(usize, u64, bool)>,
     /// Offset of `data[0]` in the decoded text of the file.
     pub base_offset: u64,
 }
@@ -120,6 +123,8 @@ pub(crate) struct Splitter {
     pending_cr: bool,
     skip_remaining: usize,
     records: Vec<RecordSpan>,
+    /// See [`Chunk::cut`].
+    cut: Vec<(usize, u64, bool)>,
     /// Set when a bad over-long record forces a cut: (end of kept data, where to resume).
     forced_cut: Option<(usize, usize)>,
     eof: bool,
@@ -160,6 +165,7 @@ impl Splitter {
             pending_cr: false,
             skip_remaining: skip,
             records: Vec::new(),
+            cut: Vec::new(),
             forced_cut: None,
             eof: false,
             malformed: VecDeque::new(),
@@ -216,7 +222,12 @@ impl Splitter {
         rest.extend_from_slice(&self.buf[resume..]);
         let mut data = std::mem::replace(&mut self.buf, rest);
         data.truncate(data_end);
-        let chunk = Chunk { data, records: std::mem::take(&mut self.records), base_offset: self.base };
+        let chunk = Chunk {
+            data,
+            records: std::mem::take(&mut self.records),
+            cut: std::mem::take(&mut self.cut),
+            base_offset: self.base,
+        };
         self.base += resume as u64;
         self.pos -= resume;
         self.rec_start -= resume.min(self.rec_start);
@@ -276,7 +287,11 @@ impl Splitter {
             }
             self.malformed.pop_front();
         }
+        let full = end - self.rec_start;
         let end = if flags & TOO_LONG != 0 { end.min(self.rec_start + RAW_KEEP) } else { end };
+        if end - self.rec_start < full {
+            self.cut.push((self.records.len(), full as u64, true));
+        }
         self.records.push(RecordSpan { start: self.rec_start as u32, end: end as u32, line: self.rec_line, flags });
     }
 
@@ -285,9 +300,17 @@ impl Splitter {
     /// stray quote costs one row, not the rest of the file.
     fn reject_in_progress(&mut self, flag: u8) {
         let start = self.rec_start;
+        // What the record is known to hold: all of it up to the end of the input when a quote
+        // never closes (called at the end), at least what is buffered when it is too long.
+        let buffered = (self.buf.len() - start) as u64;
         match memchr2(b'\n', b'\r', &self.buf[start..]) {
             Some(p) => {
                 let term = start + p;
+                if flag == TOO_LONG {
+                    self.cut.push((self.records.len(), buffered, false));
+                } else if p > RAW_KEEP {
+                    self.cut.push((self.records.len(), p as u64, true));
+                }
                 self.push_bad_line(term, flag);
                 self.line = self.rec_line + 1;
                 self.pending_cr = self.buf[term] == b'\r';
@@ -299,6 +322,9 @@ impl Splitter {
                 // One physical line longer than what we hold: keep its head, discard the rest
                 // of the line as it streams in.
                 let end = self.buf.len();
+                if flag == TOO_LONG || end - start > RAW_KEEP {
+                    self.cut.push((self.records.len(), buffered, flag != TOO_LONG));
+                }
                 let keep_end = self.push_bad_line(end, flag);
                 self.forced_cut = Some((keep_end, end));
                 self.pos = end;

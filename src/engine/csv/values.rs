@@ -143,7 +143,14 @@ pub(crate) fn parse_f64(text: &[u8]) -> Result<f64, Invalid> {
     if s.is_empty() {
         return Err(Invalid::Syntax);
     }
-    s.parse::<f64>().map_err(|_| Invalid::Syntax)
+    let v = s.parse::<f64>().map_err(|_| Invalid::Syntax)?;
+    // A number written with digits that is too large for a double (`1e400`) parses as
+    // infinity: out of range, as in DuckDB. Only `inf`/`infinity`/`nan` spelled out (which
+    // have no digits) give infinity or NaN. A too small one (`1e-400`) rounds to 0.
+    if v.is_infinite() && b.iter().any(u8::is_ascii_digit) {
+        return Err(Invalid::Range);
+    }
+    Ok(v)
 }
 
 /// Strict booleans, the only ones inference picks: `true` / `false` in any case.
@@ -504,6 +511,14 @@ mod tests {
         assert_eq!(parse_f64(b"1.25"), Ok(1.25));
         assert_eq!(parse_f64(b"-3e2"), Ok(-300.0));
         assert_eq!(parse_f64(b"abc"), Err(Invalid::Syntax));
+        assert_eq!(parse_f64(b"1e400"), Err(Invalid::Range));
+        assert_eq!(parse_f64(b"-1.5e309"), Err(Invalid::Range));
+        assert_eq!(parse_f64(format!("1{}", "0".repeat(400)).as_bytes()), Err(Invalid::Range));
+        assert_eq!(parse_f64(b"1.7976931348623157e308"), Ok(f64::MAX));
+        assert_eq!(parse_f64(b"1e-400"), Ok(0.0));
+        assert_eq!(parse_f64(b"inf"), Ok(f64::INFINITY));
+        assert_eq!(parse_f64(b"-Infinity"), Ok(f64::NEG_INFINITY));
+        assert!(parse_f64(b"NaN").unwrap().is_nan());
         assert_eq!(parse_bool_strict(b"TRUE"), Some(true));
         assert_eq!(parse_bool_strict(b"1"), None);
         assert_eq!(parse_bool_strict(b"False"), Some(false));

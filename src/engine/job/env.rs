@@ -17,34 +17,53 @@ const MIN_REDACTED_LEN: usize = 4;
 /// Cheap to clone and shareable between threads. Its `Debug` shows variable names only.
 #[derive(Clone, Default)]
 pub struct Redactor {
-    /// (value, name), longest value first so that a value containing another is replaced whole.
-    secrets: Arc<Vec<(String, String)>>,
+    /// (form, name, cut), longest form first so that a value containing another is replaced
+    /// whole. `cut`: the form is a prefix followed by the cut marker of quoted values, and is
+    /// replaced by `${NAME}...`.
+    secrets: Arc<Vec<(String, String, bool)>>,
 }
 
 impl std::fmt::Debug for Redactor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Redactor").field("variables", &self.secrets.iter().map(|(_, n)| n).collect::<Vec<_>>()).finish()
+        let mut names: Vec<&String> = self.secrets.iter().map(|(_, n, _)| n).collect();
+        names.sort();
+        names.dedup();
+        f.debug_struct("Redactor").field("variables", &names).finish()
     }
 }
 
 impl Redactor {
+    /// A redactor for `(value, NAME)` pairs. Each value is remembered in every form a message
+    /// can give it: the forms YAML parses it to (see [`parsed_forms`]), and each of those as a
+    /// bad-row message quotes a value found in the data (escaped, or cut after 80 characters:
+    /// every escaped prefix of [`MIN_REDACTED_LEN`] or more characters followed by `...`; see
+    /// `csv::quoted_forms`).
     pub fn new(pairs: Vec<(String, String)>) -> Self {
-        let mut pairs: Vec<(String, String)> = pairs
-            .into_iter()
-            .flat_map(|(value, name)| parsed_forms(&value).into_iter().map(move |form| (form, name.clone())))
-            .collect();
-        pairs.retain(|(value, _)| value.len() >= MIN_REDACTED_LEN);
-        pairs.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then_with(|| a.1.cmp(&b.1)));
-        pairs.dedup_by(|a, b| a.0 == b.0);
-        Redactor { secrets: Arc::new(pairs) }
+        let mut forms: Vec<(String, String, bool)> = Vec::new();
+        for (value, name) in pairs {
+            for form in parsed_forms(&value) {
+                if form.len() < MIN_REDACTED_LEN {
+                    continue;
+                }
+                for (quoted, cut) in crate::csv::quoted_forms(&form, MIN_REDACTED_LEN) {
+                    forms.push((quoted, name.clone(), cut));
+                }
+                forms.push((form, name.clone(), false));
+            }
+        }
+        forms.retain(|(form, _, _)| form.len() >= MIN_REDACTED_LEN);
+        forms.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then_with(|| a.1.cmp(&b.1)));
+        forms.dedup_by(|a, b| a.0 == b.0);
+        Redactor { secrets: Arc::new(forms) }
     }
 
-    /// `text` with every remembered value replaced by `${NAME}`.
+    /// `text` with every remembered value replaced by `${NAME}` (a cut one by `${NAME}...`).
     pub fn redact(&self, text: &str) -> String {
         let mut out = text.to_string();
-        for (value, name) in self.secrets.iter() {
-            if out.contains(value.as_str()) {
-                out = out.replace(value.as_str(), &format!("${{{name}}}"));
+        for (form, name, cut) in self.secrets.iter() {
+            if out.contains(form.as_str()) {
+                let marker = if *cut { "..." } else { "" };
+                out = out.replace(form.as_str(), &format!("${{{name}}}{marker}"));
             }
         }
         out
@@ -190,5 +209,31 @@ mod tests {
         assert_eq!(r.redact("x abcdefgh y abcd"), "x ${LONG} y ${SHORT}");
         let debug = format!("{r:?}");
         assert!(!debug.contains("abcd") && debug.contains("LONG"), "{debug}");
+    }
+
+    #[test]
+    fn escaped_and_cut_forms_of_a_value_are_redacted() {
+        let tab = "pass\tword";
+        let quote = "pa\"ss\\word";
+        let long: String = (0..300).map(|i| char::from(b'a' + (i % 26) as u8)).collect();
+        let r = Redactor::new(vec![
+            (tab.into(), "TAB".into()),
+            (quote.into(), "QUOTE".into()),
+            (long.clone(), "LONG".into()),
+        ]);
+        assert_eq!(r.redact(&format!("cannot parse {tab:?} as integer")), "cannot parse \"${TAB}\" as integer");
+        assert_eq!(r.redact(&format!("cannot parse {quote:?} as integer")), "cannot parse \"${QUOTE}\" as integer");
+        // Cut after 80 characters, wherever the secret starts in the value.
+        for start in 0..80 {
+            let value = format!("{}{long}", "-".repeat(start));
+            let shown: String = value.chars().take(80).collect();
+            let message = format!("cannot parse {:?} as integer", format!("{shown}..."));
+            let redacted = r.redact(&message);
+            let leaked = 80 - start;
+            if leaked >= MIN_REDACTED_LEN {
+                assert!(!redacted.contains(&long[..leaked]), "{redacted}");
+                assert!(redacted.ends_with("${LONG}...\" as integer"), "{redacted}");
+            }
+        }
     }
 }

@@ -214,7 +214,11 @@ impl Job {
                 Some(h) => Fingerprint::Known(h.clone()),
                 None => {
                     let stop = &stop_hashing;
-                    Fingerprint::Hashing(scope.spawn(move || state::sha256_file_until(path, stop)))
+                    let thread = std::thread::Builder::new()
+                        .name("dativo-sha256".into())
+                        .spawn_scoped(scope, move || state::sha256_file_until(path, stop))
+                        .map_err(|e| Error::thread_start("the sha256 thread", e))?;
+                    Fingerprint::Hashing(thread)
                 }
             });
             // Steps 2 and 3 of the ordering in `state`: between sealing and publishing.

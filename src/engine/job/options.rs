@@ -36,6 +36,7 @@ pub fn writer_options_from_text(text: &str, label: &str) -> Result<ParquetOption
 /// Options text that must be an object: a list or a scalar gets a plain message instead of
 /// serde's "expected struct ReaderOptions".
 fn from_object<T: serde::de::DeserializeOwned>(text: &str, label: &str) -> Result<T> {
+    crate::yaml::check_limits(text, label)?;
     if let Ok(value) = serde_yaml_ng::from_str::<serde_yaml_ng::Value>(text) {
         if !value.is_mapping() {
             return Err(Error::Config(format!(
@@ -133,6 +134,9 @@ pub(crate) fn csv_options(o: &ReaderOptions) -> std::result::Result<CsvOptions, 
         c.max_line_bytes = n;
     }
     if let Some(n) = o.threads {
+        if let Some(m) = csv::check_threads("threads", n) {
+            return Err(m);
+        }
         c.threads = n;
     }
     Ok(c)
@@ -166,6 +170,9 @@ pub(crate) fn parquet_options(o: &WriterOptions) -> std::result::Result<ParquetO
         p.statistics = s;
     }
     if let Some(n) = o.threads {
+        if let Some(m) = csv::check_threads("threads", n) {
+            return Err(m);
+        }
         p.threads = n;
     }
     if let Some(m) = o.write_mode {

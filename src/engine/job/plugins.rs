@@ -145,6 +145,11 @@ pub(super) fn with_configs(
 }
 
 impl Job {
+    /// Whether the job names a custom reader or writer.
+    pub fn uses_plugins(&self) -> bool {
+        self.reader_plugin.is_some() || self.writer_plugin.is_some()
+    }
+
     /// Load the job's plugins with `loader` (the CLI and the C API install dativo-plugin's).
     pub fn set_plugin_loader(&mut self, loader: Arc<dyn PluginLoader>) {
         self.plugin_loader = Some(loader);
@@ -210,7 +215,7 @@ impl Job {
                 .collect(),
         };
         config.insert("schema".into(), Value::Array(columns));
-        Ok(PluginSink::start(writer, Value::Object(config).to_string(), schema))
+        PluginSink::start(writer, Value::Object(config).to_string(), schema)
     }
 }
 
@@ -299,12 +304,15 @@ pub(super) struct PluginSink {
 }
 
 impl PluginSink {
-    fn start(mut plugin: Box<dyn LoadedPlugin>, config: String, schema: SchemaRef) -> PluginSink {
+    fn start(mut plugin: Box<dyn LoadedPlugin>, config: String, schema: SchemaRef) -> Result<PluginSink> {
         let (tx, rx) = crossbeam_channel::bounded(pipeline::CHANNEL_CAPACITY);
         let drained = Arc::new(AtomicBool::new(false));
         let input = ChannelReader { rx, schema, drained: drained.clone() };
-        let thread = std::thread::spawn(move || plugin.write(&config, Box::new(input)));
-        PluginSink { tx: Some(tx), thread: Some(thread), drained }
+        let thread = std::thread::Builder::new()
+            .name("dativo-plugin-writer".into())
+            .spawn(move || plugin.write(&config, Box::new(input)))
+            .map_err(|e| Error::thread_start("the writer plugin's thread", e))?;
+        Ok(PluginSink { tx: Some(tx), thread: Some(thread), drained })
     }
 
     /// Wait for the plugin to return.

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use arrow_schema::DataType;
 
 use super::*;
-use crate::csv::OnError;
 use crate::csv::Encoding;
+use crate::csv::OnError;
 use crate::parquet::{Compression, WriteMode};
 
 /// A job folder with `data/a.csv`, `data/b.csv` and `assets/users.yaml`.

@@ -204,7 +204,7 @@ impl EncoderPool {
                         state.run(job);
                     }
                 })
-                .map_err(|e| Error::Internal(format!("cannot start a Parquet encoder thread: {e}")))?;
+                .map_err(|e| Error::thread_start("a Parquet encoder thread", e))?;
             pool.lanes.push(Lane::Thread { jobs: Some(tx), handle: Some(handle), shared });
         }
         Ok(pool)

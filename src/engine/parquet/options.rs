@@ -154,7 +154,8 @@ pub struct ParquetOptions {
     /// Threads encoding the columns of a row group, the calling thread included (1: encode on
     /// the calling thread only). 0 (the default): one worker per available core
     /// (`std::thread::available_parallelism()`) plus the calling thread. Never more than the
-    /// number of columns. The output is byte-for-byte the same whatever the count.
+    /// number of columns. The output is byte-for-byte the same whatever the count. At most
+    /// [`crate::csv::MAX_THREADS`].
     pub threads: usize,
 }
 
@@ -185,6 +186,9 @@ impl ParquetOptions {
         }
         if self.max_bytes_per_file == Some(0) {
             return Err(Error::Config("max_bytes_per_file must be at least 1".into()));
+        }
+        if let Some(m) = crate::csv::check_threads("threads", self.threads) {
+            return Err(Error::Config(m));
         }
         let p = &self.file_prefix;
         if p.is_empty() || p.starts_with('.') || p.contains(['/', '\\', '\0']) || p == ".." {
@@ -238,6 +242,7 @@ mod tests {
             o.validate().unwrap_err().to_string()
         };
         assert!(bad(|o| o.row_group_size = 0).contains("row_group_size"));
+        assert_eq!(bad(|o| o.threads = 30_000), "threads must be 0 (one per core) or between 1 and 256, got 30000");
         assert!(bad(|o| o.max_rows_per_file = Some(0)).contains("max_rows_per_file"));
         assert!(bad(|o| o.max_bytes_per_file = Some(0)).contains("max_bytes_per_file"));
         assert!(bad(|o| o.file_prefix = "a/b".into()).contains("file_prefix"));
