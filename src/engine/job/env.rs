@@ -116,18 +116,31 @@ pub fn substitute(text: &str, label: &str, lookup: impl Fn(&str) -> Option<Strin
                 let Some(end) = body.find('}') else {
                     return Err(Error::Config(format!("{label}: line {line_no}: '${{' without a closing '}}'")));
                 };
-                let name = &body[..end];
+                // `${NAME}`, `${NAME:-default}` (default when unset or empty) or
+                // `${NAME-default}` (default when unset), as in POSIX shells.
+                let inner = &body[..end];
+                let (name, default) = match inner.find([':', '-']) {
+                    Some(i) if inner[i..].starts_with(":-") => (&inner[..i], Some((&inner[i + 2..], true))),
+                    Some(i) if inner[i..].starts_with('-') => (&inner[..i], Some((&inner[i + 1..], false))),
+                    _ => (inner, None),
+                };
                 if !is_var_name(name) {
                     return Err(Error::Config(format!(
-                        "{label}: line {line_no}: invalid variable name '${{{name}}}' \
-                         (use letters, digits and '_'; write '$${{' for a literal '${{')"
+                        "{label}: line {line_no}: invalid variable name '${{{inner}}}' \
+                         (use letters, digits and '_', optionally with :-default or -default; write '$${{' \
+                         for a literal '${{')"
                     )));
                 }
-                let Some(value) = lookup(name) else {
-                    return Err(Error::Config(format!(
-                        "{label}: line {line_no}: environment variable {name} is not set \
-                         (used as ${{{name}}})"
-                    )));
+                let value = match (lookup(name), default) {
+                    (Some(v), Some((fallback, true))) if v.is_empty() => fallback.to_string(),
+                    (Some(v), _) => v,
+                    (None, Some((fallback, _))) => fallback.to_string(),
+                    (None, None) => {
+                        return Err(Error::Config(format!(
+                            "{label}: line {line_no}: environment variable {name} is not set \
+                             (used as ${{{name}}}; write ${{{name}:-default}} to give a default)"
+                        )))
+                    }
                 };
                 out.push_str(&value);
                 used.push((value, name.to_string()));
@@ -181,10 +194,30 @@ mod tests {
     }
 
     #[test]
+    fn defaults_as_in_posix_shells_and_redacted_like_values() {
+        let text = "a: ${NOPE:-fallback-value}\nb: ${EMPTY:-empty-default}\nc: ${EMPTY-kept}\nd: ${NOPE-unset-default}\n\
+                    e: ${PASSWORD:-unused}\nf: ${NOPE:-}\n";
+        let (out, r) = substitute(text, "job.yaml", vars).unwrap();
+        assert_eq!(
+            out,
+            "a: fallback-value\nb: empty-default\nc: \nd: unset-default\ne: hunter2-secret\nf: \n"
+        );
+        // A substituted default is redacted like a value from the environment.
+        assert_eq!(r.redact("x fallback-value y"), "x ${NOPE} y");
+        assert_eq!(r.redact("login hunter2-secret"), "login ${PASSWORD}");
+        let err = substitute("a: ${9X:-d}\n", "job.yaml", vars).unwrap_err().to_string();
+        assert!(err.contains("invalid variable name '${9X:-d}'"), "{err}");
+    }
+
+    #[test]
     fn missing_variable_names_it_and_the_line() {
         let err = substitute("a: 1\nb: ${NOPE}\n", "job.yaml", vars).unwrap_err();
         assert!(matches!(err, Error::Config(_)));
-        assert_eq!(err.to_string(), "job.yaml: line 2: environment variable NOPE is not set (used as ${NOPE})");
+        assert_eq!(
+            err.to_string(),
+            "job.yaml: line 2: environment variable NOPE is not set (used as ${NOPE}; write ${NOPE:-default} to give \
+             a default)"
+        );
     }
 
     #[test]
