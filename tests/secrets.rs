@@ -200,7 +200,7 @@ fn cli_unknown_keys_fail_without_the_secret() {
         // The canary as the value of an unknown key (a typo of `delimiter`).
         ("value of an unknown key", "      delimiter: \",\"\n", "      delimeter: \"${SECRET_KEY}\"\n"),
         // The canary as the value of a refused platform key.
-        ("value of a refused key", "source:\n", "source_connector: \"${SECRET_KEY}\"\nsource:\n"),
+        ("value of a refused key", "source:\n", "catalog: {auth_token: \"${SECRET_KEY}\"}\nsource:\n"),
         ("refused credentials", "  type: csv\n", "  type: csv\n  credentials: {password: \"${SECRET_KEY}\"}\n"),
         // The canary as the *name* of an unknown key (quoted in the message).
         ("name of an unknown key", "source:\n", "${SECRET_KEY}: 1\nsource:\n"),

@@ -31,6 +31,16 @@ struct Cli {
     command: Command,
 }
 
+/// `--mode`: the Dativo platform's deployment modes.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Mode {
+    /// Plugins load under the usual rules (pins and DATIVO_PLUGIN_DIR when given).
+    #[value(name = "self_hosted", alias = "self-hosted")]
+    SelfHosted,
+    /// A shared deployment: plugins must be pinned and allow-listed.
+    Cloud,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run a job: read its CSV files and write them as Parquet.
@@ -49,6 +59,10 @@ enum Command {
         /// empty state: every listed file is ingested again.
         #[arg(long)]
         reset_state: bool,
+        /// Where the job runs, as the Dativo platform names it. `cloud`: every plugin must be
+        /// sha256-pinned and inside DATIVO_PLUGIN_DIR.
+        #[arg(long, value_enum, default_value_t = Mode::SelfHosted)]
+        mode: Mode,
     },
     /// Validate a job without running it: keys, values, asset, input files and their headers.
     Check {
@@ -62,6 +76,9 @@ enum Command {
         /// No progress display (with --data).
         #[arg(long, short)]
         quiet: bool,
+        /// As for `run`: `cloud` checks that every plugin is pinned and allow-listed.
+        #[arg(long, value_enum, default_value_t = Mode::SelfHosted)]
+        mode: Mode,
     },
     /// Infer the schema of a CSV file and print it as an asset file to edit and pin.
     Infer {
@@ -162,8 +179,10 @@ fn internal_error(message: &str) -> ExitCode {
 
 fn execute(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Run { config, quiet, full_refresh, reset_state } => run(&config, quiet, full_refresh, reset_state),
-        Command::Check { config, data, quiet } => check(&config, data, quiet),
+        Command::Run { config, quiet, full_refresh, reset_state, mode } => {
+            run(&config, quiet, full_refresh, reset_state, mode)
+        }
+        Command::Check { config, data, quiet, mode } => check(&config, data, quiet, mode),
         Command::Infer { file, delimiter, encoding, no_header, sample_rows } => {
             infer(&file, &delimiter, &encoding, no_header, sample_rows)
         }
@@ -182,11 +201,13 @@ fn print_stdout(text: &str) -> Result<()> {
 }
 
 /// Load a job and start logging at its level, through its redaction.
-fn load_job(config: &Path) -> Result<dativo_engine::job::Job> {
+fn load_job(config: &Path, mode: Mode) -> Result<dativo_engine::job::Job> {
     let mut job = dativo_engine::job::load(config)?;
     if job.uses_plugins() {
         // DATIVO_PLUGIN_DIR matters (and a bad value fails) only for a job that loads plugins.
-        job.set_plugin_loader(dativo_plugin::Loader::from_env()?.shared());
+        let mut loader = dativo_plugin::Loader::from_env()?;
+        loader.require_pins = mode == Mode::Cloud;
+        job.set_plugin_loader(loader.shared());
     }
     let redactor = job.redactor().clone();
     let redact: Redactor = Arc::new(move |text: &str| redactor.redact(text));
@@ -195,8 +216,8 @@ fn load_job(config: &Path) -> Result<dativo_engine::job::Job> {
     Ok(job)
 }
 
-fn run(config: &Path, quiet: bool, full_refresh: bool, reset_state: bool) -> Result<()> {
-    let mut job = load_job(config)?;
+fn run(config: &Path, quiet: bool, full_refresh: bool, reset_state: bool, mode: Mode) -> Result<()> {
+    let mut job = load_job(config, mode)?;
     job.full_refresh = full_refresh;
     job.reset_state = reset_state;
     let report = with_progress(quiet, |p| job.run(p))?;
@@ -228,8 +249,8 @@ fn with_progress(
     report
 }
 
-fn check(config: &Path, data: bool, quiet: bool) -> Result<()> {
-    let job = load_job(config)?;
+fn check(config: &Path, data: bool, quiet: bool, mode: Mode) -> Result<()> {
+    let job = load_job(config, mode)?;
     job.plan()?; // reads every header and matches it to the asset
     let plugins = job.check_plugins()?; // loads every plugin once
     if data {

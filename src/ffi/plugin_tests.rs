@@ -245,6 +245,7 @@ fn the_allowed_folder_and_the_sha256_pin_apply_to_plugins_the_host_provides() {
             dativo_plugin::Loader {
                 allow_dir: allow_dir.map(|d| d.to_path_buf()),
                 resolver: Some(Arc::new(Resolver(Mutex::new(Vec::new())))),
+                require_pins: false,
             }
             .shared(),
         );

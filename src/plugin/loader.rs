@@ -37,6 +37,9 @@ pub struct Loader {
     pub allow_dir: Option<PathBuf>,
     /// Provides non-native plugins.
     pub resolver: Option<Arc<dyn PluginResolver>>,
+    /// Refuse a plugin without a sha256 pin, and any plugin when there is no allowed folder
+    /// (`dativo run --mode cloud`).
+    pub require_pins: bool,
 }
 
 impl std::fmt::Debug for Loader {
@@ -53,7 +56,11 @@ impl Loader {
     /// only blanks), as an unset shell variable gives it, is an error rather than "no
     /// restriction": the allow-list must never turn off by accident.
     pub fn from_env() -> Result<Self> {
-        Ok(Loader { allow_dir: plugin_dir_from(std::env::var_os(PLUGIN_DIR_ENV))?, resolver: None })
+        Ok(Loader {
+            allow_dir: plugin_dir_from(std::env::var_os(PLUGIN_DIR_ENV))?,
+            resolver: None,
+            require_pins: false,
+        })
     }
 
     /// The same loader, as the engine takes it.
@@ -75,6 +82,20 @@ fn plugin_dir_from(value: Option<std::ffi::OsString>) -> Result<Option<PathBuf>>
 
 impl PluginLoader for Loader {
     fn load(&self, plugin: &PluginUse, job: &Path) -> Result<Box<dyn LoadedPlugin>> {
+        if self.require_pins {
+            if plugin.sha256.is_none() {
+                return Err(Error::Plugin(format!(
+                    "{} '{}': --mode cloud runs only pinned plugins; add {}_sha256: <sha256sum of the file>",
+                    plugin.key, plugin.spec, plugin.key
+                )));
+            }
+            if self.allow_dir.is_none() {
+                return Err(Error::Plugin(format!(
+                    "{} '{}': --mode cloud runs only plugins from an allowed folder; set {PLUGIN_DIR_ENV}",
+                    plugin.key, plugin.spec
+                )));
+            }
+        }
         let policy = LoadPolicy { sha256: plugin.sha256.clone(), allow_dir: self.allow_dir.clone() };
         let loaded = if plugin.spec.is_native() {
             Plugin::load(&plugin.spec, &policy)?

@@ -50,15 +50,91 @@ pub struct JobFile {
     #[serde(default)]
     pub infrastructure: Option<IgnoredAny>,
 
-    // Dativo keys dativo refuses (see `Job::load`).
+    // Dativo platform connector recipes: loaded, their defaults merged under the job's keys.
+    /// The source connector's name (informational; the recipe at the path is what counts).
     #[serde(default)]
-    pub source_connector: Option<IgnoredAny>,
+    pub source_connector: Option<Scalar>,
     #[serde(default)]
-    pub source_connector_path: Option<IgnoredAny>,
+    pub source_connector_path: Option<String>,
     #[serde(default)]
-    pub target_connector: Option<IgnoredAny>,
+    pub target_connector: Option<Scalar>,
     #[serde(default)]
-    pub target_connector_path: Option<IgnoredAny>,
+    pub target_connector_path: Option<String>,
+
+    // Dativo platform blocks dativo cannot serve yet: "not supported" errors (see resolve.rs).
+    /// Data catalog integration (lineage and metadata push).
+    #[serde(default)]
+    pub catalog: Option<IgnoredAny>,
+    #[serde(default)]
+    pub plugins: Option<PluginsConfig>,
+}
+
+/// The platform's `plugins:` block.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PluginsConfig {
+    /// Running plugins in a container sandbox: refused (dativo loads plugins in process).
+    #[serde(default)]
+    pub sandbox: Option<IgnoredAny>,
+}
+
+/// A Dativo platform connector recipe (`source_connector_path`, `target_connector_path`):
+/// defaults for one side of a job. `O` is the options type of the side it serves.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, bound(deserialize = "O: Deserialize<'de>"))]
+pub struct ConnectorRecipe<O> {
+    #[serde(default)]
+    pub name: Option<Scalar>,
+    /// The source or target type the recipe gives the job (`csv`, `s3`, `iceberg`, ...).
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub roles: Option<Vec<String>>,
+    #[serde(default)]
+    pub description: Option<IgnoredAny>,
+    #[serde(default)]
+    pub default_engine: Option<RecipeEngine<O>>,
+    /// `credentials: {type: none}` for files; other credentials belong to sources dativo
+    /// does not read.
+    #[serde(default)]
+    pub credentials: Option<IgnoredAny>,
+    /// Defaults merged under the job's `source.incremental`, when the job enables it.
+    #[serde(default)]
+    pub incremental: Option<RecipeIncremental>,
+    #[serde(default)]
+    pub rate_limits: Option<IgnoredAny>,
+    /// Defaults merged under the job's `target.connection`.
+    #[serde(default)]
+    pub connection_template: Option<IgnoredAny>,
+    #[serde(default)]
+    pub catalog: Option<IgnoredAny>,
+    #[serde(default)]
+    pub file_format: Option<String>,
+    #[serde(default)]
+    pub partitioning_default: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, bound(deserialize = "O: Deserialize<'de>"))]
+pub struct RecipeEngine<O> {
+    #[serde(default, rename = "type")]
+    pub kind: Option<Scalar>,
+    #[serde(default = "none")]
+    pub options: Option<O>,
+}
+
+fn none<T>() -> Option<T> {
+    None
+}
+
+/// A recipe's `incremental` defaults.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecipeIncremental {
+    #[serde(default)]
+    pub strategy: Option<String>,
+    #[serde(default)]
+    pub lookback_days_default: Option<u32>,
 }
 
 /// `asset:` is either a name (informational) or an inline asset (same keys as an asset file).
@@ -155,7 +231,7 @@ impl SourceConfig {
 }
 
 /// `source.incremental`, as in Dativo jobs.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IncrementalConfig {
     /// `file_modified_time` or `file_fingerprint`; other Dativo strategies are refused.
@@ -194,12 +270,15 @@ pub struct ReaderEngine {
     pub options: Option<IgnoredAny>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// `source.engine.options`. The platform's spellings are aliases (`quote_char` for `quote`,
+/// `chunk_size` for `batch_size`), and its nested `native:` mapping (which also names the
+/// Python library it used) gives the same keys; the keys beside `native` win.
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReaderOptions {
     #[serde(default)]
     pub delimiter: Option<String>,
-    #[serde(default)]
+    #[serde(default, alias = "quote_char")]
     pub quote: Option<String>,
     #[serde(default)]
     pub escape: Option<String>,
@@ -216,7 +295,7 @@ pub struct ReaderOptions {
     pub column_types: Option<std::collections::BTreeMap<String, String>>,
     #[serde(default)]
     pub skip_rows: Option<usize>,
-    #[serde(default)]
+    #[serde(default, alias = "chunk_size")]
     pub batch_size: Option<usize>,
     #[serde(default)]
     pub infer_sample_rows: Option<usize>,
@@ -232,7 +311,39 @@ pub struct ReaderOptions {
     pub max_line_bytes: Option<usize>,
     #[serde(default)]
     pub threads: Option<usize>,
+    /// The platform's engine options, one level down.
+    #[serde(default)]
+    pub native: Option<Box<ReaderOptions>>,
+    /// The Python library the platform used (`pandas`) and its version: informational.
+    #[serde(default)]
+    pub library: Option<IgnoredAny>,
+    #[serde(default)]
+    pub library_version: Option<IgnoredAny>,
 }
+
+/// `a.or(b)`: the options of `a`, with every key `a` leaves unset taken from `b`.
+macro_rules! options_or {
+    ($ty:ident { $($field:ident),* $(,)? } ignoring { $($ignored:ident),* }) => {
+        impl $ty {
+            pub fn or(self, base: $ty) -> $ty {
+                $ty { $($field: self.$field.or(base.$field),)* $($ignored: None,)* native: None }
+            }
+
+            /// The options with their `native:` keys moved up (the keys beside it win).
+            pub fn flattened(mut self) -> $ty {
+                match self.native.take() {
+                    Some(native) => self.or(native.flattened()),
+                    None => self,
+                }
+            }
+        }
+    };
+}
+
+options_or!(ReaderOptions {
+    delimiter, quote, escape, header, column_names, comment, null_values, column_types, skip_rows,
+    batch_size, infer_sample_rows, encoding, on_error, rejects_path, max_rejects, max_line_bytes, threads
+} ignoring { library, library_version });
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -266,8 +377,9 @@ pub struct TargetConfig {
     pub custom_writer_sha256: Option<String>,
 
     // Refused (see `Job::load`) unless a custom writer takes them.
+    /// Hive partition columns; `[]` (unpartitioned) is accepted.
     #[serde(default)]
-    pub partitioning: Option<IgnoredAny>,
+    pub partitioning: Option<Vec<String>>,
     #[serde(default)]
     pub catalog: Option<IgnoredAny>,
     #[serde(default)]
@@ -282,7 +394,7 @@ impl TargetConfig {
     /// The refused keys present, by name.
     pub fn unsupported_keys(&self) -> Vec<&'static str> {
         let keys = [
-            ("partitioning", self.partitioning.is_some()),
+            ("partitioning", self.partitioning.as_ref().is_some_and(|p| !p.is_empty())),
             ("catalog", self.catalog.is_some()),
             ("warehouse", self.warehouse.is_some()),
             ("branch", self.branch.is_some()),
@@ -339,24 +451,43 @@ pub fn engine_options<T: serde::de::DeserializeOwned>(text: &str, label: &str, s
     Ok(side.and_then(|s| s.engine).and_then(|e| e.options))
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// `target.engine.options`, with the platform's spellings (`batch_size_rows` for
+/// `row_group_size`, `max_file_size_mb`) and its nested `native:` mapping, as for the reader.
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WriterOptions {
     #[serde(default)]
     pub compression: Option<String>,
     #[serde(default)]
     pub compression_level: Option<i32>,
-    #[serde(default)]
+    #[serde(default, alias = "batch_size_rows")]
     pub row_group_size: Option<usize>,
     #[serde(default)]
     pub max_rows_per_file: Option<u64>,
+    /// Roll to a new file past this size (as `target.parquet_target_size_mb`, which wins).
+    #[serde(default)]
+    pub max_file_size_mb: Option<f64>,
     #[serde(default)]
     pub statistics: Option<bool>,
     #[serde(default)]
     pub write_mode: Option<WriteModeName>,
     #[serde(default)]
     pub threads: Option<usize>,
+    /// The platform's default partition columns: refused with `target.partitioning`.
+    #[serde(default)]
+    pub partition_by_default: Option<Vec<String>>,
+    #[serde(default)]
+    pub native: Option<Box<WriterOptions>>,
+    #[serde(default)]
+    pub library: Option<IgnoredAny>,
+    #[serde(default)]
+    pub library_version: Option<IgnoredAny>,
 }
+
+options_or!(WriterOptions {
+    compression, compression_level, row_group_size, max_rows_per_file, max_file_size_mb, statistics,
+    write_mode, threads, partition_by_default
+} ignoring { library, library_version });
 
 /// `write_mode` as written; see [`crate::parquet::WriteMode`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -131,10 +131,12 @@ pub fn substitute(text: &str, label: &str, lookup: impl Fn(&str) -> Option<Strin
                          for a literal '${{')"
                     )));
                 }
-                let value = match (lookup(name), default) {
-                    (Some(v), Some((fallback, true))) if v.is_empty() => fallback.to_string(),
-                    (Some(v), _) => v,
-                    (None, Some((fallback, _))) => fallback.to_string(),
+                // A value from the environment is redacted wherever it appears; a default is
+                // written in the job file itself, so it is no secret (and is often a path).
+                let (value, secret) = match (lookup(name), default) {
+                    (Some(v), Some((fallback, true))) if v.is_empty() => (fallback.to_string(), false),
+                    (Some(v), _) => (v, true),
+                    (None, Some((fallback, _))) => (fallback.to_string(), false),
                     (None, None) => {
                         return Err(Error::Config(format!(
                             "{label}: line {line_no}: environment variable {name} is not set \
@@ -143,7 +145,9 @@ pub fn substitute(text: &str, label: &str, lookup: impl Fn(&str) -> Option<Strin
                     }
                 };
                 out.push_str(&value);
-                used.push((value, name.to_string()));
+                if secret {
+                    used.push((value, name.to_string()));
+                }
                 rest = &body[end + 1..];
             } else {
                 out.push('$');
@@ -194,17 +198,17 @@ mod tests {
     }
 
     #[test]
-    fn defaults_as_in_posix_shells_and_redacted_like_values() {
-        let text = "a: ${NOPE:-fallback-value}\nb: ${EMPTY:-empty-default}\nc: ${EMPTY-kept}\nd: ${NOPE-unset-default}\n\
+    fn defaults_as_in_posix_shells_and_env_values_redacted() {
+        let text =
+            "a: ${NOPE:-fallback-value}\nb: ${EMPTY:-empty-default}\nc: ${EMPTY-kept}\nd: ${NOPE-unset-default}\n\
                     e: ${PASSWORD:-unused}\nf: ${NOPE:-}\n";
         let (out, r) = substitute(text, "job.yaml", vars).unwrap();
-        assert_eq!(
-            out,
-            "a: fallback-value\nb: empty-default\nc: \nd: unset-default\ne: hunter2-secret\nf: \n"
-        );
-        // A substituted default is redacted like a value from the environment.
-        assert_eq!(r.redact("x fallback-value y"), "x ${NOPE} y");
+        assert_eq!(out, "a: fallback-value\nb: empty-default\nc: \nd: unset-default\ne: hunter2-secret\nf: \n");
+        // A value from the environment is redacted; a default, written in the file, is not.
         assert_eq!(r.redact("login hunter2-secret"), "login ${PASSWORD}");
+        assert_eq!(r.redact("x fallback-value y"), "x fallback-value y");
+        let (_, r) = substitute("a: ${PASSWORD:-default-value}\n", "job.yaml", vars).unwrap();
+        assert_eq!(r.redact("hunter2-secret"), "${PASSWORD}");
         let err = substitute("a: ${9X:-d}\n", "job.yaml", vars).unwrap_err().to_string();
         assert!(err.contains("invalid variable name '${9X:-d}'"), "{err}");
     }

@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use arrow_array::RecordBatch;
 
+use super::platform_state::{self, PlatformState};
 use super::report::{IncrementalReport, Progress, RunReport};
 use super::state::{self, Decision, Entry, Incremental, Manifest, Output, Stamp, State, Status};
 use super::{InputFile, Job};
@@ -46,6 +47,7 @@ impl Job {
         // One run of the job at a time: the output folder is locked until this run ends.
         let _lock = commit::lock_folder(dir, "dativo run")?;
 
+        let mut platform: Option<PlatformState> = None;
         let mut state = if self.reset_state {
             self.log(
                 log::Level::Info,
@@ -53,7 +55,13 @@ impl Job {
             );
             State::empty(inc.strategy)
         } else {
-            State::load(&inc.state_path, inc.strategy)?
+            match self.platform_state(inc)? {
+                Some(found) => {
+                    platform = Some(found);
+                    State::empty(inc.strategy)
+                }
+                None => State::load(&inc.state_path, inc.strategy)?,
+            }
         };
 
         // Leftovers of crashed runs: temps of the state, the manifest and every known prefix.
@@ -82,8 +90,26 @@ impl Job {
         // What to ingest.
         let mut work = Vec::new();
         let mut skipped = Vec::new();
+        let mut migrated = 0usize;
         for (input, id) in self.inputs.iter().zip(&ids) {
             let stamp = Stamp::of(&input.path)?;
+            if let Some(platform) = &platform {
+                if !state.inputs.contains_key(id) && platform.ingested(&input.platform_key, stamp.modified_ns) {
+                    let entry = Entry {
+                        path: self.redact(&input.path.display().to_string()),
+                        status: Status::Committed,
+                        size: stamp.size,
+                        modified_ns: stamp.modified_ns,
+                        sha256: state::sha256_file(&input.path)?,
+                        rows: 0,
+                        rows_rejected: 0,
+                        outputs: Vec::new(),
+                        ingested_at: state::now_secs(),
+                    };
+                    state.inputs.insert(id.clone(), entry);
+                    migrated += 1;
+                }
+            }
             let mut sha256 = None;
             let decision = state::decide(state.inputs.get(id), stamp, inc, self.full_refresh, &mut || {
                 let h = state::sha256_file(&input.path)?;
@@ -111,6 +137,18 @@ impl Job {
             );
         }
 
+        if platform.is_some() {
+            self.log(
+                log::Level::Info,
+                &format!(
+                    "{}: read as the Dativo platform's state: {migrated} file(s) it ingested are skipped; dativo \
+                     keeps its own format from now on (the original is kept as {})",
+                    inc.state_path.display(),
+                    platform_state::backup_path(&inc.state_path).display()
+                ),
+            );
+            state.save(&inc.state_path)?;
+        }
         let base = if work.is_empty() { self.csv.clone() } else { self.incremental_csv_options()? };
         let total_bytes: u64 = work.iter().map(|w| w.stamp.size).sum();
         let mut report = RunReport { input_bytes: total_bytes, ..RunReport::default() };
@@ -140,6 +178,22 @@ impl Job {
         let state_path = PathBuf::from(self.redact(&inc.state_path.display().to_string()));
         report.incremental = Some(IncrementalReport { ingested, skipped, state_path });
         Ok(report)
+    }
+
+    /// The Dativo platform's state at `inc.state_path`, if that is what the file holds (its
+    /// original is then kept next to it before dativo writes its own).
+    fn platform_state(&self, inc: &Incremental) -> Result<Option<PlatformState>> {
+        let text = match fs::read(&inc.state_path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io("cannot read incremental state file", &inc.state_path, e)),
+        };
+        if !platform_state::is_platform_state(&text) {
+            return Ok(None);
+        }
+        let state = PlatformState::parse(&text, &inc.state_path)?;
+        platform_state::keep_original(&inc.state_path, &text)?;
+        Ok(Some(state))
     }
 
     /// The output prefix of an input id.

@@ -21,6 +21,7 @@ pub mod report;
 pub mod state;
 
 mod incremental;
+mod platform_state;
 mod resolve;
 mod run;
 
@@ -45,6 +46,8 @@ pub struct InputFile {
     pub path: PathBuf,
     /// `id` (or `object`) of the entry, informational.
     pub id: Option<String>,
+    /// How the Dativo platform's state names this file: its `id`, else its path as written.
+    pub platform_key: String,
 }
 
 /// A loaded and validated job, ready to [`run`](Job::run).

@@ -68,6 +68,7 @@ fn is_blank(text: &str) -> bool {
 
 /// CsvOptions from `source.engine.options`; errors start with the key name.
 pub(crate) fn csv_options(o: &ReaderOptions) -> std::result::Result<CsvOptions, String> {
+    let o = &o.clone().flattened();
     let mut c = CsvOptions::default();
     if let Some(d) = &o.delimiter {
         c.delimiter = csv::parse_char("delimiter", d)?.ok_or("delimiter cannot be empty")?;
@@ -144,6 +145,7 @@ pub(crate) fn csv_options(o: &ReaderOptions) -> std::result::Result<CsvOptions, 
 
 /// ParquetOptions from `target.engine.options`; errors start with the key name.
 pub(crate) fn parquet_options(o: &WriterOptions) -> std::result::Result<ParquetOptions, String> {
+    let o = &o.clone().flattened();
     let mut p = ParquetOptions::default();
     match (&o.compression, o.compression_level) {
         (Some(name), level) => {
@@ -165,6 +167,19 @@ pub(crate) fn parquet_options(o: &WriterOptions) -> std::result::Result<ParquetO
             return Err("max_rows_per_file must be at least 1".into());
         }
         p.max_rows_per_file = Some(n);
+    }
+    if let Some(mb) = o.max_file_size_mb {
+        if !(mb > 0.0 && mb.is_finite()) {
+            return Err(format!("max_file_size_mb must be a positive number, got {mb}"));
+        }
+        p.max_bytes_per_file = Some(((mb * 1024.0 * 1024.0) as u64).max(1));
+    }
+    if let Some(columns) = o.partition_by_default.as_ref().filter(|c| !c.is_empty()) {
+        return Err(format!(
+            "partition_by_default: [{}]: partitioned output is not supported yet (dativo writes one unpartitioned \
+             folder); remove the key, or set it to []",
+            columns.join(", ")
+        ));
     }
     if let Some(s) = o.statistics {
         p.statistics = s;

@@ -5,7 +5,10 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use super::config::{self, AssetRef, JobFile, ReaderOptions, SourceConfig, TargetConfig, WriterOptions};
+use super::config::{
+    self, AssetRef, ConnectorRecipe, IncrementalConfig, JobFile, ReaderOptions, SourceConfig, TargetConfig,
+    WriterOptions,
+};
 use super::options::{csv_options, parquet_options};
 use super::plugins::{self, PluginUse};
 use super::{incremental_config, normalize, InputFile, Job, Redactor, DEFAULT_REJECTS_FILE};
@@ -38,19 +41,37 @@ impl Ctx<'_> {
     }
 }
 
+/// The connector recipes a Dativo platform job names (`source_connector_path`,
+/// `target_connector_path`): defaults under the job's own keys.
+#[derive(Default)]
+struct Recipes {
+    source: Option<ConnectorRecipe<ReaderOptions>>,
+    target: Option<ConnectorRecipe<WriterOptions>>,
+}
+
 /// The sections dativo reads, resolved in dependency order.
 pub(super) fn resolve(text: &str, path: &Path, label: &str, redactor: Redactor) -> Result<Job> {
     let file: JobFile = config::from_yaml(text, label)?;
-    let ctx = Ctx { text, label, base: path.parent().map(Path::to_path_buf).unwrap_or_default() };
-    refuse_connectors(&ctx, &file)?;
+    // A Dativo platform job (one that names connector recipes) is run from the platform's
+    // folder, and its relative paths are relative to the working directory, as there.
+    let platform = file.source_connector_path.is_some() || file.target_connector_path.is_some();
+    let base = if platform { PathBuf::new() } else { path.parent().map(Path::to_path_buf).unwrap_or_default() };
+    let ctx = Ctx { text, label, base };
+    let recipes = recipes(&ctx, &file)?;
     let (reader_plugin, writer_plugin) = plugin_uses(&ctx, &file)?;
+    // The source and target types first: for a platform job aimed at a remote store, that is
+    // the message that says what to change.
+    let inputs = source_files(&ctx, &file.source, recipes.source.as_ref(), reader_plugin.is_some())?;
+    let (output_dir, parquet) = target(&ctx, &file.target, recipes.target.as_ref(), writer_plugin.is_some())?;
     refuse_unsupported(&ctx, &file, reader_plugin.is_some(), writer_plugin.is_some())?;
-
-    let inputs = source_files(&ctx, &file.source, reader_plugin.is_some())?;
-    let (output_dir, parquet) = target(&ctx, &file.target, writer_plugin.is_some())?;
-    let incremental = match &file.source.incremental {
+    let incremental = match incremental_section(&file, recipes.source.as_ref()) {
         None => None,
-        Some(inc) => Some(incremental_config(inc, &parquet, &output_dir, |p| ctx.path(p)).map_err(|m| ctx.error(m))?),
+        Some(mut inc) => {
+            if platform && inc.state_path.is_none() {
+                inc.state_path = Some(platform_state_path(&file, recipes.source.as_ref()));
+            }
+            Some(incremental_config(&inc, &parquet, &output_dir, |p| ctx.path(p)).map_err(|m| ctx.error(m))?)
+        }
     };
     if incremental.is_some() && (reader_plugin.is_some() || writer_plugin.is_some()) {
         return Err(ctx.error(
@@ -58,8 +79,11 @@ pub(super) fn resolve(text: &str, path: &Path, label: &str, redactor: Redactor) 
              files written as Parquet",
         ));
     }
-    let (csv, pinned_types) = reader(&ctx, reader_plugin.is_some(), &output_dir)?;
+    let (csv, pinned_types) = reader(&ctx, recipes.source.as_ref(), reader_plugin.is_some(), &output_dir)?;
     let (asset, asset_name) = asset(&ctx, &file.asset_path, file.asset)?;
+    if let Some(asset) = &asset {
+        refuse_asset_target(&ctx, asset, writer_plugin.is_some())?;
+    }
     if asset.is_some() && pinned_types {
         return Err(ctx.error(
             "source.engine.options.column_types cannot be combined with an asset: the asset types every column \
@@ -67,6 +91,7 @@ pub(super) fn resolve(text: &str, path: &Path, label: &str, redactor: Redactor) 
         ));
     }
     let log_level = log_level(&ctx, file.logging.as_ref().and_then(|l| l.level.as_deref()))?;
+    let mode = file.schema_validation_mode.or_else(|| asset.as_ref().and_then(|a| a.target.mode)).unwrap_or_default();
     let (reader_plugin, writer_plugin) = plugins::with_configs(text, label, reader_plugin, writer_plugin, &ctx.base)?;
 
     Ok(Job {
@@ -78,7 +103,7 @@ pub(super) fn resolve(text: &str, path: &Path, label: &str, redactor: Redactor) 
         environment: file.environment.map(|s| s.0),
         asset_name,
         asset,
-        mode: file.schema_validation_mode.unwrap_or_default(),
+        mode,
         inputs,
         csv,
         parquet,
@@ -91,22 +116,71 @@ pub(super) fn resolve(text: &str, path: &Path, label: &str, redactor: Redactor) 
     })
 }
 
-/// Connector references: jobs are self-contained.
-fn refuse_connectors(ctx: &Ctx, file: &JobFile) -> Result<()> {
-    const SOURCE_FIX: &str = "list the input files under source.files and reader options under source.engine.options";
-    const TARGET_FIX: &str =
-        "give the output directory as target.output_base and writer options under target.engine.options";
-    for (key, present, fix) in [
-        ("source_connector", file.source_connector.is_some(), SOURCE_FIX),
-        ("source_connector_path", file.source_connector_path.is_some(), SOURCE_FIX),
-        ("target_connector", file.target_connector.is_some(), TARGET_FIX),
-        ("target_connector_path", file.target_connector_path.is_some(), TARGET_FIX),
-    ] {
-        if present {
-            return Err(ctx.error(format!("{key} is not supported by dativo: jobs are self-contained; {fix}")));
+/// Load the connector recipes the job names. A recipe's keys are checked as strictly as the
+/// job's (unknown keys are errors naming the recipe file and line).
+fn recipes(ctx: &Ctx, file: &JobFile) -> Result<Recipes> {
+    fn load<O: serde::de::DeserializeOwned>(
+        ctx: &Ctx,
+        key: &str,
+        path: &str,
+        role: &str,
+    ) -> Result<ConnectorRecipe<O>> {
+        let resolved = ctx.path(path);
+        let text = fs::read_to_string(&resolved)
+            .map_err(|e| Error::io(&format!("{}: {key}: cannot read the connector recipe", ctx.label), &resolved, e))?;
+        let label = resolved.display().to_string();
+        crate::yaml::check_limits(&text, &label)?;
+        // The role first: a recipe for the other side has the other side's options.
+        let untyped: ConnectorRecipe<serde::de::IgnoredAny> = config::from_yaml(&text, &label)?;
+        if let Some(roles) = &untyped.roles {
+            if !roles.iter().any(|r| r == role) {
+                return Err(Error::Config(format!(
+                    "{}: {key}: the connector {label} serves [{}], not {role}",
+                    ctx.label,
+                    roles.join(", ")
+                )));
+            }
         }
+        config::from_yaml(&text, &label)
     }
-    Ok(())
+    let mut recipes = Recipes::default();
+    if let Some(p) = file.source_connector_path.as_deref().filter(|p| !p.trim().is_empty()) {
+        recipes.source = Some(load(ctx, "source_connector_path", p, "source")?);
+    }
+    if let Some(p) = file.target_connector_path.as_deref().filter(|p| !p.trim().is_empty()) {
+        recipes.target = Some(load(ctx, "target_connector_path", p, "target")?);
+    }
+    Ok(recipes)
+}
+
+/// `source.incremental` with the source recipe's defaults under it. As on the platform, a
+/// recipe alone never turns incremental runs on, and `incremental: {}` turns them off.
+fn incremental_section(file: &JobFile, recipe: Option<&ConnectorRecipe<ReaderOptions>>) -> Option<IncrementalConfig> {
+    let mut inc = file.source.incremental.clone()?;
+    if inc.strategy.is_none() && inc.state_path.is_none() && inc.lookback_days.is_none() && inc.cursor_field.is_none() {
+        return None;
+    }
+    if let Some(defaults) = recipe.and_then(|r| r.incremental.as_ref()) {
+        inc.strategy = inc.strategy.or_else(|| defaults.strategy.clone());
+        inc.lookback_days = inc.lookback_days.or(defaults.lookback_days_default);
+    }
+    Some(inc)
+}
+
+/// Where the Dativo platform keeps a job's state: `$STATE_DIR` (default `.local/state`)
+/// `/<tenant>/<source type>.<object>.state.json`, so that a switched job finds it.
+fn platform_state_path(file: &JobFile, recipe: Option<&ConnectorRecipe<ReaderOptions>>) -> String {
+    let dir = std::env::var("STATE_DIR").ok().filter(|d| !d.is_empty()).unwrap_or_else(|| ".local/state".into());
+    let tenant = file.tenant_id.as_ref().map_or("default", |t| t.0.as_str());
+    let kind = file.source.kind.as_deref().or(recipe.and_then(|r| r.kind.as_deref())).unwrap_or("csv");
+    let object = file
+        .source
+        .files
+        .as_deref()
+        .and_then(|f| f.first())
+        .and_then(|f| f.object.as_ref())
+        .map_or("default", |o| o.0.as_str());
+    format!("{dir}/{tenant}/{kind}.{object}.state.json")
 }
 
 /// `source.custom_reader` and `target.custom_writer`, with their pins (configs come last).
@@ -125,6 +199,19 @@ fn plugin_uses(ctx: &Ctx, file: &JobFile) -> Result<(Option<PluginUse>, Option<P
 /// Platform keys dativo cannot serve. A plugin gets its section as its config, so under a
 /// plugin they are the plugin's business, not errors.
 fn refuse_unsupported(ctx: &Ctx, file: &JobFile, reader_plugin: bool, writer_plugin: bool) -> Result<()> {
+    if file.catalog.is_some() {
+        return Err(ctx.error(
+            "catalog is not supported yet: dativo does not push lineage or metadata to a data catalog \
+             (OpenMetadata, Glue, Unity, Nessie); remove the block to write the same data without it",
+        ));
+    }
+    if file.plugins.as_ref().is_some_and(|p| p.sandbox.is_some()) {
+        return Err(ctx.error(
+            "plugins.sandbox is not supported: dativo runs plugins in its own process, without a container; \
+             remove the block and restrict plugins instead with custom_reader_sha256 / custom_writer_sha256, \
+             DATIVO_PLUGIN_DIR and `dativo run --mode cloud`",
+        ));
+    }
     if let Some(key) = file.source.platform_keys().first().filter(|_| !reader_plugin) {
         return Err(ctx.error(format!(
             "source.{key} is not supported by dativo: it reads local CSV files only; list them under source.files"
@@ -142,10 +229,19 @@ fn refuse_unsupported(ctx: &Ctx, file: &JobFile, reader_plugin: bool, writer_plu
 
 /// `source.type` and `source.files`: every listed file exists and is a file. Under a reader
 /// plugin what `files` name is the plugin's business (they reach it in its config).
-fn source_files(ctx: &Ctx, source: &SourceConfig, reader_plugin: bool) -> Result<Vec<InputFile>> {
-    let kind = source.kind.as_deref().unwrap_or("csv");
+fn source_files(
+    ctx: &Ctx,
+    source: &SourceConfig,
+    recipe: Option<&ConnectorRecipe<ReaderOptions>>,
+    reader_plugin: bool,
+) -> Result<Vec<InputFile>> {
+    let kind = source.kind.as_deref().or(recipe.and_then(|r| r.kind.as_deref())).unwrap_or("csv");
     if !kind.eq_ignore_ascii_case("csv") && !reader_plugin {
-        return Err(ctx.error(format!("source.type '{kind}' is not supported: dativo reads CSV files (type: csv)")));
+        let from = if source.kind.is_none() { " (from source_connector_path)" } else { "" };
+        return Err(ctx.error(format!(
+            "source.type '{kind}'{from} is not supported: dativo reads CSV files (type: csv); other sources \
+             need a reader plugin (source.custom_reader)"
+        )));
     }
     let files = source.files.as_deref().unwrap_or_default();
     if files.is_empty() && !reader_plugin {
@@ -173,21 +269,45 @@ fn source_files(ctx: &Ctx, source: &SourceConfig, reader_plugin: bool) -> Result
             }
         }
         let id = f.id.as_ref().or(f.object.as_ref()).map(|s| s.0.clone());
-        inputs.push(InputFile { path: resolved, id });
+        let platform_key = f.id.as_ref().map_or_else(|| f.path.clone(), |id| id.0.clone());
+        inputs.push(InputFile { path: resolved, id, platform_key });
     }
     Ok(inputs)
 }
 
 /// `target`: the output directory and the Parquet writer's options. A custom writer's engine
 /// options are its own (they reach it in its config).
-fn target(ctx: &Ctx, target: &TargetConfig, writer_plugin: bool) -> Result<(PathBuf, ParquetOptions)> {
-    let kind = target.kind.as_deref().unwrap_or("local");
+fn target(
+    ctx: &Ctx,
+    target: &TargetConfig,
+    recipe: Option<&ConnectorRecipe<WriterOptions>>,
+    writer_plugin: bool,
+) -> Result<(PathBuf, ParquetOptions)> {
+    let kind = target.kind.as_deref().or(recipe.and_then(|r| r.kind.as_deref())).unwrap_or("local");
     if !kind.eq_ignore_ascii_case("local") && !writer_plugin {
+        let from = if target.kind.is_none() { " (from target_connector_path)" } else { "" };
         return Err(ctx.error(format!(
-            "target.type '{kind}' is not supported: dativo writes Parquet files to a local directory (type: local)"
+            "target.type '{kind}'{from} is not supported yet: dativo writes Parquet files to a local directory; \
+             set target.type: local and target.output_base, or use a writer plugin (target.custom_writer)"
         )));
     }
-    let format = target.file_format.as_deref().unwrap_or("parquet");
+    if let Some(recipe) = recipe.filter(|_| !writer_plugin) {
+        if let Some(columns) = recipe.partitioning_default.as_ref().filter(|c| !c.is_empty()) {
+            if target.partitioning.is_none() {
+                return Err(ctx.error(format!(
+                    "target.partitioning [{}] (partitioning_default of target_connector_path) is not supported yet: \
+                     dativo writes one unpartitioned folder; set target.partitioning: [] to write it unpartitioned",
+                    columns.join(", ")
+                )));
+            }
+        }
+        if recipe.catalog.is_some() {
+            return Err(ctx.error(
+                "the target connector recipe sets a catalog, which dativo does not support yet; use a recipe without one",
+            ));
+        }
+    }
+    let format = target.file_format.as_deref().or(recipe.and_then(|r| r.file_format.as_deref())).unwrap_or("parquet");
     if !format.eq_ignore_ascii_case("parquet") && !writer_plugin {
         return Err(ctx.error(format!("target.file_format '{format}' is not supported: dativo writes parquet")));
     }
@@ -199,7 +319,13 @@ fn target(ctx: &Ctx, target: &TargetConfig, writer_plugin: bool) -> Result<(Path
         return Err(ctx.error(format!("target.output_base: {} is a file, not a directory", output_dir.display())));
     }
     let writer = match writer_plugin {
-        false => config::engine_options::<WriterOptions>(ctx.text, ctx.label, "target")?.unwrap_or_default(),
+        false => {
+            let job = config::engine_options::<WriterOptions>(ctx.text, ctx.label, "target")?.unwrap_or_default();
+            match recipe.and_then(|r| r.default_engine.as_ref()).and_then(|e| e.options.clone()) {
+                Some(defaults) => job.flattened().or(defaults.flattened()),
+                None => job,
+            }
+        }
         true => WriterOptions::default(),
     };
     let mut parquet = parquet_options(&writer).map_err(|m| ctx.error(format!("target.engine.options.{m}")))?;
@@ -215,9 +341,20 @@ fn target(ctx: &Ctx, target: &TargetConfig, writer_plugin: bool) -> Result<(Path
 
 /// `source.engine.options`: the CSV reader's options, and whether they pin column types. A
 /// reader plugin's options are its own.
-fn reader(ctx: &Ctx, reader_plugin: bool, output_dir: &Path) -> Result<(CsvOptions, bool)> {
+fn reader(
+    ctx: &Ctx,
+    recipe: Option<&ConnectorRecipe<ReaderOptions>>,
+    reader_plugin: bool,
+    output_dir: &Path,
+) -> Result<(CsvOptions, bool)> {
     let reader = match reader_plugin {
-        false => config::engine_options::<ReaderOptions>(ctx.text, ctx.label, "source")?.unwrap_or_default(),
+        false => {
+            let job = config::engine_options::<ReaderOptions>(ctx.text, ctx.label, "source")?.unwrap_or_default();
+            match recipe.and_then(|r| r.default_engine.as_ref()).and_then(|e| e.options.clone()) {
+                Some(defaults) => job.flattened().or(defaults.flattened()),
+                None => job.flattened(),
+            }
+        }
         true => ReaderOptions::default(),
     };
     let mut csv = csv_options(&reader).map_err(|m| ctx.error(format!("source.engine.options.{m}")))?;
@@ -259,6 +396,29 @@ fn asset(ctx: &Ctx, asset_path: &Option<String>, asset: Option<AssetRef>) -> Res
         (None, Some(AssetRef::Name(n))) => (None, Some(n)),
         (None, None) => (None, None),
     })
+}
+
+/// What an asset's `target:` declares: served, or refused with what to do; never ignored.
+fn refuse_asset_target(ctx: &Ctx, asset: &Asset, writer_plugin: bool) -> Result<()> {
+    if writer_plugin {
+        return Ok(()); // the writer plugin gets the asset and decides
+    }
+    let format = asset.target.file_format.as_deref().unwrap_or("parquet");
+    if !format.eq_ignore_ascii_case("parquet") {
+        return Err(ctx.error(format!(
+            "the asset {} asks for target.file_format '{format}'; dativo writes parquet",
+            asset.origin
+        )));
+    }
+    if let Some(columns) = asset.target.partitioning.as_ref().filter(|c| !c.is_empty()) {
+        return Err(ctx.error(format!(
+            "the asset {} declares target.partitioning [{}], which dativo does not support yet (it writes one \
+             unpartitioned folder); remove it from the asset to write unpartitioned",
+            asset.origin,
+            columns.join(", ")
+        )));
+    }
+    Ok(())
 }
 
 /// `logging.level`.

@@ -58,7 +58,10 @@ fn minimal_job_and_defaults() {
     let f = Folder::new();
     let job = f.load(MINIMAL).unwrap();
     assert_eq!(job.path, f.job_path());
-    assert_eq!(job.inputs, [InputFile { path: f.dir.path().join("data/a.csv"), id: None }]);
+    assert_eq!(
+        job.inputs,
+        [InputFile { path: f.dir.path().join("data/a.csv"), id: None, platform_key: "data/a.csv".into() }]
+    );
     assert_eq!(job.output_dir, f.dir.path().join("out"));
     assert!(job.asset.is_none() && job.asset_name.is_none() && job.tenant_id.is_none());
     assert_eq!(job.mode, ValidationMode::Strict);
@@ -341,21 +344,19 @@ fn required_sections_and_files() {
 fn not_supported_keys() {
     let f = Folder::new();
     let cases = [
-        ("source_connector: stripe\n", "source_connector is not supported by dativo: jobs are self-contained"),
-        (
-            "source_connector_path: c.yaml\n",
-            "source_connector_path is not supported by dativo: jobs are self-contained",
-        ),
-        ("target_connector: iceberg\n", "target_connector is not supported by dativo: jobs are self-contained"),
-        (
-            "target_connector_path: t.yaml\n",
-            "target_connector_path is not supported by dativo: jobs are self-contained",
-        ),
+        ("catalog: {type: openmetadata}\n", "catalog is not supported yet: dativo does not push lineage"),
+        ("plugins: {sandbox: {enabled: true}}\n", "plugins.sandbox is not supported: dativo runs plugins in its own"),
     ];
     for (extra, want) in cases {
         let e = f.err(&format!("{extra}{MINIMAL}"));
         assert!(e.starts_with(want), "{e}");
     }
+    // Connector names alone are informational; a recipe path must name a readable recipe.
+    assert!(f.load(&format!("source_connector: csv\ntarget_connector: local\n{MINIMAL}")).is_ok());
+    let e = f.err(&format!("source_connector_path: missing.yaml\n{MINIMAL}"));
+    assert!(e.contains("source_connector_path: cannot read the connector recipe"), "{e}");
+    // `plugins:` without a sandbox is fine.
+    assert!(f.load(&format!("plugins: {{}}\n{MINIMAL}")).is_ok());
     let src =
         |extra: &str| format!("source:\n  files: [{{path: data/a.csv}}]\n  {extra}\ntarget:\n  output_base: out\n");
     assert!(f
@@ -368,10 +369,14 @@ fn not_supported_keys() {
     assert!(f.err(&src("type: postgres")).starts_with("source.type 'postgres' is not supported"));
     let tgt =
         |extra: &str| format!("source:\n  files: [{{path: data/a.csv}}]\ntarget:\n  output_base: out\n  {extra}\n");
-    for key in ["partitioning", "catalog", "warehouse", "branch", "connection"] {
-        let e = f.err(&tgt(&format!("{key}: x")));
+    for (key, value) in
+        [("partitioning", "[x]"), ("catalog", "x"), ("warehouse", "x"), ("branch", "x"), ("connection", "x")]
+    {
+        let e = f.err(&tgt(&format!("{key}: {value}")));
         assert!(e.starts_with(&format!("target.{key} is not supported yet: ")), "{e}");
     }
+    // An empty partition list is an unpartitioned folder, which dativo writes.
+    assert!(f.load(&tgt("partitioning: []")).is_ok());
     assert!(f.err(&tgt("type: s3")).starts_with("target.type 's3' is not supported"));
     assert!(f.err(&tgt("type: iceberg")).starts_with("target.type 'iceberg' is not supported"));
     assert!(f.err(&tgt("file_format: csv")).starts_with("target.file_format 'csv' is not supported"));

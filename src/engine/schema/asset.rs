@@ -9,9 +9,10 @@
 //!     - {name: id, type: integer, required: true}
 //! ```
 //! or the same keys at the top level (ODCS style), next to metadata keys such as `$schema`,
-//! `apiVersion`, `kind`, `id`, `status`, `domain`, `dataProduct`, `tenant`, `description`,
-//! `tags`, `source_type`, `object`, `target`, `data_quality`, `team`, `compliance`,
-//! `change_management`, `finops`, which are accepted and ignored.
+//! `apiVersion`, `kind`, `id`, `status`, `tenant`, `description`, `tags`, `source_type`,
+//! `object`, `data_quality`, `team`, `compliance`, `change_management`, `finops`, which are
+//! accepted and ignored. `domain`, `dataProduct` and `target` (`file_format`, `partitioning`,
+//! `mode`) are read: the job uses them or refuses what it cannot serve.
 
 use std::path::Path;
 
@@ -88,6 +89,11 @@ pub struct Asset {
     pub name: String,
     pub version: Option<String>,
     pub fields: Vec<AssetField>,
+    /// The asset's `target:` section (Dativo extension): how its table is stored.
+    pub target: AssetTarget,
+    /// `domain` and `dataProduct` (ODCS): where the platform puts the table in a lake.
+    pub domain: Option<String>,
+    pub data_product: Option<String>,
     /// Where the asset came from (its file, or `inline asset in <job>`), for error messages.
     pub origin: String,
 }
@@ -168,10 +174,10 @@ pub struct AssetDoc {
     _id: Option<IgnoredAny>,
     #[serde(default, rename = "status")]
     _status: Option<IgnoredAny>,
-    #[serde(default, rename = "domain")]
-    _domain: Option<IgnoredAny>,
+    #[serde(default)]
+    domain: Option<Scalar>,
     #[serde(default, rename = "dataProduct")]
-    _data_product: Option<IgnoredAny>,
+    data_product: Option<Scalar>,
     #[serde(default, rename = "tenant")]
     _tenant: Option<IgnoredAny>,
     #[serde(default, rename = "description")]
@@ -182,8 +188,8 @@ pub struct AssetDoc {
     _source_type: Option<IgnoredAny>,
     #[serde(default, rename = "object")]
     _object: Option<IgnoredAny>,
-    #[serde(default, rename = "target")]
-    _target: Option<IgnoredAny>,
+    #[serde(default)]
+    target: Option<AssetTarget>,
     #[serde(default, rename = "data_quality")]
     _data_quality: Option<IgnoredAny>,
     #[serde(default, rename = "team")]
@@ -194,6 +200,21 @@ pub struct AssetDoc {
     _change_management: Option<IgnoredAny>,
     #[serde(default, rename = "finops")]
     _finops: Option<IgnoredAny>,
+}
+
+/// An asset's `target:` (Dativo extension). Every key is read: the job refuses what it cannot
+/// serve, so that nothing an asset declares is silently ignored.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssetTarget {
+    #[serde(default)]
+    pub file_format: Option<String>,
+    /// Hive partition columns (e.g. `[ingest_date]`).
+    #[serde(default)]
+    pub partitioning: Option<Vec<String>>,
+    /// The schema validation mode the asset asks for; the job's `schema_validation_mode` wins.
+    #[serde(default)]
+    pub mode: Option<super::ValidationMode>,
 }
 
 /// One entry of `schema:` as written.
@@ -267,7 +288,15 @@ impl AssetDoc {
             };
             fields.push(AssetField { name: f.name, type_name: f.type_name, data_type, required: f.required });
         }
-        Ok(Asset { name, version: body.version.map(|v| v.0), fields, origin: origin.to_string() })
+        Ok(Asset {
+            name,
+            version: body.version.map(|v| v.0),
+            fields,
+            target: body.target.unwrap_or_default(),
+            domain: body.domain.map(|v| v.0),
+            data_product: body.data_product.map(|v| v.0),
+            origin: origin.to_string(),
+        })
     }
 }
 
