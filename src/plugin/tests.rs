@@ -296,7 +296,7 @@ fn load_policy_is_checked_before_any_code_runs() {
 
     let policy = LoadPolicy { sha256: Some(actual.to_uppercase()), allow_dir: Some(dir.path().into()) };
     let e = Plugin::load(&spec, &policy).unwrap_err().to_string();
-    assert!(e.contains("cannot load the library"), "{e}");
+    assert!(e.contains("is not a shared library"), "{e}");
 
     let e = Plugin::load(&PluginSpec::parse("missing/libnope.so").unwrap(), &LoadPolicy::default()).unwrap_err();
     assert!(e.to_string().contains("plugin missing/libnope.so: cannot open the library"), "{e}");

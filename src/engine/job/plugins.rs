@@ -80,6 +80,16 @@ pub trait LoadedPlugin: Send {
     fn abi_version(&self) -> u32;
     /// A reader plugin's data for `config_json`. The stream may outlive `self`.
     fn open_reader(&mut self, config_json: &str) -> Result<Box<dyn RecordBatchReader + Send>>;
+    /// The same, told the schema the job expects (its asset's), for plugins whose data is not
+    /// typed by themselves (the legacy JSON ABI's records). By default the plugin is not told.
+    fn open_reader_with_schema(
+        &mut self,
+        config_json: &str,
+        expected: Option<SchemaRef>,
+    ) -> Result<Box<dyn RecordBatchReader + Send>> {
+        let _ = expected;
+        self.open_reader(config_json)
+    }
     /// Hand `input` to a writer plugin; the files it committed once it has read all of it.
     fn write(&mut self, config_json: &str, input: Box<dyn RecordBatchReader + Send>) -> Result<Vec<CommittedFile>>;
 }
@@ -197,7 +207,8 @@ impl Job {
     ) -> Result<RunReport> {
         let start = Instant::now();
         let mut reader = self.load_plugin(plugin, PluginKind::Reader)?;
-        let stream = reader.open_reader(&plugin.config.to_string())?;
+        let expected = self.asset.as_ref().map(|asset| asset.output_schema(self.mode));
+        let stream = reader.open_reader_with_schema(&plugin.config.to_string(), expected)?;
         let conform = match &self.asset {
             Some(asset) => Some(Conform::new(&stream.schema(), asset.output_schema(self.mode))?),
             None => None,
