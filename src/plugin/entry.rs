@@ -149,7 +149,14 @@ impl Exports {
             match (reader_set && self.is_function("create_reader"), writer_set && self.is_function("create_writer")) {
                 (true, false) => return Ok(legacy(PluginKind::Reader, "create_reader")),
                 (false, true) => return Ok(legacy(PluginKind::Writer, "create_writer")),
-                _ => {}
+                (true, true) => {
+                    return Err(format!(
+                        "the spec names no symbol and the library has no '{symbol}', but exports the legacy functions \
+                         of both a reader and a writer; name one: lib.so:create_reader or lib.so:create_writer; {}",
+                        self.found()
+                    ))
+                }
+                (false, false) => {}
             }
         }
         if self.get(symbol).is_none() {
