@@ -639,3 +639,54 @@ fn a_file_that_is_not_elf_is_a_clear_error() {
     let out = plugin_info(&format!("{}:create_reader", fake.display()));
     assert_fails_with(&out, &["libfake.so", "is not a shared library", "ELF magic", "#!/bin/sh"]);
 }
+
+#[test]
+fn the_c_api_loads_a_legacy_spec_and_streams_its_batches() {
+    use dativo::plugin::{
+        dativo_plugin_abi_version, dativo_plugin_free, dativo_plugin_kind, dativo_plugin_load,
+        dativo_plugin_open_reader,
+    };
+    use std::ffi::CString;
+    let setup = Setup::new();
+    let spec = CString::new(format!("{}:create_reader", reader())).unwrap();
+    let config = CString::new(
+        serde_json::json!({"files": [{"path": setup.path("orders.csv").display().to_string()}]}).to_string(),
+    )
+    .unwrap();
+    unsafe {
+        let mut plugin = std::ptr::null_mut();
+        let mut error = dativo::DativoError::default();
+        assert_eq!(
+            dativo_plugin_load(spec.as_ptr(), std::ptr::null(), &mut plugin, &mut error),
+            dativo::DATIVO_STATUS_OK
+        );
+        assert_eq!(dativo_plugin_abi_version(plugin), 0);
+        assert_eq!(dativo_plugin_kind(plugin), dativo::plugin_abi::DATIVO_PLUGIN_READER);
+        let mut stream = dativo::ArrowArrayStream::empty();
+        assert_eq!(
+            dativo_plugin_open_reader(plugin, config.as_ptr(), &mut stream, &mut error),
+            dativo::DATIVO_STATUS_OK
+        );
+        let mut imported = dativo::stream::ImportedStream::take(&mut stream, "stream").unwrap();
+        let mut batches = Vec::new();
+        while let Some(batch) = imported.next_batch() {
+            batches.push(batch.unwrap());
+        }
+        // No asset here: the plugin's values are text, so the columns are strings.
+        assert_eq!(batches[0].schema().field_with_name("order_id").unwrap().data_type(), &DataType::Utf8);
+        assert_eq!(common::rows(&batches).len(), orders_as_builtin_reads_them(&setup).len());
+        dativo_plugin_free(plugin);
+
+        let puts = CString::new(format!("{}:puts", libc_path().unwrap_or_else(|| "/lib/libc.so.6".into()))).unwrap();
+        let mut plugin = std::ptr::null_mut();
+        let mut error = dativo::DativoError::default();
+        assert_ne!(
+            dativo_plugin_load(puts.as_ptr(), std::ptr::null(), &mut plugin, &mut error),
+            dativo::DATIVO_STATUS_OK
+        );
+        assert!(plugin.is_null());
+        let message = std::ffi::CStr::from_ptr(error.message).to_string_lossy().into_owned();
+        assert!(message.contains("'puts'") || message.contains("cannot open"), "{message}");
+        (error.release.unwrap())(&mut error);
+    }
+}
