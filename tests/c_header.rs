@@ -40,9 +40,9 @@ fn version_macros() -> String {
          #else\n\
          #define DATIVO_PLUGIN_EXPORT DATIVO_PLUGIN_EXTERN_C __attribute__((visibility(\"default\")))\n\
          #endif\n\
-         #define DATIVO_PLUGIN_ENTRY_TAG(symbol) \\\n  \
-         DATIVO_PLUGIN_EXPORT const char dativo_plugin_abi_##symbol[sizeof(DATIVO_PLUGIN_ABI_MAGIC)] = \\\n      \
-         DATIVO_PLUGIN_ABI_MAGIC\n"
+         /* One line: bindings/python reads this header without a preprocessor. */\n\
+         #define DATIVO_PLUGIN_ENTRY_TAG(symbol) DATIVO_PLUGIN_EXPORT const char \
+         dativo_plugin_abi_##symbol[sizeof(DATIVO_PLUGIN_ABI_MAGIC)] = DATIVO_PLUGIN_ABI_MAGIC\n"
     )
 }
 

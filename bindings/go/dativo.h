@@ -54,9 +54,8 @@
 #else
 #define DATIVO_PLUGIN_EXPORT DATIVO_PLUGIN_EXTERN_C __attribute__((visibility("default")))
 #endif
-#define DATIVO_PLUGIN_ENTRY_TAG(symbol) \
-  DATIVO_PLUGIN_EXPORT const char dativo_plugin_abi_##symbol[sizeof(DATIVO_PLUGIN_ABI_MAGIC)] = \
-      DATIVO_PLUGIN_ABI_MAGIC
+/* One line: bindings/python reads this header without a preprocessor. */
+#define DATIVO_PLUGIN_ENTRY_TAG(symbol) DATIVO_PLUGIN_EXPORT const char dativo_plugin_abi_##symbol[sizeof(DATIVO_PLUGIN_ABI_MAGIC)] = DATIVO_PLUGIN_ABI_MAGIC
 
 
 // The newest plugin ABI version this library speaks (as a host, and through the Rust SDK).
