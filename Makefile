@@ -14,6 +14,10 @@
 #                docs/comparison.png), then reading through C, Go and Python vs Rust
 #                (benches/read_overhead/run) and through plugins (benches/plugins/run)
 #   make perf-quick   release CLI vs DuckDB only, nothing written (benches/perf.sh)
+#   make install-rust  what the Dativo platform's plugin guide runs: install the Rust toolchain
+#                (rustup) when cargo is missing, then build the release plugins its job files
+#                name (target/release/lib{csv_reader,parquet_writer}_plugin.so, also reachable
+#                as examples/plugins/rust/target/release/...)
 #   make header  regenerate include/dativo.h from src/ffi/ and src/abi/ (cbindgen) and its copy in bindings/go
 #                (a Go module cannot include files outside its folder); commit the result
 
@@ -34,7 +38,7 @@ NPROC := $(shell nproc 2>/dev/null || sysctl -n hw.ncpu 2>/dev/null || echo 2)
 DEMO_JOB := examples/jobs/quickstart.yaml
 DEMO_OUT := out/quickstart
 
-.PHONY: demo test bench perf perf-quick header
+.PHONY: demo test bench perf perf-quick header install-rust
 
 demo:
 	$(CARGO) build
@@ -79,3 +83,21 @@ perf-quick:
 header:
 	DATIVO_UPDATE_HEADER=1 $(CARGO) test -p dativo-ffi --test c_header
 	cp include/dativo.h include/dativo_arrow.h bindings/go/
+
+# The Dativo platform's examples/plugins/rust/Makefile has `install-rust` (rustup's installer)
+# followed by `make build-release`; its guide and job files then name
+# examples/plugins/rust/target/release/libcsv_reader_plugin.so:create_reader and
+# libparquet_writer_plugin.so:create_writer. This does both steps, and links the workspace's
+# target/ folder (where dativo builds the plugins) under examples/plugins/rust so those
+# paths work from the repository root as they did in the platform.
+install-rust:
+	@if ! command -v $(CARGO) >/dev/null 2>&1 && [ ! -x "$$HOME/.cargo/bin/cargo" ]; then \
+	  echo "Installing the Rust toolchain with rustup..."; \
+	  curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y || exit 1; \
+	fi
+	PATH="$$HOME/.cargo/bin:$$PATH" $(MAKE) -C examples/plugins/rust build-release
+	@[ -e examples/plugins/rust/target ] || ln -s ../../../target examples/plugins/rust/target
+	@echo "Built the release plugins:"
+	@echo "  target/release/libcsv_reader_plugin.so:create_reader   (custom_reader)"
+	@echo "  target/release/libparquet_writer_plugin.so:create_writer   (custom_writer)"
+	@echo "(also as examples/plugins/rust/target/release/...; the new ABI: name the library alone)"

@@ -38,6 +38,24 @@
 #define DATIVO_ABI_VERSION 1
 /* The entry symbol of a plugin whose spec names none (`lib.so` rather than `lib.so:symbol`). */
 #define DATIVO_PLUGIN_INIT_SYMBOL "dativo_plugin_init"
+/* A plugin entry `S` proves what it is with a data symbol `dativo_plugin_abi_S` holding
+ * DATIVO_PLUGIN_ABI_MAGIC: the host calls only entries that have it. Write
+ * `DATIVO_PLUGIN_ENTRY_TAG(S);` next to the entry function (S is `dativo_plugin_init` unless
+ * the job names another symbol). */
+#define DATIVO_PLUGIN_ABI_TAG_PREFIX "dativo_plugin_abi_"
+#define DATIVO_PLUGIN_ABI_MAGIC "dativo-plugin-entry-1"
+#ifdef __cplusplus
+#define DATIVO_PLUGIN_EXTERN_C extern "C"
+#else
+#define DATIVO_PLUGIN_EXTERN_C
+#endif
+#if defined(_WIN32)
+#define DATIVO_PLUGIN_EXPORT DATIVO_PLUGIN_EXTERN_C __declspec(dllexport)
+#else
+#define DATIVO_PLUGIN_EXPORT DATIVO_PLUGIN_EXTERN_C __attribute__((visibility("default")))
+#endif
+/* One line: bindings/python reads this header without a preprocessor. */
+#define DATIVO_PLUGIN_ENTRY_TAG(symbol) DATIVO_PLUGIN_EXPORT const char dativo_plugin_abi_##symbol[sizeof(DATIVO_PLUGIN_ABI_MAGIC)] = DATIVO_PLUGIN_ABI_MAGIC
 
 
 // The newest plugin ABI version this library speaks (as a host, and through the Rust SDK).

@@ -4,12 +4,13 @@
 
 use std::path::Path;
 
-use dativo::plugin_abi::DATIVO_PLUGIN_INIT_SYMBOL;
+use dativo::plugin_abi::{DATIVO_PLUGIN_ABI_MAGIC, DATIVO_PLUGIN_ABI_TAG_PREFIX, DATIVO_PLUGIN_INIT_SYMBOL};
 use dativo::version::{ABI_VERSION, VERSION, VERSION_MAJOR, VERSION_MINOR, VERSION_NUMBER, VERSION_PATCH};
 
 /// The version macros, from the constants build.rs derives from Cargo.toml, and the string
 /// constants cbindgen cannot emit.
 fn version_macros() -> String {
+    let magic = std::str::from_utf8(&DATIVO_PLUGIN_ABI_MAGIC[..DATIVO_PLUGIN_ABI_MAGIC.len() - 1]).expect("ASCII");
     format!(
         "\n/* Versions of this header, generated from Cargo.toml. Compare them with\n \
          * dativo_version_number() and dativo_abi_version() at run time. */\n\
@@ -22,7 +23,26 @@ fn version_macros() -> String {
          /* Bumped on every change that breaks existing callers. */\n\
          #define DATIVO_ABI_VERSION {ABI_VERSION}\n\
          /* The entry symbol of a plugin whose spec names none (`lib.so` rather than `lib.so:symbol`). */\n\
-         #define DATIVO_PLUGIN_INIT_SYMBOL \"{DATIVO_PLUGIN_INIT_SYMBOL}\"\n"
+         #define DATIVO_PLUGIN_INIT_SYMBOL \"{DATIVO_PLUGIN_INIT_SYMBOL}\"\n\
+         /* A plugin entry `S` proves what it is with a data symbol `dativo_plugin_abi_S` holding\n \
+         * DATIVO_PLUGIN_ABI_MAGIC: the host calls only entries that have it. Write\n \
+         * `DATIVO_PLUGIN_ENTRY_TAG(S);` next to the entry function (S is `dativo_plugin_init` unless\n \
+         * the job names another symbol). */\n\
+         #define DATIVO_PLUGIN_ABI_TAG_PREFIX \"{DATIVO_PLUGIN_ABI_TAG_PREFIX}\"\n\
+         #define DATIVO_PLUGIN_ABI_MAGIC \"{magic}\"\n\
+         #ifdef __cplusplus\n\
+         #define DATIVO_PLUGIN_EXTERN_C extern \"C\"\n\
+         #else\n\
+         #define DATIVO_PLUGIN_EXTERN_C\n\
+         #endif\n\
+         #if defined(_WIN32)\n\
+         #define DATIVO_PLUGIN_EXPORT DATIVO_PLUGIN_EXTERN_C __declspec(dllexport)\n\
+         #else\n\
+         #define DATIVO_PLUGIN_EXPORT DATIVO_PLUGIN_EXTERN_C __attribute__((visibility(\"default\")))\n\
+         #endif\n\
+         /* One line: bindings/python reads this header without a preprocessor. */\n\
+         #define DATIVO_PLUGIN_ENTRY_TAG(symbol) DATIVO_PLUGIN_EXPORT const char \
+         dativo_plugin_abi_##symbol[sizeof(DATIVO_PLUGIN_ABI_MAGIC)] = DATIVO_PLUGIN_ABI_MAGIC\n"
     )
 }
 

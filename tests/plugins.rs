@@ -524,3 +524,264 @@ fn an_empty_plugin_dir_variable_is_an_error_naming_it() {
     let plain = "source:\n  files: [{path: orders.csv}]\ntarget:\n  output_base: out\n";
     assert_ok(&setup.run("run", plain, &[("DATIVO_PLUGIN_DIR", "")]));
 }
+
+// ------------------------------------------------------------------------------------------
+// The legacy Dativo JSON ABI: the platform's specs, a third-party legacy plugin, and
+// symbols that are no plugin entry at all.
+// ------------------------------------------------------------------------------------------
+
+/// `dativo plugin info SPEC`.
+fn plugin_info(spec: &str) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_dativo"))
+        .args(["plugin", "info", spec])
+        .env_remove("DATIVO_PLUGIN_DIR")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn the_platform_specs_create_reader_and_create_writer_run_through_the_legacy_adapter() {
+    let setup = Setup::new();
+    let job = format!(
+        "source:\n  type: csv\n  custom_reader: \"{}:create_reader\"\n  files: [{{path: orders.csv, id: orders}}]\n  \
+         engine: {{options: {{batch_size: 4, delimiter: \",\"}}}}\nasset_path: orders_asset.yaml\ntarget:\n  \
+         output_base: out\n  custom_writer: \"{}:create_writer\"\n  engine: {{options: {{compression: zstd}}}}\n",
+        reader(),
+        writer()
+    );
+    let out = setup.run("run", &job, &[]);
+    assert_ok(&out);
+    let batches = setup.read_back();
+    // Typed by the asset: the reader's text values were converted by the adapter, the
+    // writer's records by the writer plugin.
+    let schema = batches[0].schema();
+    assert_eq!(schema.field_with_name("order_id").unwrap().data_type(), &DataType::Int64);
+    assert_eq!(schema.field_with_name("amount").unwrap().data_type(), &DataType::Float64);
+    assert_eq!(schema.field_with_name("paid").unwrap().data_type(), &DataType::Boolean);
+    assert!(matches!(schema.field_with_name("ordered_at").unwrap().data_type(), DataType::Timestamp(_, _)));
+    assert_eq!(common::rows(&batches).len(), orders_as_builtin_reads_them(&setup).len());
+    // One file per write_batch call, numbered by the files reported so far.
+    let names: Vec<String> = setup.output_entries();
+    assert!(
+        names.iter().any(|n| n == "part-00000.parquet") && names.iter().any(|n| n == "part-00007.parquet"),
+        "{names:?}"
+    );
+
+    for (spec, kind) in
+        [(format!("{}:create_reader", reader()), "reader"), (format!("{}:create_writer", writer()), "writer")]
+    {
+        let out = plugin_info(&spec);
+        assert_ok(&out);
+        let stdout = text(&out.stdout);
+        assert!(stdout.contains(&format!("kind: {kind}\n")), "{stdout}");
+        assert!(stdout.contains("abi_version: 0 (legacy Dativo JSON ABI)\n"), "{stdout}");
+        assert!(stdout.contains(&format!("symbol: create_{kind}\n")), "{stdout}");
+    }
+}
+
+#[test]
+fn the_rust_plugin_example_job_runs_with_the_platform_specs() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let job = repo.join("examples/jobs/rust_plugin_example.yaml");
+    let text_of_job = fs::read_to_string(&job).unwrap();
+    assert!(text_of_job.contains("libcsv_reader_plugin.so:create_reader"));
+    assert!(text_of_job.contains("libparquet_writer_plugin.so:create_writer"));
+    // The job names ../../target/debug/...: run a copy pointing at this build's plugins,
+    // writing into a temporary folder.
+    let setup = Setup::new();
+    let copy = text_of_job
+        .replace("../../target/debug/libcsv_reader_plugin.so", &reader())
+        .replace("../../target/debug/libparquet_writer_plugin.so", &writer())
+        .replace("../data/", "")
+        .replace("../../out/rust_plugin_example", "out");
+    let out = setup.run("run", &copy, &[]);
+    assert_ok(&out);
+    assert_eq!(common::rows(&setup.read_back()).len(), orders_as_builtin_reads_them(&setup).len());
+}
+
+#[test]
+fn a_legacy_reader_error_fails_the_job_with_its_message_and_is_not_the_end_of_the_data() {
+    let setup = Setup::new();
+    let job = format!(
+        "source:\n  custom_reader: \"{}:create_reader\"\n  files: [{{path: bad_quantity.csv}}]\n  \
+         engine: {{options: {{batch_size: 2, column_types: {{quantity: integer}}}}}}\ntarget:\n  output_base: out\n",
+        reader()
+    );
+    let out = setup.run("run", &job, &[]);
+    assert_fails_with(&out, &["plugin 'csv_reader_plugin'", "bad_quantity.csv:5", "quantity", "\"two\""]);
+    assert!(setup.parquet_files().is_empty());
+
+    // A missing file: create_reader's own reason.
+    let job = format!(
+        "source:\n  custom_reader: \"{}:create_reader\"\n  files: [{{path: missing.csv}}]\ntarget:\n  output_base: out\n",
+        reader()
+    );
+    assert_fails_with(&setup.run("run", &job, &[]), &["plugin 'csv_reader_plugin'", "missing.csv"]);
+}
+
+/// Build tests/legacy_plugin/third_party.c into `dir` with cc.
+fn third_party_plugin(dir: &Path) -> PathBuf {
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/legacy_plugin/third_party.c");
+    let library = dir.join("libthird_party.so");
+    let status = Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".into()))
+        .args(["-shared", "-fPIC", "-o"])
+        .arg(&library)
+        .arg(&source)
+        .status()
+        .expect("a C compiler (cc) builds the third-party legacy plugin");
+    assert!(status.success(), "cc failed on {}", source.display());
+    library
+}
+
+#[test]
+fn a_third_party_legacy_plugin_reads_and_writes_through_the_adapter() {
+    let setup = Setup::new();
+    let library = third_party_plugin(setup.dir.path());
+    // Reader, no asset: types inferred from the JSON values (int, string, double, boolean).
+    let job = format!(
+        "source:\n  custom_reader: \"{}:create_reader\"\n  connection: {{rows: 5}}\ntarget:\n  output_base: out\n",
+        library.display()
+    );
+    let out = setup.run("run", &job, &[]);
+    assert_ok(&out);
+    let batches = setup.read_back();
+    let schema = batches[0].schema();
+    let types: Vec<(&str, &DataType)> = schema.fields().iter().map(|f| (f.name().as_str(), f.data_type())).collect();
+    assert_eq!(
+        types,
+        [
+            ("id", &DataType::Int64),
+            ("name", &DataType::Utf8),
+            ("score", &DataType::Float64),
+            ("active", &DataType::Boolean)
+        ]
+    );
+    assert_eq!(common::rows(&batches).len(), 5);
+
+    // An error said only on stderr, with NULL: the job fails with it (not 2 rows and success).
+    fs::remove_dir_all(setup.path("out")).unwrap();
+    let job = format!(
+        "source:\n  custom_reader: \"{}:create_reader\"\n  connection: {{rows: 5, fail_at: 3}}\ntarget:\n  \
+         output_base: out\n",
+        library.display()
+    );
+    let out = setup.run("run", &job, &[]);
+    assert_fails_with(&out, &["plugin 'third_party'", "record 3 is corrupt"]);
+    assert!(setup.parquet_files().is_empty());
+    let job = format!(
+        "source:\n  custom_reader: \"{}:create_reader\"\n  connection: {{mode: broken}}\ntarget:\n  output_base: out\n",
+        library.display()
+    );
+    assert_fails_with(&setup.run("run", &job, &[]), &["create_reader failed", "broken config"]);
+
+    // Writer: the built-in reader's rows as records JSON, one write_batch per batch.
+    let job = format!(
+        "source:\n  files: [{{path: orders.csv}}]\nasset_path: orders_asset.yaml\ntarget:\n  output_base: out\n  \
+         custom_writer: \"{}:create_writer\"\n",
+        library.display()
+    );
+    let out = setup.run("run", &job, &[]);
+    assert_ok(&out);
+    let lines = fs::read_to_string(setup.path("out/records.jsonl")).unwrap();
+    let mut records = 0;
+    for line in lines.lines() {
+        let request: serde_json::Value = serde_json::from_str(line).unwrap();
+        let batch = request["records"].as_array().unwrap();
+        records += batch.len();
+        assert_eq!(batch[0]["order_id"], 1001);
+        assert_eq!(batch[0]["paid"], true);
+        assert_eq!(batch[0]["ordered_at"], "2024-03-01T09:14:05Z");
+        assert!(request["file_counter"].is_u64());
+    }
+    assert_eq!(records, orders_as_builtin_reads_them(&setup).len());
+
+    // Both legacy sets and no symbol named: which one is meant cannot be told.
+    assert_fails_with(&plugin_info(&library.display().to_string()), &["both a reader and a writer"]);
+}
+
+/// The C library this test process runs on (glibc), by path.
+fn libc_path() -> Option<String> {
+    let maps = fs::read_to_string("/proc/self/maps").ok()?;
+    maps.lines().filter_map(|l| l.split_whitespace().nth(5)).find(|p| p.contains("/libc.so")).map(str::to_string)
+}
+
+#[test]
+fn libc_puts_is_a_clear_error_not_a_crash() {
+    let Some(libc) = libc_path() else { return };
+    let out = plugin_info(&format!("{libc}:puts"));
+    assert_fails_with(
+        &out,
+        &[
+            "'puts' is not a dativo plugin entry, so it is not called",
+            "dativo_plugin_abi_puts",
+            "legacy Dativo functions: none",
+        ],
+    );
+    // In a job too, and by its bare name (which is no file here).
+    let setup = Setup::new();
+    let job = format!("source:\n  custom_reader: \"{libc}:puts\"\ntarget:\n  output_base: out\n");
+    assert_fails_with(&setup.run("run", &job, &[]), &["'puts' is not a dativo plugin entry"]);
+    assert_fails_with(&plugin_info("libc.so.6:puts"), &["libc.so.6", "cannot open the library"]);
+    // A new-ABI name without its tag is not called either.
+    assert_fails_with(&plugin_info(&format!("{libc}:abort")), &["'abort' is not a dativo plugin entry"]);
+}
+
+#[test]
+fn a_file_that_is_not_elf_is_a_clear_error() {
+    let setup = Setup::new();
+    let fake = setup.path("libfake.so");
+    fs::write(&fake, "#!/bin/sh\necho not a library\n").unwrap();
+    let out = plugin_info(&format!("{}:create_reader", fake.display()));
+    assert_fails_with(&out, &["libfake.so", "not an ELF shared library", "#!/b"]);
+}
+
+#[test]
+fn the_c_api_loads_a_legacy_spec_and_streams_its_batches() {
+    use dativo::plugin::{
+        dativo_plugin_abi_version, dativo_plugin_free, dativo_plugin_kind, dativo_plugin_load,
+        dativo_plugin_open_reader,
+    };
+    use std::ffi::CString;
+    let setup = Setup::new();
+    let spec = CString::new(format!("{}:create_reader", reader())).unwrap();
+    let config = CString::new(
+        serde_json::json!({"files": [{"path": setup.path("orders.csv").display().to_string()}]}).to_string(),
+    )
+    .unwrap();
+    unsafe {
+        let mut plugin = std::ptr::null_mut();
+        let mut error = dativo::DativoError::default();
+        assert_eq!(
+            dativo_plugin_load(spec.as_ptr(), std::ptr::null(), &mut plugin, &mut error),
+            dativo::DATIVO_STATUS_OK
+        );
+        assert_eq!(dativo_plugin_abi_version(plugin), 0);
+        assert_eq!(dativo_plugin_kind(plugin), dativo::plugin_abi::DATIVO_PLUGIN_READER);
+        let mut stream = dativo::ArrowArrayStream::empty();
+        assert_eq!(
+            dativo_plugin_open_reader(plugin, config.as_ptr(), &mut stream, &mut error),
+            dativo::DATIVO_STATUS_OK
+        );
+        let mut imported = dativo::stream::ImportedStream::take(&mut stream, "stream").unwrap();
+        let mut batches = Vec::new();
+        while let Some(batch) = imported.next_batch() {
+            batches.push(batch.unwrap());
+        }
+        // No asset here: the plugin's values are text, so the columns are strings.
+        assert_eq!(batches[0].schema().field_with_name("order_id").unwrap().data_type(), &DataType::Utf8);
+        assert_eq!(common::rows(&batches).len(), orders_as_builtin_reads_them(&setup).len());
+        dativo_plugin_free(plugin);
+
+        let puts = CString::new(format!("{}:puts", libc_path().unwrap_or_else(|| "/lib/libc.so.6".into()))).unwrap();
+        let mut plugin = std::ptr::null_mut();
+        let mut error = dativo::DativoError::default();
+        assert_ne!(
+            dativo_plugin_load(puts.as_ptr(), std::ptr::null(), &mut plugin, &mut error),
+            dativo::DATIVO_STATUS_OK
+        );
+        assert!(plugin.is_null());
+        let message = std::ffi::CStr::from_ptr(error.message).to_string_lossy().into_owned();
+        assert!(message.contains("'puts'") || message.contains("cannot open"), "{message}");
+        (error.release.unwrap())(&mut error);
+    }
+}

@@ -35,6 +35,18 @@ pub const DATIVO_PLUGIN_WRITER: u32 = 2;
 /// `lib.so:symbol`).
 pub const DATIVO_PLUGIN_INIT_SYMBOL: &str = "dativo_plugin_init";
 
+/// The companion data symbol that proves a symbol is a new-ABI entry: a library whose entry
+/// is `S` also exports the data symbol `dativo_plugin_abi_S` holding
+/// [`DATIVO_PLUGIN_ABI_MAGIC`]. The host calls `S` only when that tag is there, so a spec
+/// naming any other function (`libc.so.6:puts`, a legacy `create_reader`) is never called
+/// with the entry signature. `export_reader!` / `export_writer!` export it; in C,
+/// `DATIVO_PLUGIN_ENTRY_TAG(S);` from dativo.h.
+pub const DATIVO_PLUGIN_ABI_TAG_PREFIX: &str = "dativo_plugin_abi_";
+
+/// The bytes of a new-ABI entry's tag (see [`DATIVO_PLUGIN_ABI_TAG_PREFIX`]), NUL included:
+/// `DATIVO_PLUGIN_ABI_MAGIC` in dativo.h.
+pub const DATIVO_PLUGIN_ABI_MAGIC: [u8; 22] = *b"dativo-plugin-entry-1\0";
+
 /// Where a writer plugin reports each file it committed. Owned by the host; valid during
 /// the `write` call only.
 #[repr(C)]

@@ -314,9 +314,9 @@ fn plugin_info(spec: &str, sha256: Option<String>) -> Result<()> {
         plugin.name(),
         plugin.kind().name(),
         plugin.version().unwrap_or("-"),
-        plugin.abi_version(),
+        if plugin.is_legacy() { "0 (legacy Dativo JSON ABI)".to_string() } else { plugin.abi_version().to_string() },
         spec.path.display(),
-        spec.name.as_deref().unwrap_or(dativo_plugin::abi::plugin_abi::DATIVO_PLUGIN_INIT_SYMBOL),
+        plugin.entry_symbol(&spec),
     ))
 }
 

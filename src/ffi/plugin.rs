@@ -139,7 +139,7 @@ pub unsafe extern "C" fn dativo_plugin_open_reader(
         if plugin.plugin.kind() != PluginKind::Reader {
             return Err(Failure::invalid(format!("plugin '{}' is a writer, not a reader", plugin.plugin.name())));
         }
-        let stream = plugin.plugin.open_reader(config)?;
+        let stream = plugin.plugin.open_reader(config, None)?;
         export(Box::new(stream), out);
         Ok(())
     })

@@ -17,6 +17,9 @@ use dativo_engine::job::plugins::{PluginKind, PluginSpec};
 use dativo_engine::parquet::CommittedFile;
 use dativo_engine::{Error, Result};
 
+use crate::entry;
+use crate::legacy::LegacyPlugin;
+
 /// Restrictions on which libraries may be loaded. Loading a plugin runs its code.
 #[derive(Debug, Clone, Default)]
 pub struct LoadPolicy {
@@ -61,14 +64,21 @@ impl LoadPolicy {
 /// destructors that still run after its last call returns, and unloading the code under them
 /// crashes the host. Loading the same library again reuses it.
 pub struct Plugin {
-    /// Boxed: the plugin may keep the address it was given.
-    vtable: Box<DativoPluginVTable>,
+    backend: Backend,
     kind: PluginKind,
     name: String,
     version: Option<String>,
     abi_version: u32,
     /// The spec, for messages.
     label: String,
+}
+
+/// What is behind a [`Plugin`].
+enum Backend {
+    /// The plugin ABI. Boxed: the plugin may keep the address it was given.
+    Native(Box<DativoPluginVTable>),
+    /// The legacy Dativo JSON ABI, through the adapter.
+    Legacy(LegacyPlugin),
 }
 
 // SAFETY: the ABI requires a plugin to accept calls from any thread, one at a time; a
@@ -83,6 +93,14 @@ impl std::fmt::Debug for Plugin {
 
 impl Plugin {
     /// Load the native library of `spec` and initialise its plugin, newest ABI version first.
+    ///
+    /// Nothing is called that has not proved its signature: the library's dynamic symbols are
+    /// read from the file first (on ELF systems), and the spec's symbol is called as the new
+    /// ABI's entry only when the library also exports its tag
+    /// (`dativo_plugin_abi_<symbol>`, see [`DATIVO_PLUGIN_ABI_TAG_PREFIX`]). A legacy name
+    /// (`create_reader`, `create_writer`), or a create function of a library that exports the
+    /// legacy Dativo set, is run through the [legacy adapter](crate::legacy). Anything else
+    /// is an error naming the symbol and what the library exports.
     pub fn load(spec: &PluginSpec, policy: &LoadPolicy) -> Result<Plugin> {
         let label = spec.to_string();
         let fail = |why: String| Error::Plugin(format!("plugin {label}: {why}"));
@@ -97,19 +115,40 @@ impl Plugin {
         // The loader maps the file as its headers describe it: a truncated library would be
         // mapped past its end and crash the process (SIGBUS) on first touch.
         super::elf_check::check_file(&canonical).map_err(fail)?;
+        let exports = entry::Exports::read(&canonical).map_err(fail)?;
+        let entry = exports.classify(spec.name.as_deref()).map_err(fail)?;
         // SAFETY: loading a library runs its initialisers; the policy above is how a host
         // limits which libraries that can be.
         let library = unsafe { libloading::Library::new(&canonical) }
             .map_err(|e| fail(format!("cannot load the library: {e}")))?;
-        let symbol = spec.name.as_deref().unwrap_or(DATIVO_PLUGIN_INIT_SYMBOL);
-        // SAFETY: the ABI defines the entry symbol's type.
-        let init: DativoPluginInit = unsafe { library.get::<DativoPluginInit>(symbol.as_bytes()) }
-            .map(|s| *s)
-            .map_err(|_| fail(format!("the library exports no symbol '{symbol}'")))?;
-        // Never unloaded (see `Plugin`): `init` and every pointer the plugin hands out stay valid.
+        let plugin = match entry {
+            entry::Entry::Legacy { kind, create } => {
+                // SAFETY: the library exports the whole legacy set (checked above), which is
+                // what the Dativo bridge trusts as well.
+                let legacy = unsafe { LegacyPlugin::new(&library, &canonical, &label, kind, &create) }?;
+                Ok(Plugin {
+                    kind,
+                    name: legacy.name().to_string(),
+                    version: None,
+                    abi_version: 0,
+                    label: label.clone(),
+                    backend: Backend::Legacy(legacy),
+                })
+            }
+            entry::Entry::New(symbol) => {
+                exports.verify_tag(&library, &symbol).map_err(fail)?;
+                // SAFETY: the tag says the entry symbol has the ABI's entry type.
+                let init: DativoPluginInit = unsafe { library.get::<DativoPluginInit>(symbol.as_bytes()) }
+                    .map(|s| *s)
+                    .map_err(|_| fail(format!("the library exports no symbol '{symbol}'")))?;
+                // SAFETY: `init` follows the ABI's entry signature.
+                Plugin::negotiate(&label, |version, vtable, error| unsafe { init(version, vtable, error) })
+            }
+        };
+        // Never unloaded (see `Plugin`): every function and pointer the plugin hands out stays
+        // valid.
         std::mem::forget(library);
-        // SAFETY: `init` follows the ABI's entry signature.
-        Plugin::negotiate(&label, |version, vtable, error| unsafe { init(version, vtable, error) })
+        plugin
     }
 
     /// Initialise a plugin through `init` (a library's entry function, or a host's
@@ -151,27 +190,30 @@ impl Plugin {
         }
         // From here on the plugin is released when dropped, also when a check fails.
         let mut plugin = Plugin {
-            vtable,
+            backend: Backend::Native(vtable),
             kind: PluginKind::Reader,
             name: String::new(),
             version: None,
             abi_version: version,
             label: label.to_string(),
         };
-        plugin.kind = match plugin.vtable.kind {
+        let Backend::Native(vtable) = &plugin.backend else { unreachable!("built native above") };
+        let (kind, name, version, open_reader, write) =
+            (vtable.kind, vtable.name, vtable.version, vtable.open_reader.is_some(), vtable.write.is_some());
+        plugin.kind = match kind {
             DATIVO_PLUGIN_READER => PluginKind::Reader,
             DATIVO_PLUGIN_WRITER => PluginKind::Writer,
             other => return Err(fail(format!("unknown plugin kind {other} (1 reader, 2 writer)"))),
         };
         // SAFETY: the ABI says these are NULL or NUL-terminated strings valid until release.
-        plugin.name = match unsafe { text(plugin.vtable.name) } {
+        plugin.name = match unsafe { text(name) } {
             Some(name) if !name.is_empty() => name,
             _ => return Err(fail("its vtable has no name".into())),
         };
-        plugin.version = unsafe { text(plugin.vtable.version) };
+        plugin.version = unsafe { text(version) };
         let (needed, present) = match plugin.kind {
-            PluginKind::Reader => ("open_reader", plugin.vtable.open_reader.is_some()),
-            PluginKind::Writer => ("write", plugin.vtable.write.is_some()),
+            PluginKind::Reader => ("open_reader", open_reader),
+            PluginKind::Writer => ("write", write),
         };
         if !present {
             return Err(fail(format!("a {} plugin must set {needed}, which is NULL", plugin.kind.name())));
@@ -192,9 +234,23 @@ impl Plugin {
         self.version.as_deref()
     }
 
-    /// The ABI version host and plugin agreed on.
+    /// The ABI version host and plugin agreed on; 0 for a plugin of the legacy Dativo JSON
+    /// ABI.
     pub fn abi_version(&self) -> u32 {
         self.abi_version
+    }
+
+    /// Whether this is a plugin of the legacy Dativo JSON ABI, hosted through the adapter.
+    pub fn is_legacy(&self) -> bool {
+        matches!(self.backend, Backend::Legacy(_))
+    }
+
+    /// The symbol the host calls: the new ABI's entry, or a legacy plugin's create function.
+    pub fn entry_symbol<'a>(&'a self, spec: &'a PluginSpec) -> &'a str {
+        match &self.backend {
+            Backend::Legacy(legacy) => legacy.create_symbol(),
+            Backend::Native(_) => spec.name.as_deref().unwrap_or(DATIVO_PLUGIN_INIT_SYMBOL),
+        }
     }
 
     /// How messages name this plugin: `plugin 'name' (spec)`.
@@ -209,15 +265,24 @@ impl Plugin {
         Err(Error::Plugin(format!("{} is a {}, not a {}", self.origin(), self.kind.name(), kind.name())))
     }
 
-    /// Ask a reader plugin for its data.
-    pub fn open_reader(&mut self, config_json: &str) -> Result<PluginStream> {
+    /// Ask a reader plugin for its data. `expected` is the schema the job expects (its asset's,
+    /// if any): a legacy plugin's JSON records are typed with it instead of inferred. Plugins
+    /// of the new ABI type their own streams and are not told.
+    pub fn open_reader(&mut self, config_json: &str, expected: Option<SchemaRef>) -> Result<PluginStream> {
         self.expect(PluginKind::Reader)?;
+        let vtable = match &mut self.backend {
+            Backend::Legacy(legacy) => {
+                let stream = legacy.open_reader(config_json, expected)?;
+                return Ok(PluginStream::from_reader(Box::new(stream), self.origin()));
+            }
+            Backend::Native(vtable) => vtable,
+        };
         let config = c_string(config_json, "the plugin config")?;
-        let open = self.vtable.open_reader.expect("checked at load");
+        let open = vtable.open_reader.expect("checked at load");
         let mut stream = ArrowArrayStream::empty();
         let mut error = DativoError::default();
         // SAFETY: the vtable was checked; the out-structs are valid.
-        let status = unsafe { open(&mut *self.vtable, config.as_ptr(), &mut stream, &mut error) };
+        let status = unsafe { open(&mut **vtable, config.as_ptr(), &mut stream, &mut error) };
         let message = dativo_abi::error::take_message(&mut error, "no message");
         if status != DATIVO_STATUS_OK {
             return Err(dativo_abi::error::Failure::new(status, message).into_error(&self.origin()));
@@ -234,8 +299,12 @@ impl Plugin {
     /// Hand `input` to a writer plugin; returns the files it committed.
     pub fn write(&mut self, config_json: &str, input: Box<dyn RecordBatchReader + Send>) -> Result<Vec<CommittedFile>> {
         self.expect(PluginKind::Writer)?;
+        let vtable = match &mut self.backend {
+            Backend::Legacy(legacy) => return legacy.write(config_json, input),
+            Backend::Native(vtable) => vtable,
+        };
         let config = c_string(config_json, "the plugin config")?;
-        let write = self.vtable.write.expect("checked at load");
+        let write = vtable.write.expect("checked at load");
         let mut stream = ArrowArrayStream::empty();
         // SAFETY: `stream` is a valid out-struct.
         unsafe { export(input, &mut stream) };
@@ -245,7 +314,7 @@ impl Plugin {
         let mut error = DativoError::default();
         // SAFETY: the vtable was checked; the stream is moved to the plugin; `sink` lives
         // through the call.
-        let status = unsafe { write(&mut *self.vtable, config.as_ptr(), &mut stream, &mut sink, &mut error) };
+        let status = unsafe { write(&mut **vtable, config.as_ptr(), &mut stream, &mut sink, &mut error) };
         let message = dativo_abi::error::take_message(&mut error, "no message");
         // A plugin that did not release the stream broke the ABI; `stream` releases it when
         // dropped, so nothing leaks either way.
@@ -259,20 +328,27 @@ impl Plugin {
 
 impl Drop for Plugin {
     fn drop(&mut self) {
-        if let Some(release) = self.vtable.release {
-            // SAFETY: called once, after the last use.
-            unsafe { release(&mut *self.vtable) };
+        if let Backend::Native(vtable) = &mut self.backend {
+            if let Some(release) = vtable.release {
+                // SAFETY: called once, after the last use.
+                unsafe { release(&mut **vtable) };
+            }
         }
     }
 }
 
-/// A stream from foreign code as a `RecordBatchReader`: a reader plugin's, or the host's
-/// stream inside a writer plugin.
+/// A stream from foreign code as a `RecordBatchReader`: a reader plugin's (an Arrow C stream,
+/// or the legacy adapter's), or the host's stream inside a writer plugin.
 pub struct PluginStream {
-    inner: ImportedStream,
+    inner: StreamSource,
     origin: String,
     /// After an error the stream is not read again (its producer may be in any state).
     failed: bool,
+}
+
+enum StreamSource {
+    Imported(ImportedStream),
+    Reader(Box<dyn RecordBatchReader + Send>),
 }
 
 impl std::fmt::Debug for PluginStream {
@@ -284,7 +360,12 @@ impl std::fmt::Debug for PluginStream {
 impl PluginStream {
     /// `origin` starts every error message (`plugin 'x' (lib.so)`).
     pub fn new(inner: ImportedStream, origin: String) -> Self {
-        PluginStream { inner, origin, failed: false }
+        PluginStream { inner: StreamSource::Imported(inner), origin, failed: false }
+    }
+
+    /// A stream whose errors already name their origin (the legacy adapter's).
+    fn from_reader(inner: Box<dyn RecordBatchReader + Send>, origin: String) -> Self {
+        PluginStream { inner: StreamSource::Reader(inner), origin, failed: false }
     }
 }
 
@@ -294,17 +375,26 @@ impl Iterator for PluginStream {
         if self.failed {
             return None;
         }
-        let item = self.inner.next_batch()?;
-        Some(item.map_err(|f| {
+        let item = match &mut self.inner {
+            StreamSource::Imported(inner) => {
+                let origin = &self.origin;
+                inner.next_batch()?.map_err(|f| ArrowError::from(f.into_error(origin)))
+            }
+            StreamSource::Reader(inner) => inner.next()?,
+        };
+        if item.is_err() {
             self.failed = true;
-            ArrowError::from(f.into_error(&self.origin))
-        }))
+        }
+        Some(item)
     }
 }
 
 impl RecordBatchReader for PluginStream {
     fn schema(&self) -> SchemaRef {
-        self.inner.schema().clone()
+        match &self.inner {
+            StreamSource::Imported(inner) => inner.schema().clone(),
+            StreamSource::Reader(inner) => inner.schema(),
+        }
     }
 }
 

@@ -7,11 +7,18 @@
 //!   plugin with Arrow streams ([`Plugin`]);
 //! - [`loader`]: the engine's [`PluginLoader`](dativo_engine::job::plugins::PluginLoader) for
 //!   jobs: where plugins may come from (`DATIVO_PLUGIN_DIR`) and who provides non-native ones;
+//! - [`legacy`]: the adapter that hosts plugins of the legacy Dativo JSON ABI
+//!   (`create_reader` / `extract_batch` / ...) as Arrow streams;
+//! - [`elf`]: a library's dynamic symbols, read before it is loaded, from which the host
+//!   decides which ABI an entry speaks;
 //! - [`sdk`]: traits and the `export_reader!` / `export_writer!` macros for plugins written
 //!   in Rust.
 
+pub mod elf;
 pub mod elf_check;
+mod entry;
 pub mod host;
+pub mod legacy;
 pub mod loader;
 pub mod sdk;
 

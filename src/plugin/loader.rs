@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow_array::RecordBatchReader;
+use arrow_schema::SchemaRef;
 use dativo_abi::plugin_abi::DativoPluginVTable;
 use dativo_abi::{DativoError, DativoStatus};
 use dativo_engine::job::plugins::{LoadedPlugin, PluginKind, PluginLoader, PluginUse};
@@ -133,8 +134,12 @@ impl LoadedPlugin for Plugin {
     fn abi_version(&self) -> u32 {
         Plugin::abi_version(self)
     }
-    fn open_reader(&mut self, config_json: &str) -> Result<Box<dyn RecordBatchReader + Send>> {
-        Ok(Box::new(Plugin::open_reader(self, config_json)?))
+    fn open_reader(
+        &mut self,
+        config_json: &str,
+        expected: Option<SchemaRef>,
+    ) -> Result<Box<dyn RecordBatchReader + Send>> {
+        Ok(Box::new(Plugin::open_reader(self, config_json, expected)?))
     }
     fn write(&mut self, config_json: &str, input: Box<dyn RecordBatchReader + Send>) -> Result<Vec<CommittedFile>> {
         Plugin::write(self, config_json, input)

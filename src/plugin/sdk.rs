@@ -299,5 +299,13 @@ macro_rules! __export_plugin {
         ) -> $crate::abi::DativoStatus {
             $crate::sdk::$init(abi_version, vtable, error, $name, env!("CARGO_PKG_VERSION"), || $make)
         }
+
+        /// The entry's tag, `dativo_plugin_abi_<symbol>`: it tells a host that the symbol is
+        /// a plugin-ABI entry before the host calls it.
+        const _: () = {
+            #[export_name = concat!("dativo_plugin_abi_", stringify!($symbol))]
+            #[used]
+            pub static DATIVO_PLUGIN_ABI_TAG: [u8; 22] = $crate::abi::plugin_abi::DATIVO_PLUGIN_ABI_MAGIC;
+        };
     };
 }

@@ -77,7 +77,7 @@ fn a_sdk_reader_streams_its_batches_to_the_host() {
     let mut plugin = numbers();
     assert_eq!(plugin.kind(), PluginKind::Reader);
     assert_eq!((plugin.name(), plugin.version(), plugin.abi_version()), ("numbers", Some("1.2.3"), 1));
-    let stream = plugin.open_reader(r#"{"rows": 25}"#).unwrap();
+    let stream = plugin.open_reader(r#"{"rows": 25}"#, None).unwrap();
     assert_eq!(stream.schema(), schema());
     drop(plugin); // the stream outlives the plugin
     assert_eq!(ids(stream), (0..25).collect::<Vec<_>>());
@@ -86,11 +86,11 @@ fn a_sdk_reader_streams_its_batches_to_the_host() {
 #[test]
 fn reader_errors_keep_their_kind_and_are_never_the_end_of_the_data() {
     let mut plugin = numbers();
-    let e = plugin.open_reader(r#"{"rows": "many"}"#).unwrap_err();
+    let e = plugin.open_reader(r#"{"rows": "many"}"#, None).unwrap_err();
     assert!(matches!(e, Error::Config(_)), "{e:?}");
     assert!(e.to_string().starts_with("plugin 'numbers' (numbers.so): plugin config: invalid type"), "{e}");
 
-    let mut stream = plugin.open_reader(r#"{"rows": 40, "fail_at": 23}"#).unwrap();
+    let mut stream = plugin.open_reader(r#"{"rows": 40, "fail_at": 23}"#, None).unwrap();
     assert_eq!(stream.next().unwrap().unwrap().num_rows(), 10);
     assert_eq!(stream.next().unwrap().unwrap().num_rows(), 10);
     let e = Error::from_arrow(stream.next().unwrap().unwrap_err());
@@ -102,11 +102,11 @@ fn reader_errors_keep_their_kind_and_are_never_the_end_of_the_data() {
 #[test]
 fn a_panicking_callback_is_a_plugin_error_not_a_crash() {
     let mut plugin = numbers();
-    let e = plugin.open_reader(r#"{"rows": 1, "panic_in_open": true}"#).unwrap_err();
+    let e = plugin.open_reader(r#"{"rows": 1, "panic_in_open": true}"#, None).unwrap_err();
     assert!(matches!(e, Error::Plugin(_)), "{e:?}");
     assert!(e.to_string().contains("plugin 'numbers' panicked: numbers cannot start"), "{e}");
     // The plugin is still usable.
-    assert_eq!(ids(plugin.open_reader(r#"{"rows": 3}"#).unwrap()), [0, 1, 2]);
+    assert_eq!(ids(plugin.open_reader(r#"{"rows": 3}"#, None).unwrap()), [0, 1, 2]);
 }
 
 /// Counts the rows it is given and "commits" one file per batch; fails on a batch with
@@ -166,7 +166,7 @@ fn a_sdk_writer_consumes_the_stream_and_reports_its_files() {
 fn kinds_are_checked() {
     let e = numbers().write("{}", input(vec![])).unwrap_err();
     assert!(e.to_string().contains("is a reader, not a writer"), "{e}");
-    let e = counter().open_reader("{}").unwrap_err();
+    let e = counter().open_reader("{}", None).unwrap_err();
     assert!(e.to_string().contains("is a writer, not a reader"), "{e}");
 }
 
@@ -268,7 +268,7 @@ fn invalid_vtables_are_refused_and_released_when_trustworthy() {
 fn a_callback_that_returns_no_stream_is_an_error() {
     let before = RELEASES.load(Ordering::SeqCst);
     let mut plugin = Plugin::negotiate("bad.so", init_with(|_| {})).unwrap();
-    let e = plugin.open_reader("{}").unwrap_err();
+    let e = plugin.open_reader("{}", None).unwrap_err();
     assert!(e.to_string().contains("open_reader succeeded but returned no stream"), "{e}");
     drop(plugin);
     assert_eq!(RELEASES.load(Ordering::SeqCst), before + 1);

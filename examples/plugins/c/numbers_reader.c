@@ -301,6 +301,10 @@ static DativoStatus open_reader(DativoPluginVTable *plugin, const char *config_j
   return DATIVO_STATUS_OK;
 }
 
+/* The entry's tag: the data symbol dativo_plugin_abi_dativo_plugin_init, which tells a host that
+ * dativo_plugin_init is a plugin-ABI entry before it calls it (a host calls no other symbol). */
+DATIVO_PLUGIN_ENTRY_TAG(dativo_plugin_init);
+
 /* The entry symbol (the default one, so a job can name the library alone). */
 PLUGIN_EXPORT DativoStatus dativo_plugin_init(uint32_t abi_version, DativoPluginVTable *vtable,
                                               DativoError *error) {

@@ -78,7 +78,13 @@ pub trait LoadedPlugin: Send {
     /// The ABI version host and plugin agreed on.
     fn abi_version(&self) -> u32;
     /// A reader plugin's data for `config_json`. The stream may outlive `self`.
-    fn open_reader(&mut self, config_json: &str) -> Result<Box<dyn RecordBatchReader + Send>>;
+    /// `expected` is the schema the job expects (its asset's), for plugins whose data is not
+    /// typed by themselves (the legacy JSON ABI's records).
+    fn open_reader(
+        &mut self,
+        config_json: &str,
+        expected: Option<SchemaRef>,
+    ) -> Result<Box<dyn RecordBatchReader + Send>>;
     /// Hand `input` to a writer plugin; the files it committed once it has read all of it.
     fn write(&mut self, config_json: &str, input: Box<dyn RecordBatchReader + Send>) -> Result<Vec<CommittedFile>>;
 }

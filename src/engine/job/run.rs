@@ -189,7 +189,8 @@ impl Job {
             }
             Source::Plugin(plugin) => {
                 let mut loaded = self.load_plugin(plugin, PluginKind::Reader)?;
-                let stream = loaded.open_reader(&plugin.config.to_string())?;
+                let expected = self.asset.as_ref().map(|asset| asset.output_schema(self.mode));
+                let stream = loaded.open_reader(&plugin.config.to_string(), expected)?;
                 let conform = match &self.asset {
                     Some(asset) => Some(Conform::new(&stream.schema(), asset.output_schema(self.mode))?),
                     None => None,

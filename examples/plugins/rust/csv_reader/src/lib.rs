@@ -20,7 +20,10 @@ pub use legacy::{free_string, last_error};
 use std::ffi::{c_char, c_void};
 use std::path::PathBuf;
 
-use arrow_array::RecordBatchReader;
+use std::sync::Arc;
+
+use arrow_array::{Array, ArrayRef, RecordBatch, RecordBatchReader, StringArray};
+use arrow_schema::{ArrowError, DataType, Field};
 use dativo_engine::csv::{CsvOptions, CsvReader};
 use dativo_plugin::sdk::{parse_config, ReaderPlugin};
 use serde::Deserialize;
@@ -48,8 +51,8 @@ struct Engine {
     options: Option<serde_json::Value>,
 }
 
-/// The files and CSV options of a config (JSON text).
-fn parse(config: &str) -> dativo_engine::Result<(Vec<PathBuf>, CsvOptions)> {
+/// The files and CSV options of a config (JSON text), and whether it sets `null_values`.
+fn parse(config: &str) -> dativo_engine::Result<(Vec<PathBuf>, CsvOptions, bool)> {
     let config: SourceConfig = parse_config(config)?;
     if config.files.is_empty() {
         return Err(dativo_engine::Error::Config(format!(
@@ -66,20 +69,46 @@ fn parse(config: &str) -> dativo_engine::Result<(Vec<PathBuf>, CsvOptions)> {
         }
         paths.push(PathBuf::from(&file.path));
     }
-    let options = match config.engine.and_then(|e| e.options) {
+    let raw = config.engine.and_then(|e| e.options);
+    let sets_null_values = raw.as_ref().is_some_and(|o| o.get("null_values").is_some());
+    let options = match raw {
         Some(options) => dativo_engine::job::options::reader_options_from_text(
             &options.to_string(),
             &format!("{PLUGIN}: engine.options"),
         )?,
         None => CsvOptions::default(),
     };
-    Ok((paths, options))
+    Ok((paths, options, sets_null_values))
 }
 
 /// The reader of both ABIs: the engine's `CsvReader` over the config's files.
 fn open(config: &str) -> dativo_engine::Result<CsvReader> {
-    let (paths, options) = parse(config)?;
+    let (paths, options, _) = parse(config)?;
     CsvReader::open(&paths, options)
+}
+
+/// The reader of the legacy ABI, which gives values as the original plugin did: every column
+/// the config does not type (`column_types`, `schema`) is read as its original text, and an
+/// empty field in such a column is `""` unless the config sets `null_values`. The platform's
+/// schema validator types the values from the asset, as it did with the original plugin; the
+/// values must reach it unchanged (`true`, `1.50`, `2024-03-01 09:14:05+02:00`, not `True`,
+/// `1.5`, `2024-03-01T07:14:05Z`).
+fn open_legacy(config: &str) -> dativo_engine::Result<LegacyReader> {
+    let (paths, mut options, sets_null_values) = parse(config)?;
+    let mut text_columns = Vec::new();
+    if options.schema.is_none() {
+        let header = dativo_engine::csv::infer_schema(&paths, &options)?;
+        for field in header.fields() {
+            if !options.column_types.iter().any(|f| f.name() == field.name()) {
+                options.column_types.push(Field::new(field.name(), DataType::Utf8, true));
+                if !sets_null_values {
+                    text_columns.push(field.name().clone());
+                }
+            }
+        }
+    }
+    let reader = CsvReader::open(&paths, options)?;
+    Ok(LegacyReader { reader, text_columns, finished: None })
 }
 
 // ----------------------------------------------------------------------------------------------
@@ -104,6 +133,8 @@ dativo_plugin::export_reader!("csv_reader", CsvReaderPlugin);
 /// What `create_reader` returns.
 struct LegacyReader {
     reader: CsvReader,
+    /// Untyped columns, whose empty fields are `""` as with the original plugin.
+    text_columns: Vec<String>,
     /// Set after the end of the data or an error: later calls return NULL (and the error again).
     finished: Option<Result<(), String>>,
 }
@@ -134,6 +165,7 @@ impl LegacyReader {
                 .with_explicit_nulls(true)
                 .build::<_, arrow_json::writer::JsonArray>(Vec::new());
             let batch = legacy::relabel_batch(&batch, legacy::UTC, legacy::UTC_OFFSET)
+                .and_then(|b| empty_as_text(&b, &self.text_columns))
                 .map_err(|e| format!("cannot convert a batch to JSON: {e}"))?;
             writer.write(&batch).map_err(|e| format!("cannot convert a batch to JSON: {e}"))?;
             writer.finish().map_err(|e| format!("cannot convert a batch to JSON: {e}"))?;
@@ -144,6 +176,25 @@ impl LegacyReader {
     }
 }
 
+/// `batch` with the nulls of `columns` (string columns) as empty strings.
+fn empty_as_text(batch: &RecordBatch, columns: &[String]) -> Result<RecordBatch, ArrowError> {
+    if columns.is_empty() {
+        return Ok(batch.clone());
+    }
+    let schema = batch.schema();
+    let mut arrays = Vec::with_capacity(batch.num_columns());
+    for (field, column) in schema.fields().iter().zip(batch.columns()) {
+        match column.as_any().downcast_ref::<StringArray>() {
+            Some(strings) if column.null_count() > 0 && columns.contains(field.name()) => {
+                let filled: StringArray = strings.iter().map(|v| Some(v.unwrap_or(""))).collect();
+                arrays.push(Arc::new(filled) as ArrayRef);
+            }
+            _ => arrays.push(column.clone()),
+        }
+    }
+    RecordBatch::try_new(schema, arrays)
+}
+
 /// Legacy ABI: open the files of `config_json` (the job's source section). Returns a handle
 /// for `extract_batch`, or NULL on an error (see `last_error`).
 ///
@@ -151,22 +202,24 @@ impl LegacyReader {
 /// `config_json` is NULL or a NUL-terminated string.
 #[no_mangle]
 pub unsafe extern "C" fn create_reader(config_json: *const c_char) -> *mut c_void {
-    legacy::call(PLUGIN, std::ptr::null_mut(), || {
+    legacy::create(PLUGIN, || {
         let config = legacy::text_arg(config_json, "create_reader: config_json")?;
-        let reader = open(config).map_err(|e| e.to_string())?;
-        Ok(legacy::out_handle(LegacyReader { reader, finished: None }))
+        let reader = open_legacy(config).map_err(|e| e.to_string())?;
+        Ok(legacy::out_handle(reader))
     })
 }
 
 /// Legacy ABI: the next batch of rows as a JSON array of objects (`[{"col": value, ...}, ...]`),
-/// to be freed with `free_string`. NULL at the end of the data, and NULL on an error: then
-/// `last_error()` is not NULL (the old plugins could not tell the two apart).
+/// to be freed with `free_string`. NULL at the end of the data (`last_error()` NULL). On an
+/// error, the text `dativo plugin error: <message>`, which is not JSON (so the platform's
+/// bridge fails the job on it), also freed with `free_string`, and `last_error()` has the
+/// message (the old plugins returned NULL, which looked like the end of the data).
 ///
 /// # Safety
 /// `reader` is NULL or a handle from `create_reader` not yet freed.
 #[no_mangle]
 pub unsafe extern "C" fn extract_batch(reader: *mut c_void) -> *mut c_char {
-    legacy::call(PLUGIN, std::ptr::null_mut(), || {
+    legacy::call_returning_text(PLUGIN, || {
         let reader = legacy::handle_arg::<LegacyReader>(reader, "extract_batch: reader")?;
         Ok(reader.next_json()?.map_or(std::ptr::null_mut(), legacy::out_string))
     })
@@ -205,14 +258,20 @@ mod tests {
         .unwrap()
     }
 
-    /// Every batch's JSON until NULL, and last_error() after the NULL.
+    /// Every batch's JSON until NULL or an error, and last_error() then.
     unsafe fn drain(handle: *mut c_void) -> (Vec<serde_json::Value>, Option<String>) {
         let mut records = Vec::new();
         loop {
             let batch = extract_batch(handle);
-            if batch.is_null() {
-                let error = last_error();
-                let error = (!error.is_null()).then(|| CStr::from_ptr(error).to_string_lossy().into_owned());
+            let error = last_error();
+            let error = (!error.is_null()).then(|| CStr::from_ptr(error).to_string_lossy().into_owned());
+            if batch.is_null() || error.is_some() {
+                if !batch.is_null() {
+                    let text = CStr::from_ptr(batch).to_string_lossy().into_owned();
+                    assert!(text.starts_with(legacy::ERROR_PREFIX), "{text}");
+                    assert!(serde_json::from_str::<serde_json::Value>(&text).is_err(), "{text}");
+                    free_string(batch);
+                }
                 return (records, error);
             }
             let json: serde_json::Value = serde_json::from_slice(CStr::from_ptr(batch).to_bytes()).unwrap();
@@ -222,23 +281,51 @@ mod tests {
     }
 
     #[test]
-    fn legacy_reader_yields_every_record_then_null_without_error() {
-        let (_dir, path) = csv("id;name\n1;ann\n2;\n3;cid\n");
+    fn legacy_reader_yields_every_record_as_text_then_null_without_error() {
+        let (_dir, path) = csv("id;name;ok;amount\n1;ann;true;1.50\n2;;false;2\n3;cid;;\n");
         unsafe {
             let handle = create_reader(config(&path, r#"{"delimiter": ";", "batch_size": 2}"#).as_ptr());
             assert!(!handle.is_null());
             let (records, error) = drain(handle);
             assert_eq!(error, None);
+            // The original text of every value; an empty field is "" as with the original plugin.
             assert_eq!(
                 records,
-                serde_json::json!([{"id": 1, "name": "ann"}, {"id": 2, "name": null}, {"id": 3, "name": "cid"}])
-                    .as_array()
-                    .unwrap()
-                    .clone()
+                serde_json::json!([
+                    {"id": "1", "name": "ann", "ok": "true", "amount": "1.50"},
+                    {"id": "2", "name": "", "ok": "false", "amount": "2"},
+                    {"id": "3", "name": "cid", "ok": "", "amount": ""}
+                ])
+                .as_array()
+                .unwrap()
+                .clone()
             );
             // Still NULL, still no error, after the end.
             assert!(extract_batch(handle).is_null());
             assert!(last_error().is_null());
+            free_reader(handle);
+        }
+    }
+
+    #[test]
+    fn legacy_reader_types_only_pinned_columns() {
+        let (_dir, path) = csv("id,amount,at\n1,1.50,2024-03-01 09:14:05+02:00\n2,,x\n");
+        let options = r#"{"column_types": {"id": "integer", "amount": "double"}, "null_values": ["", "NULL"]}"#;
+        unsafe {
+            let handle = create_reader(config(&path, options).as_ptr());
+            assert!(!handle.is_null());
+            let (records, error) = drain(handle);
+            assert_eq!(error, None);
+            assert_eq!(
+                records,
+                serde_json::json!([
+                    {"id": 1, "amount": 1.5, "at": "2024-03-01 09:14:05+02:00"},
+                    {"id": 2, "amount": null, "at": "x"}
+                ])
+                .as_array()
+                .unwrap()
+                .clone()
+            );
             free_reader(handle);
         }
     }
@@ -255,7 +342,10 @@ mod tests {
             let error = error.expect("last_error after a failed extract_batch");
             assert!(error.contains("data.csv") && error.contains("oops"), "{error}");
             // The error stays: a later call does not pretend the data ended.
-            assert!(extract_batch(handle).is_null());
+            let again = extract_batch(handle);
+            assert!(!again.is_null());
+            assert!(CStr::from_ptr(again).to_string_lossy().contains("oops"));
+            free_string(again);
             assert!(!last_error().is_null());
             free_reader(handle);
         }
@@ -278,8 +368,16 @@ mod tests {
             }
             assert!(create_reader(std::ptr::null()).is_null());
             assert!(CStr::from_ptr(last_error()).to_string_lossy().contains("NULL"));
-            assert!(extract_batch(std::ptr::null_mut()).is_null());
-            assert!(!last_error().is_null());
+            // The bridge goes on with the NULL handle: the answer, and last_error, keep the
+            // create call's own reason.
+            let missing = CString::new(r#"{"files": [{"path": "/no/such/file.csv"}]}"#).unwrap();
+            assert!(create_reader(missing.as_ptr()).is_null());
+            let reason = CStr::from_ptr(last_error()).to_string_lossy().into_owned();
+            let answer = extract_batch(std::ptr::null_mut());
+            assert!(!answer.is_null());
+            assert_eq!(CStr::from_ptr(answer).to_string_lossy(), format!("{}{reason}", legacy::ERROR_PREFIX));
+            free_string(answer);
+            assert_eq!(CStr::from_ptr(last_error()).to_string_lossy(), reason);
             free_reader(std::ptr::null_mut());
             free_string(std::ptr::null_mut());
         }

@@ -282,7 +282,7 @@ fn sync_dir(dir: &Path) -> Result<()> {
 /// `config_json` is NULL or a NUL-terminated string.
 #[no_mangle]
 pub unsafe extern "C" fn create_writer(config_json: *const c_char) -> *mut c_void {
-    legacy::call(PLUGIN, std::ptr::null_mut(), || {
+    legacy::create(PLUGIN, || {
         let config = legacy::text_arg(config_json, "create_writer: config_json")?;
         let writer = LegacyWriter::new(config).map_err(|e| e.to_string())?;
         Ok(legacy::out_handle(writer))
@@ -292,14 +292,16 @@ pub unsafe extern "C" fn create_writer(config_json: *const c_char) -> *mut c_voi
 /// Legacy ABI: write `{"records": [...], "file_counter": N}` to
 /// `output_base/part-NNNNN.parquet` (N zero-padded to 5 digits; an existing file of that name
 /// is replaced atomically). Returns `[{"path", "size_bytes", "record_count"}]` (`[]` for no
-/// records), to be freed with `free_string`, or NULL on an error (see `last_error`).
+/// records), to be freed with `free_string`. On an error, the text
+/// `dativo plugin error: <message>` (not JSON, so the platform's bridge fails the job on it
+/// instead of recording no files), also freed with `free_string`; `last_error` has the message.
 ///
 /// # Safety
 /// `writer` is NULL or a handle from `create_writer` not yet freed; `batch_json` is NULL or a
 /// NUL-terminated string.
 #[no_mangle]
 pub unsafe extern "C" fn write_batch(writer: *mut c_void, batch_json: *const c_char) -> *mut c_char {
-    legacy::call(PLUGIN, std::ptr::null_mut(), || {
+    legacy::call_returning_text(PLUGIN, || {
         let writer = legacy::handle_arg::<LegacyWriter>(writer, "write_batch: writer")?;
         let batch = legacy::text_arg(batch_json, "write_batch: batch_json")?;
         let files = writer.write_batch(batch).map_err(|e| e.to_string())?;
@@ -404,12 +406,20 @@ mod tests {
                 ("[1, 2", "records"),
             ] {
                 let c = CString::new(batch).unwrap();
-                assert!(write_batch(writer, c.as_ptr()).is_null(), "{batch}");
+                let answer = take(write_batch(writer, c.as_ptr())).expect("an error text, not NULL");
                 let message = error();
                 assert!(message.contains(expected), "{batch}: {message}");
+                assert_eq!(answer, format!("{}{message}", legacy::ERROR_PREFIX));
             }
-            assert!(write_batch(writer, std::ptr::null()).is_null());
-            assert!(write_batch(std::ptr::null_mut(), std::ptr::null()).is_null());
+            assert!(take(write_batch(writer, std::ptr::null())).unwrap().starts_with(legacy::ERROR_PREFIX));
+            // A NULL writer (create_writer failed) reports why create_writer failed.
+            let bad = CString::new(r#"{"schema": [{"name": "a", "type": "integer"}]}"#).unwrap();
+            assert!(create_writer(bad.as_ptr()).is_null());
+            let reason = error();
+            assert!(reason.contains("output_base"), "{reason}");
+            let answer = take(write_batch(std::ptr::null_mut(), std::ptr::null())).unwrap();
+            assert_eq!(answer, format!("{}{reason}", legacy::ERROR_PREFIX));
+            assert_eq!(error(), reason);
             free_writer(writer);
         }
         let left: Vec<_> = fs::read_dir(&out).map(|d| d.map(|e| e.unwrap().file_name()).collect()).unwrap_or_default();
