@@ -125,7 +125,11 @@ pub fn take_message(error: &mut DativoError, fallback: &str) -> String {
 ///
 /// # Safety
 /// `error` is NULL or points to a `DativoError` the caller zero-initialised.
-pub unsafe fn boundary(function: &str, error: *mut DativoError, body: impl FnOnce() -> Result<(), Failure>) -> DativoStatus {
+pub unsafe fn boundary(
+    function: &str,
+    error: *mut DativoError,
+    body: impl FnOnce() -> Result<(), Failure>,
+) -> DativoStatus {
     let outcome = catch_unwind(AssertUnwindSafe(body)).unwrap_or_else(|payload| Err(Failure::panic(payload)));
     match outcome {
         Ok(()) => DATIVO_STATUS_OK,
