@@ -7,9 +7,13 @@
 //! - [`loader`]: the engine's [`PluginLoader`](dativo_engine::job::plugins::PluginLoader) for
 //!   jobs: where plugins may come from (`DATIVO_PLUGIN_DIR`) and who provides non-native ones;
 //! - [`sdk`]: traits and the `export_reader!` / `export_writer!` macros for plugins written
-//!   in Rust.
+//!   in Rust;
+//! - [`conformance`]: the battery of checks any plugin can be run against (`dativo plugin
+//!   test`), with [`isolate`] running each check in a child process.
 
+pub mod conformance;
 pub mod host;
+pub mod isolate;
 pub mod loader;
 pub mod sdk;
 
@@ -21,5 +25,7 @@ pub use dativo_engine::{Error, Result};
 pub use host::{sha256_hex, LoadPolicy, Plugin, PluginStream};
 pub use loader::{Loader, PluginResolver, PLUGIN_DIR_ENV};
 
+#[cfg(test)]
+mod conformance_tests;
 #[cfg(test)]
 mod tests;
