@@ -498,6 +498,30 @@ DativoStatus dativo_plugin_load(const char *spec,
                                 struct DativoPlugin **out,
                                 struct DativoError *error);
 
+// Parse a plugin spec as jobs and `dativo_plugin_load` do, without loading anything, so
+// that bindings agree with the library on what a spec means. On success `*out_json` is a new
+// NUL-terminated JSON object, freed with `dativo_string_free`:
+// `{"path": "<the file>", "name": "<symbol or class>" or null, "native": true|false}`, where
+// `native` says whether the library loads the file itself (a `.so` (also `lib.so.1`),
+// `.dylib` or `.dll` file) or a host must provide it (`module.py:Class`). The file is not
+// looked at. Errors: INVALID_ARGUMENT (NULL, not UTF-8), CONFIG (a malformed spec: the
+// message says what is wrong). Thread-safe.
+//
+// # Safety
+// `spec` is NULL or a C string; `out_json` writable; `error` NULL or a zero-initialised
+// `DativoError`.
+DativoStatus dativo_plugin_spec_parse(const char *spec,
+                                      char **out_json,
+                                      struct DativoError *error);
+
+// Free a string the library returned as `char *` (`dativo_plugin_spec_parse`'s JSON). NULL
+// is allowed.
+//
+// # Safety
+// `text` is NULL or a string the library returned for the caller to free, not used
+// afterwards.
+void dativo_string_free(char *text);
+
 // `DATIVO_PLUGIN_READER` or `DATIVO_PLUGIN_WRITER`; 0 for NULL.
 //
 // # Safety

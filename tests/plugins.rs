@@ -785,3 +785,80 @@ fn the_c_api_loads_a_legacy_spec_and_streams_its_batches() {
         (error.release.unwrap())(&mut error);
     }
 }
+
+/// `dativo plugin test` with `args`; its stdout after checking that it passed.
+#[track_caller]
+fn conformance(spec: &str, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_dativo"))
+        .args(["plugin", "test", spec])
+        .args(args)
+        .env_remove("DATIVO_PLUGIN_DIR")
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    let stdout = text(&out.stdout);
+    assert!(!stdout.contains("FAIL"), "{stdout}");
+    stdout
+}
+
+#[test]
+fn the_example_plugins_pass_the_conformance_suite() {
+    let setup = Setup::new();
+    let files = |name: &str| format!(r#"{{"files": [{{"path": "{}"}}]}}"#, setup.path(name).display());
+    let stdout = conformance(&reader(), &["--config", &files("orders.csv"), "--bad-config", &files("missing.csv")]);
+    assert!(stdout.ends_with("20 passed, 0 failed, 4 skipped\n"), "{stdout}");
+    for line in ["PASS  reader.batches ", "PASS  reader.error ", "SKIP  writer.small_stream "] {
+        assert!(stdout.contains(line), "{line:?}:\n{stdout}");
+    }
+
+    let stdout = conformance(&format!("{}:dativo_plugin_init", writer()), &[]);
+    assert!(stdout.ends_with("16 passed, 0 failed, 8 skipped\n"), "{stdout}");
+    assert!(stdout.contains("PASS  writer.stream_error "), "{stdout}");
+}
+
+/// The C example plugin, compiled here with the system C compiler as CMake builds it
+/// (ctest runs the same suite on CMake's build).
+#[test]
+fn the_c_example_plugin_passes_the_conformance_suite() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let dir = tempfile::tempdir().unwrap();
+    let library = dir.path().join("libnumbers_reader_plugin.so");
+    let compiler = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+    let built = Command::new(&compiler)
+        .args(["-std=c99", "-Wall", "-Wextra", "-Werror", "-pedantic", "-fPIC", "-shared", "-fvisibility=hidden"])
+        .arg("-I")
+        .arg(repo.join("include"))
+        .arg(repo.join("examples/plugins/c/numbers_reader.c"))
+        .arg("-o")
+        .arg(&library)
+        .status()
+        .unwrap_or_else(|e| panic!("{compiler}: {e}: the C plugin test needs a C compiler (cc, or $CC)"));
+    assert!(built.success(), "{compiler} failed to build the C example plugin");
+    let stdout = conformance(
+        &library.display().to_string(),
+        &["--config", r#"{"rows": 2500}"#, "--bad-config", r#"{"rows": 2500, "fail_at": 1500}"#],
+    );
+    assert!(stdout.ends_with("20 passed, 0 failed, 4 skipped\n"), "{stdout}");
+    assert!(stdout.contains("3 batch(es), 2500 row(s)"), "{stdout}");
+}
+
+#[test]
+fn plugin_test_fails_when_a_check_fails() {
+    // No config: the reader cannot open, so the reader checks fail and the exit code says so.
+    let out = Command::new(env!("CARGO_BIN_EXE_dativo"))
+        .args(["plugin", "test", &reader()])
+        .env_remove("DATIVO_PLUGIN_DIR")
+        .output()
+        .unwrap();
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("FAIL  reader.open ") && stdout.contains("give the plugin's config with --config"),
+        "{stdout}"
+    );
+    assert_fails_with(&out, &["conformance checks failed"]);
+    let out = Command::new(env!("CARGO_BIN_EXE_dativo"))
+        .args(["plugin", "test", &reader(), "--config", "{files"])
+        .output()
+        .unwrap();
+    assert_fails_with(&out, &["--config is not valid JSON"]);
+}

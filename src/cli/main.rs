@@ -124,6 +124,25 @@ enum PluginCommand {
         #[arg(long, value_name = "HEX")]
         sha256: Option<String>,
     },
+    /// Run the conformance suite against a plugin library: one line per check (PASS, FAIL or
+    /// SKIP), then a summary. Exits 0 only when no check failed.
+    Test {
+        /// `path/to/lib.so:symbol`, or `path/to/lib.so` for the entry symbol dativo_plugin_init.
+        #[arg(value_name = "LIB[:SYMBOL]")]
+        spec: String,
+        /// The config a reader is opened with, or the base of a writer's config (default {}).
+        #[arg(long, value_name = "JSON")]
+        config: Option<String>,
+        /// A reader config that must fail (e.g. a missing file), for the error checks.
+        #[arg(long, value_name = "JSON")]
+        bad_config: Option<String>,
+        /// Refuse a library whose sha256 differs.
+        #[arg(long, value_name = "HEX")]
+        sha256: Option<String>,
+        /// How long one check may run before it is killed and fails.
+        #[arg(long, value_name = "SECONDS", default_value_t = 120)]
+        timeout: u64,
+    },
 }
 
 /// Redacts error text and panic messages once a job (and its secrets) is known.
@@ -188,6 +207,9 @@ fn execute(cli: Cli) -> Result<()> {
         }
         Command::Gen { rows, out } => gen(rows, &out),
         Command::Plugin { command: PluginCommand::Info { spec, sha256 } } => plugin_info(&spec, sha256),
+        Command::Plugin { command: PluginCommand::Test { spec, config, bad_config, sha256, timeout } } => {
+            plugin_test(&spec, config, bad_config, sha256, timeout)
+        }
     }
 }
 
@@ -318,6 +340,44 @@ fn plugin_info(spec: &str, sha256: Option<String>) -> Result<()> {
         spec.path.display(),
         plugin.entry_symbol(&spec),
     ))
+}
+
+/// `dativo plugin test`: the conformance suite (honouring DATIVO_PLUGIN_DIR); fails when a
+/// check failed.
+fn plugin_test(
+    spec: &str,
+    config: Option<String>,
+    bad_config: Option<String>,
+    sha256: Option<String>,
+    timeout: u64,
+) -> Result<()> {
+    use dativo_plugin::conformance::{run, Options};
+    for (flag, value) in [("--config", &config), ("--bad-config", &bad_config)] {
+        if let Some(text) = value {
+            serde_json::from_str::<serde_json::Value>(text)
+                .map_err(|e| Error::Config(format!("{flag} is not valid JSON: {e}")))?;
+        }
+    }
+    let parsed = dativo_plugin::PluginSpec::parse(spec)?;
+    let allow_dir = dativo_plugin::Loader::from_env()?.allow_dir;
+    let options = Options {
+        config,
+        bad_config,
+        policy: dativo_plugin::LoadPolicy { sha256, allow_dir },
+        timeout: std::time::Duration::from_secs(timeout.max(1)),
+        ..Options::default()
+    };
+    let report = run(&parsed, &options);
+    print_stdout(&report.to_string())?;
+    if report.ok() {
+        Ok(())
+    } else {
+        Err(Error::Plugin(format!(
+            "plugin {spec}: {} of {} conformance checks failed",
+            report.failed(),
+            report.checks.len()
+        )))
+    }
 }
 
 fn gen(rows: u64, out: &Path) -> Result<()> {

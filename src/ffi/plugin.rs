@@ -73,6 +73,52 @@ pub unsafe extern "C" fn dativo_plugin_load(
     })
 }
 
+/// Parse a plugin spec as jobs and `dativo_plugin_load` do, without loading anything, so
+/// that bindings agree with the library on what a spec means. On success `*out_json` is a new
+/// NUL-terminated JSON object, freed with `dativo_string_free`:
+/// `{"path": "<the file>", "name": "<symbol or class>" or null, "native": true|false}`, where
+/// `native` says whether the library loads the file itself (a `.so` (also `lib.so.1`),
+/// `.dylib` or `.dll` file) or a host must provide it (`module.py:Class`). The file is not
+/// looked at. Errors: INVALID_ARGUMENT (NULL, not UTF-8), CONFIG (a malformed spec: the
+/// message says what is wrong). Thread-safe.
+///
+/// # Safety
+/// `spec` is NULL or a C string; `out_json` writable; `error` NULL or a zero-initialised
+/// `DativoError`.
+#[no_mangle]
+pub unsafe extern "C" fn dativo_plugin_spec_parse(
+    spec: *const c_char,
+    out_json: *mut *mut c_char,
+    error: *mut DativoError,
+) -> DativoStatus {
+    boundary("dativo_plugin_spec_parse", error, || {
+        let out = args::required(out_json, "out_json")?;
+        let spec = PluginSpec::parse(args::text(spec, "spec")?)?;
+        let json = serde_json::json!({
+            "path": spec.path.to_string_lossy(),
+            "name": spec.name,
+            "native": spec.is_native(),
+        });
+        ptr::write(out, c_text(&json.to_string()).into_raw());
+        Ok(())
+    })
+}
+
+/// Free a string the library returned as `char *` (`dativo_plugin_spec_parse`'s JSON). NULL
+/// is allowed.
+///
+/// # Safety
+/// `text` is NULL or a string the library returned for the caller to free, not used
+/// afterwards.
+#[no_mangle]
+pub unsafe extern "C" fn dativo_string_free(text: *mut c_char) {
+    no_panic((), || {
+        if !text.is_null() {
+            drop(CString::from_raw(text));
+        }
+    })
+}
+
 /// `DATIVO_PLUGIN_READER` or `DATIVO_PLUGIN_WRITER`; 0 for NULL.
 ///
 /// # Safety

@@ -260,3 +260,44 @@ fn the_allowed_folder_and_the_sha256_pin_apply_to_plugins_the_host_provides() {
     let e = run(&pin, None).unwrap_err().to_string();
     assert!(e.contains("its sha256 is") && e.contains("but the job pins 0000"), "{e}");
 }
+
+/// `dativo_plugin_spec_parse`: the JSON, or the status and message.
+fn parse_spec(spec: Option<&str>) -> std::result::Result<serde_json::Value, (DativoStatus, String)> {
+    let spec = spec.map(c);
+    let mut out: *mut c_char = ptr::null_mut();
+    let mut error = DativoError::default();
+    let status =
+        unsafe { dativo_plugin_spec_parse(spec.as_ref().map_or(ptr::null(), |s| s.as_ptr()), &mut out, &mut error) };
+    if status != DATIVO_STATUS_OK {
+        assert!(out.is_null(), "out_json is written only on success");
+        return Err((status, message(&error)));
+    }
+    let json = unsafe { CStr::from_ptr(out) }.to_str().unwrap().to_string();
+    unsafe { dativo_string_free(out) };
+    Ok(serde_json::from_str(&json).unwrap())
+}
+
+#[test]
+fn plugin_specs_parse_as_the_engine_parses_them() {
+    let json = |path: &str, name: Option<&str>, native: bool| serde_json::json!({"path": path, "name": name, "native": native});
+    assert_eq!(parse_spec(Some("lib/libx.so.1:init")).unwrap(), json("lib/libx.so.1", Some("init"), true));
+    assert_eq!(parse_spec(Some("plugins/x.dylib")).unwrap(), json("plugins/x.dylib", None, true));
+    assert_eq!(parse_spec(Some("readers/module.py:Class")).unwrap(), json("readers/module.py", Some("Class"), false));
+    assert_eq!(parse_spec(Some(r"C:\p\x.dll:init")).unwrap(), json(r"C:\p\x.dll", Some("init"), true));
+
+    let (status, text) = parse_spec(Some("lib.so:a-b")).unwrap_err();
+    assert_eq!(status, DATIVO_STATUS_CONFIG);
+    assert_eq!(text, "plugin 'lib.so:a-b': 'a-b' is not a valid symbol or class name (expected path/to/lib.so:symbol)");
+    assert_eq!(
+        parse_spec(None).unwrap_err(),
+        (DATIVO_STATUS_INVALID_ARGUMENT, "dativo_plugin_spec_parse: spec is NULL".into())
+    );
+
+    let mut error = DativoError::default();
+    let status = unsafe { dativo_plugin_spec_parse(c"x.so".as_ptr(), ptr::null_mut(), &mut error) };
+    assert_eq!(
+        (status, message(&error)),
+        (DATIVO_STATUS_INVALID_ARGUMENT, "dativo_plugin_spec_parse: out_json is NULL".into())
+    );
+    unsafe { dativo_string_free(ptr::null_mut()) }; // NULL is allowed
+}

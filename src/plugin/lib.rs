@@ -12,12 +12,16 @@
 //! - [`elf`]: a library's dynamic symbols, read before it is loaded, from which the host
 //!   decides which ABI an entry speaks;
 //! - [`sdk`]: traits and the `export_reader!` / `export_writer!` macros for plugins written
-//!   in Rust.
+//!   in Rust;
+//! - [`conformance`]: the battery of checks any plugin can be run against (`dativo plugin
+//!   test`), with [`isolate`] running each check in a child process.
 
+pub mod conformance;
 pub mod elf;
 pub mod elf_check;
 mod entry;
 pub mod host;
+pub mod isolate;
 pub mod legacy;
 pub mod loader;
 pub mod sdk;
@@ -30,5 +34,7 @@ pub use dativo_engine::{Error, Result};
 pub use host::{sha256_hex, LoadPolicy, Plugin, PluginStream};
 pub use loader::{Loader, PluginResolver, PLUGIN_DIR_ENV};
 
+#[cfg(test)]
+mod conformance_tests;
 #[cfg(test)]
 mod tests;

@@ -39,8 +39,8 @@ def test_the_kind_comes_from_the_extension(tmp_path, spec, kind):
 
 @pytest.mark.parametrize("spec, message", [
     ("readers.py", "expected 'path/to/module.py:ClassName'"),
-    ("readers.py:", "expected 'path/to/module.py:ClassName'"),
-    ("readers.py:1Bad", "expected 'path/to/module.py:ClassName'"),
+    ("readers.py:", "the name after ':' is empty"),  # the library's messages
+    ("readers.py:1Bad", "'1Bad' is not a valid symbol or class name"),
     ("readers.txt:DictReader", "cannot tell the plugin's kind"),
     ("missing.py:Reader", "no such file"),
     ("missing.so:init", "no such file"),
