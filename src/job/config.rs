@@ -199,6 +199,9 @@ pub struct ReaderEngine {
 pub struct ReaderOptions {
     #[serde(default)]
     pub delimiter: Option<String>,
+    /// Ends every record before its line break (`&|`); `""` means plain line breaks.
+    #[serde(default)]
+    pub record_terminator: Option<String>,
     #[serde(default)]
     pub quote: Option<String>,
     #[serde(default)]

@@ -457,6 +457,7 @@ impl Job {
         let paths: Vec<PathBuf> = self.inputs.iter().map(|i| i.path.clone()).collect();
         options.file_labels = Some(paths.iter().map(|p| self.redact(&p.display().to_string())).collect());
         let reader = CsvReader::open(&paths, options)?;
+        let dialect = reader.dialect().clone();
         let stats = reader.stats();
         let input_bytes = stats.total_bytes.load(Ordering::Relaxed);
         let header_warnings = plan.as_ref().map_or(0, |h| h.warnings());
@@ -482,12 +483,13 @@ impl Job {
             rows_read,
             rows_written: if write { outcome.rows } else { 0 },
             rows_rejected,
-            warnings: header_warnings + stats.warnings.load(Ordering::Relaxed),
+            warnings: header_warnings + stats.warnings.load(Ordering::Relaxed) + dialect.warnings.len() as u64,
             bytes_written: outcome.output.iter().map(|f| f.bytes).sum(),
             files: outcome.output,
             input_bytes,
             seconds: start.elapsed().as_secs_f64(),
             incremental: None,
+            dialect: Some(dialect.describe()),
         };
         if write && self.writer_plugin.is_none() {
             state::Manifest::of_files(&report.files).save(&self.output_dir)?;

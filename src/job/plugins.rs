@@ -237,6 +237,7 @@ impl Job {
             input_bytes: 0,
             seconds: start.elapsed().as_secs_f64(),
             incremental: None,
+            dialect: None,
         };
         self.log(
             log::Level::Info,
