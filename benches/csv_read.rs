@@ -1,6 +1,10 @@
 //! CSV -> Arrow read throughput on the reference file's format: ~20 MB made once with
 //! `dativo_engine::gen::generate` into a temp file, then `CsvReader::open` + every batch, per iteration.
 //!
+//! `reference_20mb` reads with default options (the dialect is sniffed), and
+//! `reference_20mb_explicit_dialect` with the dialect given (nothing sniffed): the pair shows
+//! what sniffing costs.
+//!
 //! Run with `cargo bench --bench csv_read`. The full-size comparison with DuckDB is
 //! `make perf` (benches/perf.sh).
 
@@ -16,7 +20,21 @@ use dativo_engine::csv::{CsvOptions, CsvReader};
 const ROWS: u64 = 190_000;
 
 fn read_all(path: &PathBuf) -> u64 {
-    let reader = CsvReader::open(std::slice::from_ref(path), CsvOptions::default()).expect("open reference file");
+    read_with(path, CsvOptions::default())
+}
+
+/// The reference file's dialect given, so nothing is sniffed.
+fn explicit() -> CsvOptions {
+    CsvOptions {
+        delimiter: Some(b",".to_vec()),
+        quote: Some(Some(b'"')),
+        has_header: Some(true),
+        ..CsvOptions::default()
+    }
+}
+
+fn read_with(path: &PathBuf, options: CsvOptions) -> u64 {
+    let reader = CsvReader::open(std::slice::from_ref(path), options).expect("open reference file");
     let mut rows = 0;
     for batch in reader {
         rows += batch.expect("read batch").num_rows() as u64;
@@ -36,7 +54,10 @@ fn csv_read(c: &mut Criterion) {
     let mut group = c.benchmark_group("csv_read");
     group.sample_size(10);
     group.throughput(Throughput::Bytes(bytes));
+    // Default options: the dialect is sniffed from the first 64 KiB.
     group.bench_function("reference_20mb", |b| b.iter(|| black_box(read_all(&path))));
+    // The same file with its dialect given: no sniffing, the difference is its cost.
+    group.bench_function("reference_20mb_explicit_dialect", |b| b.iter(|| black_box(read_with(&path, explicit()))));
     group.finish();
 }
 

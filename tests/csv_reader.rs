@@ -66,11 +66,11 @@ fn quoted_fields_keep_delimiters_quotes_and_line_breaks() {
 fn dialect_options_delimiter_comment_skip_nulls_escape() {
     let data = b"exported by tool\nid|name\n# a comment\n1|NA\n2|\"a\\\"b\"\n";
     let o = CsvOptions {
-        delimiter: b'|',
+        delimiter: Some(b"|".to_vec()),
         comment: Some(b'#'),
         skip_rows: 1,
         null_values: vec!["NA".into()],
-        escape: Some(b'\\'),
+        escape: Some(Some(b'\\')),
         ..Default::default()
     };
     assert_eq!(read(data, o), vec![v(&["1", "null"]), v(&["2", "a\"b"])]);
@@ -82,12 +82,16 @@ fn without_header_columns_are_numbered_or_named() {
     let r = CsvReader::from_reader(
         "d",
         Box::new(std::io::Cursor::new(data.to_vec())),
-        CsvOptions { has_header: false, ..Default::default() },
+        CsvOptions { has_header: Some(false), ..Default::default() },
     )
     .unwrap();
     let names: Vec<String> = r.schema().fields().iter().map(|f| f.name().clone()).collect();
     assert_eq!(names, vec!["column_1", "column_2"]);
-    let o = CsvOptions { has_header: false, column_names: Some(vec!["id".into(), "tag".into()]), ..Default::default() };
+    let o = CsvOptions {
+        has_header: Some(false),
+        column_names: Some(vec!["id".into(), "tag".into()]),
+        ..Default::default()
+    };
     let (batches, _) = read_bytes(data, o).unwrap();
     assert_eq!(batches[0].schema().field(1).name(), "tag");
     assert_eq!(rows(&batches), vec![v(&["1", "x"]), v(&["2", "y"])]);
@@ -104,7 +108,12 @@ fn utf16le(s: &str, bom: bool) -> Vec<u8> {
 #[test]
 fn sql_server_export_utf16le_tab_delimited_without_header() {
     let text = "1\tJosé\t2024-01-01 00:00:00.0000000\r\n2\tZoë\t2024-01-02 00:00:00.1234567\r\n";
-    let o = CsvOptions { delimiter: b'\t', has_header: false, encoding: Encoding::Utf16Le, ..Default::default() };
+    let o = CsvOptions {
+        delimiter: Some(b"\t".to_vec()),
+        has_header: Some(false),
+        encoding: Encoding::Utf16Le,
+        ..Default::default()
+    };
     let expect = vec![v(&["1", "José", "t1704067200000000"]), v(&["2", "Zoë", "t1704153600123456"])];
     assert_eq!(read(&utf16le(text, false), o.clone()), expect);
     // Detected without being named, with or without a BOM.
@@ -151,7 +160,10 @@ fn ragged_rows_unterminated_quotes_and_invalid_utf8_are_errors_with_their_line()
     assert!(error(b"a,b\n1,2\n3\n", CsvOptions::default()).starts_with("data.csv:3: expected 2 fields, found 1"));
     assert!(error(b"a,b\n1,2\n3,\"open\n4,5\n", CsvOptions::default())
         .starts_with("data.csv:3: a quoted field starting on this line is never closed"));
-    assert!(error(b"a,b\n1,\xFF\xFE\n", CsvOptions::default()).starts_with("data.csv:2: text is not valid UTF-8"));
+    let utf8 = CsvOptions { encoding: Encoding::Utf8, ..Default::default() };
+    assert!(error(b"a,b\n1,\xFF\xFE\n", utf8).starts_with("data.csv:2: text is not valid UTF-8"));
+    // Left to detection, text that is not UTF-8 is read as Windows-1252 (with a warning).
+    assert_eq!(read(b"a,b\n1,\xFF\xFE\n", CsvOptions::default()), vec![v(&["1", "\u{FF}\u{FE}"])]);
     let long = CsvOptions { max_line_bytes: 8, ..Default::default() };
     assert!(error(b"a,b\n1,2\n123456,789\n", long)
         .starts_with("data.csv:3: record is longer than max_line_bytes (8 bytes)"));
@@ -204,10 +216,15 @@ fn reject_writes_file_line_offset_column_reason_and_raw_line() {
 fn a_raw_line_kept_in_part_says_so_and_how_long_the_record_was() {
     let dir = tempfile::tempdir().unwrap();
     let rejects = dir.path().join("rejects.csv");
+    // The dialect is given: a sniffed one is decided on the first 64 KiB, before the end of
+    // the long record is read, and the marker then gives a lower bound (checked below).
     let reject = |max_line_bytes: usize| CsvOptions {
         on_error: OnError::Reject,
         rejects_path: Some(rejects.clone()),
         max_line_bytes,
+        delimiter: Some(b",".to_vec()),
+        quote: Some(Some(b'"')),
+        has_header: Some(true),
         ..Default::default()
     };
     let raw_lines = || -> Vec<Vec<u8>> {
@@ -224,7 +241,17 @@ fn a_raw_line_kept_in_part_says_so_and_how_long_the_record_was() {
     let mut expected = format!("2,{long}").into_bytes();
     expected.truncate(64 * 1024);
     expected.extend_from_slice("…[truncated: 70002 bytes total]".as_bytes());
-    assert_eq!(String::from_utf8_lossy(&raw[0]), String::from_utf8_lossy(&expected));
+    // Lengths and ends first: a 64 KiB value in a failure message helps nobody.
+    let tail = |b: &[u8]| String::from_utf8_lossy(&b[b.len().saturating_sub(60)..]).into_owned();
+    assert_eq!((raw[0].len(), tail(&raw[0])), (expected.len(), tail(&expected)));
+    assert!(raw[0] == expected, "the kept part differs from the record's first 64 KiB");
+    // Sniffed: the record's end lies past the sample the dialect was decided on; the marker
+    // says so rather than giving a length it does not know.
+    let sniffed = CsvOptions { delimiter: None, quote: None, has_header: None, ..reject(1000) };
+    read_bytes(data.as_bytes(), sniffed).unwrap();
+    let raw = raw_lines();
+    assert!(String::from_utf8_lossy(&raw[0]).ends_with("bytes total]"), "no marker");
+    assert!(String::from_utf8_lossy(&raw[0][raw[0].len() - 60..]).contains("[truncated: "));
 
     // A line never read to its end (longer than what is buffered past max_line_bytes): a
     // lower bound.
@@ -346,7 +373,7 @@ fn dropping_a_reader_midway_stops_its_threads_cleanly() {
 
 #[test]
 fn bad_options_are_config_errors() {
-    let e = error(b"a\n1\n", CsvOptions { delimiter: b'"', ..Default::default() });
+    let e = error(b"a\n1\n", CsvOptions { delimiter: Some(b"\"".to_vec()), ..Default::default() });
     assert!(e.contains("quote: '\"' is also the delimiter"), "{e}");
     let e = error(b"a\n1\n", CsvOptions { on_error: OnError::Reject, ..Default::default() });
     assert!(e.contains("rejects_path"), "{e}");

@@ -194,9 +194,10 @@ fn ragged_rows_name_the_expected_and_found_field_counts() {
 // 6a. A UTF-8 file with the bytes FF FE (never valid UTF-8) in one field.
 #[test]
 fn invalid_utf8_is_a_bad_row_and_skip_drops_only_it() {
-    let data = b"a,b\n1,x\n2,\xFF\xFE\n3,z\n";
+    // UTF-8 text (the "é" before) with invalid bytes: UTF-8 with a bad row, not Windows-1252.
+    let data = b"a,b\n1,\xC3\xA9\n2,\xFF\xFE\n3,z\n";
     assert_eq!(error(data, CsvOptions::default()), format!("data.csv:3: text is not valid UTF-8{ENCODING_HINT}"));
-    assert_eq!(read_skipping(data), (vec![v(&["1", "x"]), v(&["3", "z"])], 1));
+    assert_eq!(read_skipping(data), (vec![v(&["1", "é"]), v(&["3", "z"])], 1));
 }
 
 // 6b. A UTF-16LE file with a low surrogate (DC00) that no high surrogate precedes.

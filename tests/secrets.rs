@@ -160,7 +160,8 @@ fn cli_invalid_option_values_fail_without_the_secret() {
     write(dir.path(), "in.csv", GOOD_CSV);
     // Each replaces part of a valid job; every one is a config error quoting the value.
     let cases = [
-        ("delimiter", "      delimiter: \",\"\n", "      delimiter: \"${SECRET_OPT}\"\n"),
+        // Invalid: a delimiter may have several characters, but not the quote character.
+        ("delimiter", "      delimiter: \",\"\n", "      delimiter: \"\\\"${SECRET_OPT}\"\n"),
         ("quote", "      delimiter: \",\"\n", "      quote: \"${SECRET_OPT}\"\n"),
         ("encoding", "      delimiter: \",\"\n", "      encoding: \"${SECRET_OPT}\"\n"),
         ("on_error", "      delimiter: \",\"\n", "      on_error: ${SECRET_OPT}\n"),
@@ -424,7 +425,8 @@ fn library_errors_and_report_carry_no_secret() {
     assert_clean("the load error (Debug)", &format!("{e:?}"));
 
     // load: an invalid delimiter.
-    let bad = job_yaml("in.csv", "out", "", "SECRET_LIB").replace("delimiter: \",\"", "delimiter: \"${SECRET_LIB}\"");
+    let bad =
+        job_yaml("in.csv", "out", "", "SECRET_LIB").replace("delimiter: \",\"", "delimiter: \"\\\"${SECRET_LIB}\"");
     let job = write(dir.path(), "delim.yaml", &bad);
     let e = dativo_engine::job::load(&job).unwrap_err();
     assert!(matches!(e, dativo_engine::Error::Config(_)), "{e:?}");

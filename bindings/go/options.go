@@ -45,19 +45,21 @@ const (
 
 // Reader options (ReadCSV).
 
-// WithDelimiter sets the field separator, one ASCII character (default ',').
+// WithDelimiter sets the field separator (default: detected from the file). A separator of
+// several characters ("+|") is WithOption("delimiter", "+|").
 func WithDelimiter(c rune) Option { return WithOption("delimiter", string(c)) }
 
-// WithQuote sets the quote character (default '"').
+// WithQuote sets the quote character (default: detected, '"' when no field is quoted).
 func WithQuote(c rune) Option { return WithOption("quote", string(c)) }
 
-// WithEscape sets the escape character (default: none, quotes are doubled).
+// WithEscape sets the escape character (default: detected with the quote, else none: quotes
+// are doubled).
 func WithEscape(c rune) Option { return WithOption("escape", string(c)) }
 
 // WithComment makes lines starting with c comments (default: none).
 func WithComment(c rune) Option { return WithOption("comment", string(c)) }
 
-// WithHeader says whether the first line holds the column names (default true).
+// WithHeader says whether the first line holds the column names (default: detected).
 func WithHeader(has bool) Option { return WithOption("header", has) }
 
 // WithColumnNames names the columns (for files without a header, or to rename them).

@@ -84,15 +84,18 @@ enum Command {
     Infer {
         /// The CSV file.
         file: PathBuf,
-        /// Field separator: one character, or `tab`.
-        #[arg(long, short, default_value = ",")]
-        delimiter: String,
+        /// Field separator: one or more characters (`;`, `+|`), or `tab`. Default: detected.
+        #[arg(long, short)]
+        delimiter: Option<String>,
         /// Text encoding: auto, utf-8, utf-16-le, utf-16-be, latin-1, windows-1252.
         #[arg(long, short, default_value = "auto")]
         encoding: String,
-        /// The first line is data, not column names.
-        #[arg(long)]
+        /// The first line is data, not column names (default: detected).
+        #[arg(long, conflicts_with = "header")]
         no_header: bool,
+        /// The first line holds column names (default: detected).
+        #[arg(long)]
+        header: bool,
         /// Rows read to decide the types.
         #[arg(long, value_name = "N")]
         sample_rows: Option<usize>,
@@ -202,8 +205,9 @@ fn execute(cli: Cli) -> Result<()> {
             run(&config, quiet, full_refresh, reset_state, mode)
         }
         Command::Check { config, data, quiet, mode } => check(&config, data, quiet, mode),
-        Command::Infer { file, delimiter, encoding, no_header, sample_rows } => {
-            infer(&file, &delimiter, &encoding, no_header, sample_rows)
+        Command::Infer { file, delimiter, encoding, no_header, header, sample_rows } => {
+            let header = (header || no_header).then_some(header);
+            infer(&file, delimiter.as_deref(), &encoding, header, sample_rows)
         }
         Command::Gen { rows, out } => gen(rows, &out),
         Command::Plugin { command: PluginCommand::Info { spec, sha256 } } => plugin_info(&spec, sha256),
@@ -300,13 +304,20 @@ fn check(config: &Path, data: bool, quiet: bool, mode: Mode) -> Result<()> {
     print_stdout(&job.redact(&format!("{summary}\n{plugins}")))
 }
 
-fn infer(file: &Path, delimiter: &str, encoding: &str, no_header: bool, sample_rows: Option<usize>) -> Result<()> {
+fn infer(
+    file: &Path,
+    delimiter: Option<&str>,
+    encoding: &str,
+    header: Option<bool>,
+    sample_rows: Option<usize>,
+) -> Result<()> {
     let mut options = CsvOptions {
-        delimiter: dativo_engine::csv::parse_char("--delimiter", delimiter)
-            .and_then(|d| d.ok_or_else(|| "--delimiter cannot be empty".to_string()))
+        delimiter: delimiter
+            .map(|d| dativo_engine::csv::parse_separator("--delimiter", d))
+            .transpose()
             .map_err(Error::Config)?,
         encoding: Encoding::parse(encoding).map_err(|m| Error::Config(format!("--{m}")))?,
-        has_header: !no_header,
+        has_header: header,
         ..CsvOptions::default()
     };
     if let Some(n) = sample_rows {
@@ -315,14 +326,32 @@ fn infer(file: &Path, delimiter: &str, encoding: &str, no_header: bool, sample_r
         }
         options.infer_sample_rows = n;
     }
-    let schema = dativo_engine::csv::infer_schema(&[file.to_path_buf()], &options)?;
+    let reader = dativo_engine::csv::CsvReader::open(&[file.to_path_buf()], options.clone())?;
     let name = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "asset".into());
-    print_stdout(&dativo_engine::schema::asset_yaml(
+    let asset = dativo_engine::schema::asset_yaml(
         &name,
         &file.display().to_string(),
         options.infer_sample_rows,
-        &schema,
-    ))
+        &reader.schema(),
+    );
+    print_stdout(&format!("{}{asset}", dialect_comment(reader.dialect())))
+}
+
+/// The dialect `infer` read the file with, as YAML comments above the asset (which stays a
+/// valid asset file): the job options to paste under `source.engine.options`, and warnings.
+fn dialect_comment(d: &dativo_engine::csv::DetectedDialect) -> String {
+    let mut out = String::from(
+        "# CSV dialect (detected unless given); to pin it, paste these lines under the job's\n\
+         # source.engine.options:\n",
+    );
+    for line in d.job_options().lines() {
+        out.push_str(&format!("#   {line}\n"));
+    }
+    for w in &d.warnings {
+        eprintln!("warning: {w}");
+        out.push_str(&format!("# warning: {w}\n"));
+    }
+    out
 }
 
 /// `dativo plugin info`: load the plugin (honouring DATIVO_PLUGIN_DIR) and describe it.

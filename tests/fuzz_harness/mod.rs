@@ -66,10 +66,10 @@ pub fn csv_options_from(b: &[u8; CSV_OPTION_BYTES]) -> CsvOptions {
         x => x,
     };
     CsvOptions {
-        delimiter,
-        quote: (flags & 1 == 0).then_some(b'"'),
-        escape: (flags & 2 != 0).then_some(b'\\'),
-        has_header: flags & 4 == 0,
+        delimiter: Some(vec![delimiter]),
+        quote: Some((flags & 1 == 0).then_some(b'"')),
+        escape: Some((flags & 2 != 0).then_some(b'\\')),
+        has_header: Some(flags & 4 == 0),
         on_error: if flags & 8 == 0 { OnError::Fail } else { OnError::Skip },
         comment: (flags & 16 != 0).then_some(b'#'),
         null_values: if flags & 32 == 0 { vec![String::new()] } else { vec![String::new(), "NA".into()] },

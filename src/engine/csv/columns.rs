@@ -439,7 +439,7 @@ mod tests {
         let schema: SchemaRef = Arc::new(arrow_schema::Schema::new(
             types.iter().map(|(n, t, nullable)| arrow_schema::Field::new(*n, t.clone(), *nullable)).collect::<Vec<_>>(),
         ));
-        let dialect = Dialect::new(b',', Some(b'"'), None, vec![Vec::new()]);
+        let dialect = Dialect::new(b",", Some(b'"'), None, vec![Vec::new()]);
         let parse = |block_rows| {
             let mut t = Tokenized::default();
             t.block_rows = block_rows;

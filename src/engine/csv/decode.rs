@@ -39,6 +39,10 @@ impl Resolved {
 pub(crate) struct Decoder {
     input: Box<dyn Read + Send>,
     pub(crate) encoding: Resolved,
+    /// How the encoding was chosen: `given`, `byte-order mark`, `zero bytes` (UTF-16 without
+    /// a BOM), `valid UTF-8`, or `fallback` (the first block is not valid UTF-8, so it is
+    /// read as Windows-1252; the reader warns).
+    pub(crate) chosen_by: &'static str,
     transcoder: Option<encoding_rs::Decoder>,
     /// Raw bytes read but not yet decoded.
     raw: Vec<u8>,
@@ -103,6 +107,18 @@ fn sniff_utf16(head: &[u8]) -> Option<Resolved> {
     }
 }
 
+/// Whether the first block of a file is UTF-8: valid (allowing a character cut by the end of
+/// the block, not by the end of the file), or with UTF-8 multi-byte characters before its
+/// first invalid byte (UTF-8 with a damaged row, which becomes a bad row, not a reason to
+/// read every other character wrong).
+fn utf8_prefix_valid(raw: &[u8], eof: bool) -> bool {
+    match simdutf8::compat::from_utf8(raw) {
+        Ok(_) => true,
+        Err(e) if !eof && e.error_len().is_none() && raw.len() - e.valid_up_to() < 4 => true,
+        Err(e) => !raw[..e.valid_up_to()].is_ascii(),
+    }
+}
+
 impl Decoder {
     /// Looks at the first bytes to resolve the encoding (BOM, or sniffing for `auto`).
     /// Errors are plain strings; the caller adds the file name.
@@ -126,10 +142,14 @@ impl Decoder {
             Encoding::Latin1 => Some(Resolved::Latin1),
             Encoding::Windows1252 => Some(Resolved::Windows1252),
         };
-        let (encoding, skip) = match (requested_resolved, bom) {
-            (None, Some((enc, len))) => (enc, len),
-            (None, None) => (sniff_utf16(&raw).unwrap_or(Resolved::Utf8), 0),
-            (Some(req), Some((enc, len))) if req == enc => (enc, len),
+        let (encoding, skip, chosen_by) = match (requested_resolved, bom) {
+            (None, Some((enc, len))) => (enc, len, "byte-order mark"),
+            (None, None) => match sniff_utf16(&raw) {
+                Some(enc) => (enc, 0, "zero bytes"),
+                None if utf8_prefix_valid(&raw, raw_eof) => (Resolved::Utf8, 0, "valid UTF-8"),
+                None => (Resolved::Windows1252, 0, "fallback"),
+            },
+            (Some(req), Some((enc, len))) if req == enc => (enc, len, "given"),
             (Some(req), Some((enc, _))) => {
                 return Err(format!(
                     "the file starts with a {} byte-order mark but encoding is set to {}; \
@@ -143,7 +163,7 @@ impl Decoder {
                     }
                 ))
             }
-            (Some(req), None) => (req, 0),
+            (Some(req), None) => (req, 0, "given"),
         };
         let transcoder = match encoding {
             Resolved::Utf16Le => Some(encoding_rs::UTF_16LE.new_decoder_without_bom_handling()),
@@ -154,6 +174,7 @@ impl Decoder {
         Ok(Decoder {
             input,
             encoding,
+            chosen_by,
             transcoder,
             raw,
             raw_pos: skip,
@@ -330,6 +351,17 @@ mod tests {
         assert_eq!(s, "café,\u{80}\n");
         let (s, _, _) = decode_all(b"\x80\n", Encoding::Windows1252).unwrap();
         assert_eq!(s, "€\n");
+    }
+
+    #[test]
+    fn text_that_is_not_utf8_falls_back_to_windows_1252() {
+        let (s, bad, enc) = decode_all(b"id,name\n1,Jos\xe9 \x80\n", Encoding::Auto).unwrap();
+        assert_eq!((s.as_str(), bad.len(), enc), ("id,name\n1,José €\n", 0, Resolved::Windows1252));
+        let given = Decoder::new(Box::new(std::io::Cursor::new(b"1,Jos\xe9\n".to_vec())), Encoding::Utf8).unwrap();
+        assert_eq!((given.encoding, given.chosen_by), (Resolved::Utf8, "given"), "bad rows later");
+        assert!(utf8_prefix_valid("é".as_bytes().split_at(1).0, false), "a character cut by the block end");
+        assert!(!utf8_prefix_valid("é".as_bytes().split_at(1).0, true));
+        assert!(utf8_prefix_valid(b"caf\xc3\xa9 \xff", true), "UTF-8 text with a damaged byte");
     }
 
     #[test]

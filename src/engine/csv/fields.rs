@@ -42,7 +42,11 @@ impl FieldRef {
 /// How fields are delimited and what counts as null.
 #[derive(Debug, Clone)]
 pub(crate) struct Dialect {
+    /// The delimiter when it is one byte (the fast path), else its first byte.
     pub delimiter: u8,
+    /// A delimiter of several bytes (`+|`): fields are cut by a substring search instead of
+    /// the byte masks.
+    long_delimiter: Option<memchr::memmem::Finder<'static>>,
     pub quote: Option<u8>,
     pub escape: Option<u8>,
     null_values: Vec<Vec<u8>>,
@@ -52,9 +56,10 @@ pub(crate) struct Dialect {
 }
 
 impl Dialect {
-    pub(crate) fn new(delimiter: u8, quote: Option<u8>, escape: Option<u8>, null_values: Vec<Vec<u8>>) -> Self {
+    pub(crate) fn new(delimiter: &[u8], quote: Option<u8>, escape: Option<u8>, null_values: Vec<Vec<u8>>) -> Self {
         let null_lengths = null_values.iter().fold(0, |bits, n| bits | 1u64 << n.len().min(63));
-        Dialect { delimiter, quote, escape, null_values, null_lengths }
+        let long_delimiter = (delimiter.len() > 1).then(|| memchr::memmem::Finder::new(delimiter).into_owned());
+        Dialect { delimiter: delimiter[0], long_delimiter, quote, escape, null_values, null_lengths }
     }
 
     /// Whether a field is null. In a string column a quoted field is always a value, so
@@ -77,68 +82,90 @@ impl Dialect {
         offset: u32,
         has_quote: bool,
         scratch: &mut Vec<u8>,
-        mut out: impl FnMut(FieldRef),
+        out: impl FnMut(FieldRef),
     ) -> usize {
-        let n = rec.len();
+        if let Some(long) = &self.long_delimiter {
+            let quote = self.quote.filter(|_| has_quote);
+            let find = |text: &[u8]| long.find(text);
+            return split_general(rec, offset, find, long.needle().len(), quote, self.escape, scratch, out);
+        }
         let d = self.delimiter;
         if !has_quote {
             return split_plain(rec, offset, d, out);
         }
-        let mut count = 0;
-        let q = self.quote;
-        let esc = self.escape.filter(|e| Some(*e) != q);
-        let mut i = 0;
-        loop {
-            if i < n && Some(rec[i]) == q {
-                let q = rec[i];
-                let s_start = scratch.len();
-                i += 1;
-                loop {
-                    let found = match esc {
-                        Some(e) => memchr2(q, e, &rec[i..]),
-                        None => memchr(q, &rec[i..]),
-                    };
-                    let Some(p) = found.map(|p| i + p) else {
-                        scratch.extend_from_slice(&rec[i..]);
-                        i = n;
-                        break;
-                    };
-                    scratch.extend_from_slice(&rec[i..p]);
-                    if Some(rec[p]) == esc {
-                        if p + 1 < n {
-                            scratch.push(rec[p + 1]);
-                        }
-                        i = p + 2;
-                    } else if p + 1 < n && rec[p + 1] == q {
-                        scratch.push(q);
-                        i = p + 2;
-                    } else {
-                        i = p + 1;
-                        break;
-                    }
-                }
-                // Text between the closing quote and the delimiter is kept, as written.
-                let end = memchr(d, &rec[i.min(n)..]).map_or(n, |p| i + p);
-                if i < end {
-                    scratch.extend_from_slice(&rec[i..end]);
-                }
-                let len = (scratch.len() - s_start) as u32;
-                out(FieldRef { start: s_start as u32, len: len | QUOTED | SCRATCH });
-                count += 1;
-                i = end;
-            } else {
-                let end = memchr(d, &rec[i..]).map_or(n, |p| i + p);
-                out(FieldRef { start: offset + i as u32, len: (end - i) as u32 });
-                count += 1;
-                i = end;
-            }
-            if i >= n {
-                break;
-            }
-            i += 1; // the delimiter
-        }
-        count
+        split_general(rec, offset, |text: &[u8]| memchr(d, text), 1, self.quote, self.escape, scratch, out)
     }
+}
+
+/// Split a record with quotes, or at a delimiter of several bytes: `find` gives the position
+/// of the next delimiter (`delimiter_len` bytes) in a text. Fields that start with the quote
+/// are unquoted into `scratch`.
+#[inline]
+#[allow(clippy::too_many_arguments)]
+fn split_general(
+    rec: &[u8],
+    offset: u32,
+    find: impl Fn(&[u8]) -> Option<usize>,
+    delimiter_len: usize,
+    q: Option<u8>,
+    escape: Option<u8>,
+    scratch: &mut Vec<u8>,
+    mut out: impl FnMut(FieldRef),
+) -> usize {
+    let n = rec.len();
+    let mut count = 0;
+    let esc = escape.filter(|e| Some(*e) != q);
+    let mut i = 0;
+    loop {
+        if i < n && Some(rec[i]) == q {
+            let q = rec[i];
+            let s_start = scratch.len();
+            i += 1;
+            loop {
+                let found = match esc {
+                    Some(e) => memchr2(q, e, &rec[i..]),
+                    None => memchr(q, &rec[i..]),
+                };
+                let Some(p) = found.map(|p| i + p) else {
+                    scratch.extend_from_slice(&rec[i..]);
+                    i = n;
+                    break;
+                };
+                scratch.extend_from_slice(&rec[i..p]);
+                if Some(rec[p]) == esc {
+                    if p + 1 < n {
+                        scratch.push(rec[p + 1]);
+                    }
+                    i = p + 2;
+                } else if p + 1 < n && rec[p + 1] == q {
+                    scratch.push(q);
+                    i = p + 2;
+                } else {
+                    i = p + 1;
+                    break;
+                }
+            }
+            // Text between the closing quote and the delimiter is kept, as written.
+            let end = find(&rec[i.min(n)..]).map_or(n, |p| i + p);
+            if i < end {
+                scratch.extend_from_slice(&rec[i..end]);
+            }
+            let len = (scratch.len() - s_start) as u32;
+            out(FieldRef { start: s_start as u32, len: len | QUOTED | SCRATCH });
+            count += 1;
+            i = end;
+        } else {
+            let end = find(&rec[i..]).map_or(n, |p| i + p);
+            out(FieldRef { start: offset + i as u32, len: (end - i) as u32 });
+            count += 1;
+            i = end;
+        }
+        if i >= n {
+            break;
+        }
+        i += delimiter_len;
+    }
+    count
 }
 
 /// Split a record without quotes at every delimiter.
@@ -402,7 +429,7 @@ mod tests {
     #[test]
     fn null_values_match_exactly_whatever_their_length() {
         let long = vec![b'x'; 70];
-        let d = Dialect::new(b',', Some(b'"'), None, vec![b"".to_vec(), b"NULL".to_vec(), long.clone()]);
+        let d = Dialect::new(b",", Some(b'"'), None, vec![b"".to_vec(), b"NULL".to_vec(), long.clone()]);
         let longer_by_one = vec![b'x'; 71];
         let same_length_other = [&long[..69], b"y"].concat();
         for (text, null) in [
@@ -421,8 +448,25 @@ mod tests {
             assert!(!d.is_null(text, true, true));
             assert_eq!(d.is_null(text, true, false), null);
         }
-        assert!(!Dialect::new(b',', None, None, vec![]).is_null(b"", false, false));
-        assert!(!Dialect::new(b',', None, None, vec![b"NULL".to_vec()]).is_null(b"", false, false));
+        assert!(!Dialect::new(b",", None, None, vec![]).is_null(b"", false, false));
+        assert!(!Dialect::new(b",", None, None, vec![b"NULL".to_vec()]).is_null(b"", false, false));
+    }
+
+    fn fields(d: &Dialect, rec: &[u8]) -> Vec<String> {
+        let mut scratch = Vec::new();
+        let mut out = Vec::new();
+        d.split_fields(rec, 0, rec.contains(&b'"'), &mut scratch, |f| out.push(f));
+        out.iter().map(|f| String::from_utf8(f.bytes(rec, &scratch).to_vec()).unwrap()).collect()
+    }
+
+    #[test]
+    fn multi_byte_delimiters_split_with_and_without_quotes() {
+        let d = Dialect::new(b"+|", Some(b'"'), None, vec![]);
+        assert_eq!(fields(&d, b"a+|b|+c++|+|"), ["a", "b|+c+", "", ""]);
+        assert_eq!(fields(&d, b"\"x+|\"\"y\"+|z"), ["x+|\"y", "z"]);
+        assert_eq!(fields(&d, b""), [""]);
+        let single = Dialect::new(b";", Some(b'"'), None, vec![]);
+        assert_eq!(fields(&single, b"\"a;b\";c"), ["a;b", "c"]);
     }
 
     /// Every implementation of the delimiter mask agrees with a byte loop, whichever one

@@ -20,7 +20,7 @@ const DATE: u8 = 8;
 const TIMESTAMP: u8 = 16;
 const ALL: u8 = BOOL | INT | FLOAT | DATE | TIMESTAMP;
 
-fn fits(v: &[u8]) -> u8 {
+pub(crate) fn fits(v: &[u8]) -> u8 {
     if values::parse_bool_strict(v).is_some() {
         return BOOL;
     }

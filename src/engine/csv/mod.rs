@@ -8,6 +8,8 @@
 //! - `columns`: the column builder, parsing each column of a chunk into a typed Arrow array;
 //! - `values`: the parsers of single values (integers, floats, dates, timestamps, booleans);
 //! - `infer`: picks column types from a sample;
+//! - `sniff`: detects the dialect (delimiter, quote, escape, record terminator, header) that
+//!   the options leave unset, from a bounded sample of the first file;
 //! - `schema_head`: reads the header (column names) and the inference sample, and resolves the
 //!   schema before any work starts;
 //! - `bad_rows`: bad-row messages and the rejects file;
@@ -22,14 +24,16 @@ pub mod options;
 mod reader;
 mod records;
 mod schema_head;
+pub mod sniff;
 mod values;
 
 pub use reader::{CsvBatchReader, CsvReader};
+pub use sniff::DetectedDialect;
 
 /// For the job's redactor: the forms a text takes in a quoted value of a bad-row message.
 pub(crate) use bad_rows::quoted_forms;
 
-pub use options::{check_threads, parse_char, CsvOptions, Encoding, OnError, MAX_THREADS};
+pub use options::{check_threads, parse_char, parse_separator, CsvOptions, Encoding, OnError, MAX_THREADS};
 
 use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
@@ -56,7 +60,7 @@ pub struct ReadStats {
 /// Column names of a file as the reader would see them (header, or `column_names`, or
 /// `column_1..N`), without reading further.
 pub fn read_column_names(path: &std::path::Path, options: &CsvOptions) -> Result<Vec<String>> {
-    schema_head::column_names(reader::Source::Path(path.to_path_buf()), options)
+    Ok(schema_head::column_names(reader::Source::Path(path.to_path_buf()), options)?.0)
 }
 
 /// The schema the reader would use for these files.

@@ -1,5 +1,7 @@
 //! Options of the CSV reader. Every field has a sane default (see `Default`), and every
-//! field is documented in the README's job reference under `source.engine.options`.
+//! field is documented in the README's job reference under `source.engine.options`. The
+//! dialect fields (delimiter, quote, escape, header, record terminator) default to unset,
+//! which means detected from the file (docs/csv-dialect.md); a value given always wins.
 
 use std::path::PathBuf;
 
@@ -76,6 +78,25 @@ pub fn check_threads(key: &str, threads: usize) -> Option<String> {
         .then(|| format!("{key} must be 0 (one per core) or between 1 and {MAX_THREADS}, got {threads}"))
 }
 
+/// A delimiter or record terminator as users write it: one or more characters, with `\t` /
+/// `tab` for a tab; empty is an error. A line break at the end of a terminator (`&|\n`) is
+/// dropped: the line break after a terminator is always part of it.
+pub fn parse_separator(key: &str, text: &str) -> Result<Vec<u8>, String> {
+    let unescaped = text.replace("\\t", "\t").replace("\\r", "\r").replace("\\n", "\n");
+    let t = match unescaped.as_str() {
+        "tab" => "\t",
+        t => t,
+    };
+    let t = if key == "record_terminator" { t.trim_end_matches(['\r', '\n']) } else { t };
+    if t.is_empty() {
+        return Err(format!("{key} cannot be empty"));
+    }
+    if t.contains(['\r', '\n']) {
+        return Err(format!("{key} cannot contain a line break"));
+    }
+    Ok(t.as_bytes().to_vec())
+}
+
 /// What to do with a row that cannot be read or typed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum OnError {
@@ -91,15 +112,24 @@ pub enum OnError {
 
 #[derive(Debug, Clone)]
 pub struct CsvOptions {
-    /// Field separator (one byte). Default `,`.
-    pub delimiter: u8,
-    /// Quote character; `None` turns quoting off. Default `"`.
-    pub quote: Option<u8>,
-    /// Escape character inside quoted fields; `None` means quotes are escaped by doubling
-    /// (`""`), as RFC 4180 says. Default `None`.
-    pub escape: Option<u8>,
-    /// Whether the first record (after `skip_rows`) holds column names. Default true.
-    pub has_header: bool,
+    /// Field separator: one or more bytes (`,`, `\t`, `+|`). `None` (the default): detected
+    /// from a sample of the first file (see `sniff`), `,` when nothing else fits.
+    pub delimiter: Option<Vec<u8>>,
+    /// Quote character: `Some(Some(q))`, or `Some(None)` to turn quoting off. `None` (the
+    /// default): detected (`"` or `'`), `"` when no field is quoted.
+    pub quote: Option<Option<u8>>,
+    /// Escape character inside quoted fields: `Some(Some(e))`, or `Some(None)` for quotes
+    /// escaped by doubling (`""`), as RFC 4180 says. `None` (the default): detected (`\`
+    /// when the sample escapes quotes that way, else doubling).
+    pub escape: Option<Option<u8>>,
+    /// Whether the first record (after `skip_rows`) holds column names. `None` (the
+    /// default): detected by comparing the types of the first record with the rest.
+    pub has_header: Option<bool>,
+    /// Record terminator written before the line break at the end of every record (`&|` of
+    /// bulk exports): `Some(Some(t))`, or `Some(None)` for plain line breaks. With one,
+    /// records end only at the terminator (a line break after it is part of it), so line
+    /// breaks inside fields need no quotes. `None` (the default): detected.
+    pub record_terminator: Option<Option<Vec<u8>>>,
     /// Column names to use; required to name columns of a file without header (otherwise
     /// they are `column_1`, `column_2`, ...), and replaces the header names when given with
     /// `has_header: true`.
@@ -146,10 +176,11 @@ pub struct CsvOptions {
 impl Default for CsvOptions {
     fn default() -> Self {
         CsvOptions {
-            delimiter: b',',
-            quote: Some(b'"'),
+            delimiter: None,
+            quote: None,
             escape: None,
-            has_header: true,
+            has_header: None,
+            record_terminator: None,
             column_names: None,
             comment: None,
             null_values: vec![String::new()],
@@ -171,6 +202,39 @@ impl Default for CsvOptions {
 }
 
 impl CsvOptions {
+    /// The field delimiter: the given or detected one, `,` when neither.
+    pub fn delimiter(&self) -> &[u8] {
+        self.delimiter.as_deref().unwrap_or(b",")
+    }
+
+    /// The quote character: the given or detected one, `"` when neither.
+    pub fn quote(&self) -> Option<u8> {
+        self.quote.unwrap_or(Some(b'"'))
+    }
+
+    /// The escape character (none: quotes are doubled) when neither given nor detected.
+    pub fn escape(&self) -> Option<u8> {
+        self.escape.unwrap_or(None)
+    }
+
+    /// Whether the first record is a header: given or detected, true when neither.
+    pub fn header(&self) -> bool {
+        self.has_header.unwrap_or(true)
+    }
+
+    /// The record terminator before the line break, if any.
+    pub fn terminator(&self) -> Option<&[u8]> {
+        self.record_terminator.as_ref().and_then(|t| t.as_deref())
+    }
+
+    /// Whether the dialect is detected from the file: when the delimiter, the quote or the
+    /// header is unset. Then an unset record terminator is detected too, and an unset escape
+    /// when the quote is; with all three given, nothing is detected (no terminator, quotes
+    /// escaped by doubling, unless given).
+    pub fn sniffs(&self) -> bool {
+        self.delimiter.is_none() || self.quote.is_none() || self.has_header.is_none()
+    }
+
     /// Check the options against each other; every message starts with the offending key.
     pub fn validate(&self) -> crate::Result<()> {
         let o = self;
@@ -184,20 +248,32 @@ impl CsvOptions {
         if let Some(m) = check_threads("threads", o.threads) {
             return bad(m);
         }
-        for (what, c) in
-            [("delimiter", Some(o.delimiter)), ("quote", o.quote), ("escape", o.escape), ("comment", o.comment)]
-        {
+        for (what, c) in [("quote", o.quote()), ("escape", o.escape()), ("comment", o.comment)] {
             if let Some(c) = c {
                 if c == b'\n' || c == b'\r' {
                     return bad(format!("{what} cannot be a line break"));
                 }
             }
         }
-        if Some(o.delimiter) == o.quote {
-            return bad(format!("quote: '{}' is also the delimiter", o.delimiter as char));
+        for (what, text) in [("delimiter", o.delimiter.as_deref()), ("record_terminator", o.terminator())] {
+            let Some(text) = text else { continue };
+            if text.is_empty() {
+                return bad(format!("{what} cannot be empty"));
+            }
+            if text.contains(&b'\n') || text.contains(&b'\r') {
+                return bad(format!("{what} cannot contain a line break"));
+            }
+            for (other, c) in [("quote", o.quote()), ("escape", o.escape())] {
+                if let Some(c) = c.filter(|c| text.contains(c)) {
+                    let how = if text.len() == 1 { "is also" } else { "is also in" };
+                    return bad(format!("{other}: '{}' {how} the {what}", c as char));
+                }
+            }
         }
-        if Some(o.delimiter) == o.escape {
-            return bad(format!("escape: '{}' is also the delimiter", o.delimiter as char));
+        if let (Some(d), Some(t)) = (o.delimiter.as_deref(), o.terminator()) {
+            if d == t {
+                return bad(format!("record_terminator: '{}' is also the delimiter", String::from_utf8_lossy(t)));
+            }
         }
         if o.on_error == OnError::Reject && o.rejects_path.is_none() {
             return bad("on_error: reject needs rejects_path (where to write the rejected rows)".into());
@@ -217,6 +293,12 @@ mod tests {
         assert_eq!(parse_char("delimiter", "\\t"), Ok(Some(b'\t')));
         assert_eq!(parse_char("quote", ""), Ok(None));
         assert_eq!(parse_char("quote", "ab"), Err("quote must be one ASCII character (or \"\\t\"), got 'ab'".into()));
+        assert_eq!(parse_separator("delimiter", "+|"), Ok(b"+|".to_vec()));
+        assert_eq!(parse_separator("delimiter", "\\t"), Ok(b"\t".to_vec()));
+        assert_eq!(parse_separator("record_terminator", "&|\\r\\n"), Ok(b"&|".to_vec()));
+        assert_eq!(parse_separator("record_terminator", "&|\n"), Ok(b"&|".to_vec()));
+        assert_eq!(parse_separator("delimiter", ""), Err("delimiter cannot be empty".into()));
+        assert_eq!(parse_separator("delimiter", "a\nb"), Err("delimiter cannot contain a line break".into()));
         assert_eq!(Encoding::parse("UTF16LE"), Ok(Encoding::Utf16Le));
         assert!(Encoding::parse("ebcdic").unwrap_err().starts_with("encoding 'ebcdic' is not supported"));
     }

@@ -25,7 +25,10 @@ use super::decode::Decoder;
 use super::fields::{Dialect, Tokenized};
 use super::options::{CsvOptions, OnError};
 use super::records::{BufferPool, Chunk, SplitConfig, Splitter};
-use super::schema_head::{check_same_columns, column_names, column_specs, dialect, read_head, read_sample};
+use super::schema_head::{
+    check_same_columns, column_names, column_specs, dialect as field_dialect, read_head, read_sample,
+};
+use super::sniff::{self, DetectedDialect};
 use super::ReadStats;
 use crate::schema::type_name;
 use crate::{Error, Result};
@@ -49,22 +52,43 @@ impl Source {
             Source::Reader(..) => 0,
         }
     }
-    pub(crate) fn open(self, options: &CsvOptions, pool: &Arc<BufferPool>) -> Result<Splitter> {
+    /// Open the input and detect what the options leave of its dialect unset (from a sample
+    /// that the splitter then splits first, so nothing is read twice).
+    pub(crate) fn open(self, options: &CsvOptions, pool: &Arc<BufferPool>) -> Result<Opened> {
         let name = self.name();
         let input: Box<dyn Read + Send> = match self {
             Source::Path(p) => Box::new(std::fs::File::open(&p).map_err(|e| Error::io("cannot open", &p, e))?),
             Source::Reader(_, r) => r,
         };
-        let decoder = Decoder::new(input, options.encoding).map_err(|m| Error::Data(format!("{name}: {m}")))?;
-        Ok(Splitter::new(decoder, split_config(options), pool.clone()))
+        let mut decoder = Decoder::new(input, options.encoding).map_err(|m| Error::Data(format!("{name}: {m}")))?;
+        let (sample, dialect) = if options.sniffs() {
+            let (sample, at_eof) =
+                sniff::read_sample(&mut decoder).map_err(|e| Error::io("cannot read", Path::new(&name), e))?;
+            let dialect = sniff::detect(&sample, at_eof, options, &decoder);
+            (sample, dialect)
+        } else {
+            (Vec::new(), DetectedDialect::given(options, &decoder))
+        };
+        let options = dialect.apply(options);
+        let splitter = Splitter::new(decoder, split_config(&options), pool.clone(), &sample);
+        Ok(Opened { splitter, options, dialect })
     }
+}
+
+/// An input opened for reading, with its dialect resolved.
+pub(crate) struct Opened {
+    pub(crate) splitter: Splitter,
+    /// The reader's options with the detected dialect filled in.
+    pub(crate) options: CsvOptions,
+    pub(crate) dialect: DetectedDialect,
 }
 
 fn split_config(o: &CsvOptions) -> SplitConfig {
     SplitConfig {
-        delimiter: o.delimiter,
-        quote: o.quote,
-        escape: o.escape,
+        delimiter: o.delimiter().to_vec(),
+        terminator: o.terminator().map(<[u8]>::to_vec),
+        quote: o.quote(),
+        escape: o.escape(),
         comment: o.comment,
         max_line_bytes: o.max_line_bytes,
         skip_rows: o.skip_rows,
@@ -113,6 +137,7 @@ pub struct CsvReader {
     /// move them next. A pipe or a caller's own `Read` is not waited for: its read may block
     /// without end, or need a lock the dropping thread holds (a Python file object and the GIL).
     split_thread: Option<std::thread::JoinHandle<()>>,
+    dialect: DetectedDialect,
 }
 
 impl CsvReader {
@@ -138,8 +163,15 @@ impl CsvReader {
         self.stats.clone()
     }
 
-    fn start(sources: Vec<Source>, options: CsvOptions) -> Result<Self> {
-        options.validate()?;
+    /// The dialect the first input is read with (the other inputs agree with it), what of it
+    /// was detected, and the warnings about it.
+    pub fn dialect(&self) -> &DetectedDialect {
+        &self.dialect
+    }
+
+    fn start(sources: Vec<Source>, given: CsvOptions) -> Result<Self> {
+        given.validate()?;
+        let options = &given;
         let stats = Arc::new(ReadStats::default());
         stats.total_bytes.store(sources.iter().map(Source::size).sum(), Ordering::Relaxed);
         let files: Vec<String> = match &options.file_labels {
@@ -151,8 +183,15 @@ impl CsvReader {
         let mut sources = sources.into_iter();
         let first = sources.next().expect("at least one source");
         let pool = Arc::new(BufferPool::default());
-        let mut splitter = first.open(&options, &pool)?;
+        let Opened { mut splitter, options, mut dialect } = first.open(options, &pool)?;
         let head = read_head(&mut splitter, &files[0], &options)?;
+        dialect.warnings.extend(sniff::warnings(&files[0], &dialect, &head.names, &options));
+        if !dialect.detected.is_empty() {
+            log::info!("{}: {}", files[0], dialect.describe());
+        }
+        for w in &dialect.warnings {
+            log::warn!("{w}");
+        }
 
         // Sample for inference; the sampled chunks are parsed first, not read twice.
         let sample = read_sample(&mut splitter, &files[0], &options, head.first_data.into_iter().collect())?;
@@ -165,7 +204,18 @@ impl CsvReader {
             let name = files[i + 1].clone();
             match src {
                 Source::Path(p) => {
-                    let names = column_names(Source::Path(p.clone()), &options)?;
+                    let (names, other) = column_names(Source::Path(p.clone()), &given)?;
+                    if !dialect.agrees_with(&other) {
+                        return Err(Error::Data(format!(
+                            "{name}: its dialect differs from {}'s, and all files of a job are read with one: \
+                             {}: {}; {name}: {}; set the options that differ in the job (or read the files \
+                             in separate jobs)",
+                            files[0],
+                            files[0],
+                            dialect.describe(),
+                            other.describe()
+                        )));
+                    }
                     check_same_columns(&head.names, &names, &files[0], &name)?;
                     rest_paths.push(p);
                 }
@@ -184,8 +234,16 @@ impl CsvReader {
             0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
             n => n,
         };
-        let plan =
-            Arc::new(Plan { dialect: dialect(&options), options, columns, schema, names: head.names, files, pool });
+        let plan = Arc::new(Plan {
+            dialect: field_dialect(&options),
+            options,
+            columns,
+            schema,
+            names: head.names,
+            files,
+            pool,
+        });
+        drop(given);
 
         let in_flight = threads * 2 + 1;
         let (token_tx, token_rx) = bounded::<()>(in_flight);
@@ -236,6 +294,7 @@ impl CsvReader {
             done: false,
             cancel,
             split_thread: own_files.then_some(split_thread),
+            dialect,
         })
     }
 
@@ -438,7 +497,8 @@ impl Feed<'_> {
         for (i, path) in rest.into_iter().enumerate() {
             let file = i + 1;
             let o = &self.plan.options;
-            let mut s = Source::Path(path).open(o, &self.plan.pool)?;
+            // The options are resolved: nothing is detected again.
+            let mut s = Source::Path(path).open(o, &self.plan.pool)?.splitter;
             let head = read_head(&mut s, &self.plan.files[file], o)?;
             check_same_columns(&self.plan.names, &head.names, &self.plan.files[0], &self.plan.files[file])?;
             let encoding = s.encoding_name();

@@ -84,7 +84,11 @@ pub(crate) struct Chunk {
 
 #[derive(Debug, Clone)]
 pub(crate) struct SplitConfig {
-    pub delimiter: u8,
+    /// One byte, or several (`+|`).
+    pub delimiter: Vec<u8>,
+    /// With a record terminator (`&|`), records end only where it is (a line break right
+    /// after it belongs to it); line breaks elsewhere are data.
+    pub terminator: Option<Vec<u8>>,
     pub quote: Option<u8>,
     pub escape: Option<u8>,
     pub comment: Option<u8>,
@@ -149,12 +153,17 @@ fn count_breaks(b: &[u8]) -> u64 {
 }
 
 impl Splitter {
-    pub(crate) fn new(src: Decoder, cfg: SplitConfig, pool: Arc<BufferPool>) -> Splitter {
+    /// A splitter over `src`, whose first decoded text `pre_read` was already taken from it
+    /// (the dialect sniffer's sample): it is split first, so a pipe is never read twice.
+    pub(crate) fn new(mut src: Decoder, cfg: SplitConfig, pool: Arc<BufferPool>, pre_read: &[u8]) -> Splitter {
         let skip = cfg.skip_rows;
+        let mut buf = pool.get(READ_SIZE * 2 + pre_read.len());
+        buf.extend_from_slice(pre_read);
+        let malformed = src.malformed.drain(..).collect();
         Splitter {
             cfg,
             src,
-            buf: pool.get(READ_SIZE * 2),
+            buf,
             base: 0,
             pos: 0,
             rec_start: 0,
@@ -168,7 +177,7 @@ impl Splitter {
             cut: Vec::new(),
             forced_cut: None,
             eof: false,
-            malformed: VecDeque::new(),
+            malformed,
             pool,
             last_chunk: 0,
         }
@@ -353,11 +362,18 @@ impl Splitter {
         keep_end
     }
 
+    /// Whether `buf[j]` starts a field: the record starts there, or a delimiter ends there.
+    #[inline]
+    fn at_field_start(&self, j: usize) -> bool {
+        let d = &self.cfg.delimiter[..];
+        j == self.rec_start || (j - self.rec_start >= d.len() && &self.buf[j - d.len()..j] == d)
+    }
+
     /// Advance through the buffer, completing records, until it is exhausted or
     /// `max_records` records are complete.
     fn scan(&mut self, max_records: usize) {
-        let delim = self.cfg.delimiter;
         let quote = self.cfg.quote;
+        let terminator = self.cfg.terminator.clone();
         let escape = self.cfg.escape.filter(|e| Some(*e) != quote);
         let len = self.buf.len();
         let mut i = self.pos;
@@ -412,6 +428,42 @@ impl Splitter {
                         self.rec_start = len;
                     }
                 },
+                State::Unquoted if terminator.is_some() => {
+                    let term = terminator.as_deref().expect("a terminator");
+                    let rest = &self.buf[i..];
+                    let found = match quote {
+                        Some(q) => memchr2(q, term[0], rest),
+                        None => memchr(term[0], rest),
+                    };
+                    let Some(p) = found else {
+                        // Line breaks are data here, but count as lines. A trailing CR waits:
+                        // it may be the first half of CRLF.
+                        let end = if !self.eof && self.buf[len - 1] == b'\r' { len - 1 } else { len };
+                        self.line += count_breaks(&self.buf[i..end]);
+                        i = end;
+                        break;
+                    };
+                    let j = i + p;
+                    self.line += count_breaks(&self.buf[i..j]);
+                    if Some(self.buf[j]) == quote {
+                        if self.at_field_start(j) {
+                            self.state = State::Quoted;
+                            self.rec_flags |= HAS_QUOTE;
+                        }
+                        i = j + 1;
+                    } else if j + term.len() > len && !self.eof {
+                        i = j; // maybe the terminator, cut by the end of the read: read on
+                        break;
+                    } else if self.buf[j..].starts_with(term) {
+                        // The line break after it, if any, is skipped as a blank line.
+                        self.finish_record(j);
+                        i = j + term.len();
+                        self.rec_start = i;
+                        self.state = State::RecordStart;
+                    } else {
+                        i = j + 1;
+                    }
+                }
                 State::Unquoted => {
                     let rest = &self.buf[i..];
                     let found = match quote {
@@ -425,7 +477,7 @@ impl Splitter {
                     let j = i + p;
                     let c = self.buf[j];
                     if Some(c) == quote {
-                        if j == self.rec_start || self.buf[j - 1] == delim {
+                        if self.at_field_start(j) {
                             self.state = State::Quoted;
                             self.rec_flags |= HAS_QUOTE;
                         }
@@ -514,7 +566,8 @@ pub(crate) mod tests {
 
     fn cfg() -> SplitConfig {
         SplitConfig {
-            delimiter: b',',
+            delimiter: b",".to_vec(),
+            terminator: None,
             quote: Some(b'"'),
             escape: None,
             comment: None,
@@ -526,7 +579,7 @@ pub(crate) mod tests {
     /// (record text, line, flags) for every record.
     fn split(data: &[u8], cfg: SplitConfig, sizes: &[usize], max_records: usize) -> Vec<(String, u64, u8)> {
         let dec = Decoder::new(Box::new(Pieces::new(data, sizes)), Encoding::Utf8).unwrap();
-        let mut s = Splitter::new(dec, cfg, Default::default());
+        let mut s = Splitter::new(dec, cfg, Default::default(), &[]);
         let mut out = Vec::new();
         while let Some(chunk) = s.next_chunk(max_records).unwrap() {
             assert!(chunk.records.len() <= max_records);
@@ -604,6 +657,40 @@ pub(crate) mod tests {
         assert_eq!((got[1].1, got[1].2), (2, TOO_LONG));
         assert_eq!(got[1].0.len(), RAW_KEEP);
         assert_eq!(got[2], rec("c,d", 3, 0));
+    }
+
+    #[test]
+    fn multi_character_delimiters_open_quotes_after_the_whole_delimiter() {
+        let c = SplitConfig { delimiter: b"+|".to_vec(), ..cfg() };
+        let got = same_for_all_splits(b"a+|\"x\ny\"+|b\n|\"c\nd\n", c);
+        assert_eq!(got, vec![rec("a+|\"x\ny\"+|b", 1, HAS_QUOTE), rec("|\"c", 3, 0), rec("d", 4, 0)]);
+    }
+
+    #[test]
+    fn a_record_terminator_ends_records_and_line_breaks_elsewhere_are_data() {
+        let c = SplitConfig { delimiter: b"+|".to_vec(), terminator: Some(b"&|".to_vec()), ..cfg() };
+        let data = b"id+|note&|\r\n1+|two\r\nlines&|\r\n2+|\"q&|\"&|\n3+|a&b|c&|\n\n4+|last";
+        let got = same_for_all_splits(data, c);
+        assert_eq!(
+            got,
+            vec![
+                rec("id+|note", 1, 0),
+                rec("1+|two\r\nlines", 2, 0),
+                rec("2+|\"q&|\"", 4, HAS_QUOTE),
+                rec("3+|a&b|c", 5, 0),
+                rec("4+|last", 7, 0),
+            ]
+        );
+    }
+
+    #[test]
+    fn text_read_before_the_splitter_is_split_first() {
+        let dec = Decoder::new(Box::new(Pieces::new(b"c,d\n", &[1])), Encoding::Utf8).unwrap();
+        let mut s = Splitter::new(dec, cfg(), Default::default(), b"a,b\n");
+        let chunk = s.next_chunk(10).unwrap().unwrap();
+        let recs: Vec<&[u8]> = chunk.records.iter().map(|r| &chunk.data[r.start as usize..r.end as usize]).collect();
+        assert_eq!(recs, vec![&b"a,b"[..], b"c,d"]);
+        assert_eq!((chunk.records[1].line, chunk.base_offset), (2, 0));
     }
 
     #[test]

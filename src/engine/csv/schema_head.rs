@@ -12,10 +12,11 @@ use super::infer::infer_types;
 use super::options::CsvOptions;
 use super::reader::Source;
 use super::records::{Chunk, Splitter, ANY_BAD};
+use super::sniff::DetectedDialect;
 use crate::{Error, Result};
 
 pub(crate) fn dialect(o: &CsvOptions) -> Dialect {
-    Dialect::new(o.delimiter, o.quote, o.escape, o.null_values.iter().map(|s| s.as_bytes().to_vec()).collect())
+    Dialect::new(o.delimiter(), o.quote(), o.escape(), o.null_values.iter().map(|s| s.as_bytes().to_vec()).collect())
 }
 
 /// The first record of an input as column names (or, without header, the count of fields).
@@ -36,7 +37,7 @@ pub(crate) fn read_head(splitter: &mut Splitter, name: &str, o: &CsvOptions) -> 
         // The record is flagged bad, so it is set aside before any field is split.
         super::fields::tokenize(&chunk, &dialect(o), 1, splitter_encoding(splitter), o.max_line_bytes, &mut t);
         let reason = t.bad.first().map(|(_, b)| b.reason_text(None)).unwrap_or_default();
-        let what = if o.has_header { "header" } else { "first record" };
+        let what = if o.header() { "header" } else { "first record" };
         return Err(Error::Data(format!("{name}:{}: cannot read the {what}: {reason}", r.line)));
     }
     let rec = &chunk.data[r.start as usize..r.end as usize];
@@ -44,7 +45,7 @@ pub(crate) fn read_head(splitter: &mut Splitter, name: &str, o: &CsvOptions) -> 
     let mut scratch = Vec::new();
     let mut fields = Vec::new();
     let n = d.split_fields(rec, r.start, r.flags & super::records::HAS_QUOTE != 0, &mut scratch, |f| fields.push(f));
-    let mut names: Vec<String> = if o.has_header {
+    let mut names: Vec<String> = if o.header() {
         fields
             .iter()
             .enumerate()
@@ -82,19 +83,19 @@ pub(crate) fn read_head(splitter: &mut Splitter, name: &str, o: &CsvOptions) -> 
         }
         seen.insert(a, i);
     }
-    Ok(Head { names, first_data: if o.has_header { None } else { Some(chunk) } })
+    Ok(Head { names, first_data: if o.header() { None } else { Some(chunk) } })
 }
 
 fn splitter_encoding(s: &Splitter) -> &'static str {
     s.encoding_name()
 }
 
-/// Column names of an input as the reader sees them.
-pub(crate) fn column_names(source: Source, o: &CsvOptions) -> Result<Vec<String>> {
+/// Column names of an input as the reader sees them, and the dialect they were read with.
+pub(crate) fn column_names(source: Source, o: &CsvOptions) -> Result<(Vec<String>, DetectedDialect)> {
     o.validate()?;
     let name = source.name();
-    let mut s = source.open(o, &Default::default())?;
-    Ok(read_head(&mut s, &name, o)?.names)
+    let mut opened = source.open(o, &Default::default())?;
+    Ok((read_head(&mut opened.splitter, &name, &opened.options)?.names, opened.dialect))
 }
 
 /// Column specs from the explicit schema, pinned types and inference, with the columns whose
@@ -127,7 +128,7 @@ fn typed_columns(names: &[String], sample: &[Chunk], file: &str, o: &CsvOptions)
             .iter()
             .zip(names)
             .map(|(f, n)| {
-                if o.has_header && o.column_names.is_none() && f.name() != n {
+                if o.header() && o.column_names.is_none() && f.name() != n {
                     return Err(Error::Schema(format!(
                         "{file}: header column '{n}' does not match schema field '{}'",
                         f.name()

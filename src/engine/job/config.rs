@@ -278,6 +278,9 @@ pub struct ReaderEngine {
 pub struct ReaderOptions {
     #[serde(default)]
     pub delimiter: Option<String>,
+    /// Ends every record before its line break (`&|`); `""` means plain line breaks.
+    #[serde(default)]
+    pub record_terminator: Option<String>,
     #[serde(default, alias = "quote_char")]
     pub quote: Option<String>,
     #[serde(default)]
@@ -341,7 +344,7 @@ macro_rules! options_or {
 }
 
 options_or!(ReaderOptions {
-    delimiter, quote, escape, header, column_names, comment, null_values, column_types, skip_rows,
+    delimiter, record_terminator, quote, escape, header, column_names, comment, null_values, column_types, skip_rows,
     batch_size, infer_sample_rows, encoding, on_error, rejects_path, max_rejects, max_line_bytes, threads
 } ignoring { library, library_version });
 

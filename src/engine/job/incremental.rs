@@ -237,6 +237,8 @@ impl Job {
         }
         let header = self.apply_asset(w.input, &mut options)?;
         let reader = CsvReader::open(std::slice::from_ref(path), options)?;
+        report.dialect.get_or_insert_with(|| reader.dialect().describe());
+        report.warnings += reader.dialect().warnings.len() as u64;
         let stats = reader.stats();
         let schema = match (&self.asset, &header) {
             (Some(asset), Some(_)) => asset.output_schema(self.mode),

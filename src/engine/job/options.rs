@@ -70,20 +70,25 @@ fn is_blank(text: &str) -> bool {
 pub(crate) fn csv_options(o: &ReaderOptions) -> std::result::Result<CsvOptions, String> {
     let o = &o.clone().flattened();
     let mut c = CsvOptions::default();
+    // Unset dialect keys are detected from the file; a value given always wins.
     if let Some(d) = &o.delimiter {
-        c.delimiter = csv::parse_char("delimiter", d)?.ok_or("delimiter cannot be empty")?;
+        c.delimiter = Some(csv::parse_separator("delimiter", d)?);
+    }
+    if let Some(t) = &o.record_terminator {
+        c.record_terminator =
+            Some(if t.is_empty() { None } else { Some(csv::parse_separator("record_terminator", t)?) });
     }
     if let Some(q) = &o.quote {
-        c.quote = csv::parse_char("quote", q)?;
+        c.quote = Some(csv::parse_char("quote", q)?);
     }
     if let Some(e) = &o.escape {
-        c.escape = csv::parse_char("escape", e)?;
+        c.escape = Some(csv::parse_char("escape", e)?);
     }
     if let Some(e) = &o.comment {
         c.comment = csv::parse_char("comment", e)?;
     }
     if let Some(h) = o.header {
-        c.has_header = h;
+        c.has_header = Some(h);
     }
     if let Some(names) = &o.column_names {
         if names.is_empty() {

@@ -49,6 +49,9 @@ pub struct RunReport {
     pub seconds: f64,
     /// With `source.incremental`: which inputs were ingested and which skipped.
     pub incremental: Option<IncrementalReport>,
+    /// The CSV dialect the (first) input was read with and what of it was detected
+    /// (`DetectedDialect::describe`); `None` for a reader plugin.
+    pub dialect: Option<String>,
 }
 
 /// The incremental part of a [`RunReport`].
@@ -110,6 +113,9 @@ impl RunReport {
         } else {
             let rate = self.rows_per_second().round() as u64;
             s.push_str(&format!("\ntime: {:.2} s, {} rows/s", self.seconds, group(rate)));
+        }
+        if let Some(d) = &self.dialect {
+            s.push_str(&format!("\ncsv: {d}"));
         }
         if let Some(inc) = &self.incremental {
             s.push_str(&format!(
@@ -188,6 +194,7 @@ mod tests {
             input_bytes: 50_000_000,
             seconds: 2.0,
             incremental: None,
+            dialect: None,
         };
         let s = r.summary();
         assert_eq!(
@@ -214,6 +221,8 @@ mod tests {
         assert!(inc
             .summary()
             .ends_with("\ninputs: 1 ingested, 2 skipped (unchanged)\n  skipped: b.csv\n  skipped: c.csv"));
+        let with_dialect = RunReport { dialect: Some("delimiter \";\" (detected)".into()), ..RunReport::default() };
+        assert!(with_dialect.summary().ends_with("\ncsv: delimiter \";\" (detected)"));
         let p = Progress { rows: 1, bytes_read: 5, total_bytes: 10, elapsed: Duration::ZERO };
         assert_eq!(p.fraction(), 0.5);
     }

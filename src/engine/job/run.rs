@@ -60,8 +60,10 @@ struct Opened<'a> {
     /// The schema of the transformed batches.
     schema: SchemaRef,
     stats: Arc<ReadStats>,
-    /// Header warnings counted before the first row.
+    /// Header and dialect warnings counted before the first row.
     header_warnings: u64,
+    /// The CSV dialect read (detected or given), for the report.
+    dialect: Option<String>,
     /// Keeps a reader plugin loaded while its stream is read.
     _plugin: Option<Box<dyn LoadedPlugin>>,
 }
@@ -123,6 +125,7 @@ impl Job {
             input_bytes: total_bytes,
             seconds: start.elapsed().as_secs_f64(),
             incremental: None,
+            dialect: opened.dialect.clone(),
         };
         self.log_done(&report, source, target);
         Ok(report)
@@ -176,7 +179,8 @@ impl Job {
                 options.file_labels = Some(paths.iter().map(|p| self.redact(&p.display().to_string())).collect());
                 let reader = CsvReader::open(&paths, options)?;
                 let stats = reader.stats();
-                let header_warnings = header.as_ref().map_or(0, |h| h.warnings());
+                let dialect = reader.dialect().clone();
+                let header_warnings = header.as_ref().map_or(0, |h| h.warnings()) + dialect.warnings.len() as u64;
                 let (schema, transform): (SchemaRef, Box<dyn FnMut(RecordBatch) -> Result<RecordBatch> + Send>) =
                     match (&self.asset, &header) {
                         (Some(asset), Some(header)) => {
@@ -185,7 +189,15 @@ impl Job {
                         }
                         _ => (reader.schema(), Box::new(Ok)),
                     };
-                Ok(Opened { batches: Box::new(reader), transform, schema, stats, header_warnings, _plugin: None })
+                Ok(Opened {
+                    batches: Box::new(reader),
+                    transform,
+                    schema,
+                    stats,
+                    header_warnings,
+                    dialect: Some(dialect.describe()),
+                    _plugin: None,
+                })
             }
             Source::Plugin(plugin) => {
                 let mut loaded = self.load_plugin(plugin, PluginKind::Reader)?;
@@ -211,6 +223,7 @@ impl Job {
                     schema,
                     stats,
                     header_warnings: 0,
+                    dialect: None,
                     _plugin: Some(loaded),
                 })
             }

@@ -150,10 +150,10 @@ target:
     assert_eq!(job.inputs[1].id.as_deref(), Some("users_b"));
     assert_eq!(job.inputs[1].path, f.dir.path().join("data/b.csv"));
     let c = &job.csv;
-    assert_eq!(c.delimiter, b';');
-    assert_eq!(c.quote, Some(b'\''));
-    assert_eq!(c.escape, Some(b'\\'));
-    assert!(!c.has_header);
+    assert_eq!(c.delimiter.as_deref(), Some(&b";"[..]));
+    assert_eq!(c.quote, Some(Some(b'\'')));
+    assert_eq!(c.escape, Some(Some(b'\\')));
+    assert_eq!(c.has_header, Some(false));
     assert_eq!(c.column_names.as_deref(), Some(&["id".to_string(), "email".to_string()][..]));
     assert_eq!(c.comment, Some(b'#'));
     assert_eq!(c.null_values, ["", "NULL", "n/a"]);
@@ -249,7 +249,8 @@ fn bad_values_name_the_key() {
         format!("source:\n  files: [{{path: data/a.csv}}]\n  engine:\n    options: {{{opts}}}\ntarget:\n  output_base: out\n")
     };
     let cases = [
-        ("delimiter: ';;'", "source.engine.options.delimiter must be one ASCII character (or \"\\t\"), got ';;'"),
+        ("delimiter: \"a\\nb\"", "source.engine.options.delimiter cannot contain a line break"),
+        ("delimiter: ',', record_terminator: ','", "source.engine.options.record_terminator: ',' is also the delimiter"),
         ("delimiter: ''", "source.engine.options.delimiter cannot be empty"),
         ("quote: 'ab'", "source.engine.options.quote must be one ASCII character (or \"\\t\"), got 'ab'"),
         ("escape: 'é'", "source.engine.options.escape must be one ASCII character (or \"\\t\"), got 'é'"),
@@ -279,9 +280,13 @@ fn bad_values_name_the_key() {
     let e = f.err(&with_reader("skip_rows: -1"));
     assert!(e.starts_with("source.engine.options.skip_rows: "), "{e}");
     // Tab, written either way.
-    assert_eq!(f.load(&with_reader("delimiter: \"\\t\"")).unwrap().csv.delimiter, b'\t');
-    assert_eq!(f.load(&with_reader("delimiter: '\\t'")).unwrap().csv.delimiter, b'\t');
-    assert_eq!(f.load(&with_reader("quote: ''")).unwrap().csv.quote, None);
+    assert_eq!(f.load(&with_reader("delimiter: \"\\t\"")).unwrap().csv.delimiter, Some(b"\t".to_vec()));
+    assert_eq!(f.load(&with_reader("delimiter: '\\t'")).unwrap().csv.delimiter, Some(b"\t".to_vec()));
+    assert_eq!(f.load(&with_reader("delimiter: '+|'")).unwrap().csv.delimiter, Some(b"+|".to_vec()));
+    assert_eq!(f.load(&with_reader("quote: ''")).unwrap().csv.quote, Some(None));
+    let t = f.load(&with_reader("record_terminator: \"&|\\r\\n\"")).unwrap().csv.record_terminator;
+    assert_eq!(t, Some(Some(b"&|".to_vec())));
+    assert_eq!(f.load(&with_reader("record_terminator: ''")).unwrap().csv.record_terminator, Some(None));
 
     let with_writer = |opts: &str| format!("{MINIMAL}  engine:\n    options: {{{opts}}}\n");
     let e = f.err(&with_writer("compression: brotli"));
@@ -442,7 +447,7 @@ fn env_substitution_and_redaction() {
     let text = "tenant_id: ${TENANT}\nsource:\n  files: [{path: data/a.csv}]\n  engine: {options: {delimiter: '${DELIM}'}}\ntarget:\n  output_base: ${OUT}\n";
     let job = f.load_with(text, env).unwrap();
     assert_eq!(job.tenant_id.as_deref(), Some("acme-corp"));
-    assert_eq!(job.csv.delimiter, b';');
+    assert_eq!(job.csv.delimiter.as_deref(), Some(&b";"[..]));
     assert_eq!(job.output_dir, f.dir.path().join("secret-output-dir"));
     assert_eq!(job.redact("writing to /x/secret-output-dir/part-0"), "writing to /x/${OUT}/part-0");
     assert_eq!(job.redact("tenant acme-corp"), "tenant ${TENANT}");

@@ -255,7 +255,7 @@ def test_create_reader_failures_are_explained(reader_lib, tmp_path):
     for config, expected in [
         (b"{not json", "plugin config"),
         (reader_config(tmp_path / "missing.csv"), "missing.csv"),
-        (reader_config(DATA / "orders.csv", delimiter=";;"), "delimiter"),
+        (reader_config(DATA / "orders.csv", delimiter="\n"), "delimiter"),  # a line break: refused
     ]:
         assert not reader_lib.create_reader(config)
         reason = reader_lib.last_error().decode()
