@@ -14,6 +14,8 @@ use crate::parquet::ParquetOptions;
 use crate::schema::Asset;
 use crate::{Error, Result};
 
+mod lake;
+
 /// What every section needs: the text (already `${VAR}`-substituted), the label for messages,
 /// and the folder relative paths start from.
 struct Ctx<'a> {
@@ -47,7 +49,8 @@ pub(super) fn resolve(text: &str, path: &Path, label: &str, redactor: Redactor) 
     refuse_unsupported(&ctx, &file, reader_plugin.is_some(), writer_plugin.is_some())?;
 
     let inputs = source_files(&ctx, &file.source, reader_plugin.is_some())?;
-    let (output_dir, parquet) = target(&ctx, &file.target, writer_plugin.is_some())?;
+    let object_target = lake::pending(&ctx, &file.target, writer_plugin.is_some())?;
+    let (output_dir, parquet) = target(&ctx, &file.target, writer_plugin.is_some(), object_target.is_some())?;
     let incremental = match &file.source.incremental {
         None => None,
         Some(inc) => Some(incremental_config(inc, &parquet, &output_dir, |p| ctx.path(p)).map_err(|m| ctx.error(m))?),
@@ -66,6 +69,14 @@ pub(super) fn resolve(text: &str, path: &Path, label: &str, redactor: Redactor) 
              (change the types there)",
         ));
     }
+    let (output_dir, object_target) = match object_target {
+        Some(pending) => {
+            let (url, config) =
+                lake::finish(&ctx, pending, asset.as_ref(), asset_name.as_deref(), &csv, incremental.is_some())?;
+            (url, Some(config))
+        }
+        None => (output_dir, None),
+    };
     let log_level = log_level(&ctx, file.logging.as_ref().and_then(|l| l.level.as_deref()))?;
     let (reader_plugin, writer_plugin) = plugins::with_configs(text, label, reader_plugin, writer_plugin, &ctx.base)?;
 
@@ -83,6 +94,7 @@ pub(super) fn resolve(text: &str, path: &Path, label: &str, redactor: Redactor) 
         csv,
         parquet,
         output_dir,
+        object_target,
         log_level,
         incremental,
         full_refresh: false,
@@ -130,8 +142,11 @@ fn refuse_unsupported(ctx: &Ctx, file: &JobFile, reader_plugin: bool, writer_plu
             "source.{key} is not supported by dativo: it reads local CSV files only; list them under source.files"
         )));
     }
-    if let Some(key) = file.target.unsupported_keys().first().filter(|_| !writer_plugin) {
-        let why = match *key {
+    // An object-store target reads `connection` (see `lake.rs`).
+    let object_store = lake::is_object_kind(&file.target);
+    let mut unsupported = file.target.unsupported_keys().into_iter().filter(|k| !(object_store && *k == "connection"));
+    if let Some(key) = unsupported.next().filter(|_| !writer_plugin) {
+        let why = match key {
             "partitioning" => "files are written unpartitioned into target.output_base",
             _ => "dativo writes Parquet files to a local directory (target.output_base)",
         };
@@ -180,11 +195,19 @@ fn source_files(ctx: &Ctx, source: &SourceConfig, reader_plugin: bool) -> Result
 
 /// `target`: the output directory and the Parquet writer's options. A custom writer's engine
 /// options are its own (they reach it in its config).
-fn target(ctx: &Ctx, target: &TargetConfig, writer_plugin: bool) -> Result<(PathBuf, ParquetOptions)> {
+/// For an object store (`object_store`), the output directory is a placeholder that
+/// `lake::finish` replaces.
+fn target(
+    ctx: &Ctx,
+    target: &TargetConfig,
+    writer_plugin: bool,
+    object_store: bool,
+) -> Result<(PathBuf, ParquetOptions)> {
     let kind = target.kind.as_deref().unwrap_or("local");
-    if !kind.eq_ignore_ascii_case("local") && !writer_plugin {
+    if !kind.eq_ignore_ascii_case("local") && !writer_plugin && !object_store {
         return Err(ctx.error(format!(
-            "target.type '{kind}' is not supported: dativo writes Parquet files to a local directory (type: local)"
+            "target.type '{kind}' is not supported: dativo writes Parquet files to a local directory (type: local) \
+             or to object storage (type: s3 or minio)"
         )));
     }
     let format = target.file_format.as_deref().unwrap_or("parquet");
@@ -192,6 +215,7 @@ fn target(ctx: &Ctx, target: &TargetConfig, writer_plugin: bool) -> Result<(Path
         return Err(ctx.error(format!("target.file_format '{format}' is not supported: dativo writes parquet")));
     }
     let output_dir = match target.output_base.as_deref() {
+        _ if object_store => PathBuf::from(lake::PLACEHOLDER),
         Some(p) if !p.trim().is_empty() => ctx.path(p),
         _ => return Err(ctx.error("target.output_base is required: the directory the Parquet files go to")),
     };

@@ -372,7 +372,8 @@ fn not_supported_keys() {
         let e = f.err(&tgt(&format!("{key}: x")));
         assert!(e.starts_with(&format!("target.{key} is not supported yet: ")), "{e}");
     }
-    assert!(f.err(&tgt("type: s3")).starts_with("target.type 's3' is not supported"));
+    // s3 and minio are object-store targets (see `resolve/lake.rs`): they want an s3:// URL.
+    assert!(f.err(&tgt("type: s3")).starts_with("target.output_base 'out' is not an s3:// URL"));
     assert!(f.err(&tgt("type: iceberg")).starts_with("target.type 'iceberg' is not supported"));
     assert!(f.err(&tgt("file_format: csv")).starts_with("target.file_format 'csv' is not supported"));
     // Case does not matter for the supported ones.

@@ -90,6 +90,10 @@ pub struct Asset {
     pub fields: Vec<AssetField>,
     /// Where the asset came from (its file, or `inline asset in <job>`), for error messages.
     pub origin: String,
+    /// `domain` and `dataProduct` (platform metadata): the default folders of an object-store
+    /// target, `<bucket>/<domain>/<data_product>/<table>/`.
+    pub domain: Option<String>,
+    pub data_product: Option<String>,
 }
 
 impl Asset {
@@ -168,10 +172,12 @@ pub struct AssetDoc {
     _id: Option<IgnoredAny>,
     #[serde(default, rename = "status")]
     _status: Option<IgnoredAny>,
-    #[serde(default, rename = "domain")]
-    _domain: Option<IgnoredAny>,
+    /// The platform's domain: the first folder of an object-store target's default layout.
+    #[serde(default)]
+    pub domain: Option<Scalar>,
+    /// The platform's data product: the second folder of that layout.
     #[serde(default, rename = "dataProduct")]
-    _data_product: Option<IgnoredAny>,
+    pub data_product: Option<Scalar>,
     #[serde(default, rename = "tenant")]
     _tenant: Option<IgnoredAny>,
     #[serde(default, rename = "description")]
@@ -216,6 +222,7 @@ pub struct FieldDoc {
 impl AssetDoc {
     /// Validate the document; `origin` names it in error messages.
     pub fn into_asset(self, origin: &str) -> Result<Asset> {
+        let (outer_domain, outer_product) = (self.domain.clone(), self.data_product.clone());
         let body = match self.asset {
             Some(inner) => {
                 if self.name.is_some() || self.schema.is_some() {
@@ -267,7 +274,14 @@ impl AssetDoc {
             };
             fields.push(AssetField { name: f.name, type_name: f.type_name, data_type, required: f.required });
         }
-        Ok(Asset { name, version: body.version.map(|v| v.0), fields, origin: origin.to_string() })
+        Ok(Asset {
+            name,
+            version: body.version.map(|v| v.0),
+            fields,
+            origin: origin.to_string(),
+            domain: body.domain.or(outer_domain).map(|s| s.0),
+            data_product: body.data_product.or(outer_product).map(|s| s.0),
+        })
     }
 }
 
