@@ -140,10 +140,10 @@ fn recipe_options_are_checked_as_strictly_as_the_job() {
 #[test]
 fn what_dativo_cannot_serve_yet_is_a_clear_error_never_ignored() {
     let p = Platform::new();
-    // The platform's S3 target (until object storage lands).
+    // The platform's S3 recipe partitions by ingest_date.
     assert_fails(
         &p.run("jobs/employee_to_s3.yaml", &[]),
-        &["target.type 's3' (from target_connector_path) is not supported yet"],
+        &["partitioned output (ingest_date, partition_by_default of target_connector_path) is not supported yet"],
     );
 
     let job = fs::read_to_string(p.path("jobs/employee_to_local.yaml")).unwrap();

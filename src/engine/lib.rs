@@ -20,6 +20,7 @@ pub mod job;
 pub mod parquet;
 pub mod pipeline;
 pub mod schema;
+pub mod store;
 pub mod yaml;
 
 pub use error::{Error, Result};

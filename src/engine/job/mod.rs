@@ -21,6 +21,7 @@ pub mod report;
 pub mod state;
 
 mod incremental;
+mod lake;
 mod platform_state;
 mod resolve;
 mod run;
@@ -67,7 +68,11 @@ pub struct Job {
     /// Reader options (`column_types` come from `source.engine.options`, or from the asset per file).
     pub csv: CsvOptions,
     pub parquet: ParquetOptions,
+    /// The output directory; for an object-store target, its `s3://bucket/prefix` (a name
+    /// for messages only).
     pub output_dir: PathBuf,
+    /// `target.type: s3` or `minio`: the bucket and prefix the Parquet files go to.
+    pub object_target: Option<crate::store::StoreConfig>,
     pub log_level: log::LevelFilter,
     /// `source.custom_reader`: the plugin that replaces the CSV reader.
     pub reader_plugin: Option<plugins::PluginUse>,

@@ -17,6 +17,8 @@ use crate::parquet::ParquetOptions;
 use crate::schema::Asset;
 use crate::{Error, Result};
 
+mod lake;
+
 /// What every section needs: the text (already `${VAR}`-substituted), the label for messages,
 /// and the folder relative paths start from.
 struct Ctx<'a> {
@@ -62,8 +64,11 @@ pub(super) fn resolve(text: &str, path: &Path, label: &str, redactor: Redactor) 
     // The source and target types first: for a platform job aimed at a remote store, that is
     // the message that says what to change.
     let inputs = source_files(&ctx, &file.source, recipes.source.as_ref(), reader_plugin.is_some())?;
-    let (output_dir, parquet) = target(&ctx, &file.target, recipes.target.as_ref(), writer_plugin.is_some())?;
-    refuse_unsupported(&ctx, &file, reader_plugin.is_some(), writer_plugin.is_some())?;
+    let kind = target_kind(&file.target, recipes.target.as_ref());
+    let object_target = lake::pending(&ctx, &file.target, kind, writer_plugin.is_some())?;
+    let (output_dir, parquet) =
+        target(&ctx, &file.target, recipes.target.as_ref(), writer_plugin.is_some(), object_target.is_some())?;
+    refuse_unsupported(&ctx, &file, reader_plugin.is_some(), writer_plugin.is_some(), object_target.is_some())?;
     let incremental = match incremental_section(&file, recipes.source.as_ref()) {
         None => None,
         Some(mut inc) => {
@@ -90,6 +95,14 @@ pub(super) fn resolve(text: &str, path: &Path, label: &str, redactor: Redactor) 
              (change the types there)",
         ));
     }
+    let (output_dir, object_target) = match object_target {
+        Some(pending) => {
+            let (url, config) =
+                lake::finish(&ctx, pending, asset.as_ref(), asset_name.as_deref(), &csv, incremental.is_some())?;
+            (url, Some(config))
+        }
+        None => (output_dir, None),
+    };
     let log_level = log_level(&ctx, file.logging.as_ref().and_then(|l| l.level.as_deref()))?;
     let mode = file.schema_validation_mode.or_else(|| asset.as_ref().and_then(|a| a.target.mode)).unwrap_or_default();
     let (reader_plugin, writer_plugin) = plugins::with_configs(text, label, reader_plugin, writer_plugin, &ctx.base)?;
@@ -108,6 +121,7 @@ pub(super) fn resolve(text: &str, path: &Path, label: &str, redactor: Redactor) 
         csv,
         parquet,
         output_dir,
+        object_target,
         log_level,
         incremental,
         full_refresh: false,
@@ -198,7 +212,13 @@ fn plugin_uses(ctx: &Ctx, file: &JobFile) -> Result<(Option<PluginUse>, Option<P
 
 /// Platform keys dativo cannot serve. A plugin gets its section as its config, so under a
 /// plugin they are the plugin's business, not errors.
-fn refuse_unsupported(ctx: &Ctx, file: &JobFile, reader_plugin: bool, writer_plugin: bool) -> Result<()> {
+fn refuse_unsupported(
+    ctx: &Ctx,
+    file: &JobFile,
+    reader_plugin: bool,
+    writer_plugin: bool,
+    object_store: bool,
+) -> Result<()> {
     if file.catalog.is_some() {
         return Err(ctx.error(
             "catalog is not supported yet: dativo does not push lineage or metadata to a data catalog \
@@ -217,10 +237,15 @@ fn refuse_unsupported(ctx: &Ctx, file: &JobFile, reader_plugin: bool, writer_plu
             "source.{key} is not supported by dativo: it reads local CSV files only; list them under source.files"
         )));
     }
-    if let Some(key) = file.target.unsupported_keys().first().filter(|_| !writer_plugin) {
-        let why = match *key {
+    // An object-store target reads `connection` (see `lake.rs`).
+    let mut unsupported = file.target.unsupported_keys().into_iter().filter(|k| !(object_store && *k == "connection"));
+    if let Some(key) = unsupported.next().filter(|_| !writer_plugin) {
+        let why = match key {
             "partitioning" => "files are written unpartitioned into target.output_base",
-            _ => "dativo writes Parquet files to a local directory (target.output_base)",
+            _ => {
+                "dativo writes Parquet files to a local directory (target.output_base) or to object storage \
+                  (target.type: s3 or minio)"
+            }
         };
         return Err(ctx.error(format!("target.{key} is not supported yet: {why}")));
     }
@@ -275,6 +300,11 @@ fn source_files(
     Ok(inputs)
 }
 
+/// The target's type: `target.type`, else the target recipe's, else `local`.
+fn target_kind<'a>(target: &'a TargetConfig, recipe: Option<&'a ConnectorRecipe<WriterOptions>>) -> &'a str {
+    target.kind.as_deref().or(recipe.and_then(|r| r.kind.as_deref())).unwrap_or("local")
+}
+
 /// `target`: the output directory and the Parquet writer's options. A custom writer's engine
 /// options are its own (they reach it in its config).
 fn target(
@@ -282,13 +312,14 @@ fn target(
     target: &TargetConfig,
     recipe: Option<&ConnectorRecipe<WriterOptions>>,
     writer_plugin: bool,
+    object_store: bool,
 ) -> Result<(PathBuf, ParquetOptions)> {
-    let kind = target.kind.as_deref().or(recipe.and_then(|r| r.kind.as_deref())).unwrap_or("local");
-    if !kind.eq_ignore_ascii_case("local") && !writer_plugin {
+    let kind = target_kind(target, recipe);
+    if !kind.eq_ignore_ascii_case("local") && !writer_plugin && !object_store {
         let from = if target.kind.is_none() { " (from target_connector_path)" } else { "" };
         return Err(ctx.error(format!(
-            "target.type '{kind}'{from} is not supported yet: dativo writes Parquet files to a local directory; \
-             set target.type: local and target.output_base, or use a writer plugin (target.custom_writer)"
+            "target.type '{kind}'{from} is not supported yet: dativo writes Parquet files to a local directory \
+             (type: local) or to object storage (type: s3 or minio); or use a writer plugin (target.custom_writer)"
         )));
     }
     if let Some(recipe) = recipe.filter(|_| !writer_plugin) {
@@ -312,6 +343,7 @@ fn target(
         return Err(ctx.error(format!("target.file_format '{format}' is not supported: dativo writes parquet")));
     }
     let output_dir = match target.output_base.as_deref() {
+        _ if object_store => PathBuf::from(lake::PLACEHOLDER),
         Some(p) if !p.trim().is_empty() => ctx.path(p),
         _ => return Err(ctx.error("target.output_base is required: the directory the Parquet files go to")),
     };
@@ -322,7 +354,20 @@ fn target(
         false => {
             let job = config::engine_options::<WriterOptions>(ctx.text, ctx.label, "target")?.unwrap_or_default();
             match recipe.and_then(|r| r.default_engine.as_ref()).and_then(|e| e.options.clone()) {
-                Some(defaults) => job.flattened().or(defaults.flattened()),
+                Some(defaults) => {
+                    let (job, defaults) = (job.flattened(), defaults.flattened());
+                    if job.partition_by_default.is_none() {
+                        if let Some(columns) = defaults.partition_by_default.as_ref().filter(|c| !c.is_empty()) {
+                            return Err(ctx.error(format!(
+                                "partitioned output ({}, partition_by_default of target_connector_path) is not \
+                                 supported yet: dativo writes one unpartitioned folder; set \
+                                 target.engine.options.partition_by_default: [] to write unpartitioned",
+                                columns.join(", ")
+                            )));
+                        }
+                    }
+                    job.or(defaults)
+                }
                 None => job,
             }
         }

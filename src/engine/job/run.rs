@@ -1,5 +1,6 @@
 //! Running a job: one runner over a [`Source`] (the job's CSV files, or a reader plugin) and a
-//! [`Target`] (Parquet files in `output_base`, a writer plugin, or nothing when only checking).
+//! [`Target`] (Parquet files in `output_base` or in a bucket, a writer plugin, or nothing when
+//! only checking).
 //! Whatever the combination, the same code opens the rejects file, commits the output, writes
 //! the manifest and fills the report, in this order:
 //!
@@ -12,7 +13,7 @@
 //! A run that fails before the commit (a bad row with `on_error: fail`, a full disk, a kill)
 //! leaves `output_base` exactly as it was: its Parquet files, its manifest and its rejects file.
 //! Incremental runs (`source.incremental`) commit input by input with the same pieces; see
-//! `incremental.rs`.
+//! `incremental.rs`. On object storage, step 3 is different (no rename): see `lake.rs`.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -23,13 +24,15 @@ use std::time::Instant;
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 
+use super::lake::{self, LakeTable};
 use super::plugins::{Conform, LoadedPlugin, PluginKind, PluginSink, PluginUse};
 use super::report::{Progress, RunReport};
 use super::state::Manifest;
 use super::Job;
 use crate::csv::{CsvReader, OnError, ReadStats};
-use crate::parquet::{commit, CommittedFile, ParquetSink};
+use crate::parquet::{commit, CommittedFile, ObjectSink, ParquetSink, WriteMode};
 use crate::schema::HeaderMatch;
+use crate::store::StoreConfig;
 use crate::{pipeline, Error, Result};
 
 /// Where a run's rows come from.
@@ -49,6 +52,9 @@ enum Target<'a> {
     Parquet,
     /// `target.custom_writer`: the plugin owns its output, so there is no manifest.
     Plugin(&'a PluginUse),
+    /// Parquet objects in a bucket (`target.type: s3` or `minio`), committed with the manifest
+    /// object (see `lake.rs`).
+    ObjectStore(&'a StoreConfig),
     /// `dativo check --data`: every row read and checked, nothing written.
     Discard,
 }
@@ -85,7 +91,10 @@ impl Job {
         let target = match (&self.writer_plugin, write) {
             (_, false) => Target::Discard,
             (Some(plugin), true) => Target::Plugin(plugin),
-            (None, true) => Target::Parquet,
+            (None, true) => match &self.object_target {
+                Some(config) => Target::ObjectStore(config),
+                None => Target::Parquet,
+            },
         };
 
         let rejects = match source {
@@ -99,7 +108,11 @@ impl Job {
             let bytes_read = stats.bytes_read.load(Ordering::Relaxed);
             progress(&Progress { rows, bytes_read, total_bytes, elapsed: start.elapsed() });
         };
-        let sink = self.sink(opened.schema.clone(), target)?;
+        let mut table = match target {
+            Target::ObjectStore(config) => Some(self.open_table(config)?),
+            _ => None,
+        };
+        let sink = self.sink(opened.schema.clone(), target, table.as_ref())?;
         let outcome = pipeline::run(opened.batches, opened.transform, sink, &mut on_progress);
         drop(opened._plugin);
         let outcome = match outcome {
@@ -113,6 +126,9 @@ impl Job {
         rejects.commit()?;
         if let Target::Parquet = target {
             Manifest::of_files(&outcome.output).save(&self.output_dir)?;
+        }
+        if let Some(table) = &mut table {
+            table.commit(&outcome.output, self.parquet.write_mode == WriteMode::Append)?;
         }
 
         let report = RunReport {
@@ -158,7 +174,7 @@ impl Job {
         };
         let done = match target {
             Target::Discard => format!("{} rows read and checked{from}, no output written", report.rows_read),
-            Target::Parquet | Target::Plugin(_) => format!(
+            Target::Parquet | Target::ObjectStore(_) | Target::Plugin(_) => format!(
                 "{} rows{from} written to {} file(s) in {}",
                 report.rows_written,
                 report.files.len(),
@@ -231,13 +247,17 @@ impl Job {
     }
 
     /// The sink of `target`.
-    fn sink(&self, schema: SchemaRef, target: Target) -> Result<JobSink> {
+    fn sink(&self, schema: SchemaRef, target: Target, table: Option<&LakeTable>) -> Result<JobSink> {
         Ok(match target {
             Target::Parquet => JobSink::Parquet {
                 sink: Box::new(ParquetSink::create(&self.output_dir, schema, self.parquet.clone())?),
                 dir: self.output_dir.clone(),
             },
             Target::Plugin(plugin) => JobSink::Plugin(self.plugin_sink(plugin, schema)?),
+            Target::ObjectStore(_) => {
+                let store = table.expect("an object-store target has its table open").store();
+                JobSink::Object(Box::new(ObjectSink::create(store, schema, self.parquet.clone(), &lake::run_id())?))
+            }
             Target::Discard => JobSink::Discard,
         })
     }
@@ -245,7 +265,13 @@ impl Job {
 
 /// The pipeline's end of a run.
 enum JobSink {
-    Parquet { sink: Box<ParquetSink>, dir: PathBuf },
+    Parquet {
+        sink: Box<ParquetSink>,
+        dir: PathBuf,
+    },
+    /// Objects are complete when `finish` returns; the manifest, written by the runner, makes
+    /// them visible.
+    Object(Box<ObjectSink>),
     Plugin(PluginSink),
     Discard,
 }
@@ -256,6 +282,7 @@ impl pipeline::Sink for JobSink {
     fn write(&mut self, batch: &RecordBatch) -> Result<()> {
         match self {
             JobSink::Parquet { sink, .. } => sink.write(batch),
+            JobSink::Object(sink) => sink.write(batch),
             JobSink::Plugin(s) => s.write(batch),
             JobSink::Discard => Ok(()),
         }
@@ -270,6 +297,7 @@ impl pipeline::Sink for JobSink {
                 Manifest::remove(&dir)?;
                 (*sink).finish()
             }
+            JobSink::Object(sink) => (*sink).finish(),
             JobSink::Plugin(s) => s.finish(),
             JobSink::Discard => Ok(Vec::new()),
         }
@@ -278,6 +306,7 @@ impl pipeline::Sink for JobSink {
     fn abort(self) {
         match self {
             JobSink::Parquet { sink, .. } => (*sink).abort(),
+            JobSink::Object(sink) => (*sink).abort(),
             JobSink::Plugin(s) => s.abort(),
             JobSink::Discard => {}
         }

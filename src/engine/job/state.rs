@@ -443,10 +443,15 @@ impl Manifest {
 
     /// Writes `<dir>/_manifest.json` atomically.
     pub fn save(&self, dir: &Path) -> Result<()> {
+        commit::write_atomically(&dir.join(MANIFEST_FILE), &self.to_json()?)
+    }
+
+    /// The manifest as written: pretty JSON and a final newline.
+    pub fn to_json(&self) -> Result<Vec<u8>> {
         let mut text =
             serde_json::to_vec_pretty(self).map_err(|e| Error::Internal(format!("cannot encode the manifest: {e}")))?;
         text.push(b'\n');
-        commit::write_atomically(&dir.join(MANIFEST_FILE), &text)
+        Ok(text)
     }
 
     /// Deletes `<dir>/_manifest.json` (if there is one) and makes that durable, before the

@@ -382,7 +382,8 @@ fn not_supported_keys() {
     }
     // An empty partition list is an unpartitioned folder, which dativo writes.
     assert!(f.load(&tgt("partitioning: []")).is_ok());
-    assert!(f.err(&tgt("type: s3")).starts_with("target.type 's3' is not supported"));
+    // s3 and minio are object-store targets (see `resolve/lake.rs`): they want an s3:// URL.
+    assert!(f.err(&tgt("type: s3")).starts_with("target.output_base 'out' is not an s3:// URL"));
     assert!(f.err(&tgt("type: iceberg")).starts_with("target.type 'iceberg' is not supported"));
     assert!(f.err(&tgt("file_format: csv")).starts_with("target.file_format 'csv' is not supported"));
     // Case does not matter for the supported ones.

@@ -1,4 +1,4 @@
-//! Encoding of one Parquet file, with the columns of each row group encoded on several threads.
+//! Encoding of one Parquet file (on disk, or an object being uploaded: see [`Output`]), with the columns of each row group encoded on several threads.
 //!
 //! [`FileEncoder`] is the only place that turns record batches into Parquet bytes. The sink
 //! decides *which* file rows go to and *when* a file is committed; the encoder only encodes.
@@ -53,6 +53,7 @@ use crossbeam_channel::{bounded, Receiver, Sender};
 
 use super::early_sync::EarlySync;
 use crate::error::{Error, Result};
+use crate::store::ObjectUpload;
 
 /// Jobs a lane thread may have queued besides the one it works on. 0 (a rendezvous) keeps
 /// memory lowest and measured as fast as 1 or 2 on the reference job.
@@ -308,18 +309,40 @@ impl FileEncoder {
             .open(path)
             .map_err(|e| Error::io("cannot create", path, e))?;
         let early_sync = EarlySync::start(&file);
-        let output = FileOutput { file, error: None };
+        let encoder = Self::start(Output::File(file), path, schema, props, lane_of, exact_sizes);
+        if encoder.is_err() {
+            let _ = std::fs::remove_file(path);
+        }
+        encoder.map(|e| FileEncoder { early_sync, ..e })
+    }
+
+    /// Like [`create`](Self::create), with the bytes going to a multipart upload instead of a
+    /// file (`upload.url()` names it in messages); [`finish`](Self::finish) completes it.
+    pub(crate) fn to_object(
+        upload: ObjectUpload,
+        schema: SchemaRef,
+        props: WriterProperties,
+        lane_of: Vec<usize>,
+        exact_sizes: bool,
+    ) -> Result<Self> {
+        let path = PathBuf::from(upload.url());
+        Self::start(Output::Object(Box::new(upload)), &path, schema, props, lane_of, exact_sizes)
+    }
+
+    fn start(
+        out: Output,
+        path: &Path,
+        schema: SchemaRef,
+        props: WriterProperties,
+        lane_of: Vec<usize>,
+        exact_sizes: bool,
+    ) -> Result<Self> {
+        let output = FileOutput { out, error: None };
         let max_group_rows = props.max_row_group_row_count().unwrap_or(usize::MAX).max(1);
         // ArrowWriter writes the header and the arrow schema metadata exactly as a
         // single-threaded writer would; its low-level parts do the rest.
-        let parts = ArrowWriter::try_new(output, schema.clone(), Some(props)).and_then(|w| w.into_serialized_writer());
-        let (writer, factory) = match parts {
-            Ok(p) => p,
-            Err(e) => {
-                let _ = std::fs::remove_file(path);
-                return Err(e.into());
-            }
-        };
+        let (writer, factory) =
+            ArrowWriter::try_new(output, schema.clone(), Some(props)).and_then(|w| w.into_serialized_writer())?;
         let descr = writer.schema_descr();
         let mut leaves_of = vec![0; schema.fields().len()];
         for leaf in 0..descr.num_columns() {
@@ -336,7 +359,7 @@ impl FileEncoder {
             max_group_rows,
             group_rows: 0,
             exact_sizes,
-            early_sync,
+            early_sync: None,
         })
     }
 
@@ -384,10 +407,14 @@ impl FileEncoder {
         if let Some(e) = self.early_sync.take().and_then(EarlySync::finish) {
             return Err(Error::io("cannot fsync", &self.path, e));
         }
-        let file = &self.writer.inner().file;
-        file.sync_all().map_err(|e| Error::io("cannot fsync", &self.path, e))?;
-        let len = file.metadata().map_err(|e| Error::io("cannot stat", &self.path, e))?.len();
-        Ok(len)
+        match &mut self.writer.inner_mut().out {
+            Output::File(file) => {
+                file.sync_all().map_err(|e| Error::io("cannot fsync", &self.path, e))?;
+                Ok(file.metadata().map_err(|e| Error::io("cannot stat", &self.path, e))?.len())
+            }
+            // The commit point of the object.
+            Output::Object(upload) => upload.complete(),
+        }
     }
 
     /// Creates the column writers of the next row group and hands them to their lanes.
@@ -458,10 +485,16 @@ impl FileEncoder {
     }
 }
 
-/// The file under the parquet writer. The parquet crate turns I/O errors into text; this keeps
-/// the original so the sink can report it with the path.
+/// Where the encoded bytes go: a file, or an object being uploaded.
+enum Output {
+    File(File),
+    Object(Box<ObjectUpload>),
+}
+
+/// The file (or object) under the parquet writer. The parquet crate turns I/O errors into
+/// text; this keeps the original so the sink can report it with the path.
 struct FileOutput {
-    file: File,
+    out: Output,
     error: Option<io::Error>,
 }
 
@@ -477,12 +510,18 @@ impl FileOutput {
 
 impl Write for FileOutput {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let r = self.file.write(buf);
+        let r = match &mut self.out {
+            Output::File(file) => file.write(buf),
+            Output::Object(upload) => upload.write(buf),
+        };
         self.keep(r)
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        let r = self.file.flush();
+        let r = match &mut self.out {
+            Output::File(file) => file.flush(),
+            Output::Object(upload) => upload.flush(),
+        };
         self.keep(r)
     }
 }

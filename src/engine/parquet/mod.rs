@@ -3,13 +3,16 @@
 //! [`ParquetSink`] encodes batches into hidden temp files in the output directory, rolls to a
 //! new file by rows or bytes, and at `finish` renames them to `<prefix>-NNNNN.parquet` and
 //! fsyncs the directory, so no partially written file is ever visible under a final name.
-//! See [`writer`] for the guarantees.
+//! See [`writer`] for the guarantees. [`ObjectSink`] writes the same files as objects in a
+//! bucket (see [`object_sink`]).
 pub(crate) mod commit;
 mod dictionary;
 mod early_sync;
 mod encoder;
+pub mod object_sink;
 pub mod options;
 pub mod writer;
 
+pub use object_sink::ObjectSink;
 pub use options::{Compression, ParquetOptions, WriteMode};
 pub use writer::{CommittedFile, ParquetSink};

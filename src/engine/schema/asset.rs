@@ -91,11 +91,12 @@ pub struct Asset {
     pub fields: Vec<AssetField>,
     /// The asset's `target:` section (Dativo extension): how its table is stored.
     pub target: AssetTarget,
-    /// `domain` and `dataProduct` (ODCS): where the platform puts the table in a lake.
-    pub domain: Option<String>,
-    pub data_product: Option<String>,
     /// Where the asset came from (its file, or `inline asset in <job>`), for error messages.
     pub origin: String,
+    /// `domain` and `dataProduct` (platform metadata): the default folders of an object-store
+    /// target, `<bucket>/<domain>/<data_product>/<table>/`.
+    pub domain: Option<String>,
+    pub data_product: Option<String>,
 }
 
 impl Asset {
@@ -174,10 +175,12 @@ pub struct AssetDoc {
     _id: Option<IgnoredAny>,
     #[serde(default, rename = "status")]
     _status: Option<IgnoredAny>,
+    /// The platform's domain: the first folder of an object-store target's default layout.
     #[serde(default)]
-    domain: Option<Scalar>,
+    pub domain: Option<Scalar>,
+    /// The platform's data product: the second folder of that layout.
     #[serde(default, rename = "dataProduct")]
-    data_product: Option<Scalar>,
+    pub data_product: Option<Scalar>,
     #[serde(default, rename = "tenant")]
     _tenant: Option<IgnoredAny>,
     #[serde(default, rename = "description")]
@@ -237,6 +240,7 @@ pub struct FieldDoc {
 impl AssetDoc {
     /// Validate the document; `origin` names it in error messages.
     pub fn into_asset(self, origin: &str) -> Result<Asset> {
+        let (outer_domain, outer_product) = (self.domain.clone(), self.data_product.clone());
         let body = match self.asset {
             Some(inner) => {
                 if self.name.is_some() || self.schema.is_some() {
@@ -293,9 +297,9 @@ impl AssetDoc {
             version: body.version.map(|v| v.0),
             fields,
             target: body.target.unwrap_or_default(),
-            domain: body.domain.map(|v| v.0),
-            data_product: body.data_product.map(|v| v.0),
             origin: origin.to_string(),
+            domain: body.domain.or(outer_domain).map(|s| s.0),
+            data_product: body.data_product.or(outer_product).map(|s| s.0),
         })
     }
 }

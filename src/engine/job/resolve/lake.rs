@@ -1,0 +1,313 @@
+//! `target.type: s3` or `minio`: the object-store target's keys, as Dativo platform jobs write
+//! them (`target.connection.s3`, `target.connection.minio`, or the same keys directly under
+//! `target.connection`), resolved to a [`StoreConfig`]. `target.connection` is read from the
+//! job text on its own (like `engine_options`), so its errors keep their key path and line.
+//!
+//! Without `prefix`, objects go to the platform's layout `<bucket>/<domain>/<data_product>/<table>/`:
+//! `domain` and `dataProduct` from the asset (`default` when it has none), the table from the
+//! asset's name (lower case, `-` and spaces as `_`).
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use super::Ctx;
+use crate::csv::{CsvOptions, OnError};
+use crate::job::config::{self, Scalar, TargetConfig};
+use crate::job::DEFAULT_REJECTS_FILE;
+use crate::schema::Asset;
+use crate::store::StoreConfig;
+use crate::Result;
+
+/// Whether `target.type` names an object store.
+pub(super) fn is_object_kind(kind: &str) -> bool {
+    kind.eq_ignore_ascii_case("s3") || kind.eq_ignore_ascii_case("minio")
+}
+
+/// `target.connection` (or one of its `s3:` / `minio:` sections) as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Connection {
+    #[serde(default)]
+    endpoint: Option<String>,
+    #[serde(default)]
+    bucket: Option<Scalar>,
+    #[serde(default)]
+    prefix: Option<String>,
+    #[serde(default)]
+    region: Option<String>,
+    #[serde(default)]
+    access_key_id: Option<String>,
+    #[serde(default)]
+    secret_access_key: Option<String>,
+    #[serde(default)]
+    session_token: Option<String>,
+    #[serde(default)]
+    path_style_access: Option<bool>,
+    /// TLS: `false` for plain HTTP.
+    #[serde(default)]
+    secure: Option<bool>,
+    #[serde(default)]
+    s3: Option<Box<Connection>>,
+    #[serde(default)]
+    minio: Option<Box<Connection>>,
+}
+
+impl Connection {
+    /// The section's keys, with the flat keys as fallbacks.
+    fn merged(mut self) -> Connection {
+        let Some(inner) = self.s3.take().or(self.minio.take()) else { return self };
+        let inner = *inner;
+        Connection {
+            endpoint: inner.endpoint.or(self.endpoint),
+            bucket: inner.bucket.or(self.bucket),
+            prefix: inner.prefix.or(self.prefix),
+            region: inner.region.or(self.region),
+            access_key_id: inner.access_key_id.or(self.access_key_id),
+            secret_access_key: inner.secret_access_key.or(self.secret_access_key),
+            session_token: inner.session_token.or(self.session_token),
+            path_style_access: inner.path_style_access.or(self.path_style_access),
+            secure: inner.secure.or(self.secure),
+            s3: None,
+            minio: None,
+        }
+    }
+}
+
+/// An object-store target read from the job, waiting for the asset (its default prefix).
+pub(super) struct Pending {
+    minio: bool,
+    connection: Connection,
+    /// Bucket and prefix of an `output_base: s3://bucket/prefix`.
+    output_base: Option<(String, String)>,
+}
+
+/// What `output_dir` holds until [`finish`] sets it to `s3://bucket/prefix`.
+pub(super) const PLACEHOLDER: &str = "s3://";
+
+/// The object-store target of `target`, when its type is `s3` or `minio` (a writer plugin takes
+/// the target's keys as its config instead).
+/// `kind` is the target's type: `target.type`, else the target recipe's.
+pub(super) fn pending(ctx: &Ctx, target: &TargetConfig, kind: &str, writer_plugin: bool) -> Result<Option<Pending>> {
+    if writer_plugin || !is_object_kind(kind) {
+        return Ok(None);
+    }
+    #[derive(Deserialize)]
+    struct Side {
+        #[serde(default)]
+        connection: Option<Connection>,
+    }
+    #[derive(Deserialize)]
+    struct Top {
+        target: Side,
+    }
+    let connection = config::from_yaml::<Top>(ctx.text, ctx.label)?.target.connection.unwrap_or_default().merged();
+    let output_base = match target.output_base.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(url) => match url.strip_prefix("s3://") {
+            Some(rest) => {
+                let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+                Some((bucket.to_string(), prefix.trim_matches('/').to_string()))
+            }
+            None => {
+                return Err(ctx.error(format!(
+                    "target.output_base '{url}' is not an s3:// URL: for target.type {}, give \
+                     s3://bucket/prefix, or target.connection.bucket and prefix",
+                    kind
+                )))
+            }
+        },
+    };
+    let minio = kind.eq_ignore_ascii_case("minio");
+    Ok(Some(Pending { minio, connection, output_base }))
+}
+
+/// The resolved target: the [`StoreConfig`] and the `s3://bucket/prefix` that names it. Also
+/// refuses what an object-store target cannot do yet: incremental state, and a rejects file
+/// without a local `rejects_path`.
+pub(super) fn finish(
+    ctx: &Ctx,
+    pending: Pending,
+    asset: Option<&Asset>,
+    asset_name: Option<&str>,
+    csv: &CsvOptions,
+    incremental: bool,
+) -> Result<(PathBuf, StoreConfig)> {
+    let c = pending.connection;
+    let from_base = pending.output_base;
+    let bucket = match (c.bucket.map(|b| b.0), &from_base) {
+        (Some(b), _) if !b.trim().is_empty() => b.trim().to_string(),
+        (_, Some((b, _))) if !b.is_empty() => b.clone(),
+        _ => {
+            return Err(ctx.error(
+                "target.connection.bucket is required for an object-store target (or target.connection.s3.bucket, \
+                 or output_base: s3://bucket/prefix)",
+            ))
+        }
+    };
+    if bucket.contains('/') {
+        return Err(ctx.error(format!("target.connection.bucket '{bucket}' must be a bucket name, without '/'")));
+    }
+    let prefix = match (c.prefix, from_base) {
+        (Some(p), _) => p.trim().trim_matches('/').to_string(),
+        (None, Some((_, p))) if !p.is_empty() => p,
+        _ => default_prefix(ctx, asset, asset_name)?,
+    };
+    let (endpoint, allow_http) = endpoint(c.endpoint.as_deref(), c.secure).map_err(|m| ctx.error(m))?;
+    let path_style = c.path_style_access.unwrap_or(pending.minio || endpoint.is_some());
+    let config = StoreConfig {
+        bucket,
+        prefix,
+        region: c.region.filter(|r| !r.trim().is_empty()).unwrap_or_else(|| "us-east-1".into()),
+        endpoint,
+        access_key_id: c.access_key_id.filter(|k| !k.is_empty()),
+        secret_access_key: c.secret_access_key.filter(|k| !k.is_empty()),
+        session_token: c.session_token.filter(|k| !k.is_empty()),
+        path_style,
+        allow_http,
+    };
+    if config.access_key_id.is_some() != config.secret_access_key.is_some() {
+        return Err(ctx.error(
+            "target.connection: give both access_key_id and secret_access_key, or neither (then the AWS \
+             environment's credentials are used)",
+        ));
+    }
+    if incremental {
+        return Err(ctx.error(
+            "source.incremental is not supported with an object-store target yet: run the job without it (each \
+             run replaces the table) or write to a local directory",
+        ));
+    }
+    let default_rejects = Path::new(PLACEHOLDER).join(DEFAULT_REJECTS_FILE);
+    if csv.on_error == OnError::Reject && csv.rejects_path.as_deref().is_none_or(|p| p == default_rejects) {
+        return Err(ctx.error(
+            "source.engine.options.rejects_path is required with on_error: reject and an object-store target: \
+             the rejects file is written to a local path",
+        ));
+    }
+    Ok((PathBuf::from(config.url()), config))
+}
+
+/// `<domain>/<data_product>/<table>` from the asset.
+fn default_prefix(ctx: &Ctx, asset: Option<&Asset>, asset_name: Option<&str>) -> Result<String> {
+    let Some(name) = asset.map(|a| a.name.as_str()).or(asset_name) else {
+        return Err(ctx.error(
+            "target.connection.prefix is required without an asset: the default layout \
+             <bucket>/<domain>/<data_product>/<table>/ takes the table from the asset's name",
+        ));
+    };
+    let part = |v: Option<&String>| v.map(|s| s.trim().trim_matches('/').to_string()).filter(|s| !s.is_empty());
+    let domain = part(asset.and_then(|a| a.domain.as_ref())).unwrap_or_else(|| "default".into());
+    let product = part(asset.and_then(|a| a.data_product.as_ref())).unwrap_or_else(|| "default".into());
+    let table = name.to_lowercase().replace(['-', ' '], "_");
+    Ok(format!("{domain}/{product}/{table}"))
+}
+
+/// The endpoint URL and whether plain HTTP is allowed. `s3.amazonaws.com` (the platform's S3
+/// recipe) means AWS itself.
+fn endpoint(raw: Option<&str>, secure: Option<bool>) -> std::result::Result<(Option<String>, bool), String> {
+    let Some(raw) = raw.map(|e| e.trim().trim_end_matches('/')).filter(|e| !e.is_empty()) else {
+        return Ok((None, secure == Some(false)));
+    };
+    if let Some(rest) = raw.strip_prefix("http://") {
+        if secure == Some(true) {
+            return Err(format!("target.connection.endpoint 'http://{rest}' is plain HTTP but secure is true"));
+        }
+        return Ok((Some(raw.to_string()), true));
+    }
+    if raw.starts_with("https://") {
+        if secure == Some(false) {
+            return Err(format!("target.connection.endpoint '{raw}' is HTTPS but secure is false"));
+        }
+        return Ok((Some(raw.to_string()), false));
+    }
+    if raw.contains("://") {
+        return Err(format!("target.connection.endpoint '{raw}': expected host:port, http://... or https://..."));
+    }
+    if raw == "s3.amazonaws.com" {
+        return Ok((None, secure == Some(false)));
+    }
+    Ok(match secure {
+        Some(false) => (Some(format!("http://{raw}")), true),
+        _ => (Some(format!("https://{raw}")), false),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::endpoint;
+    use crate::job::Job;
+
+    /// The job `target` in a folder with an input and an asset; the result of loading it.
+    fn load(target: &str, vars: &[(&str, &str)]) -> crate::Result<Job> {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("in.csv"), "id\n1\n").unwrap();
+        std::fs::write(
+            dir.path().join("a.yaml"),
+            "name: Web Events\nversion: 1\ndomain: marketing\ndataProduct: clicks\nschema: [{name: id, type: integer}]\n",
+        )
+        .unwrap();
+        let text = format!("asset_path: a.yaml\nsource:\n  files: [{{path: in.csv}}]\ntarget:\n{target}");
+        let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Job::from_text(&text, &dir.path().join("job.yaml"), |name| {
+            vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+        })
+    }
+
+    #[test]
+    fn platform_s3_and_minio_sections_resolve_to_a_store() {
+        let job = load(
+            "  type: s3\n  connection:\n    s3:\n      endpoint: \"${EP}\"\n      bucket: lake\n      access_key_id: \"${KEY}\"\n      secret_access_key: \"${SECRET}\"\n      region: eu-west-1\n",
+            &[("EP", "http://127.0.0.1:9000"), ("KEY", "AKIAEXAMPLE"), ("SECRET", "s3cr3t-value")],
+        )
+        .unwrap();
+        let store = job.object_target.as_ref().unwrap();
+        assert_eq!(store.url(), "s3://lake/marketing/clicks/web_events", "the platform layout");
+        assert_eq!(job.output_dir, std::path::Path::new("s3://lake/marketing/clicks/web_events"));
+        assert_eq!(store.endpoint.as_deref(), Some("http://127.0.0.1:9000"));
+        assert!(store.allow_http && store.path_style);
+        assert_eq!(store.region, "eu-west-1");
+        let debug = format!("{job:?}");
+        assert!(!debug.contains("AKIAEXAMPLE") && !debug.contains("s3cr3t-value"), "{debug}");
+
+        // The platform's flat minio keys (older job files), with a prefix.
+        let job = load(
+            "  type: minio\n  connection:\n    endpoint: minio.internal:9000\n    bucket: b\n    prefix: /raw/x/\n    secure: false\n",
+            &[],
+        )
+        .unwrap();
+        let store = job.object_target.unwrap();
+        assert_eq!(store.url(), "s3://b/raw/x");
+        assert_eq!(store.endpoint.as_deref(), Some("http://minio.internal:9000"));
+        assert!(store.path_style && store.access_key_id.is_none());
+
+        let job = load("  type: s3\n  output_base: s3://bkt/a/b/\n", &[]).unwrap();
+        assert_eq!(job.object_target.unwrap().url(), "s3://bkt/a/b");
+    }
+
+    #[test]
+    fn object_store_targets_refuse_what_they_cannot_do_yet() {
+        let err = |target: &str| load(target, &[]).unwrap_err().to_string();
+        assert!(err("  type: s3\n  connection: {region: x}\n").contains("target.connection.bucket is required"));
+        assert!(err("  type: s3\n  connection: {bucket: b, endpont: x}\n")
+            .contains("unknown key 'target.connection.endpont'"));
+        assert!(err("  type: s3\n  connection: {bucket: b, access_key_id: k}\n")
+            .contains("both access_key_id and secret_access_key"));
+        assert!(err("  type: s3\n  output_base: out\n").contains("is not an s3:// URL"));
+        assert!(err("  type: local\n  output_base: out\n  connection: {bucket: b}\n")
+            .contains("target.connection is not supported"));
+        assert!(err("  type: gcs\n  output_base: out\n").contains("or to object storage (type: s3 or minio)"));
+    }
+
+    #[test]
+    fn endpoints_take_their_scheme_from_secure_or_the_url() {
+        assert_eq!(endpoint(Some("minio:9000"), Some(false)), Ok((Some("http://minio:9000".into()), true)));
+        assert_eq!(endpoint(Some("minio:9000"), None), Ok((Some("https://minio:9000".into()), false)));
+        assert_eq!(endpoint(Some("http://127.0.0.1:1/"), None), Ok((Some("http://127.0.0.1:1".into()), true)));
+        assert_eq!(endpoint(Some("s3.amazonaws.com"), None), Ok((None, false)));
+        assert_eq!(endpoint(None, None), Ok((None, false)));
+        assert!(endpoint(Some("http://x"), Some(true)).unwrap_err().contains("secure is true"));
+        assert!(endpoint(Some("https://x"), Some(false)).unwrap_err().contains("secure is false"));
+        assert!(endpoint(Some("ftp://x"), None).is_err());
+    }
+}

