@@ -8,7 +8,7 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::{cell, Pieces};
-use dativo::csv::{CsvOptions, CsvReader, DetectedDialect};
+use dativo_engine::csv::{CsvOptions, CsvReader, DetectedDialect};
 
 const DELIMITERS: [&str; 5] = [",", ";", "\t", "|", "+|"];
 /// `None`: no value needs quotes, and none is quoted.
@@ -159,7 +159,7 @@ fn encode(text: &str, e: Enc) -> Vec<u8> {
 }
 
 /// Read a file with no options: its column names and rows, as `cell` shows them.
-fn read_all(path: &Path) -> dativo::Result<(Vec<String>, Vec<Vec<String>>, DetectedDialect)> {
+fn read_all(path: &Path) -> dativo_engine::Result<(Vec<String>, Vec<Vec<String>>, DetectedDialect)> {
     let reader = CsvReader::open(&[path.to_path_buf()], CsvOptions::default())?;
     let names = reader.schema().fields().iter().map(|f| f.name().clone()).collect();
     let dialect = reader.dialect().clone();

@@ -598,19 +598,6 @@ DativoStatus dativo_job_run_with_resolver(const char *path,
                                           struct DativoJobReport **out,
                                           struct DativoError *error);
 
-// The library's version as text, e.g. "0.1.0". Static: never NULL, do not free.
-// Thread-safe.
-const char *dativo_version(void);
-
-// The library's version as one number, comparable with `DATIVO_VERSION_NUMBER`:
-// `MAJOR * 1000000 + MINOR * 1000 + PATCH`. Thread-safe.
-uint32_t dativo_version_number(void);
-
-// The C ABI version the library implements, comparable with `DATIVO_ABI_VERSION`. A program
-// built against a header whose `DATIVO_ABI_VERSION` differs must not use the library.
-// Thread-safe.
-uint32_t dativo_abi_version(void);
-
 // A short, static, English description of `status` ("data error", "I/O error", ...);
 // "unknown status" for a value this library does not know. Never NULL; do not free.
 // Thread-safe.
@@ -630,6 +617,19 @@ const char *dativo_status_string(DativoStatus status);
 DativoStatus dativo_status_from_stream(struct ArrowArrayStream *stream,
                                        int code,
                                        struct DativoError *error);
+
+// The library's version as text, e.g. "0.1.0". Static: never NULL, do not free.
+// Thread-safe.
+const char *dativo_version(void);
+
+// The library's version as one number, comparable with `DATIVO_VERSION_NUMBER`:
+// `MAJOR * 1000000 + MINOR * 1000 + PATCH`. Thread-safe.
+uint32_t dativo_version_number(void);
+
+// The C ABI version the library implements, comparable with `DATIVO_ABI_VERSION`. A program
+// built against a header whose `DATIVO_ABI_VERSION` differs must not use the library.
+// Thread-safe.
+uint32_t dativo_abi_version(void);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -51,11 +51,10 @@ const DESCRIPTIONS: [(DativoStatus, &str); 10] = [
     (DATIVO_STATUS_INTERNAL, "internal error\0"),
 ];
 
-/// A short, static, English description of `status` ("data error", "I/O error", ...);
-/// "unknown status" for a value this library does not know. Never NULL; do not free.
-/// Thread-safe.
-#[no_mangle]
-pub extern "C" fn dativo_status_string(status: DativoStatus) -> *const c_char {
+/// A short, static, English description of `status` ("data error", "I/O error", ...), as a
+/// NUL-terminated C string; "unknown status" for a value this library does not know. The C
+/// library exports it as `dativo_status_string`.
+pub fn status_text(status: DativoStatus) -> *const c_char {
     let text = DESCRIPTIONS.iter().find(|(s, _)| *s == status).map(|(_, d)| *d).unwrap_or("unknown status\0");
     text.as_ptr().cast()
 }
@@ -107,7 +106,7 @@ mod tests {
         for (i, (status, _)) in DESCRIPTIONS.iter().enumerate() {
             assert_eq!(*status, i as DativoStatus, "values are dense and in order");
         }
-        let text = |s| unsafe { CStr::from_ptr(dativo_status_string(s)) }.to_str().unwrap().to_string();
+        let text = |s| unsafe { CStr::from_ptr(status_text(s)) }.to_str().unwrap().to_string();
         assert_eq!(text(DATIVO_STATUS_DATA), "data error");
         assert_eq!(text(DATIVO_STATUS_INTERNAL), "internal error");
         assert_eq!(text(99), "unknown status");

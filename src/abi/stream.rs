@@ -133,19 +133,12 @@ unsafe extern "C" fn exported_release(stream: *mut ArrowArrayStream) {
     (*stream).release = None;
 }
 
-/// Turn a failed call on an Arrow C stream back into a status and message.
-///
-/// `stream` is the stream whose `get_schema` or `get_next` returned the nonzero `code`. For a
-/// stream made by dativo the exact original status is returned and `error` gets the full
-/// message (file, line, column). For any other producer's stream the status is derived from
-/// `code` (EINVAL: data, EIO/ENOENT/EACCES/ENOSPC: I/O, other: Arrow) and the message is the
-/// stream's `get_last_error` text. `code == 0` returns `DATIVO_STATUS_OK` and leaves `error`
-/// untouched. Does not release the stream. Call it from the thread using the stream.
+/// The status and message of a failed call on an Arrow C stream: what the C library exports as
+/// `dativo_status_from_stream` (see its documentation in `dativo.h`).
 ///
 /// # Safety
 /// `stream` is NULL or a valid, unreleased stream; `error` is NULL or a valid `DativoError`.
-#[no_mangle]
-pub unsafe extern "C" fn dativo_status_from_stream(
+pub unsafe fn status_from_stream(
     stream: *mut ArrowArrayStream,
     code: c_int,
     error: *mut super::error::DativoError,

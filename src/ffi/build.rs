@@ -50,6 +50,11 @@ fn main() {
     match env::var("CARGO_CFG_TARGET_OS").as_deref() {
         Ok("linux") | Ok("freebsd") | Ok("netbsd") | Ok("openbsd") => {
             println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libdativo.so.{abi_version}");
+            // Only this crate's functions are the C API. Dependencies may carry exported C
+            // functions of their own (object_store's crc-fast exports `crc_fast_*`); hiding every
+            // symbol that comes from a library archive keeps them out of libdativo's dynamic
+            // symbol table (tests/c/cmake/check_library.cmake checks it).
+            println!("cargo:rustc-cdylib-link-arg=-Wl,--exclude-libs,ALL");
         }
         Ok("macos") => {
             println!("cargo:rustc-cdylib-link-arg=-Wl,-install_name,@rpath/libdativo.{abi_version}.dylib");

@@ -24,12 +24,13 @@ pub mod csv;
 pub mod job;
 pub mod parquet;
 pub mod plugin;
+pub mod status;
 pub mod version;
 
 // The types every function above uses live in dativo-abi, shared with the plugin host and SDK.
-pub use dativo_abi::status::*;
-pub use dativo_abi::{arrow_c, error, plugin_abi, status, stream};
+pub use dativo_abi::{arrow_c, error, plugin_abi, stream};
 pub use dativo_abi::{ArrowArrayStream, DativoError};
+pub use status::*;
 
 #[cfg(test)]
 mod plugin_tests;

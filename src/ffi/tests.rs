@@ -17,7 +17,8 @@ use super::csv::*;
 use super::job::*;
 use super::parquet::*;
 use super::*;
-use dativo_abi::stream::{dativo_status_from_stream, export};
+use crate::status::dativo_status_from_stream;
+use dativo_abi::stream::export;
 
 fn c(text: &str) -> CString {
     CString::new(text).unwrap()

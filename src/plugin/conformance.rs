@@ -373,8 +373,8 @@ fn negotiate(init: Init<'_>) -> Result<(u32, Box<Guarded>), String> {
 }
 
 fn status_text(status: DativoStatus) -> String {
-    // SAFETY: dativo_status_string returns a static C string.
-    unsafe { CStr::from_ptr(dativo_abi::dativo_status_string(status)) }.to_string_lossy().into_owned()
+    // SAFETY: status_text returns a static C string.
+    unsafe { CStr::from_ptr(dativo_abi::status::status_text(status)) }.to_string_lossy().into_owned()
 }
 
 /// A status with its description and the message: `status 1 (invalid argument): ...`.

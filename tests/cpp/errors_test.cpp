@@ -1,4 +1,4 @@
-// Every failure surfaces as the dativo_engine::Error subclass of its status, with the library's
+// Every failure surfaces as the dativo::Error subclass of its status, with the library's
 // complete message.
 #include "test_support.hpp"
 
@@ -213,7 +213,7 @@ TEST(ErrorTable, EveryStatusThrowsItsOwnClassWithItsMessage) {
     try {
       dativo::throw_error(status, std::string("message ") + std::to_string(status));
       ADD_FAILURE() << "nothing thrown for status " << status;
-    } catch (const dativo_engine::Error& e) {
+    } catch (const dativo::Error& e) {
       EXPECT_EQ(typeid(e), typeid(E)) << "status " << status;
       EXPECT_EQ(e.status(), status);
       EXPECT_EQ(std::string(e.what()), "message " + std::to_string(status));
@@ -228,7 +228,7 @@ TEST(ErrorTable, EveryStatusThrowsItsOwnClassWithItsMessage) {
   check_status(DATIVO_STATUS_PARQUET, dativo::ParquetError(""));
   check_status(DATIVO_STATUS_PLUGIN, dativo::PluginError(""));
   check_status(DATIVO_STATUS_INTERNAL, dativo::InternalError(""));
-  check_status(42, dativo_engine::Error(42, ""));  // a status from a newer library
+  check_status(42, dativo::Error(42, ""));  // a status from a newer library
 }
 
 TEST(ErrorTable, CheckReleasesTheErrorOfARawCCall) {

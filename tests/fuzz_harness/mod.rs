@@ -14,7 +14,7 @@ use arrow_array::ffi::FFI_ArrowArray;
 use arrow_schema::ffi::FFI_ArrowSchema;
 use dativo::csv::*;
 use dativo::parquet::*;
-use dativo::stream::dativo_status_from_stream;
+use dativo::status::dativo_status_from_stream;
 use dativo::{ArrowArrayStream, DativoError, DativoStatus, DATIVO_STATUS_INTERNAL, DATIVO_STATUS_OK};
 use dativo_engine::csv::{CsvOptions, CsvReader, Encoding, OnError};
 

@@ -1,7 +1,7 @@
 //! Options of the CSV reader. Every field has a sane default (see `Default`), and every
 //! field is documented in the README's job reference under `source.engine.options`. The
 //! dialect fields (delimiter, quote, escape, header, record terminator) default to unset,
-//! which means detected from the file (docs/csv-dialect.md); a value given always wins.
+//! which means detected from the file (docs/csv.md, "Dialect"); a value given always wins.
 
 use std::path::PathBuf;
 

@@ -7,7 +7,7 @@
 //! break. It is read through the decoder once and handed to the record splitter, which splits
 //! it first: a pipe is never read twice.
 //!
-//! The rules (docs/csv-dialect.md says the same for users):
+//! The rules (docs/csv.md, "Dialect", says the same for users):
 //! 1. Record terminator: a run of two or more punctuation characters (at least two different
 //!    ones, e.g. `&|`) that ends at least 90% of the sample's lines is a record terminator.
 //! 2. Delimiter: each candidate (`,` `\t` `;` `|`, and every run of two or three punctuation
