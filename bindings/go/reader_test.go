@@ -132,7 +132,7 @@ func TestUnknownOptionIsAConfigErrorWithASuggestion(t *testing.T) {
 func TestBadOptionValueIsAConfigError(t *testing.T) {
 	path := writeFile(t, "a.csv", "x\n1\n")
 	for _, opt := range []dativo.Option{
-		dativo.WithDelimiter('€'),
+		dativo.WithDelimiter('\n'), // a line break cannot separate fields (a multi-byte '€' can)
 		dativo.WithOnError("sometimes"),
 		dativo.WithColumnTypes(map[string]string{"x": "integr"}),
 		dativo.WithOption("batch_size", "many"),
