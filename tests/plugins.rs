@@ -453,7 +453,7 @@ fn a_truncated_empty_or_foreign_library_is_an_error_naming_it_never_a_crash() {
     let cases = [
         (&truncated, "the library is truncated or corrupt: its segment #"),
         (&empty, "not a loadable library: the file is empty"),
-        (&text_file, "not an ELF shared library (it starts with \"#!/b\")"),
+        (&text_file, "not an ELF shared library: it does not start with the ELF magic 7f 45 4c 46 but with \"#!/b"),
     ];
     for (library, why) in cases {
         let name = library.display().to_string();

@@ -114,7 +114,7 @@ impl Plugin {
         let canonical = policy.check(spec)?;
         // The loader maps the file as its headers describe it: a truncated library would be
         // mapped past its end and crash the process (SIGBUS) on first touch.
-        super::elf_check::check_file(&canonical).map_err(fail)?;
+        crate::elf::check_file(&canonical).map_err(fail)?;
         let exports = entry::Exports::read(&canonical).map_err(fail)?;
         let entry = exports.classify(spec.name.as_deref()).map_err(fail)?;
         // SAFETY: loading a library runs its initialisers; the policy above is how a host
