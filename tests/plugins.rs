@@ -843,6 +843,30 @@ fn the_c_example_plugin_passes_the_conformance_suite() {
 }
 
 #[test]
+fn the_conformance_suite_loads_through_the_hosts_checks() {
+    // A legacy spec: nothing of the new ABI to check, said as such, and nothing is called.
+    let stdout = conformance(&format!("{}:create_reader", reader()), &[]);
+    assert!(
+        stdout.contains("SKIP  library.opens                 legacy JSON ABI plugin: the conformance suite checks the new ABI; 'create_reader' is the create function of a legacy Dativo reader plugin"),
+        "{stdout}"
+    );
+    assert!(stdout.ends_with("0 passed, 0 failed, 24 skipped\n"), "{stdout}");
+    // A function without its tag is never called as an entry, also not by the suite.
+    let Some(libc) = libc_path() else { return };
+    let out = Command::new(env!("CARGO_BIN_EXE_dativo"))
+        .args(["plugin", "test", &format!("{libc}:puts")])
+        .env_remove("DATIVO_PLUGIN_DIR")
+        .output()
+        .unwrap();
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("FAIL  library.opens ") && stdout.contains("'puts' is not a dativo plugin entry"),
+        "{stdout}"
+    );
+    assert_fails_with(&out, &["1 of 24 conformance checks failed"]);
+}
+
+#[test]
 fn plugin_test_fails_when_a_check_fails() {
     // No config: the reader cannot open, so the reader checks fail and the exit code says so.
     let out = Command::new(env!("CARGO_BIN_EXE_dativo"))
