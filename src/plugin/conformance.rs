@@ -750,12 +750,8 @@ impl<'a> Battery<'a> {
             Some(bad) => self.probe("reader.error", init, |s| reader_error(s, &bad)),
         }
         self.probe("reader.null_config", init, |s| {
-            let mut stream = Box::new(ArrowArrayStream::empty());
-            let mut error = DativoError::default();
-            let open = s.slot.vtable.open_reader.expect("callable");
-            // SAFETY: the vtable is callable; the NULL config is the point of the check.
-            let status = unsafe { open(s.vt(), std::ptr::null(), &mut *stream, &mut error) };
-            let message = dativo_abi::error::take_message(&mut error, "no message");
+            // The NULL config is the point of the check.
+            let Opening { status, message, stream, .. } = call_open_reader(s, std::ptr::null());
             if status == DATIVO_STATUS_OK {
                 return Err("open_reader returned DATIVO_STATUS_OK for a NULL config".into());
             }
@@ -857,12 +853,7 @@ unsafe fn c_text<'a>(p: *const c_char) -> Option<Result<&'a str, std::str::Utf8E
 /// it (a stream may keep its own address).
 fn open(s: &mut Session, config: &str) -> Result<Box<ArrowArrayStream>, String> {
     let config_c = CString::new(config).map_err(|_| "the config contains a NUL character".to_string())?;
-    let open = s.slot.vtable.open_reader.expect("callable");
-    let mut stream = Box::new(ArrowArrayStream::empty());
-    let mut error = DativoError::default();
-    // SAFETY: the vtable is callable; the arguments are valid.
-    let status = unsafe { open(s.vt(), config_c.as_ptr(), &mut *stream, &mut error) };
-    let message = dativo_abi::error::take_message(&mut error, "no message");
+    let Opening { status, message, stream, .. } = call_open_reader(s, config_c.as_ptr());
     if status != DATIVO_STATUS_OK {
         return Err(format!(
             "open_reader with config {config} failed: {}{}",
@@ -874,6 +865,29 @@ fn open(s: &mut Session, config: &str) -> Result<Box<ArrowArrayStream>, String> 
         return Err("open_reader returned DATIVO_STATUS_OK but no stream (release is NULL)".into());
     }
     Ok(stream)
+}
+
+/// What one raw open_reader call gave.
+struct Opening {
+    status: DativoStatus,
+    /// Whether the plugin filled the error's message.
+    has_message: bool,
+    message: String,
+    /// Boxed, so that it stays where the plugin put it (a stream may keep its own address).
+    stream: Box<ArrowArrayStream>,
+}
+
+/// Call open_reader with `config` (a NUL-terminated string, or NULL).
+fn call_open_reader(s: &mut Session, config: *const c_char) -> Opening {
+    let open = s.slot.vtable.open_reader.expect("callable");
+    let mut stream = Box::new(ArrowArrayStream::empty());
+    let mut error = DativoError::default();
+    // SAFETY: the vtable is callable; `config` is NULL or a valid string, the out-structs are
+    // valid.
+    let status = unsafe { open(s.vt(), config, &mut *stream, &mut error) };
+    let has_message = !error.message.is_null();
+    let message = dativo_abi::error::take_message(&mut error, "no message");
+    Opening { status, has_message, message, stream }
 }
 
 /// The stream's get_last_error text.
@@ -961,13 +975,7 @@ fn read_to_end(stream: &mut ArrowArrayStream, schema: &SchemaRef) -> Result<(usi
 /// the stream never reports the end.
 fn reader_error(s: &mut Session, bad: &str) -> Verdicted {
     let config = CString::new(bad).map_err(|_| "--bad-config contains a NUL character".to_string())?;
-    let open = s.slot.vtable.open_reader.expect("callable");
-    let mut stream = Box::new(ArrowArrayStream::empty());
-    let mut error = DativoError::default();
-    // SAFETY: the vtable is callable; the arguments are valid.
-    let status = unsafe { open(s.vt(), config.as_ptr(), &mut *stream, &mut error) };
-    let has_message = !error.message.is_null();
-    let message = dativo_abi::error::take_message(&mut error, "no message");
+    let Opening { status, has_message, message, mut stream } = call_open_reader(s, config.as_ptr());
     if status != DATIVO_STATUS_OK {
         if !has_message {
             return Err(format!("open_reader failed with status {status} but left the error without a message"));
