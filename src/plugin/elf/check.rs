@@ -60,39 +60,34 @@ impl Target {
     };
 }
 
+/// ELF machines (`e_machine`): the number, its name in messages, and whether this process
+/// runs on it.
+const MACHINES: &[(u16, &str, bool)] = &[
+    (62, "x86-64", cfg!(target_arch = "x86_64")),
+    (183, "aarch64", cfg!(target_arch = "aarch64")),
+    (3, "x86", cfg!(target_arch = "x86")),
+    (40, "arm", cfg!(target_arch = "arm")),
+    (243, "risc-v", cfg!(any(target_arch = "riscv64", target_arch = "riscv32"))),
+    (21, "ppc64", cfg!(target_arch = "powerpc64")),
+    (22, "s390x", cfg!(target_arch = "s390x")),
+    (258, "loongarch", cfg!(target_arch = "loongarch64")),
+];
+
 const fn host_machine() -> Option<u16> {
-    if cfg!(target_arch = "x86_64") {
-        Some(62)
-    } else if cfg!(target_arch = "aarch64") {
-        Some(183)
-    } else if cfg!(target_arch = "x86") {
-        Some(3)
-    } else if cfg!(target_arch = "arm") {
-        Some(40)
-    } else if cfg!(target_arch = "riscv64") || cfg!(target_arch = "riscv32") {
-        Some(243)
-    } else if cfg!(target_arch = "powerpc64") {
-        Some(21)
-    } else if cfg!(target_arch = "s390x") {
-        Some(22)
-    } else if cfg!(target_arch = "loongarch64") {
-        Some(258)
-    } else {
-        None
+    let mut i = 0;
+    while i < MACHINES.len() {
+        if MACHINES[i].2 {
+            return Some(MACHINES[i].0);
+        }
+        i += 1;
     }
+    None
 }
 
 fn machine_name(m: u16) -> String {
-    match m {
-        3 => "x86".into(),
-        40 => "arm".into(),
-        62 => "x86-64".into(),
-        183 => "aarch64".into(),
-        243 => "risc-v".into(),
-        21 => "ppc64".into(),
-        22 => "s390x".into(),
-        258 => "loongarch".into(),
-        other => format!("machine {other}"),
+    match MACHINES.iter().find(|(number, _, _)| *number == m) {
+        Some((_, name, _)) => name.to_string(),
+        None => format!("machine {m}"),
     }
 }
 
