@@ -786,15 +786,20 @@ fn the_c_api_loads_a_legacy_spec_and_streams_its_batches() {
     }
 }
 
-/// `dativo plugin test` with `args`; its stdout after checking that it passed.
-#[track_caller]
-fn conformance(spec: &str, args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_dativo"))
+/// `dativo plugin test SPEC ARGS`, outside any plugin folder.
+fn plugin_test(spec: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_dativo"))
         .args(["plugin", "test", spec])
         .args(args)
         .env_remove("DATIVO_PLUGIN_DIR")
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+/// `dativo plugin test` with `args`; its stdout after checking that it passed.
+#[track_caller]
+fn conformance(spec: &str, args: &[&str]) -> String {
+    let out = plugin_test(spec, args);
     assert_ok(&out);
     let stdout = text(&out.stdout);
     assert!(!stdout.contains("FAIL"), "{stdout}");
@@ -853,11 +858,7 @@ fn the_conformance_suite_loads_through_the_hosts_checks() {
     assert!(stdout.ends_with("0 passed, 0 failed, 24 skipped\n"), "{stdout}");
     // A function without its tag is never called as an entry, also not by the suite.
     let Some(libc) = libc_path() else { return };
-    let out = Command::new(env!("CARGO_BIN_EXE_dativo"))
-        .args(["plugin", "test", &format!("{libc}:puts")])
-        .env_remove("DATIVO_PLUGIN_DIR")
-        .output()
-        .unwrap();
+    let out = plugin_test(&format!("{libc}:puts"), &[]);
     let stdout = text(&out.stdout);
     assert!(
         stdout.contains("FAIL  library.opens ") && stdout.contains("'puts' is not a dativo plugin entry"),
@@ -869,20 +870,13 @@ fn the_conformance_suite_loads_through_the_hosts_checks() {
 #[test]
 fn plugin_test_fails_when_a_check_fails() {
     // No config: the reader cannot open, so the reader checks fail and the exit code says so.
-    let out = Command::new(env!("CARGO_BIN_EXE_dativo"))
-        .args(["plugin", "test", &reader()])
-        .env_remove("DATIVO_PLUGIN_DIR")
-        .output()
-        .unwrap();
+    let out = plugin_test(&reader(), &[]);
     let stdout = text(&out.stdout);
     assert!(
         stdout.contains("FAIL  reader.open ") && stdout.contains("give the plugin's config with --config"),
         "{stdout}"
     );
     assert_fails_with(&out, &["conformance checks failed"]);
-    let out = Command::new(env!("CARGO_BIN_EXE_dativo"))
-        .args(["plugin", "test", &reader(), "--config", "{files"])
-        .output()
-        .unwrap();
+    let out = plugin_test(&reader(), &["--config", "{files"]);
     assert_fails_with(&out, &["--config is not valid JSON"]);
 }
