@@ -453,7 +453,7 @@ fn a_truncated_empty_or_foreign_library_is_an_error_naming_it_never_a_crash() {
     let cases = [
         (&truncated, "the library is truncated or corrupt: its segment #"),
         (&empty, "not a loadable library: the file is empty"),
-        (&text_file, "not an ELF shared library (it starts with \"#!/b\")"),
+        (&text_file, "not an ELF shared library: it does not start with the ELF magic 7f 45 4c 46 but with \"#!/b"),
     ];
     for (library, why) in cases {
         let name = library.display().to_string();
@@ -786,15 +786,20 @@ fn the_c_api_loads_a_legacy_spec_and_streams_its_batches() {
     }
 }
 
-/// `dativo plugin test` with `args`; its stdout after checking that it passed.
-#[track_caller]
-fn conformance(spec: &str, args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_dativo"))
+/// `dativo plugin test SPEC ARGS`, outside any plugin folder.
+fn plugin_test(spec: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_dativo"))
         .args(["plugin", "test", spec])
         .args(args)
         .env_remove("DATIVO_PLUGIN_DIR")
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+/// `dativo plugin test` with `args`; its stdout after checking that it passed.
+#[track_caller]
+fn conformance(spec: &str, args: &[&str]) -> String {
+    let out = plugin_test(spec, args);
     assert_ok(&out);
     let stdout = text(&out.stdout);
     assert!(!stdout.contains("FAIL"), "{stdout}");
@@ -843,22 +848,35 @@ fn the_c_example_plugin_passes_the_conformance_suite() {
 }
 
 #[test]
+fn the_conformance_suite_loads_through_the_hosts_checks() {
+    // A legacy spec: nothing of the new ABI to check, said as such, and nothing is called.
+    let stdout = conformance(&format!("{}:create_reader", reader()), &[]);
+    assert!(
+        stdout.contains("SKIP  library.opens                 legacy JSON ABI plugin: the conformance suite checks the new ABI; 'create_reader' is the create function of a legacy Dativo reader plugin"),
+        "{stdout}"
+    );
+    assert!(stdout.ends_with("0 passed, 0 failed, 24 skipped\n"), "{stdout}");
+    // A function without its tag is never called as an entry, also not by the suite.
+    let Some(libc) = libc_path() else { return };
+    let out = plugin_test(&format!("{libc}:puts"), &[]);
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("FAIL  library.opens ") && stdout.contains("'puts' is not a dativo plugin entry"),
+        "{stdout}"
+    );
+    assert_fails_with(&out, &["1 of 24 conformance checks failed"]);
+}
+
+#[test]
 fn plugin_test_fails_when_a_check_fails() {
     // No config: the reader cannot open, so the reader checks fail and the exit code says so.
-    let out = Command::new(env!("CARGO_BIN_EXE_dativo"))
-        .args(["plugin", "test", &reader()])
-        .env_remove("DATIVO_PLUGIN_DIR")
-        .output()
-        .unwrap();
+    let out = plugin_test(&reader(), &[]);
     let stdout = text(&out.stdout);
     assert!(
         stdout.contains("FAIL  reader.open ") && stdout.contains("give the plugin's config with --config"),
         "{stdout}"
     );
     assert_fails_with(&out, &["conformance checks failed"]);
-    let out = Command::new(env!("CARGO_BIN_EXE_dativo"))
-        .args(["plugin", "test", &reader(), "--config", "{files"])
-        .output()
-        .unwrap();
+    let out = plugin_test(&reader(), &["--config", "{files"]);
     assert_fails_with(&out, &["--config is not valid JSON"]);
 }

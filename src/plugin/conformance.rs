@@ -25,7 +25,7 @@ use arrow_schema::ffi::FFI_ArrowSchema;
 use arrow_schema::{ArrowError, DataType, Field, Schema, SchemaRef};
 use serde::{Deserialize, Serialize};
 
-use crate::host::LoadPolicy;
+use crate::host::{self, LoadPolicy, VerifiedEntry};
 use crate::isolate::{in_child, signal_name, Ending};
 use dativo_abi::plugin_abi::*;
 use dativo_abi::stream::{export, import_batch};
@@ -34,7 +34,7 @@ use dativo_engine::job::plugins::PluginSpec;
 
 /// The checks, in the order a report lists them, with what each proves.
 pub const CHECKS: &[(&str, &str)] = &[
-    ("library.opens", "the file passes the load policy, loads, and exports the entry symbol"),
+    ("library.opens", "the file passes the load policy and the host's checks, loads, and exports a tagged entry"),
     ("abi.negotiates", "asked newest version first, the entry function accepts one this dativo speaks"),
     ("abi.refuses_unknown_versions", "versions that do not exist get DATIVO_STATUS_PLUGIN, so a newer host falls back"),
     ("vtable.size", "size is the size of the agreed version's vtable"),
@@ -168,16 +168,20 @@ pub fn run(spec: &PluginSpec, options: &Options) -> Report {
     let label = spec.to_string();
     let mut battery = Battery::new(&label, options);
     let init = match open_library(spec, options) {
-        Ok((init, detail)) => {
+        Ok(Opened::New { init, detail }) => {
             battery.record("library.opens", Outcome::pass(detail));
             init
+        }
+        Ok(Opened::Legacy { detail }) => {
+            battery.record("library.opens", Outcome::skip(detail));
+            return battery.skip_rest("a legacy JSON ABI plugin (library.opens)");
         }
         Err(why) => {
             battery.record("library.opens", Outcome::fail(why));
             return battery.skip_rest("the library did not open (library.opens)");
         }
     };
-    // SAFETY: `init` is the library's entry function, whose type the ABI defines.
+    // SAFETY: `init` is the library's verified entry function, whose type the ABI defines.
     let call = move |v: u32, vt: *mut DativoPluginVTable, e: *mut DativoError| unsafe { init(v, vt, e) };
     battery.run_from_negotiation(&call)
 }
@@ -190,26 +194,19 @@ pub fn run_init(label: &str, init: Init<'_>, options: &Options) -> Report {
     battery.run_from_negotiation(init)
 }
 
-/// The policy check, then the library and its symbol: first in a child (its initialisers
-/// run there first), then here.
-fn open_library(spec: &PluginSpec, options: &Options) -> Result<(DativoPluginInit, String), String> {
-    if !spec.is_native() {
-        return Err("not a native library (.so, .dylib or .dll)".into());
-    }
-    let canonical = options.policy.check(spec).map_err(|e| e.to_string())?;
-    let symbol = spec.name.clone().unwrap_or_else(|| DATIVO_PLUGIN_INIT_SYMBOL.to_string());
-    let load = || -> Result<DativoPluginInit, String> {
-        // SAFETY: loading runs the library's initialisers; the policy above allowed it.
-        let library =
-            unsafe { libloading::Library::new(&canonical) }.map_err(|e| format!("cannot load the library: {e}"))?;
-        // SAFETY: the ABI defines the entry symbol's type.
-        let init = unsafe { library.get::<DativoPluginInit>(symbol.as_bytes()) }
-            .map(|s| *s)
-            .map_err(|_| format!("the library exports no symbol '{symbol}'"))?;
-        // Never unloaded, as in the host: code of the plugin may still run later.
-        std::mem::forget(library);
-        Ok(init)
-    };
+/// What `library.opens` found.
+enum Opened {
+    /// A verified entry of the new ABI.
+    New { init: DativoPluginInit, detail: String },
+    /// A legacy Dativo plugin, which the suite does not check.
+    Legacy { detail: String },
+}
+
+/// The library through the host's verified path ([`host::load_verified`]: the load policy,
+/// the pre-load check of the file, the entry's tag), so the suite calls only what the host
+/// would call: first in a child (the library's initialisers run there first), then here.
+fn open_library(spec: &PluginSpec, options: &Options) -> Result<Opened, String> {
+    let load = || host::load_verified(spec, &options.policy).map_err(|e| e.to_string());
     if options.isolate {
         let probe = in_child(options.timeout, || load().map(|_| ()));
         match ending_to_outcome(probe.map_value(|r| match r {
@@ -220,8 +217,21 @@ fn open_library(spec: &PluginSpec, options: &Options) -> Result<(DativoPluginIni
             outcome => return Err(format!("loading the library: {}", outcome.detail)),
         }
     }
-    let init = load()?;
-    Ok((init, format!("{} exports {symbol}", canonical.display())))
+    let (canonical, entry) = load()?;
+    Ok(match entry {
+        VerifiedEntry::New { init, symbol } => Opened::New {
+            init,
+            detail: format!("{} exports {symbol}, tagged {}", canonical.display(), crate::entry::tag_name(&symbol)),
+        },
+        VerifiedEntry::Legacy { kind, create, .. } => Opened::Legacy {
+            detail: format!(
+                "legacy JSON ABI plugin: the conformance suite checks the new ABI; '{create}' is the create \
+                 function of a legacy Dativo {} plugin, which dativo runs through its adapter (`dativo plugin info \
+                 {spec}`; docs/plugins.md, \"The legacy Dativo JSON ABI\")",
+                kind.name()
+            ),
+        },
+    })
 }
 
 /// The result of one check, as a child sends it back.
@@ -740,12 +750,8 @@ impl<'a> Battery<'a> {
             Some(bad) => self.probe("reader.error", init, |s| reader_error(s, &bad)),
         }
         self.probe("reader.null_config", init, |s| {
-            let mut stream = Box::new(ArrowArrayStream::empty());
-            let mut error = DativoError::default();
-            let open = s.slot.vtable.open_reader.expect("callable");
-            // SAFETY: the vtable is callable; the NULL config is the point of the check.
-            let status = unsafe { open(s.vt(), std::ptr::null(), &mut *stream, &mut error) };
-            let message = dativo_abi::error::take_message(&mut error, "no message");
+            // The NULL config is the point of the check.
+            let Opening { status, message, stream, .. } = call_open_reader(s, std::ptr::null());
             if status == DATIVO_STATUS_OK {
                 return Err("open_reader returned DATIVO_STATUS_OK for a NULL config".into());
             }
@@ -847,12 +853,7 @@ unsafe fn c_text<'a>(p: *const c_char) -> Option<Result<&'a str, std::str::Utf8E
 /// it (a stream may keep its own address).
 fn open(s: &mut Session, config: &str) -> Result<Box<ArrowArrayStream>, String> {
     let config_c = CString::new(config).map_err(|_| "the config contains a NUL character".to_string())?;
-    let open = s.slot.vtable.open_reader.expect("callable");
-    let mut stream = Box::new(ArrowArrayStream::empty());
-    let mut error = DativoError::default();
-    // SAFETY: the vtable is callable; the arguments are valid.
-    let status = unsafe { open(s.vt(), config_c.as_ptr(), &mut *stream, &mut error) };
-    let message = dativo_abi::error::take_message(&mut error, "no message");
+    let Opening { status, message, stream, .. } = call_open_reader(s, config_c.as_ptr());
     if status != DATIVO_STATUS_OK {
         return Err(format!(
             "open_reader with config {config} failed: {}{}",
@@ -864,6 +865,29 @@ fn open(s: &mut Session, config: &str) -> Result<Box<ArrowArrayStream>, String> 
         return Err("open_reader returned DATIVO_STATUS_OK but no stream (release is NULL)".into());
     }
     Ok(stream)
+}
+
+/// What one raw open_reader call gave.
+struct Opening {
+    status: DativoStatus,
+    /// Whether the plugin filled the error's message.
+    has_message: bool,
+    message: String,
+    /// Boxed, so that it stays where the plugin put it (a stream may keep its own address).
+    stream: Box<ArrowArrayStream>,
+}
+
+/// Call open_reader with `config` (a NUL-terminated string, or NULL).
+fn call_open_reader(s: &mut Session, config: *const c_char) -> Opening {
+    let open = s.slot.vtable.open_reader.expect("callable");
+    let mut stream = Box::new(ArrowArrayStream::empty());
+    let mut error = DativoError::default();
+    // SAFETY: the vtable is callable; `config` is NULL or a valid string, the out-structs are
+    // valid.
+    let status = unsafe { open(s.vt(), config, &mut *stream, &mut error) };
+    let has_message = !error.message.is_null();
+    let message = dativo_abi::error::take_message(&mut error, "no message");
+    Opening { status, has_message, message, stream }
 }
 
 /// The stream's get_last_error text.
@@ -951,13 +975,7 @@ fn read_to_end(stream: &mut ArrowArrayStream, schema: &SchemaRef) -> Result<(usi
 /// the stream never reports the end.
 fn reader_error(s: &mut Session, bad: &str) -> Verdicted {
     let config = CString::new(bad).map_err(|_| "--bad-config contains a NUL character".to_string())?;
-    let open = s.slot.vtable.open_reader.expect("callable");
-    let mut stream = Box::new(ArrowArrayStream::empty());
-    let mut error = DativoError::default();
-    // SAFETY: the vtable is callable; the arguments are valid.
-    let status = unsafe { open(s.vt(), config.as_ptr(), &mut *stream, &mut error) };
-    let has_message = !error.message.is_null();
-    let message = dativo_abi::error::take_message(&mut error, "no message");
+    let Opening { status, has_message, message, mut stream } = call_open_reader(s, config.as_ptr());
     if status != DATIVO_STATUS_OK {
         if !has_message {
             return Err(format!("open_reader failed with status {status} but left the error without a message"));

@@ -15,7 +15,7 @@ use std::path::Path;
 use dativo_abi::plugin_abi::{DATIVO_PLUGIN_ABI_MAGIC, DATIVO_PLUGIN_ABI_TAG_PREFIX, DATIVO_PLUGIN_INIT_SYMBOL};
 use dativo_engine::job::plugins::PluginKind;
 
-use crate::elf::{self, Symbol, SymbolKind};
+use crate::elf::{self, describe_bytes, Symbol, SymbolKind};
 use crate::legacy::{LAST_ERROR, READER_FUNCTIONS, WRITER_FUNCTIONS};
 
 /// What the host will call.
@@ -33,47 +33,15 @@ pub(crate) struct Exports {
     symbols: Option<BTreeMap<String, Symbol>>,
 }
 
-/// Systems whose shared libraries are ELF files.
-const ELF_SYSTEM: bool = cfg!(any(
-    target_os = "linux",
-    target_os = "android",
-    target_os = "freebsd",
-    target_os = "netbsd",
-    target_os = "openbsd",
-    target_os = "dragonfly",
-    target_os = "solaris",
-    target_os = "illumos"
-));
-
 impl Exports {
-    /// Read the dynamic symbols of the library at `path`, without loading it.
+    /// Read the dynamic symbols of the library at `path`, without loading it; the file has
+    /// passed [`elf::check_file`]. Where libraries are not ELF files the loader is asked later.
     pub fn read(path: &Path) -> Result<Exports, String> {
-        let mut start = [0u8; 16];
-        let n = {
-            use std::io::Read;
-            let mut file = std::fs::File::open(path).map_err(|e| format!("cannot open the library: {e}"))?;
-            let mut n = 0;
-            while n < start.len() {
-                match file.read(&mut start[n..]) {
-                    Ok(0) => break,
-                    Ok(k) => n += k,
-                    Err(e) => return Err(format!("cannot read the library: {e}")),
-                }
-            }
-            n
-        };
-        if &start[..n.min(4)] == elf::MAGIC {
-            let symbols =
-                elf::file_dynamic_symbols(path).map_err(|e| format!("cannot list the library's symbols: {e}"))?;
-            return Ok(Exports { symbols: Some(symbols) });
+        if elf::Format::NATIVE != elf::Format::Elf {
+            return Ok(Exports { symbols: None });
         }
-        if ELF_SYSTEM {
-            return Err(format!(
-                "the file is not a shared library: it does not start with the ELF magic 7f 45 4c 46 but with {}",
-                describe_bytes(&start[..n])
-            ));
-        }
-        Ok(Exports { symbols: None })
+        let symbols = elf::file_dynamic_symbols(path).map_err(|e| format!("cannot list the library's symbols: {e}"))?;
+        Ok(Exports { symbols: Some(symbols) })
     }
 
     /// The symbol `name`, if exported. Without an ELF table nothing is known before loading,
@@ -269,17 +237,4 @@ impl Exports {
 /// `dativo_plugin_abi_<symbol>`.
 pub(crate) fn tag_name(symbol: &str) -> String {
     format!("{DATIVO_PLUGIN_ABI_TAG_PREFIX}{symbol}")
-}
-
-/// Bytes for a message: as text when printable, else hex.
-fn describe_bytes(bytes: &[u8]) -> String {
-    if bytes.is_empty() {
-        return "nothing (the file is empty)".into();
-    }
-    let printable = bytes.iter().all(|b| b.is_ascii_graphic() || *b == b' ' || *b == b'\n' || *b == b'\t');
-    if printable {
-        format!("\"{}\"", String::from_utf8_lossy(bytes).escape_debug())
-    } else {
-        bytes.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" ")
-    }
 }

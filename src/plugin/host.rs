@@ -57,6 +57,58 @@ impl LoadPolicy {
     }
 }
 
+/// A library's entry after [`load_verified`]: what it is, proved from the file and the
+/// loaded library, and loaded. The library is never unloaded (see [`Plugin`]), so every
+/// function and pointer of it stays valid.
+pub(crate) enum VerifiedEntry {
+    /// The new ABI's entry function `symbol`, whose tag holds `DATIVO_PLUGIN_ABI_MAGIC`.
+    New { init: DativoPluginInit, symbol: String },
+    /// A legacy Dativo plugin of `kind` with its create function `create`; the library
+    /// exports the whole legacy set.
+    Legacy { library: &'static libloading::Library, kind: PluginKind, create: String },
+}
+
+/// Everything before the first call of plugin code, for every host of native plugins (the
+/// [`Plugin`] host and the [conformance suite](crate::conformance)): the load policy, the
+/// file's pre-load check, the entry's ABI decided from the library's symbols, the load (which
+/// runs the library's initialisers, nothing else), and the new ABI entry's tag. Returns the
+/// library's canonical path and its verified entry; errors start with `plugin <spec>: `. The
+/// rules of which entry is called as what: [`Plugin::load`].
+pub(crate) fn load_verified(spec: &PluginSpec, policy: &LoadPolicy) -> Result<(PathBuf, VerifiedEntry)> {
+    let fail = |why: String| Error::Plugin(format!("plugin {spec}: {why}"));
+    if !spec.is_native() {
+        return Err(fail(
+            "not a native library (.so, .dylib or .dll); Python plugins (module.py:Class) run through the Python \
+             package: python -m dativo run --config JOB"
+                .into(),
+        ));
+    }
+    let canonical = policy.check(spec)?;
+    // The loader maps the file as its headers describe it: a truncated library would be
+    // mapped past its end and crash the process (SIGBUS) on first touch.
+    crate::elf::check_file(&canonical).map_err(fail)?;
+    let exports = entry::Exports::read(&canonical).map_err(fail)?;
+    let entry = exports.classify(spec.name.as_deref()).map_err(fail)?;
+    // SAFETY: loading a library runs its initialisers; the policy above is how a host limits
+    // which libraries that can be.
+    let library =
+        unsafe { libloading::Library::new(&canonical) }.map_err(|e| fail(format!("cannot load the library: {e}")))?;
+    // Never unloaded (see `Plugin`).
+    let library: &'static libloading::Library = Box::leak(Box::new(library));
+    let verified = match entry {
+        entry::Entry::Legacy { kind, create } => VerifiedEntry::Legacy { library, kind, create },
+        entry::Entry::New(symbol) => {
+            exports.verify_tag(library, &symbol).map_err(fail)?;
+            // SAFETY: the tag says the entry symbol has the ABI's entry type.
+            let init: DativoPluginInit = unsafe { library.get::<DativoPluginInit>(symbol.as_bytes()) }
+                .map(|s| *s)
+                .map_err(|_| fail(format!("the library exports no symbol '{symbol}'")))?;
+            VerifiedEntry::New { init, symbol }
+        }
+    };
+    Ok((canonical, verified))
+}
+
 /// A plugin whose vtable has been filled and checked. Releases the vtable when dropped.
 ///
 /// A library, once loaded, stays loaded for the life of the process: a plugin (and the
@@ -103,52 +155,26 @@ impl Plugin {
     /// is an error naming the symbol and what the library exports.
     pub fn load(spec: &PluginSpec, policy: &LoadPolicy) -> Result<Plugin> {
         let label = spec.to_string();
-        let fail = |why: String| Error::Plugin(format!("plugin {label}: {why}"));
-        if !spec.is_native() {
-            return Err(fail(
-                "not a native library (.so, .dylib or .dll); Python plugins (module.py:Class) run through \
-                 the Python package: python -m dativo run --config JOB"
-                    .into(),
-            ));
-        }
-        let canonical = policy.check(spec)?;
-        // The loader maps the file as its headers describe it: a truncated library would be
-        // mapped past its end and crash the process (SIGBUS) on first touch.
-        super::elf_check::check_file(&canonical).map_err(fail)?;
-        let exports = entry::Exports::read(&canonical).map_err(fail)?;
-        let entry = exports.classify(spec.name.as_deref()).map_err(fail)?;
-        // SAFETY: loading a library runs its initialisers; the policy above is how a host
-        // limits which libraries that can be.
-        let library = unsafe { libloading::Library::new(&canonical) }
-            .map_err(|e| fail(format!("cannot load the library: {e}")))?;
-        let plugin = match entry {
-            entry::Entry::Legacy { kind, create } => {
-                // SAFETY: the library exports the whole legacy set (checked above), which is
-                // what the Dativo bridge trusts as well.
-                let legacy = unsafe { LegacyPlugin::new(&library, &canonical, &label, kind, &create) }?;
+        let (canonical, entry) = load_verified(spec, policy)?;
+        match entry {
+            VerifiedEntry::Legacy { library, kind, create } => {
+                // SAFETY: the library exports the whole legacy set (checked by
+                // `load_verified`), which is what the Dativo bridge trusts as well.
+                let legacy = unsafe { LegacyPlugin::new(library, &canonical, &label, kind, &create) }?;
                 Ok(Plugin {
                     kind,
                     name: legacy.name().to_string(),
                     version: None,
                     abi_version: 0,
-                    label: label.clone(),
+                    label,
                     backend: Backend::Legacy(legacy),
                 })
             }
-            entry::Entry::New(symbol) => {
-                exports.verify_tag(&library, &symbol).map_err(fail)?;
-                // SAFETY: the tag says the entry symbol has the ABI's entry type.
-                let init: DativoPluginInit = unsafe { library.get::<DativoPluginInit>(symbol.as_bytes()) }
-                    .map(|s| *s)
-                    .map_err(|_| fail(format!("the library exports no symbol '{symbol}'")))?;
-                // SAFETY: `init` follows the ABI's entry signature.
+            // SAFETY: `init` follows the ABI's entry signature (its tag says so).
+            VerifiedEntry::New { init, .. } => {
                 Plugin::negotiate(&label, |version, vtable, error| unsafe { init(version, vtable, error) })
             }
-        };
-        // Never unloaded (see `Plugin`): every function and pointer the plugin hands out stays
-        // valid.
-        std::mem::forget(library);
-        plugin
+        }
     }
 
     /// Initialise a plugin through `init` (a library's entry function, or a host's

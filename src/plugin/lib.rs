@@ -2,15 +2,15 @@
 //! docs/plugins.md). This is the other side of the C boundary from dativo-ffi: code dativo
 //! calls.
 //!
-//! - [`elf_check`]: refuse a truncated or foreign library file before the loader maps it;
+//! - [`elf`]: a library file read before it is loaded: [`elf::check`] refuses a truncated or
+//!   foreign file before the loader maps it, [`elf::symbols`] lists the dynamic symbols from
+//!   which the host decides which ABI an entry speaks;
 //! - [`host`]: load a library, negotiate the ABI version, check the vtable, and call the
 //!   plugin with Arrow streams ([`Plugin`]);
 //! - [`loader`]: the engine's [`PluginLoader`](dativo_engine::job::plugins::PluginLoader) for
 //!   jobs: where plugins may come from (`DATIVO_PLUGIN_DIR`) and who provides non-native ones;
 //! - [`legacy`]: the adapter that hosts plugins of the legacy Dativo JSON ABI
 //!   (`create_reader` / `extract_batch` / ...) as Arrow streams;
-//! - [`elf`]: a library's dynamic symbols, read before it is loaded, from which the host
-//!   decides which ABI an entry speaks;
 //! - [`sdk`]: traits and the `export_reader!` / `export_writer!` macros for plugins written
 //!   in Rust;
 //! - [`conformance`]: the battery of checks any plugin can be run against (`dativo plugin
@@ -18,7 +18,6 @@
 
 pub mod conformance;
 pub mod elf;
-pub mod elf_check;
 mod entry;
 pub mod host;
 pub mod isolate;

@@ -221,12 +221,12 @@ pub fn job_yaml_depth(data: &[u8]) {
 // 2c. Plugin library files: the check before the dynamic loader
 // ---------------------------------------------------------------------------------------------
 
-/// Feed `data` as a plugin library file to the pre-load check (`dativo_plugin::elf_check`),
+/// Feed `data` as a plugin library file to the pre-load check (`dativo_plugin::elf`),
 /// for this process and for other classes, byte orders, machines and formats; from a file as
 /// well, which must give the same answer. Never loads it. Must never panic; a message, when
 /// refused, is never empty.
 pub fn plugin_file(data: &[u8]) {
-    use dativo_plugin::elf_check::{check_bytes, check_file, Format, Target};
+    use dativo_plugin::elf::{check_bytes, check_file, Format, Target};
     let data = &data[..data.len().min(MAX_INPUT)];
     let host = Target::HOST;
     let others = [

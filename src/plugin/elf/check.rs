@@ -1,4 +1,4 @@
-//! A sanity check of a plugin library file before it is handed to the dynamic loader.
+//! The check of a plugin library file before it is handed to the dynamic loader.
 //!
 //! `dlopen` trusts the file: a truncated library (the first 4 KiB of a real `.so`, a copy cut
 //! short by a full disk) is mapped as if it were whole, and the first touch of a page past the
@@ -17,9 +17,9 @@
 //! broken files, not against someone who can write to the plugin folder (the sha256 pin and
 //! the allowed folder do that).
 
-use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom};
 use std::path::Path;
+
+use super::{describe_start, open_file, read_head, truncated, Bytes, Header};
 
 /// The binary format this process loads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,89 +60,41 @@ impl Target {
     };
 }
 
+/// ELF machines (`e_machine`): the number, its name in messages, and whether this process
+/// runs on it.
+const MACHINES: &[(u16, &str, bool)] = &[
+    (62, "x86-64", cfg!(target_arch = "x86_64")),
+    (183, "aarch64", cfg!(target_arch = "aarch64")),
+    (3, "x86", cfg!(target_arch = "x86")),
+    (40, "arm", cfg!(target_arch = "arm")),
+    (243, "risc-v", cfg!(any(target_arch = "riscv64", target_arch = "riscv32"))),
+    (21, "ppc64", cfg!(target_arch = "powerpc64")),
+    (22, "s390x", cfg!(target_arch = "s390x")),
+    (258, "loongarch", cfg!(target_arch = "loongarch64")),
+];
+
 const fn host_machine() -> Option<u16> {
-    if cfg!(target_arch = "x86_64") {
-        Some(62)
-    } else if cfg!(target_arch = "aarch64") {
-        Some(183)
-    } else if cfg!(target_arch = "x86") {
-        Some(3)
-    } else if cfg!(target_arch = "arm") {
-        Some(40)
-    } else if cfg!(target_arch = "riscv64") || cfg!(target_arch = "riscv32") {
-        Some(243)
-    } else if cfg!(target_arch = "powerpc64") {
-        Some(21)
-    } else if cfg!(target_arch = "s390x") {
-        Some(22)
-    } else if cfg!(target_arch = "loongarch64") {
-        Some(258)
-    } else {
-        None
+    let mut i = 0;
+    while i < MACHINES.len() {
+        if MACHINES[i].2 {
+            return Some(MACHINES[i].0);
+        }
+        i += 1;
     }
+    None
 }
 
 fn machine_name(m: u16) -> String {
-    match m {
-        3 => "x86".into(),
-        40 => "arm".into(),
-        62 => "x86-64".into(),
-        183 => "aarch64".into(),
-        243 => "risc-v".into(),
-        21 => "ppc64".into(),
-        22 => "s390x".into(),
-        258 => "loongarch".into(),
-        other => format!("machine {other}"),
-    }
-}
-
-/// Random access to the bytes of a library: a file, or a buffer (tests and fuzzing).
-pub trait Bytes {
-    /// The length in bytes.
-    fn size(&self) -> u64;
-    /// `len` bytes at `offset`, which the caller has checked lie inside the file.
-    fn read_at(&mut self, offset: u64, len: usize) -> io::Result<Vec<u8>>;
-}
-
-impl Bytes for &[u8] {
-    fn size(&self) -> u64 {
-        self.len() as u64
-    }
-    fn read_at(&mut self, offset: u64, len: usize) -> io::Result<Vec<u8>> {
-        let start = usize::try_from(offset).map_err(|_| io::Error::from(io::ErrorKind::UnexpectedEof))?;
-        self.get(start..start.saturating_add(len))
-            .map(<[u8]>::to_vec)
-            .ok_or_else(|| io::Error::from(io::ErrorKind::UnexpectedEof))
-    }
-}
-
-struct FileBytes {
-    file: File,
-    len: u64,
-}
-
-impl Bytes for FileBytes {
-    fn size(&self) -> u64 {
-        self.len
-    }
-    fn read_at(&mut self, offset: u64, len: usize) -> io::Result<Vec<u8>> {
-        let mut buf = vec![0; len];
-        self.file.seek(SeekFrom::Start(offset))?;
-        self.file.read_exact(&mut buf)?;
-        Ok(buf)
+    match MACHINES.iter().find(|(number, _, _)| *number == m) {
+        Some((_, name, _)) => name.to_string(),
+        None => format!("machine {m}"),
     }
 }
 
 /// Why the library at `path` cannot be loaded safely, or `Ok` when its headers are sound.
 /// The reason is a phrase such as `the file is empty`, to follow `plugin <spec>: `.
 pub fn check_file(path: &Path) -> Result<(), String> {
-    let open = |e: io::Error| format!("cannot read the library: {e}");
-    let file = File::open(path).map_err(open)?;
-    let meta = file.metadata().map_err(open)?;
-    if !meta.is_file() {
-        return Err("not a regular file".into());
-    }
-    check(FileBytes { file, len: meta.len() }, Target::HOST)
+    check(open_file(path)?, Target::HOST)
 }
 
 /// [`check_file`] on bytes in memory, for `target`.
@@ -154,14 +106,7 @@ pub fn check_bytes(bytes: &[u8], target: Target) -> Result<(), String> {
 const MAX_TABLE_BYTES: u64 = 1 << 20;
 
 fn check(mut bytes: impl Bytes, target: Target) -> Result<(), String> {
-    let len = bytes.size();
-    if len == 0 {
-        return Err("not a loadable library: the file is empty".into());
-    }
-    let read = |bytes: &mut dyn Bytes, offset: u64, n: usize| {
-        bytes.read_at(offset, n).map_err(|e| format!("cannot read the library: {e}"))
-    };
-    let head = read(&mut bytes, 0, len.min(64) as usize)?;
+    let head = read_head(&mut bytes)?;
     match target.format {
         Format::Elf => check_elf(&mut bytes, &head, target),
         Format::MachO => {
@@ -174,66 +119,15 @@ fn check(mut bytes: impl Bytes, target: Target) -> Result<(), String> {
                 [0xbe, 0xba, 0xfe, 0xca],
             ];
             if head.len() < 4 || !MAGICS.iter().any(|m| head.starts_with(m)) {
-                return Err(format!("not a Mach-O library (it starts with {})", show_start(&head)));
+                return Err(format!("not a Mach-O library: it starts with {}", describe_start(&head)));
             }
             Ok(())
         }
         Format::Pe => {
             if !head.starts_with(b"MZ") {
-                return Err(format!("not a Windows DLL (it starts with {})", show_start(&head)));
+                return Err(format!("not a Windows DLL: it starts with {}", describe_start(&head)));
             }
             Ok(())
-        }
-    }
-}
-
-/// The first bytes of a file, for a message: `"GIF8"` or `0x00 0x01 ...`.
-fn show_start(head: &[u8]) -> String {
-    let start = &head[..head.len().min(4)];
-    if start.iter().all(|b| b.is_ascii_graphic() || *b == b' ') {
-        format!("{:?}", String::from_utf8_lossy(start))
-    } else {
-        start.iter().map(|b| format!("0x{b:02x}")).collect::<Vec<_>>().join(" ")
-    }
-}
-
-/// Little or big endian field reads of an ELF header or table entry.
-struct Fields<'a> {
-    data: &'a [u8],
-    little: bool,
-}
-
-impl Fields<'_> {
-    fn u16(&self, at: usize) -> u16 {
-        let b = [self.data[at], self.data[at + 1]];
-        if self.little {
-            u16::from_le_bytes(b)
-        } else {
-            u16::from_be_bytes(b)
-        }
-    }
-    fn u32(&self, at: usize) -> u32 {
-        let b: [u8; 4] = self.data[at..at + 4].try_into().expect("4 bytes");
-        if self.little {
-            u32::from_le_bytes(b)
-        } else {
-            u32::from_be_bytes(b)
-        }
-    }
-    fn u64(&self, at: usize) -> u64 {
-        let b: [u8; 8] = self.data[at..at + 8].try_into().expect("8 bytes");
-        if self.little {
-            u64::from_le_bytes(b)
-        } else {
-            u64::from_be_bytes(b)
-        }
-    }
-    /// A 32-bit or 64-bit word (`Elf32_Off`/`Elf64_Off`, `Addr`, `Xword`).
-    fn word(&self, at: usize, bits64: bool) -> u64 {
-        if bits64 {
-            self.u64(at)
-        } else {
-            u64::from(self.u32(at))
         }
     }
 }
@@ -245,43 +139,24 @@ const PN_XNUM: u16 = 0xffff;
 
 fn check_elf(bytes: &mut dyn Bytes, head: &[u8], target: Target) -> Result<(), String> {
     let len = bytes.size();
-    if !head.starts_with(b"\x7fELF") {
-        return Err(format!("not an ELF shared library (it starts with {})", show_start(head)));
-    }
-    let truncated = |what: String| format!("the library is truncated or corrupt: {what} (the file has {len} bytes)");
-    let bits64 = match head.get(4) {
-        Some(1) => false,
-        Some(2) => true,
-        Some(c) => return Err(format!("not a valid ELF file: unknown class {c}")),
-        None => return Err(truncated("the ELF header is cut short".into())),
-    };
-    let header_size = if bits64 { 64 } else { 52 };
-    if head.len() < header_size {
-        return Err(truncated(format!("the ELF header needs {header_size} bytes")));
-    }
-    let process_bits = if target.bits64 { 64 } else { 32 };
+    let h = Header::parse(head, len)?;
+    let bits64 = h.bits64;
     if bits64 != target.bits64 {
         return Err(format!(
-            "a {}-bit library cannot be loaded into this {process_bits}-bit process",
-            if bits64 { 64 } else { 32 }
+            "a {}-bit library cannot be loaded into this {}-bit process",
+            if bits64 { 64 } else { 32 },
+            if target.bits64 { 64 } else { 32 }
         ));
     }
-    let little = match head[5] {
-        1 => true,
-        2 => false,
-        d => return Err(format!("not a valid ELF file: unknown byte order {d}")),
-    };
-    if little != target.little_endian {
+    if h.little != target.little_endian {
         return Err(format!(
             "a {}-endian library cannot be loaded into this {}-endian process",
-            if little { "little" } else { "big" },
+            if h.little { "little" } else { "big" },
             if target.little_endian { "little" } else { "big" }
         ));
     }
-    let h = Fields { data: head, little };
-    let e_type = h.u16(16);
-    if e_type != ET_DYN {
-        let kind = match e_type {
+    if h.e_type != ET_DYN {
+        let kind = match h.e_type {
             1 => "a relocatable object (.o)".to_string(),
             2 => "an executable".to_string(),
             4 => "a core dump".to_string(),
@@ -289,24 +164,18 @@ fn check_elf(bytes: &mut dyn Bytes, head: &[u8], target: Target) -> Result<(), S
         };
         return Err(format!("not a shared library: the file is {kind}"));
     }
-    let machine = h.u16(18);
     if let Some(ours) = target.machine {
-        if machine != ours {
+        if h.machine != ours {
             return Err(format!(
                 "the library is built for {}, but this process runs on {}",
-                machine_name(machine),
+                machine_name(h.machine),
                 machine_name(ours)
             ));
         }
     }
-    // Offsets of the header fields after e_entry, which is a word.
-    let w = if bits64 { 8 } else { 4 };
-    let phoff = h.word(24 + w, bits64);
-    let shoff = h.word(24 + 2 * w, bits64);
-    let at = 24 + 3 * w + 4 + 2; // e_flags, e_ehsize
-    let (phentsize, phnum, shentsize, shnum) = (h.u16(at), h.u16(at + 2), h.u16(at + 4), h.u16(at + 6));
 
     // Program headers: the table, then each segment the loader maps.
+    let (phoff, phentsize, phnum) = (h.phoff, h.phentsize, h.phnum);
     let ph_min = if bits64 { 56 } else { 32 };
     if phnum == 0 {
         return Err("not a loadable library: it has no program headers".into());
@@ -318,49 +187,32 @@ fn check_elf(bytes: &mut dyn Bytes, head: &[u8], target: Target) -> Result<(), S
         return Err(format!("not a valid ELF file: program header entries of {phentsize} bytes"));
     }
     let table = u64::from(phentsize) * u64::from(phnum);
-    let table_end = phoff.checked_add(table).filter(|end| *end <= len);
-    if table_end.is_none() {
-        return Err(truncated(format!("its program header table (bytes {phoff}..+{table}) is past the end")));
+    if phoff.checked_add(table).is_none_or(|end| end > len) {
+        return Err(truncated(format!("its program header table (bytes {phoff}..+{table}) is past the end"), len));
     }
     if table > MAX_TABLE_BYTES {
         return Err(format!("not a valid ELF file: a program header table of {table} bytes"));
     }
-    let data = bytes.read_at(phoff, table as usize).map_err(|e| format!("cannot read the library: {e}"))?;
+    let data = h.read_range(bytes, phoff, table, "its program header table")?;
     for i in 0..usize::from(phnum) {
-        let entry = Fields { data: &data[i * usize::from(phentsize)..], little };
-        let p_type = entry.u32(0);
+        let entry = h.fields(&data[i * usize::from(phentsize)..]);
+        let p_type = entry.u32(0)?;
         if p_type != PT_LOAD && p_type != PT_DYNAMIC {
             continue;
         }
         // Elf64_Phdr: type, flags, offset, vaddr, paddr, filesz; Elf32_Phdr: type, offset,
         // vaddr, paddr, filesz, memsz, flags.
-        let (offset, filesz) =
-            if bits64 { (entry.u64(8), entry.u64(32)) } else { (u64::from(entry.u32(4)), u64::from(entry.u32(16))) };
+        let (offset, filesz) = if bits64 {
+            (entry.u64(8)?, entry.u64(32)?)
+        } else {
+            (u64::from(entry.u32(4)?), u64::from(entry.u32(16)?))
+        };
         let name = if p_type == PT_LOAD { "PT_LOAD" } else { "PT_DYNAMIC" };
-        match offset.checked_add(filesz) {
-            Some(end) if end <= len => {}
-            Some(end) => {
-                return Err(truncated(format!(
-                    "its segment #{i} ({name}) covers bytes {offset}..{end}, past the end of the file"
-                )))
-            }
-            None => return Err(format!("not a valid ELF file: segment #{i} ({name}) has an impossible size")),
-        }
+        h.check_range(offset, filesz, &format!("its segment #{i} ({name})"))?;
     }
 
     // Section headers are not needed to load, but a table past the end is a cut file too.
-    if shoff != 0 {
-        let sh_min: u16 = if bits64 { 64 } else { 40 };
-        if shentsize < sh_min {
-            return Err(format!("not a valid ELF file: section header entries of {shentsize} bytes"));
-        }
-        // shnum 0 with a table: the count is in the first entry; check that one exists.
-        let count = u64::from(shnum.max(1));
-        let table = u64::from(shentsize) * count;
-        if shoff.checked_add(table).is_none_or(|end| end > len) {
-            return Err(truncated(format!("its section header table (bytes {shoff}..+{table}) is past the end")));
-        }
-    }
+    h.section_table()?;
     Ok(())
 }
 
@@ -400,7 +252,10 @@ mod tests {
              the file (the file has 4096 bytes)"
         );
         assert_eq!(check_bytes(b"", X86_64).unwrap_err(), "not a loadable library: the file is empty");
-        assert_eq!(check_bytes(b"GIF89a", X86_64).unwrap_err(), "not an ELF shared library (it starts with \"GIF8\")");
+        assert_eq!(
+            check_bytes(b"GIF89a", X86_64).unwrap_err(),
+            "not an ELF shared library: it does not start with the ELF magic 7f 45 4c 46 but with \"GIF89a\""
+        );
         let e = check_bytes(&elf(4096, 4096)[..40], X86_64).unwrap_err();
         assert!(e.contains("the ELF header needs 64 bytes"), "{e}");
         let aarch64 = Target { machine: Some(183), ..X86_64 };
@@ -428,10 +283,10 @@ mod tests {
     fn other_formats_check_only_the_magic() {
         let macho = Target { format: Format::MachO, ..X86_64 };
         assert_eq!(check_bytes(&[0xcf, 0xfa, 0xed, 0xfe, 7, 0, 0, 1], macho), Ok(()));
-        assert!(check_bytes(b"\x7fELF", macho).unwrap_err().starts_with("not a Mach-O library"));
+        assert!(check_bytes(b"\x7fELF", macho).unwrap_err().starts_with("not a Mach-O library: it starts with 7f 45"));
         let pe = Target { format: Format::Pe, ..X86_64 };
         assert_eq!(check_bytes(b"MZ\x90\0", pe), Ok(()));
-        assert!(check_bytes(&[0; 8], pe).unwrap_err().ends_with("(it starts with 0x00 0x00 0x00 0x00)"));
+        assert!(check_bytes(&[0; 8], pe).unwrap_err().ends_with("it starts with 00 00 00 00 00 00 00 00"));
     }
 
     #[test]
