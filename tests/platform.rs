@@ -140,10 +140,11 @@ fn recipe_options_are_checked_as_strictly_as_the_job() {
 #[test]
 fn what_dativo_cannot_serve_yet_is_a_clear_error_never_ignored() {
     let p = Platform::new();
-    // The platform's S3 recipe partitions by ingest_date.
+    // The platform's S3 recipe partitions by ingest_date, which dativo writes (tests/partition.rs):
+    // the job gets as far as the store, which this test does not run.
     assert_fails(
         &p.run("jobs/employee_to_s3.yaml", &[]),
-        &["partitioned output (ingest_date, partition_by_default of target_connector_path) is not supported yet"],
+        &["cannot read s3://test-bucket/raw/csv/employee/_manifest.json"],
     );
 
     let job = fs::read_to_string(p.path("jobs/employee_to_local.yaml")).unwrap();
@@ -153,10 +154,8 @@ fn what_dativo_cannot_serve_yet_is_a_clear_error_never_ignored() {
         &job.replace("employee.yaml", "employee_partitioned.yaml")
             .replace("asset: csv_employee", "asset: csv_employee_partitioned"),
     );
-    assert_fails(
-        &p.run("jobs/partitioned.yaml", &[]),
-        &["employee_partitioned.yaml declares target.partitioning [ingest_date]", "not support"],
-    );
+    let out = p.run("jobs/partitioned.yaml", &[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     // The catalog block and the plugin sandbox.
     p.write("jobs/catalog.yaml", &format!("{job}\ncatalog:\n  type: openmetadata\n  connection:\n    api_url: \"${{OPENMETADATA_API_URL:-http://localhost:8585/api}}\"\n"));
     assert_fails(&p.run("jobs/catalog.yaml", &[]), &["catalog is not supported yet"]);

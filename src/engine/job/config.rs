@@ -5,7 +5,7 @@
 //! - Dativo platform metadata that does not change what is read or written (`finops`,
 //!   `classification_overrides`, ...): accepted and ignored;
 //! - Dativo keys whose meaning dativo does not implement (`source_connector`,
-//!   `source.incremental.cursor_field`, `target.partitioning`, ...): a clear "not supported" error, because
+//!   `source.incremental.cursor_field`, `target.catalog`, ...): a clear "not supported" error, because
 //!   ignoring them would silently do something else than the user asked;
 //! - anything else: "unknown key", with a suggestion when a valid key is close.
 
@@ -379,10 +379,10 @@ pub struct TargetConfig {
     #[serde(default)]
     pub custom_writer_sha256: Option<String>,
 
-    // Refused (see `Job::load`) unless a custom writer takes them.
-    /// Hive partition columns; `[]` (unpartitioned) is accepted.
+    /// Hive partition columns (`[]`: unpartitioned); see `parquet/partitioned.rs`.
     #[serde(default)]
     pub partitioning: Option<Vec<String>>,
+    // Refused (see `Job::load`) unless a custom writer takes them.
     #[serde(default)]
     pub catalog: Option<IgnoredAny>,
     #[serde(default)]
@@ -397,7 +397,6 @@ impl TargetConfig {
     /// The refused keys present, by name.
     pub fn unsupported_keys(&self) -> Vec<&'static str> {
         let keys = [
-            ("partitioning", self.partitioning.as_ref().is_some_and(|p| !p.is_empty())),
             ("catalog", self.catalog.is_some()),
             ("warehouse", self.warehouse.is_some()),
             ("branch", self.branch.is_some()),
@@ -476,9 +475,12 @@ pub struct WriterOptions {
     pub write_mode: Option<WriteModeName>,
     #[serde(default)]
     pub threads: Option<usize>,
-    /// The platform's default partition columns: refused with `target.partitioning`.
+    /// The platform's default partition columns, under `target.partitioning`.
     #[serde(default)]
     pub partition_by_default: Option<Vec<String>>,
+    /// With partitioning: partitions with a file open at once.
+    #[serde(default)]
+    pub max_open_partitions: Option<usize>,
     #[serde(default)]
     pub native: Option<Box<WriterOptions>>,
     #[serde(default)]
@@ -489,7 +491,7 @@ pub struct WriterOptions {
 
 options_or!(WriterOptions {
     compression, compression_level, row_group_size, max_rows_per_file, max_file_size_mb, statistics,
-    write_mode, threads, partition_by_default
+    write_mode, threads, partition_by_default, max_open_partitions
 } ignoring { library, library_version });
 
 /// `write_mode` as written; see [`crate::parquet::WriteMode`].

@@ -66,7 +66,7 @@ impl LakeTable {
     /// Writes the manifest of `files` (after the current one's files in append mode), then
     /// deletes the objects it does not name (step 3).
     pub(super) fn commit(&mut self, files: &[CommittedFile], append: bool) -> Result<()> {
-        let mut manifest = Manifest::of_files(files);
+        let mut manifest = Manifest::of_files(files, std::path::Path::new(&self.store.url()));
         if append {
             if let Some(old) = &self.manifest {
                 let mut all = old.files.clone();
@@ -81,13 +81,22 @@ impl LakeTable {
         Ok(())
     }
 
-    /// Deletes the `<prefix>-*.parquet` objects the manifest does not name; returns how many.
+    /// Deletes the `<prefix>-*.parquet` objects the manifest does not name, under the prefix
+    /// and in its Hive partition folders (`key=value/...`); returns how many.
     fn remove_unnamed(&self) -> Result<usize> {
         let named: HashSet<&str> = self.manifest.iter().flat_map(|m| m.files.iter()).map(|f| f.file.as_str()).collect();
         let start = format!("{}-", self.file_prefix);
+        let ours = |name: &str| {
+            let (folders, file) = name.rsplit_once('/').unwrap_or(("", name));
+            let in_partition = folders.is_empty()
+                || folders
+                    .split('/')
+                    .all(|f| !f.starts_with('.') && f.split_once('=').is_some_and(|(k, _)| !k.is_empty()));
+            in_partition && file.starts_with(&start) && file.ends_with(".parquet")
+        };
         let mut removed = 0;
-        for name in self.store.list()? {
-            if name.starts_with(&start) && name.ends_with(".parquet") && !named.contains(name.as_str()) {
+        for name in self.store.list_all()? {
+            if ours(&name) && !named.contains(name.as_str()) {
                 self.store.delete(&name)?;
                 removed += 1;
             }

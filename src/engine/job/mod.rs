@@ -73,6 +73,9 @@ pub struct Job {
     pub output_dir: PathBuf,
     /// `target.type: s3` or `minio`: the bucket and prefix the Parquet files go to.
     pub object_target: Option<crate::store::StoreConfig>,
+    /// `target.partitioning` (or the asset's, or the recipe's): Hive partition columns, in
+    /// folder order; empty for unpartitioned output. `ingest_date` is the run's date.
+    pub partitioning: Vec<String>,
     pub log_level: log::LevelFilter,
     /// `source.custom_reader`: the plugin that replaces the CSV reader.
     pub reader_plugin: Option<plugins::PluginUse>,

@@ -181,10 +181,16 @@ pub(crate) fn parquet_options(o: &WriterOptions) -> std::result::Result<ParquetO
     }
     if let Some(columns) = o.partition_by_default.as_ref().filter(|c| !c.is_empty()) {
         return Err(format!(
-            "partition_by_default: [{}]: partitioned output is not supported yet (dativo writes one unpartitioned \
-             folder); remove the key, or set it to []",
+            "partition_by_default: [{}]: partitioned output is only written by jobs (target.partitioning); \
+             remove the key, or set it to []",
             columns.join(", ")
         ));
+    }
+    if let Some(n) = o.max_open_partitions {
+        if n == 0 {
+            return Err("max_open_partitions must be at least 1".into());
+        }
+        p.max_open_partitions = n;
     }
     if let Some(s) = o.statistics {
         p.statistics = s;

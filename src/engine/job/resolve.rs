@@ -66,7 +66,7 @@ pub(super) fn resolve(text: &str, path: &Path, label: &str, redactor: Redactor) 
     let inputs = source_files(&ctx, &file.source, recipes.source.as_ref(), reader_plugin.is_some())?;
     let kind = target_kind(&file.target, recipes.target.as_ref());
     let object_target = lake::pending(&ctx, &file.target, kind, writer_plugin.is_some())?;
-    let (output_dir, parquet) =
+    let (output_dir, parquet, partition_options) =
         target(&ctx, &file.target, recipes.target.as_ref(), writer_plugin.is_some(), object_target.is_some())?;
     refuse_unsupported(&ctx, &file, reader_plugin.is_some(), writer_plugin.is_some(), object_target.is_some())?;
     let incremental = match incremental_section(&file, recipes.source.as_ref()) {
@@ -89,6 +89,15 @@ pub(super) fn resolve(text: &str, path: &Path, label: &str, redactor: Redactor) 
     if let Some(asset) = &asset {
         refuse_asset_target(&ctx, asset, writer_plugin.is_some())?;
     }
+    let partitioning = partitioning(
+        &ctx,
+        &file.target,
+        partition_options,
+        asset.as_ref(),
+        recipes.target.as_ref(),
+        writer_plugin.is_some(),
+        incremental.is_some(),
+    )?;
     if asset.is_some() && pinned_types {
         return Err(ctx.error(
             "source.engine.options.column_types cannot be combined with an asset: the asset types every column \
@@ -122,6 +131,7 @@ pub(super) fn resolve(text: &str, path: &Path, label: &str, redactor: Redactor) 
         parquet,
         output_dir,
         object_target,
+        partitioning,
         log_level,
         incremental,
         full_refresh: false,
@@ -240,14 +250,10 @@ fn refuse_unsupported(
     // An object-store target reads `connection` (see `lake.rs`).
     let mut unsupported = file.target.unsupported_keys().into_iter().filter(|k| !(object_store && *k == "connection"));
     if let Some(key) = unsupported.next().filter(|_| !writer_plugin) {
-        let why = match key {
-            "partitioning" => "files are written unpartitioned into target.output_base",
-            _ => {
-                "dativo writes Parquet files to a local directory (target.output_base) or to object storage \
-                  (target.type: s3 or minio)"
-            }
-        };
-        return Err(ctx.error(format!("target.{key} is not supported yet: {why}")));
+        return Err(ctx.error(format!(
+            "target.{key} is not supported yet: dativo writes Parquet files to a local directory \
+             (target.output_base) or to object storage (target.type: s3 or minio)"
+        )));
     }
     Ok(())
 }
@@ -305,15 +311,23 @@ fn target_kind<'a>(target: &'a TargetConfig, recipe: Option<&'a ConnectorRecipe<
     target.kind.as_deref().or(recipe.and_then(|r| r.kind.as_deref())).unwrap_or("local")
 }
 
-/// `target`: the output directory and the Parquet writer's options. A custom writer's engine
-/// options are its own (they reach it in its config).
+/// `partition_by_default` of the job's and of the recipe's `engine.options`.
+#[derive(Default)]
+struct PartitionOptions {
+    job: Option<Vec<String>>,
+    recipe: Option<Vec<String>>,
+}
+
+/// `target`: the output directory, the Parquet writer's options and the engine options'
+/// partition columns. A custom writer's engine options are its own (they reach it in its
+/// config).
 fn target(
     ctx: &Ctx,
     target: &TargetConfig,
     recipe: Option<&ConnectorRecipe<WriterOptions>>,
     writer_plugin: bool,
     object_store: bool,
-) -> Result<(PathBuf, ParquetOptions)> {
+) -> Result<(PathBuf, ParquetOptions, PartitionOptions)> {
     let kind = target_kind(target, recipe);
     if !kind.eq_ignore_ascii_case("local") && !writer_plugin && !object_store {
         let from = if target.kind.is_none() { " (from target_connector_path)" } else { "" };
@@ -323,15 +337,6 @@ fn target(
         )));
     }
     if let Some(recipe) = recipe.filter(|_| !writer_plugin) {
-        if let Some(columns) = recipe.partitioning_default.as_ref().filter(|c| !c.is_empty()) {
-            if target.partitioning.is_none() {
-                return Err(ctx.error(format!(
-                    "target.partitioning [{}] (partitioning_default of target_connector_path) is not supported yet: \
-                     dativo writes one unpartitioned folder; set target.partitioning: [] to write it unpartitioned",
-                    columns.join(", ")
-                )));
-            }
-        }
         if recipe.catalog.is_some() {
             return Err(ctx.error(
                 "the target connector recipe sets a catalog, which dativo does not support yet; use a recipe without one",
@@ -350,22 +355,16 @@ fn target(
     if output_dir.is_file() {
         return Err(ctx.error(format!("target.output_base: {} is a file, not a directory", output_dir.display())));
     }
-    let writer = match writer_plugin {
+    let mut partition = PartitionOptions::default();
+    let mut writer = match writer_plugin {
         false => {
-            let job = config::engine_options::<WriterOptions>(ctx.text, ctx.label, "target")?.unwrap_or_default();
+            let mut job =
+                config::engine_options::<WriterOptions>(ctx.text, ctx.label, "target")?.unwrap_or_default().flattened();
+            partition.job = job.partition_by_default.take();
             match recipe.and_then(|r| r.default_engine.as_ref()).and_then(|e| e.options.clone()) {
                 Some(defaults) => {
-                    let (job, defaults) = (job.flattened(), defaults.flattened());
-                    if job.partition_by_default.is_none() {
-                        if let Some(columns) = defaults.partition_by_default.as_ref().filter(|c| !c.is_empty()) {
-                            return Err(ctx.error(format!(
-                                "partitioned output ({}, partition_by_default of target_connector_path) is not \
-                                 supported yet: dativo writes one unpartitioned folder; set \
-                                 target.engine.options.partition_by_default: [] to write unpartitioned",
-                                columns.join(", ")
-                            )));
-                        }
-                    }
+                    let mut defaults = defaults.flattened();
+                    partition.recipe = defaults.partition_by_default.take();
                     job.or(defaults)
                 }
                 None => job,
@@ -373,6 +372,7 @@ fn target(
         }
         true => WriterOptions::default(),
     };
+    writer.partition_by_default = None;
     let mut parquet = parquet_options(&writer).map_err(|m| ctx.error(format!("target.engine.options.{m}")))?;
     if let Some(mb) = target.parquet_target_size_mb {
         if !(mb > 0.0 && mb.is_finite()) {
@@ -381,7 +381,7 @@ fn target(
         parquet.max_bytes_per_file = Some(((mb * 1024.0 * 1024.0) as u64).max(1));
     }
     parquet.validate().map_err(|e| ctx.error(format!("target: {e}")))?;
-    Ok((output_dir, parquet))
+    Ok((output_dir, parquet, partition))
 }
 
 /// `source.engine.options`: the CSV reader's options, and whether they pin column types. A
@@ -455,15 +455,85 @@ fn refuse_asset_target(ctx: &Ctx, asset: &Asset, writer_plugin: bool) -> Result<
             asset.origin
         )));
     }
-    if let Some(columns) = asset.target.partitioning.as_ref().filter(|c| !c.is_empty()) {
+    Ok(())
+}
+
+/// The Hive partition columns: the first of `target.partitioning`, the job's
+/// `target.engine.options.partition_by_default`, the asset's `target.partitioning`, the target
+/// recipe's `partitioning_default` and its engine options' `partition_by_default` that is
+/// given (`[]` means unpartitioned). Every column but `ingest_date` (the run's date) must be
+/// in the asset, when there is one; without one it is checked against the data's columns
+/// when the run starts. A writer plugin gets the keys in its config and decides.
+fn partitioning(
+    ctx: &Ctx,
+    target: &TargetConfig,
+    options: PartitionOptions,
+    asset: Option<&Asset>,
+    recipe: Option<&ConnectorRecipe<WriterOptions>>,
+    writer_plugin: bool,
+    incremental: bool,
+) -> Result<Vec<String>> {
+    if writer_plugin {
+        return Ok(Vec::new());
+    }
+    let candidates = [
+        (target.partitioning.clone(), "target.partitioning".to_string()),
+        (options.job, "target.engine.options.partition_by_default".to_string()),
+        (
+            asset.and_then(|a| a.target.partitioning.clone()),
+            format!("target.partitioning of the asset {}", asset.map_or("", |a| a.origin.as_str())),
+        ),
+        (recipe.and_then(|r| r.partitioning_default.clone()), "partitioning_default of target_connector_path".into()),
+        (options.recipe, "partition_by_default of target_connector_path".into()),
+    ];
+    let Some((columns, from)) = candidates.into_iter().find_map(|(c, from)| c.map(|c| (c, from))) else {
+        return Ok(Vec::new());
+    };
+    if columns.is_empty() {
+        return Ok(columns);
+    }
+    let list = columns.join(", ");
+    if incremental {
         return Err(ctx.error(format!(
-            "the asset {} declares target.partitioning [{}], which dativo does not support yet (it writes one \
-             unpartitioned folder); remove it from the asset to write unpartitioned",
-            asset.origin,
-            columns.join(", ")
+            "{from} [{list}] cannot be combined with source.incremental yet: incremental jobs replace each input's \
+             files by name in one folder; run the job without source.incremental, or set target.partitioning: [] \
+             to write it unpartitioned"
         )));
     }
-    Ok(())
+    for (i, name) in columns.iter().enumerate() {
+        if name.trim().is_empty() {
+            return Err(ctx.error(format!("{from}: entry {} is empty", i + 1)));
+        }
+        if columns[..i].contains(name) {
+            return Err(ctx.error(format!("{from} lists `{name}` twice")));
+        }
+        if let Some(asset) = asset {
+            let is_field = asset.fields.iter().any(|f| &f.name == name);
+            if name == crate::parquet::partitioned::INGEST_DATE {
+                if is_field {
+                    return Err(ctx.error(format!(
+                        "{from}: `{name}` is the run's date (as on the Dativo platform), but the asset {} has a \
+                         field of that name too; rename the field, or partition by another column",
+                        asset.origin
+                    )));
+                }
+            } else if !is_field {
+                let fields: Vec<&str> = asset.fields.iter().map(|f| f.name.as_str()).collect();
+                let hint =
+                    crate::yaml::suggest(name, &fields).map_or(String::new(), |s| format!("; did you mean '{s}'?"));
+                return Err(ctx.error(format!(
+                    "{from}: column `{name}` is not in the asset {} (its fields: {}); partition by fields of the \
+                     asset, or by ingest_date (the run's date){hint}",
+                    asset.origin,
+                    fields.join(", ")
+                )));
+            }
+        }
+    }
+    if asset.is_some_and(|a| a.fields.iter().all(|f| columns.contains(&f.name))) {
+        return Err(ctx.error(format!("{from} [{list}] leaves no column to write in the files")));
+    }
+    Ok(columns)
 }
 
 /// `logging.level`.

@@ -30,7 +30,8 @@ use super::report::{Progress, RunReport};
 use super::state::Manifest;
 use super::Job;
 use crate::csv::{CsvReader, OnError, ReadStats};
-use crate::parquet::{commit, CommittedFile, ObjectSink, ParquetSink, WriteMode};
+use crate::parquet::partitioned::{local_date_today, partition_columns};
+use crate::parquet::{commit, CommittedFile, ObjectSink, ParquetSink, PartitionedSink, WriteMode};
 use crate::schema::HeaderMatch;
 use crate::store::StoreConfig;
 use crate::{pipeline, Error, Result};
@@ -125,7 +126,7 @@ impl Job {
         // The Parquet files are published (the sink did it); the rest of the commit.
         rejects.commit()?;
         if let Target::Parquet = target {
-            Manifest::of_files(&outcome.output).save(&self.output_dir)?;
+            Manifest::of_files(&outcome.output, &self.output_dir).save(&self.output_dir)?;
         }
         if let Some(table) = &mut table {
             table.commit(&outcome.output, self.parquet.write_mode == WriteMode::Append)?;
@@ -248,6 +249,27 @@ impl Job {
 
     /// The sink of `target`.
     fn sink(&self, schema: SchemaRef, target: Target, table: Option<&LakeTable>) -> Result<JobSink> {
+        if !self.partitioning.is_empty() && matches!(target, Target::Parquet | Target::ObjectStore(_)) {
+            // One date for the whole run, taken when it starts writing.
+            let columns = partition_columns(&self.partitioning, &local_date_today());
+            let options = self.parquet.clone();
+            return Ok(match table {
+                None => JobSink::Partitioned {
+                    sink: Box::new(PartitionedSink::create_local(&self.output_dir, schema, columns, options)?),
+                    dir: Some(self.output_dir.clone()),
+                },
+                Some(table) => JobSink::Partitioned {
+                    sink: Box::new(PartitionedSink::create_object(
+                        table.store(),
+                        schema,
+                        columns,
+                        options,
+                        &lake::run_id(),
+                    )?),
+                    dir: None,
+                },
+            });
+        }
         Ok(match target {
             Target::Parquet => JobSink::Parquet {
                 sink: Box::new(ParquetSink::create(&self.output_dir, schema, self.parquet.clone())?),
@@ -272,6 +294,11 @@ enum JobSink {
     /// Objects are complete when `finish` returns; the manifest, written by the runner, makes
     /// them visible.
     Object(Box<ObjectSink>),
+    /// `target.partitioning`: local (`dir`, with the manifest) or object storage (`None`).
+    Partitioned {
+        sink: Box<PartitionedSink>,
+        dir: Option<PathBuf>,
+    },
     Plugin(PluginSink),
     Discard,
 }
@@ -283,6 +310,7 @@ impl pipeline::Sink for JobSink {
         match self {
             JobSink::Parquet { sink, .. } => sink.write(batch),
             JobSink::Object(sink) => sink.write(batch),
+            JobSink::Partitioned { sink, .. } => sink.write(batch),
             JobSink::Plugin(s) => s.write(batch),
             JobSink::Discard => Ok(()),
         }
@@ -298,6 +326,13 @@ impl pipeline::Sink for JobSink {
                 (*sink).finish()
             }
             JobSink::Object(sink) => (*sink).finish(),
+            JobSink::Partitioned { mut sink, dir } => {
+                sink.seal()?;
+                if let Some(dir) = &dir {
+                    Manifest::remove(dir)?;
+                }
+                (*sink).finish()
+            }
             JobSink::Plugin(s) => s.finish(),
             JobSink::Discard => Ok(Vec::new()),
         }
@@ -307,6 +342,7 @@ impl pipeline::Sink for JobSink {
         match self {
             JobSink::Parquet { sink, .. } => (*sink).abort(),
             JobSink::Object(sink) => (*sink).abort(),
+            JobSink::Partitioned { sink, .. } => (*sink).abort(),
             JobSink::Plugin(s) => s.abort(),
             JobSink::Discard => {}
         }

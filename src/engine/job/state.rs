@@ -428,11 +428,16 @@ impl Manifest {
     }
 
     /// The manifest of a non-incremental run: the files it committed.
-    pub fn of_files(files: &[crate::parquet::CommittedFile]) -> Manifest {
+    /// `base` is the folder (or `s3://bucket/prefix`) the names are relative to: a file in a
+    /// partition folder is named `country=FR/part-00000.parquet`.
+    pub fn of_files(files: &[crate::parquet::CommittedFile], base: &Path) -> Manifest {
         let files: Vec<ManifestFile> = files
             .iter()
             .map(|f| ManifestFile {
-                file: f.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+                file: match f.path.strip_prefix(base) {
+                    Ok(rel) if rel.components().count() > 0 => rel.to_string_lossy().into_owned(),
+                    _ => f.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+                },
                 rows: f.rows,
                 bytes: f.bytes,
                 source: None,

@@ -374,14 +374,16 @@ fn not_supported_keys() {
     assert!(f.err(&src("type: postgres")).starts_with("source.type 'postgres' is not supported"));
     let tgt =
         |extra: &str| format!("source:\n  files: [{{path: data/a.csv}}]\ntarget:\n  output_base: out\n  {extra}\n");
-    for (key, value) in
-        [("partitioning", "[x]"), ("catalog", "x"), ("warehouse", "x"), ("branch", "x"), ("connection", "x")]
-    {
+    for (key, value) in [("catalog", "x"), ("warehouse", "x"), ("branch", "x"), ("connection", "x")] {
         let e = f.err(&tgt(&format!("{key}: {value}")));
         assert!(e.starts_with(&format!("target.{key} is not supported yet: ")), "{e}");
     }
     // An empty partition list is an unpartitioned folder, which dativo writes.
     assert!(f.load(&tgt("partitioning: []")).is_ok());
+    // Partition columns are checked against the data when the run starts (no asset here).
+    assert_eq!(f.load(&tgt("partitioning: [ingest_date, x]")).unwrap().partitioning, ["ingest_date", "x"]);
+    let e = f.err(&tgt("partitioning: [x, x]"));
+    assert!(e.starts_with("target.partitioning lists `x` twice"), "{e}");
     // s3 and minio are object-store targets (see `resolve/lake.rs`): they want an s3:// URL.
     assert!(f.err(&tgt("type: s3")).starts_with("target.output_base 'out' is not an s3:// URL"));
     assert!(f.err(&tgt("type: iceberg")).starts_with("target.type 'iceberg' is not supported"));

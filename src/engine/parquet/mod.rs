@@ -11,8 +11,10 @@ mod early_sync;
 mod encoder;
 pub mod object_sink;
 pub mod options;
+pub mod partitioned;
 pub mod writer;
 
 pub use object_sink::ObjectSink;
 pub use options::{Compression, ParquetOptions, WriteMode};
+pub use partitioned::{PartitionColumn, PartitionedSink};
 pub use writer::{CommittedFile, ParquetSink};

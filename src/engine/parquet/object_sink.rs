@@ -44,10 +44,13 @@ pub struct ObjectSink {
     layout: Option<Box<(WriterProperties, Vec<usize>)>>,
     pool: Option<EncoderPool>,
     run_id: String,
+    /// Folder of the objects under the store's prefix (`key=value/...`, ending in `/`), or "".
+    folder: String,
     next_index: u64,
     current: Option<OpenObject>,
-    /// Complete objects of this run, in order.
+    /// Complete objects of this run, in order, and their names under the store's prefix.
     written: Vec<CommittedFile>,
+    names: Vec<String>,
     rows_written: u64,
     failed: Option<String>,
     /// Finished or aborted.
@@ -68,6 +71,18 @@ impl ObjectSink {
     /// Prepares to write `schema` under `store`'s prefix, naming the objects after `run_id`
     /// (which must be unique to this run). Nothing is sent before the first batch.
     pub fn create(store: Arc<Store>, schema: SchemaRef, options: ParquetOptions, run_id: &str) -> Result<Self> {
+        Self::create_in(store, schema, options, run_id, "")
+    }
+
+    /// Like [`create`](Self::create), with the objects in `folder` under the prefix (a
+    /// partition's `key=value/...` path, ending in `/`; "" for none).
+    pub fn create_in(
+        store: Arc<Store>,
+        schema: SchemaRef,
+        options: ParquetOptions,
+        run_id: &str,
+        folder: &str,
+    ) -> Result<Self> {
         options.validate()?;
         let props = writer_properties(&options)?;
         ::parquet::arrow::ArrowSchemaConverter::new()
@@ -81,9 +96,11 @@ impl ObjectSink {
             layout: None,
             pool: None,
             run_id: run_id.to_string(),
+            folder: folder.to_string(),
             next_index: 0,
             current: None,
             written: Vec::new(),
+            names: Vec::new(),
             rows_written: 0,
             failed: None,
             done: false,
@@ -149,6 +166,23 @@ impl ObjectSink {
         self.rows_written
     }
 
+    /// Completes the open object (its upload, footer included) and stops the encoder threads,
+    /// so that the sink holds no buffers; the next write starts a new object.
+    pub(crate) fn close_file(&mut self) -> Result<()> {
+        self.check_usable()?;
+        let result = self.close_current();
+        self.pool = None;
+        if let Err(e) = &result {
+            self.failed = Some(e.to_string());
+        }
+        result
+    }
+
+    /// Whether an object is open (being uploaded).
+    pub(crate) fn has_open_file(&self) -> bool {
+        self.current.is_some()
+    }
+
     fn check_usable(&self) -> Result<()> {
         match &self.failed {
             Some(msg) => {
@@ -198,7 +232,8 @@ impl ObjectSink {
             self.pool = Some(EncoderPool::new(thread_count(self.options.threads).min(fields))?);
         }
         let (props, lane_of) = *self.layout.clone().expect("decided above");
-        let name = Self::object_name(&self.options.file_prefix, &self.run_id, self.next_index);
+        let name =
+            format!("{}{}", self.folder, Self::object_name(&self.options.file_prefix, &self.run_id, self.next_index));
         let upload = self.store.upload(&name)?;
         let exact_sizes = self.options.max_bytes_per_file.is_some();
         let encoder = FileEncoder::to_object(upload, self.schema.clone(), props, lane_of, exact_sizes)?;
@@ -215,17 +250,17 @@ impl ObjectSink {
         let bytes = object.encoder.finish(pool)?;
         let path = PathBuf::from(self.store.object_url(&object.name));
         self.written.push(CommittedFile { path, rows: object.rows, bytes });
+        self.names.push(object.name);
         Ok(())
     }
 
     fn discard(&mut self) {
         // Dropping the encoder aborts its upload.
         drop(self.current.take());
-        for file in self.written.drain(..) {
-            if let Some(name) = file.path.file_name().and_then(|n| n.to_str()) {
-                if let Err(e) = self.store.delete(name) {
-                    log::debug!("{e}");
-                }
+        self.written.clear();
+        for name in self.names.drain(..) {
+            if let Err(e) = self.store.delete(&name) {
+                log::debug!("{e}");
             }
         }
         self.done = true;

@@ -157,7 +157,14 @@ pub struct ParquetOptions {
     /// number of columns. The output is byte-for-byte the same whatever the count. At most
     /// [`crate::csv::MAX_THREADS`].
     pub threads: usize,
+    /// With Hive partitioning (`target.partitioning`): at most this many partitions have a
+    /// file open at once. Past it, the least recently written partition's file is completed
+    /// and a later row of that partition starts a new file. Default 16.
+    pub max_open_partitions: usize,
 }
+
+/// Default of [`ParquetOptions::max_open_partitions`].
+pub const DEFAULT_MAX_OPEN_PARTITIONS: usize = 16;
 
 impl Default for ParquetOptions {
     fn default() -> Self {
@@ -170,6 +177,7 @@ impl Default for ParquetOptions {
             file_prefix: "part".to_string(),
             write_mode: WriteMode::Overwrite,
             threads: 0,
+            max_open_partitions: DEFAULT_MAX_OPEN_PARTITIONS,
         }
     }
 }
@@ -186,6 +194,9 @@ impl ParquetOptions {
         }
         if self.max_bytes_per_file == Some(0) {
             return Err(Error::Config("max_bytes_per_file must be at least 1".into()));
+        }
+        if self.max_open_partitions == 0 {
+            return Err(Error::Config("max_open_partitions must be at least 1".into()));
         }
         if let Some(m) = crate::csv::check_threads("threads", self.threads) {
             return Err(Error::Config(m));

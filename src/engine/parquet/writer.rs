@@ -251,6 +251,24 @@ impl ParquetSink {
         self.bytes_closed + current.map_or(0, |(c, pool)| c.encoder.estimated_size(pool))
     }
 
+    /// Completes the open file (footer written, fsynced; it stays a temp file until `finish`)
+    /// and stops the encoder threads, so that the sink holds no buffers; the next write opens
+    /// a new file. For writers that keep many sinks and only a few files open at once.
+    pub(crate) fn close_file(&mut self) -> Result<()> {
+        self.check_usable()?;
+        let result = self.close_current();
+        self.pool = None;
+        if let Err(e) = &result {
+            self.failed = Some(e.to_string());
+        }
+        result
+    }
+
+    /// Whether a file is open (being written).
+    pub(crate) fn has_open_file(&self) -> bool {
+        self.current.is_some()
+    }
+
     fn check_usable(&self) -> Result<()> {
         match &self.failed {
             Some(msg) => {

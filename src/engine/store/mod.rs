@@ -188,11 +188,14 @@ impl Store {
         format!("{}/{name}", self.url())
     }
 
+    /// The key of `name` (which may hold `/`-separated folders) under the prefix. The name is
+    /// taken as written (a partition folder's `%2F` stays `%2F`); the prefix as before.
     fn path(&self, name: &str) -> ObjectPath {
-        match self.config.prefix.as_str() {
-            "" => ObjectPath::from(name),
-            p => ObjectPath::from(format!("{p}/{name}")),
-        }
+        let full = match self.config.prefix.as_str() {
+            "" => name.to_string(),
+            p => format!("{}/{name}", ObjectPath::from(p)),
+        };
+        ObjectPath::parse(&full).unwrap_or_else(|_| ObjectPath::from(full))
     }
 
     /// The object `name` under the prefix, or None when there is none.
@@ -242,6 +245,27 @@ impl Store {
             .into_iter()
             .filter(|m| m.location.parts().count() == depth + 1)
             .filter_map(|m| m.location.filename().map(str::to_string))
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+
+    /// Names of every object under the prefix, sub-folders included, relative to the prefix
+    /// (`country=FR/part-....parquet`), sorted.
+    pub fn list_all(&self) -> Result<Vec<String>> {
+        let prefix = match self.config.prefix.as_str() {
+            "" => None,
+            p => Some(ObjectPath::from(p)),
+        };
+        let listed = self.runtime.block_on(async {
+            let items: Vec<_> = self.inner.list(prefix.as_ref()).try_collect().await?;
+            Ok::<_, object_store::Error>(items)
+        });
+        let items = listed.map_err(|e| self.scrub.error("list", &self.url(), e))?;
+        let start = prefix.as_ref().map_or(String::new(), |p| format!("{p}/"));
+        let mut names: Vec<String> = items
+            .into_iter()
+            .filter_map(|m| m.location.as_ref().strip_prefix(start.as_str()).map(str::to_string))
             .collect();
         names.sort();
         Ok(names)
