@@ -93,8 +93,7 @@ pub(crate) fn load_verified(spec: &PluginSpec, policy: &LoadPolicy) -> Result<(P
     // which libraries that can be.
     let library =
         unsafe { libloading::Library::new(&canonical) }.map_err(|e| fail(format!("cannot load the library: {e}")))?;
-    // Never unloaded (see `Plugin`).
-    let library: &'static libloading::Library = Box::leak(Box::new(library));
+    let library = keep_loaded(library);
     let verified = match entry {
         entry::Entry::Legacy { kind, create } => VerifiedEntry::Legacy { library, kind, create },
         entry::Entry::New(symbol) => {
@@ -107,6 +106,15 @@ pub(crate) fn load_verified(spec: &PluginSpec, policy: &LoadPolicy) -> Result<(P
         }
     };
     Ok((canonical, verified))
+}
+
+/// Keep `library` loaded for the life of the process (see [`Plugin`]). It is also listed in a
+/// static, so that memory kept on purpose stays reachable for leak checkers (valgrind).
+fn keep_loaded(library: libloading::Library) -> &'static libloading::Library {
+    static KEPT: std::sync::Mutex<Vec<&'static libloading::Library>> = std::sync::Mutex::new(Vec::new());
+    let library: &'static libloading::Library = Box::leak(Box::new(library));
+    KEPT.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push(library);
+    library
 }
 
 /// A plugin whose vtable has been filled and checked. Releases the vtable when dropped.
