@@ -29,6 +29,84 @@ pub fn from_yaml<T: DeserializeOwned>(text: &str, label: &str) -> Result<T> {
     serde_path_to_error::deserialize(de).map_err(|e| yaml_error(label, e))
 }
 
+/// A YAML document parsed once, from which typed sections are read.
+///
+/// The parse keeps no positions, so a section that does not deserialize is read once more from
+/// the text, as [`from_yaml`] reads it, only to report the error with its key path, line,
+/// column and suggestion: a file that loads is parsed exactly once.
+pub struct Document<'a> {
+    text: &'a str,
+    label: &'a str,
+    value: serde_yaml_ng::Value,
+}
+
+impl<'a> Document<'a> {
+    /// Parse `text`; `label` starts every message.
+    pub fn parse(text: &'a str, label: &'a str) -> Result<Document<'a>> {
+        check_limits(text, label)?;
+        if text.trim().is_empty() || text.lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#')) {
+            return Err(Error::Config(format!("{label}: the file is empty")));
+        }
+        match serde_yaml_ng::from_str::<serde_yaml_ng::Value>(text) {
+            Ok(value) => Ok(Document { text, label, value }),
+            Err(_) => Err(from_yaml::<serde::de::IgnoredAny>(text, label)
+                .err()
+                .unwrap_or_else(|| Error::Config(format!("{label}: not valid YAML")))),
+        }
+    }
+
+    /// The document as parsed.
+    pub fn value(&self) -> &serde_yaml_ng::Value {
+        &self.value
+    }
+
+    /// The whole document as `T`.
+    pub fn typed<T: DeserializeOwned>(&self) -> Result<T> {
+        self.read(&self.value, "", || from_yaml::<T>(self.text, self.label).err())
+    }
+
+    /// The value at `path` (mapping keys from the top) as `T`; `None` when a key on the way is
+    /// absent or the value is null. `locate` reads the same value from the text (given the
+    /// text and the label) and returns its error, to report one with its line.
+    pub fn section<T: DeserializeOwned>(
+        &self,
+        path: &[&str],
+        locate: impl FnOnce(&str, &str) -> Option<Error>,
+    ) -> Result<Option<T>> {
+        let mut value = &self.value;
+        for key in path {
+            match value.get(key) {
+                Some(v) => value = v,
+                None => return Ok(None),
+            }
+        }
+        if value.is_null() {
+            return Ok(None);
+        }
+        self.read(value, &path.join("."), || locate(self.text, self.label)).map(Some)
+    }
+
+    fn read<T: DeserializeOwned>(
+        &self,
+        value: &serde_yaml_ng::Value,
+        path: &str,
+        locate: impl FnOnce() -> Option<Error>,
+    ) -> Result<T> {
+        serde_path_to_error::deserialize::<_, T>(value.clone()).map_err(|e| {
+            // The text reads where the parsed value did not (never seen): say what serde said.
+            locate().unwrap_or_else(|| {
+                let at = [path, &e.path().to_string()]
+                    .iter()
+                    .filter(|p| !p.is_empty() && **p != ".")
+                    .copied()
+                    .collect::<Vec<_>>()
+                    .join(".");
+                Error::Config(format!("{}: {at}: {}", self.label, e.inner()))
+            })
+        })
+    }
+}
+
 /// Largest YAML text (job file after `${VAR}` substitution, asset file, options text).
 pub const MAX_YAML_BYTES: usize = 4 * 1024 * 1024;
 

@@ -112,9 +112,9 @@ pub(super) fn parse_use(
     Ok(Some(PluginUse { spec: spec.relative_to(base), sha256: sha256.clone(), config: Value::Null, key }))
 }
 
-/// Fill in the plugins' configs from the job text (already `${VAR}`-substituted).
+/// Fill in the plugins' configs from the parsed job (already `${VAR}`-substituted).
 pub(super) fn with_configs(
-    text: &str,
+    job: &serde_yaml_ng::Value,
     label: &str,
     reader: Option<PluginUse>,
     writer: Option<PluginUse>,
@@ -123,7 +123,7 @@ pub(super) fn with_configs(
     if reader.is_none() && writer.is_none() {
         return Ok((None, None));
     }
-    let doc: Value = serde_yaml_ng::from_str(text)
+    let doc: Value = serde_json::to_value(job)
         .map_err(|e| Error::Config(format!("{label}: cannot pass the job to its plugin as JSON: {e}")))?;
     let section = |name: &str| doc.get(name).cloned().unwrap_or_else(|| Value::Object(Map::new()));
     let reader = reader.map(|mut r| {

@@ -15,16 +15,18 @@ use super::{incremental_config, normalize, InputFile, Job, Redactor, DEFAULT_REJ
 use crate::csv::{CsvOptions, OnError};
 use crate::parquet::ParquetOptions;
 use crate::schema::Asset;
+use crate::yaml::Document;
 use crate::{Error, Result};
 
 mod lake;
 
-/// What every section needs: the text (already `${VAR}`-substituted), the label for messages,
-/// and the folder relative paths start from.
+/// What every section needs: the parsed job (already `${VAR}`-substituted), the label for
+/// messages, and the folder relative paths start from.
 struct Ctx<'a> {
-    text: &'a str,
     label: &'a str,
     base: PathBuf,
+    /// The job, parsed once; every section is read from it.
+    doc: &'a Document<'a>,
 }
 
 impl Ctx<'_> {
@@ -53,12 +55,13 @@ struct Recipes {
 
 /// The sections dativo reads, resolved in dependency order.
 pub(super) fn resolve(text: &str, path: &Path, label: &str, redactor: Redactor) -> Result<Job> {
-    let file: JobFile = config::from_yaml(text, label)?;
+    let doc = Document::parse(text, label)?;
+    let file: JobFile = doc.typed()?;
     // A Dativo platform job (one that names connector recipes) is run from the platform's
     // folder, and its relative paths are relative to the working directory, as there.
     let platform = file.source_connector_path.is_some() || file.target_connector_path.is_some();
     let base = if platform { PathBuf::new() } else { path.parent().map(Path::to_path_buf).unwrap_or_default() };
-    let ctx = Ctx { text, label, base };
+    let ctx = Ctx { label, base, doc: &doc };
     let recipes = recipes(&ctx, &file)?;
     let (reader_plugin, writer_plugin) = plugin_uses(&ctx, &file)?;
     // The source and target types first: for a platform job aimed at a remote store, that is
@@ -114,7 +117,8 @@ pub(super) fn resolve(text: &str, path: &Path, label: &str, redactor: Redactor) 
     };
     let log_level = log_level(&ctx, file.logging.as_ref().and_then(|l| l.level.as_deref()))?;
     let mode = file.schema_validation_mode.or_else(|| asset.as_ref().and_then(|a| a.target.mode)).unwrap_or_default();
-    let (reader_plugin, writer_plugin) = plugins::with_configs(text, label, reader_plugin, writer_plugin, &ctx.base)?;
+    let (reader_plugin, writer_plugin) =
+        plugins::with_configs(doc.value(), label, reader_plugin, writer_plugin, &ctx.base)?;
 
     Ok(Job {
         reader_plugin,
@@ -153,9 +157,9 @@ fn recipes(ctx: &Ctx, file: &JobFile) -> Result<Recipes> {
         let text = fs::read_to_string(&resolved)
             .map_err(|e| Error::io(&format!("{}: {key}: cannot read the connector recipe", ctx.label), &resolved, e))?;
         let label = resolved.display().to_string();
-        crate::yaml::check_limits(&text, &label)?;
+        let doc = Document::parse(&text, &label)?;
         // The role first: a recipe for the other side has the other side's options.
-        let untyped: ConnectorRecipe<serde::de::IgnoredAny> = config::from_yaml(&text, &label)?;
+        let untyped: ConnectorRecipe<serde::de::IgnoredAny> = doc.typed()?;
         if let Some(roles) = &untyped.roles {
             if !roles.iter().any(|r| r == role) {
                 return Err(Error::Config(format!(
@@ -165,7 +169,7 @@ fn recipes(ctx: &Ctx, file: &JobFile) -> Result<Recipes> {
                 )));
             }
         }
-        config::from_yaml(&text, &label)
+        doc.typed()
     }
     let mut recipes = Recipes::default();
     if let Some(p) = file.source_connector_path.as_deref().filter(|p| !p.trim().is_empty()) {
@@ -286,6 +290,12 @@ fn source_files(
         if reader_plugin {
             continue;
         }
+        if let Some((scheme, _)) = f.path.split_once("://") {
+            return Err(ctx.error(format!(
+                "source.files[{i}].path: {scheme}:// input files are not supported yet: dativo reads local files; \
+                 copy them locally first (object storage is supported as a target)"
+            )));
+        }
         let resolved = ctx.path(&f.path);
         match fs::metadata(&resolved) {
             Ok(m) if m.is_dir() => {
@@ -358,8 +368,13 @@ fn target(
     let mut partition = PartitionOptions::default();
     let mut writer = match writer_plugin {
         false => {
-            let mut job =
-                config::engine_options::<WriterOptions>(ctx.text, ctx.label, "target")?.unwrap_or_default().flattened();
+            let mut job = ctx
+                .doc
+                .section::<WriterOptions>(&["target", "engine", "options"], |text, label| {
+                    config::engine_options::<WriterOptions>(text, label, "target").err()
+                })?
+                .unwrap_or_default()
+                .flattened();
             partition.job = job.partition_by_default.take();
             match recipe.and_then(|r| r.default_engine.as_ref()).and_then(|e| e.options.clone()) {
                 Some(defaults) => {
@@ -394,7 +409,12 @@ fn reader(
 ) -> Result<(CsvOptions, bool)> {
     let reader = match reader_plugin {
         false => {
-            let job = config::engine_options::<ReaderOptions>(ctx.text, ctx.label, "source")?.unwrap_or_default();
+            let job = ctx
+                .doc
+                .section::<ReaderOptions>(&["source", "engine", "options"], |text, label| {
+                    config::engine_options::<ReaderOptions>(text, label, "source").err()
+                })?
+                .unwrap_or_default();
             match recipe.and_then(|r| r.default_engine.as_ref()).and_then(|e| e.options.clone()) {
                 Some(defaults) => job.flattened().or(defaults.flattened()),
                 None => job.flattened(),

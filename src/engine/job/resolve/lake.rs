@@ -93,15 +93,22 @@ pub(super) fn pending(ctx: &Ctx, target: &TargetConfig, kind: &str, writer_plugi
         return Ok(None);
     }
     #[derive(Deserialize)]
+    // Read only from the text, to give a bad connection's error its line.
+    #[allow(dead_code)]
     struct Side {
         #[serde(default)]
         connection: Option<Connection>,
     }
     #[derive(Deserialize)]
+    #[allow(dead_code)]
     struct Top {
         target: Side,
     }
-    let connection = config::from_yaml::<Top>(ctx.text, ctx.label)?.target.connection.unwrap_or_default().merged();
+    let connection = ctx
+        .doc
+        .section::<Connection>(&["target", "connection"], |text, label| config::from_yaml::<Top>(text, label).err())?
+        .unwrap_or_default()
+        .merged();
     let output_base = match target.output_base.as_deref().map(str::trim) {
         None | Some("") => None,
         Some(url) => match url.strip_prefix("s3://") {
