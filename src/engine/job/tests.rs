@@ -372,6 +372,8 @@ fn not_supported_keys() {
         assert!(e.starts_with(&format!("source.{key} is not supported by dativo")), "{e}");
     }
     assert!(f.err(&src("type: postgres")).starts_with("source.type 'postgres' is not supported"));
+    let e = f.err("source:\n  files: [{path: s3://bucket/in.csv}]\ntarget:\n  output_base: out\n");
+    assert!(e.starts_with("source.files[0].path: s3:// input files are not supported yet"), "{e}");
     let tgt =
         |extra: &str| format!("source:\n  files: [{{path: data/a.csv}}]\ntarget:\n  output_base: out\n  {extra}\n");
     for (key, value) in [("catalog", "x"), ("warehouse", "x"), ("branch", "x"), ("connection", "x")] {
