@@ -46,16 +46,17 @@ demo:
 	@echo "Parquet written to $(DEMO_OUT)/:"
 	@ls -l $(DEMO_OUT)/*.parquet
 
+# The Debian packages first: a C compiler (and CMake for the C/C++ suites) before any build.
 # --all-targets also builds the criterion benches and runs each once as a smoke test.
 # Formatting and clippy run when the toolchain has them (rustup's default profile does).
 # --workspace: the example plugins (examples/plugins/rust) too; tests/plugins.rs loads them.
 test:
+	cmake/install-deps.sh
 	$(CARGO) build --workspace
 	@if $(CARGO) fmt --version >/dev/null 2>&1; then $(CARGO) fmt --all --check; else echo "rustfmt not installed: format check skipped"; fi
 	@if $(CARGO) clippy --version >/dev/null 2>&1; then $(CARGO) clippy --workspace --all-targets -- -D warnings; else echo "clippy not installed: lint skipped"; fi
 	$(CARGO) test --workspace --all-targets
 	$(CARGO) test --workspace --doc
-	cmake/install-deps.sh
 	CMAKE_GENERATOR="$$(command -v ninja >/dev/null 2>&1 && echo Ninja || echo 'Unix Makefiles')" \
 	  $(CMAKE) -S . -B $(CMAKE_BUILD_DIR) -DDATIVO_CARGO_PROFILE=debug
 	$(CMAKE) --build $(CMAKE_BUILD_DIR) --parallel $(NPROC)
