@@ -69,3 +69,44 @@ func TestRunJobErrors(t *testing.T) {
 		t.Errorf("NUL in path: %v", err)
 	}
 }
+
+// The Dativo platform's plugin spec (`lib.so:create_reader`, the legacy JSON ABI) runs through
+// the library's adapter from Go as from the CLI, and a plugin's error fails the job.
+func TestRunJobWithThePlatformsLegacyPluginSpec(t *testing.T) {
+	dir := os.Getenv("DATIVO_TEST_PLUGIN_DIR")
+	if dir == "" {
+		dir = filepath.Join("..", "..", "target", "debug")
+	}
+	plugin, err := filepath.Abs(filepath.Join(dir, "libcsv_reader_plugin.so"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(plugin); err != nil {
+		t.Skipf("example plugin not built (%v): cargo build --workspace builds it", err)
+	}
+	spec := "  custom_reader: \"" + plugin + ":create_reader\"\n"
+	job, _ := writeJob(t, "id,name\n1,a\n2,b\n", "")
+	text, err := os.ReadFile(job)
+	if err != nil {
+		t.Fatal(err)
+	}
+	withPlugin := strings.Replace(string(text), "  type: csv\n", "  type: csv\n"+spec, 1)
+	if err := os.WriteFile(job, []byte(withPlugin), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	report, err := dativo.RunJob(job)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if report.RowsWritten != 2 {
+		t.Errorf("report %+v", report)
+	}
+	// A missing input is the plugin's error, never an empty result.
+	broken := strings.Replace(withPlugin, "path: in.csv", "path: missing.csv", 1)
+	if err := os.WriteFile(job, []byte(broken), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dativo.RunJob(job); err == nil || !strings.Contains(err.Error(), "missing.csv") {
+		t.Errorf("a legacy reader's error: %v", err)
+	}
+}
