@@ -20,7 +20,7 @@ use ::parquet::file::properties::WriterProperties;
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 
-use super::encoder::{EncoderPool, FileEncoder};
+use super::encoder::{EncoderPool, FileEncoder, FileSpec};
 use super::options::ParquetOptions;
 use super::writer::{check_schema, layout, thread_count, to_layout, with_schema, writer_properties};
 use super::CommittedFile;
@@ -236,7 +236,8 @@ impl ObjectSink {
             format!("{}{}", self.folder, Self::object_name(&self.options.file_prefix, &self.run_id, self.next_index));
         let upload = self.store.upload(&name)?;
         let exact_sizes = self.options.max_bytes_per_file.is_some();
-        let encoder = FileEncoder::to_object(upload, self.schema.clone(), props, lane_of, exact_sizes)?;
+        let encoder =
+            FileEncoder::to_object(upload, FileSpec { schema: self.schema.clone(), props, lane_of, exact_sizes })?;
         self.next_index += 1;
         self.current = Some(OpenObject { name, encoder, rows: 0 });
         Ok(())

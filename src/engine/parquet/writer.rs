@@ -35,7 +35,7 @@ use arrow_schema::{DataType, Schema, SchemaRef};
 
 use super::commit::{self, DirLock};
 use super::dictionary;
-use super::encoder::{assign_lanes, EncoderPool, FileEncoder};
+use super::encoder::{assign_lanes, EncoderPool, FileEncoder, FileSpec};
 use super::options::{ParquetOptions, WriteMode};
 use crate::error::{Error, Result};
 
@@ -324,7 +324,8 @@ impl ParquetSink {
         let index = self.next_index;
         let temp = self.dir.join(commit::temp_name(&self.options.file_prefix, index, self.pid));
         let exact_sizes = self.options.max_bytes_per_file.is_some();
-        let encoder = FileEncoder::create(&temp, self.schema.clone(), props, lane_of, exact_sizes)?;
+        let encoder =
+            FileEncoder::create(&temp, FileSpec { schema: self.schema.clone(), props, lane_of, exact_sizes })?;
         self.next_index += 1;
         self.current = Some(OpenFile { index, temp, encoder, rows: 0 });
         Ok(())
