@@ -274,6 +274,16 @@ pub(crate) fn assign_lanes(costs: &[u64], lanes: usize) -> Vec<usize> {
     lane_of
 }
 
+/// What every file of a sink is encoded with: the schema, the properties, the lane of each
+/// field of `schema` (see [`assign_lanes`]) and whether sizes must be exact (see the module
+/// documentation).
+pub(crate) struct FileSpec {
+    pub(crate) schema: SchemaRef,
+    pub(crate) props: WriterProperties,
+    pub(crate) lane_of: Vec<usize>,
+    pub(crate) exact_sizes: bool,
+}
+
 /// A file being encoded: a new file at `path` receiving batches, until [`FileEncoder::finish`].
 pub(crate) struct FileEncoder {
     writer: SerializedFileWriter<FileOutput>,
@@ -294,22 +304,15 @@ pub(crate) struct FileEncoder {
 }
 
 impl FileEncoder {
-    /// Creates `path` (it must not exist) and writes the Parquet header. `lane_of` gives the
-    /// lane of each field of `schema` (see [`assign_lanes`]).
-    pub(crate) fn create(
-        path: &Path,
-        schema: SchemaRef,
-        props: WriterProperties,
-        lane_of: Vec<usize>,
-        exact_sizes: bool,
-    ) -> Result<Self> {
+    /// Creates `path` (it must not exist) and writes the Parquet header.
+    pub(crate) fn create(path: &Path, spec: FileSpec) -> Result<Self> {
         let file = OpenOptions::new()
             .write(true)
             .create_new(true)
             .open(path)
             .map_err(|e| Error::io("cannot create", path, e))?;
         let early_sync = EarlySync::start(&file);
-        let encoder = Self::start(Output::File(file), path, schema, props, lane_of, exact_sizes);
+        let encoder = Self::start(Output::File(file), path, spec);
         if encoder.is_err() {
             let _ = std::fs::remove_file(path);
         }
@@ -318,25 +321,13 @@ impl FileEncoder {
 
     /// Like [`create`](Self::create), with the bytes going to a multipart upload instead of a
     /// file (`upload.url()` names it in messages); [`finish`](Self::finish) completes it.
-    pub(crate) fn to_object(
-        upload: ObjectUpload,
-        schema: SchemaRef,
-        props: WriterProperties,
-        lane_of: Vec<usize>,
-        exact_sizes: bool,
-    ) -> Result<Self> {
+    pub(crate) fn to_object(upload: ObjectUpload, spec: FileSpec) -> Result<Self> {
         let path = PathBuf::from(upload.url());
-        Self::start(Output::Object(Box::new(upload)), &path, schema, props, lane_of, exact_sizes)
+        Self::start(Output::Object(Box::new(upload)), &path, spec)
     }
 
-    fn start(
-        out: Output,
-        path: &Path,
-        schema: SchemaRef,
-        props: WriterProperties,
-        lane_of: Vec<usize>,
-        exact_sizes: bool,
-    ) -> Result<Self> {
+    fn start(out: Output, path: &Path, spec: FileSpec) -> Result<Self> {
+        let FileSpec { schema, props, lane_of, exact_sizes } = spec;
         let output = FileOutput { out, error: None };
         let max_group_rows = props.max_row_group_row_count().unwrap_or(usize::MAX).max(1);
         // ArrowWriter writes the header and the arrow schema metadata exactly as a

@@ -12,6 +12,7 @@ mod encoder;
 pub mod object_sink;
 pub mod options;
 pub mod partitioned;
+mod rolling;
 pub mod writer;
 
 pub use object_sink::ObjectSink;

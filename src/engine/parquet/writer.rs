@@ -35,8 +35,9 @@ use arrow_schema::{DataType, Schema, SchemaRef};
 
 use super::commit::{self, DirLock};
 use super::dictionary;
-use super::encoder::{assign_lanes, EncoderPool, FileEncoder};
+use super::encoder::{assign_lanes, FileEncoder, FileSpec};
 use super::options::{ParquetOptions, WriteMode};
+use super::rolling::{self, Destination, RollingFiles};
 use crate::error::{Error, Result};
 
 /// A Parquet file that [`ParquetSink::finish`] made visible under its final name.
@@ -60,55 +61,47 @@ pub struct SealedPart {
     pub bytes: u64,
 }
 
-/// The file being written.
-struct OpenFile {
-    index: u64,
-    temp: PathBuf,
-    encoder: FileEncoder,
-    rows: u64,
+/// Where a [`ParquetSink`]'s files go: hidden temp files in its directory.
+struct LocalDir {
+    dir: PathBuf,
+    pid: u32,
 }
 
-/// A complete, fsynced temp file waiting for `finish`.
-struct ClosedFile {
-    index: u64,
-    temp: PathBuf,
-    rows: u64,
-    bytes: u64,
+impl Destination for LocalDir {
+    /// The temp file's path.
+    type File = PathBuf;
+
+    fn open(&self, prefix: &str, index: u64, spec: FileSpec) -> Result<(PathBuf, FileEncoder)> {
+        let temp = self.dir.join(commit::temp_name(prefix, index, self.pid));
+        let encoder = FileEncoder::create(&temp, spec)?;
+        Ok((temp, encoder))
+    }
+
+    fn abandon(&self, temp: PathBuf) {
+        commit::remove_quietly(&temp);
+    }
+
+    fn remove(&self, temp: PathBuf) {
+        commit::remove_quietly(&temp);
+    }
 }
 
 /// Writes record batches to `<prefix>-NNNNN.parquet` files in one directory, rolling to a new
 /// file by row count or size, and commits them atomically at [`finish`](ParquetSink::finish).
 /// See the [module documentation](self) for the exact guarantees.
 pub struct ParquetSink {
-    dir: PathBuf,
-    schema: SchemaRef,
-    options: ParquetOptions,
-    /// Properties from the options alone; `layout` adds the per-column choices.
-    props: WriterProperties,
-    /// Properties and lane of each field for every file, decided from the first batch.
-    layout: Option<Box<(WriterProperties, Vec<usize>)>>,
-    /// Encoder threads, started with the first file.
-    pool: Option<EncoderPool>,
-    pid: u32,
-    next_index: u64,
-    current: Option<OpenFile>,
-    closed: Vec<ClosedFile>,
-    rows_written: u64,
-    bytes_closed: u64,
-    /// Set when a write failed: the sink's files may be inconsistent, so it refuses more work.
-    failed: Option<String>,
-    /// Finished or aborted: nothing left for `Drop` to clean up.
-    done: bool,
+    /// The files, and the temp files they are until `finish`; dropped, it deletes the temps.
+    files: RollingFiles<LocalDir>,
     _lock: DirLock,
 }
 
 impl std::fmt::Debug for ParquetSink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ParquetSink")
-            .field("dir", &self.dir)
-            .field("options", &self.options)
-            .field("rows_written", &self.rows_written)
-            .field("files", &(self.closed.len() + self.current.is_some() as usize))
+            .field("dir", &self.files.dest.dir)
+            .field("options", self.files.options())
+            .field("rows_written", &self.files.rows_written())
+            .field("files", &self.files.file_count())
             .finish()
     }
 }
@@ -121,11 +114,7 @@ impl ParquetSink {
     /// those of processes that no longer run). Nothing visible in `dir` changes until
     /// [`finish`](Self::finish).
     pub fn create(dir: &Path, schema: SchemaRef, options: ParquetOptions) -> Result<Self> {
-        options.validate()?;
-        let props = writer_properties(&options)?;
-        ::parquet::arrow::ArrowSchemaConverter::new()
-            .convert(&schema)
-            .map_err(|e| Error::Schema(format!("this schema cannot be written as Parquet: {e}")))?;
+        let props = rolling::properties(&schema, &options)?;
 
         fs::create_dir_all(dir).map_err(|e| Error::io("cannot create directory", dir, e))?;
         let canonical = fs::canonicalize(dir).map_err(|e| Error::io("cannot resolve directory", dir, e))?;
@@ -136,33 +125,18 @@ impl ParquetSink {
             WriteMode::Append => commit::highest_part(dir, &options.file_prefix)?.map_or(0, |h| h + 1),
         };
 
-        Ok(ParquetSink {
-            dir: dir.to_path_buf(),
-            schema,
-            options,
-            props,
-            layout: None,
-            pool: None,
-            pid: std::process::id(),
-            next_index,
-            current: None,
-            closed: Vec::new(),
-            rows_written: 0,
-            bytes_closed: 0,
-            failed: None,
-            done: false,
-            _lock: lock,
-        })
+        let dest = LocalDir { dir: dir.to_path_buf(), pid: std::process::id() };
+        Ok(ParquetSink { files: RollingFiles::new(dest, schema, options, props, next_index), _lock: lock })
     }
 
     /// The schema every batch must have.
     pub fn schema(&self) -> &SchemaRef {
-        &self.schema
+        self.files.schema()
     }
 
     /// The output directory.
     pub fn dir(&self) -> &Path {
-        &self.dir
+        &self.files.dest.dir
     }
 
     /// Encodes a batch, rolling to new files as the limits require (a batch is split across
@@ -173,23 +147,7 @@ impl ParquetSink {
     /// [`Error::Schema`] and leaves the sink usable. Any other error leaves the sink unusable:
     /// drop or [`abort`](Self::abort) it.
     pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
-        self.check_usable()?;
-        check_schema(&self.schema, batch)?;
-        // Only string/binary layouts can differ here (check_schema allowed nothing else); a
-        // batch of the sink's types, the usual case, passes through untouched.
-        let converted;
-        let same_types = batch.columns().iter().zip(self.schema.fields()).all(|(c, f)| c.data_type() == f.data_type());
-        let batch = if same_types {
-            batch
-        } else {
-            converted = to_layout(&self.schema, batch)?;
-            &converted
-        };
-        let result = self.write_rows(batch);
-        if let Err(e) = &result {
-            self.failed = Some(e.to_string());
-        }
-        result
+        self.files.write(batch)
     }
 
     /// Commits every file written (see the [module documentation](self)) and returns them in
@@ -199,12 +157,9 @@ impl ParquetSink {
     /// rename (anything but a failing rename, directory fsync or stale-part deletion), the
     /// directory's visible content is unchanged.
     pub fn finish(mut self) -> Result<Vec<CommittedFile>> {
-        self.check_usable()?;
+        self.files.check_usable()?;
         let result = self.commit();
-        if let Err(e) = &result {
-            self.failed = Some(e.to_string());
-        }
-        result
+        self.files.record(result)
     }
 
     /// Completes every file (footer written, fsynced) without publishing anything, and returns
@@ -212,12 +167,9 @@ impl ParquetSink {
     /// caller records them (e.g. in incremental state) between `seal` and `finish`; after `seal`
     /// only `finish`, `abort` or drop are meaningful. An error leaves the sink unusable.
     pub fn seal(&mut self) -> Result<Vec<SealedPart>> {
-        self.check_usable()?;
+        self.files.check_usable()?;
         let result = self.seal_files();
-        if let Err(e) = &result {
-            self.failed = Some(e.to_string());
-        }
-        result
+        self.files.record(result)
     }
 
     /// Removes the temp files that crashed runs left in `dir` for `prefix` (as
@@ -236,132 +188,40 @@ impl ParquetSink {
     /// Discards the run: deletes every temp file; the directory's visible content is unchanged.
     /// Dropping the sink without calling [`finish`](Self::finish) does the same.
     pub fn abort(mut self) {
-        self.discard();
+        self.files.discard();
     }
 
     /// Rows accepted so far.
     pub fn rows_written(&self) -> u64 {
-        self.rows_written
+        self.files.rows_written()
     }
 
     /// Bytes encoded so far, for progress: sizes of the completed files plus the current file's
     /// size and an estimate of its buffered row group.
     pub fn bytes_written(&self) -> u64 {
-        let current = self.current.as_ref().zip(self.pool.as_ref());
-        self.bytes_closed + current.map_or(0, |(c, pool)| c.encoder.estimated_size(pool))
+        self.files.bytes_written()
     }
 
     /// Completes the open file (footer written, fsynced; it stays a temp file until `finish`)
     /// and stops the encoder threads, so that the sink holds no buffers; the next write opens
     /// a new file. For writers that keep many sinks and only a few files open at once.
     pub(crate) fn close_file(&mut self) -> Result<()> {
-        self.check_usable()?;
-        let result = self.close_current();
-        self.pool = None;
-        if let Err(e) = &result {
-            self.failed = Some(e.to_string());
-        }
-        result
+        self.files.close_file()
     }
 
     /// Whether a file is open (being written).
     pub(crate) fn has_open_file(&self) -> bool {
-        self.current.is_some()
-    }
-
-    fn check_usable(&self) -> Result<()> {
-        match &self.failed {
-            Some(msg) => {
-                Err(Error::Internal(format!("the Parquet writer cannot continue after an earlier error: {msg}")))
-            }
-            None => Ok(()),
-        }
-    }
-
-    fn write_rows(&mut self, batch: &RecordBatch) -> Result<()> {
-        let batch = &with_schema(&self.schema, batch)?;
-        let total = batch.num_rows() as u64;
-        let max_rows = self.options.max_rows_per_file;
-        let max_bytes = self.options.max_bytes_per_file;
-        let mut offset = 0u64;
-        while offset < total {
-            if self.current.is_none() {
-                self.open_next(Some(batch))?;
-            }
-            let current = self.current.as_mut().expect("a file is open");
-            let pool = self.pool.as_mut().expect("the pool is started with the first file");
-            let room = max_rows.map_or(u64::MAX, |m| m - current.rows);
-            let take = room.min(total - offset);
-            if take == total {
-                current.encoder.write(pool, batch)?;
-            } else {
-                current.encoder.write(pool, &batch.slice(offset as usize, take as usize))?;
-            }
-            current.rows += take;
-            self.rows_written += take;
-            offset += take;
-
-            let rows_full = max_rows.is_some_and(|m| current.rows >= m);
-            let bytes_full = max_bytes.is_some_and(|m| current.encoder.estimated_size(pool) >= m);
-            if rows_full || bytes_full {
-                self.close_current()?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Opens the next file. The first call decides the per-column properties and the threads'
-    /// shares from `first` (the batch about to be written; `None` for a run without rows).
-    fn open_next(&mut self, first: Option<&RecordBatch>) -> Result<()> {
-        if self.layout.is_none() {
-            self.layout = Some(Box::new(self.layout(first)));
-        }
-        if self.pool.is_none() {
-            let fields = self.schema.fields().len();
-            self.pool = Some(EncoderPool::new(thread_count(self.options.threads).min(fields))?);
-        }
-        let (props, lane_of) = *self.layout.clone().expect("decided above");
-        let index = self.next_index;
-        let temp = self.dir.join(commit::temp_name(&self.options.file_prefix, index, self.pid));
-        let exact_sizes = self.options.max_bytes_per_file.is_some();
-        let encoder = FileEncoder::create(&temp, self.schema.clone(), props, lane_of, exact_sizes)?;
-        self.next_index += 1;
-        self.current = Some(OpenFile { index, temp, encoder, rows: 0 });
-        Ok(())
-    }
-
-    /// Per-column dictionary choice and each field's lane (see [`dictionary`]).
-    fn layout(&self, first: Option<&RecordBatch>) -> (WriterProperties, Vec<usize>) {
-        layout(&self.schema, &self.options, &self.props, first)
-    }
-
-    fn close_current(&mut self) -> Result<()> {
-        let Some(file) = self.current.take() else { return Ok(()) };
-        let pool = self.pool.as_mut().expect("the pool is started with the first file");
-        match file.encoder.finish(pool) {
-            Ok(bytes) => {
-                self.bytes_closed += bytes;
-                self.closed.push(ClosedFile { index: file.index, temp: file.temp, rows: file.rows, bytes });
-                Ok(())
-            }
-            Err(e) => {
-                commit::remove_quietly(&file.temp);
-                Err(e)
-            }
-        }
+        self.files.has_open_file()
     }
 
     /// Closes the open file; with no file at all, writes one holding only the schema (so
     /// readers of the output still see it). Idempotent.
     fn seal_files(&mut self) -> Result<Vec<SealedPart>> {
-        self.close_current()?;
-        if self.closed.is_empty() {
-            self.open_next(None)?;
-            self.close_current()?;
-        }
-        let prefix = &self.options.file_prefix;
+        self.files.close_all()?;
+        let prefix = &self.files.options().file_prefix;
         Ok(self
-            .closed
+            .files
+            .closed()
             .iter()
             .map(|f| SealedPart { name: commit::final_name(prefix, f.index), rows: f.rows, bytes: f.bytes })
             .collect())
@@ -370,45 +230,27 @@ impl ParquetSink {
     fn commit(&mut self) -> Result<Vec<CommittedFile>> {
         self.seal_files()?;
 
-        let prefix = self.options.file_prefix.clone();
-        let mut committed = Vec::with_capacity(self.closed.len());
-        for file in &self.closed {
-            let path = self.dir.join(commit::final_name(&prefix, file.index));
-            commit::publish(&file.temp, &path)?;
+        let dir = &self.files.dest.dir;
+        let options = self.files.options();
+        let prefix = &options.file_prefix;
+        let closed = self.files.closed();
+        let mut committed = Vec::with_capacity(closed.len());
+        for file in closed {
+            let path = dir.join(commit::final_name(prefix, file.index));
+            commit::publish(&file.file, &path)?;
             committed.push(CommittedFile { path, rows: file.rows, bytes: file.bytes });
         }
-        commit::sync_dir(&self.dir)?;
+        commit::sync_dir(dir)?;
 
-        if self.options.write_mode == WriteMode::Overwrite {
-            let keep: HashSet<u64> = self.closed.iter().map(|f| f.index).collect();
-            if commit::remove_other_parts(&self.dir, &prefix, &keep)? {
-                commit::sync_dir(&self.dir)?;
+        if options.write_mode == WriteMode::Overwrite {
+            let keep: HashSet<u64> = closed.iter().map(|f| f.index).collect();
+            if commit::remove_other_parts(dir, prefix, &keep)? {
+                commit::sync_dir(dir)?;
             }
         }
-        self.closed.clear();
-        self.done = true;
+        // Published: nothing left for the drop to delete.
+        self.files.take_closed();
         Ok(committed)
-    }
-
-    fn discard(&mut self) {
-        if let Some(file) = self.current.take() {
-            let temp = file.temp;
-            drop(file.encoder); // close the handle before deleting (required on Windows)
-            commit::remove_quietly(&temp);
-        }
-        for file in self.closed.drain(..) {
-            commit::remove_quietly(&file.temp);
-        }
-        self.done = true;
-    }
-}
-
-impl Drop for ParquetSink {
-    /// Without a successful [`finish`](ParquetSink::finish), deletes the temp files.
-    fn drop(&mut self) {
-        if !self.done {
-            self.discard();
-        }
     }
 }
 

@@ -25,7 +25,7 @@ use futures_util::TryStreamExt;
 use object_store::aws::AmazonS3Builder;
 use object_store::path::Path as ObjectPath;
 use object_store::{
-    BackoffConfig, ClientOptions, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig, WriteMultipart,
+    BackoffConfig, ClientOptions, ObjectMeta, ObjectStore, ObjectStoreExt, PutPayload, RetryConfig, WriteMultipart,
 };
 
 use crate::{Error, Result};
@@ -231,15 +231,7 @@ impl Store {
 
     /// Names of the objects directly under the prefix (not in sub-folders), sorted.
     pub fn list(&self) -> Result<Vec<String>> {
-        let prefix = match self.config.prefix.as_str() {
-            "" => None,
-            p => Some(ObjectPath::from(p)),
-        };
-        let listed = self.runtime.block_on(async {
-            let items: Vec<_> = self.inner.list(prefix.as_ref()).try_collect().await?;
-            Ok::<_, object_store::Error>(items)
-        });
-        let items = listed.map_err(|e| self.scrub.error("list", &self.url(), e))?;
+        let (prefix, items) = self.list_under_prefix()?;
         let depth = prefix.as_ref().map_or(0, |p| p.parts().count());
         let mut names: Vec<String> = items
             .into_iter()
@@ -253,6 +245,18 @@ impl Store {
     /// Names of every object under the prefix, sub-folders included, relative to the prefix
     /// (`country=FR/part-....parquet`), sorted.
     pub fn list_all(&self) -> Result<Vec<String>> {
+        let (prefix, items) = self.list_under_prefix()?;
+        let start = prefix.as_ref().map_or(String::new(), |p| format!("{p}/"));
+        let mut names: Vec<String> = items
+            .into_iter()
+            .filter_map(|m| m.location.as_ref().strip_prefix(start.as_str()).map(str::to_string))
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+
+    /// The prefix's path (None for the bucket's root) and every object under it.
+    fn list_under_prefix(&self) -> Result<(Option<ObjectPath>, Vec<ObjectMeta>)> {
         let prefix = match self.config.prefix.as_str() {
             "" => None,
             p => Some(ObjectPath::from(p)),
@@ -262,13 +266,7 @@ impl Store {
             Ok::<_, object_store::Error>(items)
         });
         let items = listed.map_err(|e| self.scrub.error("list", &self.url(), e))?;
-        let start = prefix.as_ref().map_or(String::new(), |p| format!("{p}/"));
-        let mut names: Vec<String> = items
-            .into_iter()
-            .filter_map(|m| m.location.as_ref().strip_prefix(start.as_str()).map(str::to_string))
-            .collect();
-        names.sort();
-        Ok(names)
+        Ok((prefix, items))
     }
 
     /// Starts a multipart upload of `name`: nothing is visible under the name until
