@@ -1,4 +1,5 @@
-"""Side-by-side CSV -> Parquet benchmark: dativo against DuckDB, pyarrow, polars and pandas.
+"""Side-by-side CSV -> Parquet benchmark: dativo against DuckDB, DataFusion, ClickHouse (chdb),
+pyarrow, polars and pandas.
 
 Run it through `benches/compare/run`, which installs the tools and documents the environment
 variables. This file has two roles:
@@ -92,6 +93,31 @@ def convert_duckdb(csv: str, out: str, codec: str) -> None:
     )
 
 
+def convert_datafusion(csv: str, out: str, codec: str) -> None:
+    from datafusion import SessionContext
+
+    # DataFusion's own inference (the first 1000 rows) types created_at as timestamp[ms]; no
+    # schema is given, as no other tool gets one. A path ending in .parquet is one file.
+    frame = SessionContext().read_csv(csv)
+    frame.write_parquet(out, compression=codec, compression_level=writer_level(codec).get(
+        "compression_level"))
+
+
+def chdb_source(csv: str) -> str:
+    # ClickHouse infers created_at as DateTime64(9) (input_format_try_infer_datetimes, on by
+    # default). file() resolves relative paths against its own directory: give it an absolute one.
+    return f"SELECT * FROM file({sql_str(os.path.abspath(csv))}, CSVWithNames)"
+
+
+def convert_chdb(csv: str, out: str, codec: str) -> None:
+    import chdb
+
+    # output_format_compression_level is the level of the Parquet zstd codec too (3 by default).
+    chdb.query(f"{chdb_source(csv)} INTO OUTFILE {sql_str(os.path.abspath(out))} FORMAT Parquet "
+               f"SETTINGS output_format_parquet_compression_method = {sql_str(codec)}, "
+               f"output_format_compression_level = {ZSTD_LEVEL}")
+
+
 def convert_pyarrow(csv: str, out: str, codec: str) -> None:
     import pyarrow.csv as pv
     import pyarrow.parquet as pq
@@ -156,6 +182,23 @@ def read_duckdb(csv: str) -> dict[str, Any]:
     return arrow_read_summary(to_reader())
 
 
+def read_datafusion(csv: str) -> dict[str, Any]:
+    import pyarrow as pa
+    from datafusion import SessionContext
+
+    # The DataFrame is an Arrow C stream: its batches are produced as they are read.
+    frame = SessionContext().read_csv(csv)
+    return arrow_read_summary(pa.RecordBatchReader.from_stream(frame))
+
+
+def read_chdb(csv: str) -> dict[str, Any]:
+    import chdb
+
+    # The query's result streamed as Arrow batches, as DuckDB's is.
+    result = chdb.connect(":memory:").send_query(chdb_source(csv), "Arrow")
+    return arrow_read_summary(result.record_batch())
+
+
 def read_polars(csv: str) -> dict[str, Any]:
     import polars as pl
 
@@ -215,6 +258,15 @@ TOOLS: list[Tool] = [
          "`COPY (SELECT * FROM read_csv(...)) TO ... (FORMAT parquet)`; read only: the same "
          "SELECT fetched as Arrow batches",
          convert_duckdb, read_duckdb),
+    Tool("datafusion", "DataFusion", "datafusion", ("datafusion",),
+         "`SessionContext().read_csv(...)` (types inferred, DataFusion's defaults) + "
+         "`DataFrame.write_parquet`; read only: the DataFrame streamed as Arrow batches",
+         convert_datafusion, read_datafusion),
+    Tool("chdb", "ClickHouse (chdb)", "chdb", ("chdb",),
+         "`chdb.query(\"SELECT * FROM file(..., CSVWithNames) INTO OUTFILE ... FORMAT Parquet\")` "
+         "(ClickHouse's schema inference); read only: the same SELECT streamed as Arrow batches "
+         "(`send_query(..., \"Arrow\")`)",
+         convert_chdb, read_chdb),
     Tool("pyarrow", "pyarrow (in memory)", "pyarrow", ("pyarrow.csv", "pyarrow.parquet"),
          "`pyarrow.csv.read_csv` (whole table in memory) + `pyarrow.parquet.write_table`",
          convert_pyarrow, None),
@@ -638,6 +690,10 @@ def versions(settings: Settings, tools: list[Tool]) -> list[str]:
             lines.append(f"{package}: {importlib.metadata.version(package)}")
         except importlib.metadata.PackageNotFoundError:
             lines.append(f"{package}: not installed")
+    if "chdb" in packages:
+        # chdb's own version is not ClickHouse's; the engine's is what was measured.
+        engine = command_output([sys.executable, "-c", "import chdb; print(chdb.engine_version)"])
+        lines.append(f"ClickHouse engine in chdb: {engine}")
     return lines
 
 
