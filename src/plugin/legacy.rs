@@ -659,22 +659,42 @@ fn infer_schema(records: &[Record]) -> SchemaRef {
     Arc::new(Schema::new(fields))
 }
 
-/// The batch as a JSON list of records with every column (nulls written out); timestamps in
-/// UTC as RFC 3339 text.
-fn records_json(batch: &RecordBatch) -> std::result::Result<String, ArrowError> {
-    // arrow-json formats zone offsets, not zone names: "UTC" becomes "+00:00" (same instants).
-    let fields: Vec<Field> = batch
-        .schema()
+/// The time zone dativo gives every timestamp column.
+pub const UTC: &str = "UTC";
+/// The same zone as an offset: arrow-json built without chrono-tz (as here and in the
+/// example plugins, to keep them small) formats and parses only offset zones.
+pub const UTC_OFFSET: &str = "+00:00";
+
+/// `schema` with every timestamp column in zone `from` moved to zone `to` (same instants).
+pub fn relabel_schema(schema: &arrow_schema::Schema, from: &str, to: &str) -> arrow_schema::SchemaRef {
+    let fields: Vec<arrow_schema::Field> = schema
         .fields()
         .iter()
-        .map(|f| match f.data_type() {
-            DataType::Timestamp(unit, Some(zone)) if zone.eq_ignore_ascii_case("utc") => {
-                f.as_ref().clone().with_data_type(DataType::Timestamp(*unit, Some("+00:00".into())))
-            }
-            _ => f.as_ref().clone(),
-        })
+        .map(|f| f.as_ref().clone().with_data_type(relabel_type(f.data_type(), from, to)))
         .collect();
-    let schema = Arc::new(Schema::new(fields));
+    std::sync::Arc::new(arrow_schema::Schema::new_with_metadata(fields, schema.metadata().clone()))
+}
+
+fn relabel_type(data_type: &arrow_schema::DataType, from: &str, to: &str) -> arrow_schema::DataType {
+    match data_type {
+        arrow_schema::DataType::Timestamp(unit, Some(zone)) if zone.as_ref() == from => {
+            arrow_schema::DataType::Timestamp(*unit, Some(to.into()))
+        }
+        other => other.clone(),
+    }
+}
+
+/// `batch` with every timestamp column in zone `from` moved to zone `to`: only the label
+/// changes, the stored instants (UTC-based in Arrow) stay as they are.
+pub fn relabel_batch(
+    batch: &arrow_array::RecordBatch,
+    from: &str,
+    to: &str,
+) -> Result<arrow_array::RecordBatch, arrow_schema::ArrowError> {
+    let schema = relabel_schema(&batch.schema(), from, to);
+    if schema == batch.schema() {
+        return Ok(batch.clone());
+    }
     let mut columns = Vec::with_capacity(batch.num_columns());
     for (column, field) in batch.columns().iter().zip(schema.fields()) {
         if column.data_type() == field.data_type() {
@@ -684,7 +704,14 @@ fn records_json(batch: &RecordBatch) -> std::result::Result<String, ArrowError> 
             columns.push(arrow_array::make_array(data));
         }
     }
-    let batch = RecordBatch::try_new(schema, columns)?;
+    arrow_array::RecordBatch::try_new(schema, columns)
+}
+
+/// The batch as a JSON list of records with every column (nulls written out); timestamps in
+/// UTC as RFC 3339 text.
+fn records_json(batch: &RecordBatch) -> std::result::Result<String, ArrowError> {
+    // arrow-json formats zone offsets, not zone names: "UTC" becomes "+00:00" (same instants).
+    let batch = relabel_batch(batch, UTC, UTC_OFFSET)?;
     let mut writer = arrow_json::WriterBuilder::new()
         .with_explicit_nulls(true)
         .build::<_, arrow_json::writer::JsonArray>(Vec::new());

@@ -146,50 +146,7 @@ pub extern "C" fn last_error() -> *const c_char {
     LAST_ERROR.with(|e| e.borrow().as_ref().map_or(std::ptr::null(), |m| m.as_ptr()))
 }
 
-/// The time zone dativo gives every timestamp column.
-pub const UTC: &str = "UTC";
-/// The same zone as an offset: arrow-json built without chrono-tz (as here, to keep the
-/// plugins small) formats and parses only offset zones.
-pub const UTC_OFFSET: &str = "+00:00";
-
-/// `schema` with every timestamp column in zone `from` moved to zone `to` (same instants).
-pub fn relabel_schema(schema: &arrow_schema::Schema, from: &str, to: &str) -> arrow_schema::SchemaRef {
-    let fields: Vec<arrow_schema::Field> = schema
-        .fields()
-        .iter()
-        .map(|f| f.as_ref().clone().with_data_type(relabel_type(f.data_type(), from, to)))
-        .collect();
-    std::sync::Arc::new(arrow_schema::Schema::new_with_metadata(fields, schema.metadata().clone()))
-}
-
-fn relabel_type(data_type: &arrow_schema::DataType, from: &str, to: &str) -> arrow_schema::DataType {
-    match data_type {
-        arrow_schema::DataType::Timestamp(unit, Some(zone)) if zone.as_ref() == from => {
-            arrow_schema::DataType::Timestamp(*unit, Some(to.into()))
-        }
-        other => other.clone(),
-    }
-}
-
-/// `batch` with every timestamp column in zone `from` moved to zone `to`: only the label
-/// changes, the stored instants (UTC-based in Arrow) stay as they are.
-pub fn relabel_batch(
-    batch: &arrow_array::RecordBatch,
-    from: &str,
-    to: &str,
-) -> Result<arrow_array::RecordBatch, arrow_schema::ArrowError> {
-    let schema = relabel_schema(&batch.schema(), from, to);
-    if schema == batch.schema() {
-        return Ok(batch.clone());
-    }
-    let mut columns = Vec::with_capacity(batch.num_columns());
-    for (column, field) in batch.columns().iter().zip(schema.fields()) {
-        if column.data_type() == field.data_type() {
-            columns.push(column.clone());
-        } else {
-            let data = column.to_data().into_builder().data_type(field.data_type().clone()).build()?;
-            columns.push(arrow_array::make_array(data));
-        }
-    }
-    arrow_array::RecordBatch::try_new(schema, columns)
-}
+/// The zone relabelling the JSON records need (arrow-json formats and parses offset zones
+/// only): shared with the host's legacy adapter.
+#[allow(unused_imports)] // each plugin uses part of this file
+pub use dativo_plugin::legacy::{relabel_batch, relabel_schema, UTC, UTC_OFFSET};
