@@ -16,6 +16,7 @@
 pub mod csv;
 pub mod error;
 pub mod gen;
+pub mod iceberg;
 pub mod job;
 pub mod parquet;
 pub mod pipeline;

@@ -121,3 +121,16 @@ impl Job {
         LakeTable::open(config, &self.parquet.file_prefix)
     }
 }
+
+impl Job {
+    /// The Iceberg table of a `target.type: iceberg` run, opened and checked against `schema`
+    /// (see `iceberg/`). The run's date is taken here, once, as for Hive partitions.
+    pub(super) fn open_iceberg(
+        &self,
+        target: &crate::iceberg::IcebergTarget,
+        schema: &arrow_schema::Schema,
+    ) -> Result<crate::iceberg::IcebergTable> {
+        let date = crate::parquet::partitioned::local_date_today();
+        crate::iceberg::IcebergTable::open(target, schema, &self.partitioning, &date, &run_id())
+    }
+}

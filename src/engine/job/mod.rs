@@ -73,6 +73,8 @@ pub struct Job {
     pub output_dir: PathBuf,
     /// `target.type: s3` or `minio`: the bucket and prefix the Parquet files go to.
     pub object_target: Option<crate::store::StoreConfig>,
+    /// `target.type: iceberg`: the table, its catalog and where its files go.
+    pub iceberg_target: Option<crate::iceberg::IcebergTarget>,
     /// `target.partitioning` (or the asset's, or the recipe's): Hive partition columns, in
     /// folder order; empty for unpartitioned output. `ingest_date` is the run's date.
     pub partitioning: Vec<String>,

@@ -18,6 +18,7 @@ use crate::schema::Asset;
 use crate::yaml::Document;
 use crate::{Error, Result};
 
+mod iceberg;
 mod lake;
 
 /// What every section needs: the parsed job (already `${VAR}`-substituted), the label for
@@ -69,9 +70,15 @@ pub(super) fn resolve(text: &str, path: &Path, label: &str, redactor: Redactor) 
     let inputs = source_files(&ctx, &file.source, recipes.source.as_ref(), reader_plugin.is_some())?;
     let kind = target_kind(&file.target, recipes.target.as_ref());
     let object_target = lake::pending(&ctx, &file.target, kind, writer_plugin.is_some())?;
+    let iceberg_target = iceberg::pending(&ctx, kind, writer_plugin.is_some())?;
+    let lake_kind = match (object_target.is_some(), iceberg_target.is_some()) {
+        (_, true) => Lake::Iceberg,
+        (true, false) => Lake::ObjectStore,
+        (false, false) => Lake::None,
+    };
     let (output_dir, parquet, partition_options) =
-        target(&ctx, &file.target, recipes.target.as_ref(), writer_plugin.is_some(), object_target.is_some())?;
-    refuse_unsupported(&ctx, &file, reader_plugin.is_some(), writer_plugin.is_some(), object_target.is_some())?;
+        target(&ctx, &file.target, recipes.target.as_ref(), writer_plugin.is_some(), lake_kind)?;
+    refuse_unsupported(&ctx, &file, reader_plugin.is_some(), writer_plugin.is_some(), lake_kind)?;
     let incremental = match incremental_section(&file, recipes.source.as_ref()) {
         None => None,
         Some(mut inc) => {
@@ -115,6 +122,14 @@ pub(super) fn resolve(text: &str, path: &Path, label: &str, redactor: Redactor) 
         }
         None => (output_dir, None),
     };
+    let (output_dir, iceberg_target) = match iceberg_target {
+        Some(pending) => {
+            let (name, target) =
+                iceberg::finish(&ctx, pending, asset.as_ref(), asset_name.as_deref(), &csv, incremental.is_some())?;
+            (name, Some(target))
+        }
+        None => (output_dir, None),
+    };
     let log_level = log_level(&ctx, file.logging.as_ref().and_then(|l| l.level.as_deref()))?;
     let mode = file.schema_validation_mode.or_else(|| asset.as_ref().and_then(|a| a.target.mode)).unwrap_or_default();
     let (reader_plugin, writer_plugin) =
@@ -135,6 +150,7 @@ pub(super) fn resolve(text: &str, path: &Path, label: &str, redactor: Redactor) 
         parquet,
         output_dir,
         object_target,
+        iceberg_target,
         partitioning,
         log_level,
         incremental,
@@ -224,15 +240,19 @@ fn plugin_uses(ctx: &Ctx, file: &JobFile) -> Result<(Option<PluginUse>, Option<P
     Ok((reader, writer))
 }
 
+/// Which lake target a job has, if any.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Lake {
+    None,
+    /// `target.type: s3` or `minio`.
+    ObjectStore,
+    /// `target.type: iceberg`.
+    Iceberg,
+}
+
 /// Platform keys dativo cannot serve. A plugin gets its section as its config, so under a
 /// plugin they are the plugin's business, not errors.
-fn refuse_unsupported(
-    ctx: &Ctx,
-    file: &JobFile,
-    reader_plugin: bool,
-    writer_plugin: bool,
-    object_store: bool,
-) -> Result<()> {
+fn refuse_unsupported(ctx: &Ctx, file: &JobFile, reader_plugin: bool, writer_plugin: bool, lake: Lake) -> Result<()> {
     if file.catalog.is_some() {
         return Err(ctx.error(
             "catalog is not supported yet: dativo does not push lineage or metadata to a data catalog \
@@ -251,12 +271,18 @@ fn refuse_unsupported(
             "source.{key} is not supported by dativo: it reads local CSV files only; list them under source.files"
         )));
     }
-    // An object-store target reads `connection` (see `lake.rs`).
-    let mut unsupported = file.target.unsupported_keys().into_iter().filter(|k| !(object_store && *k == "connection"));
+    // An object-store target reads `connection` (see `lake.rs`); an Iceberg target also its
+    // catalog keys (see `iceberg.rs`).
+    let mut unsupported = file.target.unsupported_keys().into_iter().filter(|k| match lake {
+        Lake::None => true,
+        Lake::ObjectStore => *k != "connection",
+        Lake::Iceberg => false,
+    });
     if let Some(key) = unsupported.next().filter(|_| !writer_plugin) {
         return Err(ctx.error(format!(
             "target.{key} is not supported yet: dativo writes Parquet files to a local directory \
-             (target.output_base) or to object storage (target.type: s3 or minio)"
+             (target.output_base), to object storage (target.type: s3 or minio) or to an Iceberg table \
+             (target.type: iceberg)"
         )));
     }
     Ok(())
@@ -336,17 +362,20 @@ fn target(
     target: &TargetConfig,
     recipe: Option<&ConnectorRecipe<WriterOptions>>,
     writer_plugin: bool,
-    object_store: bool,
+    lake: Lake,
 ) -> Result<(PathBuf, ParquetOptions, PartitionOptions)> {
+    let object_store = lake != Lake::None;
     let kind = target_kind(target, recipe);
     if !kind.eq_ignore_ascii_case("local") && !writer_plugin && !object_store {
         let from = if target.kind.is_none() { " (from target_connector_path)" } else { "" };
         return Err(ctx.error(format!(
             "target.type '{kind}'{from} is not supported yet: dativo writes Parquet files to a local directory \
-             (type: local) or to object storage (type: s3 or minio); or use a writer plugin (target.custom_writer)"
+             (type: local), to object storage (type: s3 or minio) or to an Iceberg table (type: iceberg); or use a \
+             writer plugin (target.custom_writer)"
         )));
     }
-    if let Some(recipe) = recipe.filter(|_| !writer_plugin) {
+    // An Iceberg recipe's `catalog: nessie` only names the catalog `connection.nessie` reaches.
+    if let Some(recipe) = recipe.filter(|_| !writer_plugin && lake != Lake::Iceberg) {
         if recipe.catalog.is_some() {
             return Err(ctx.error(
                 "the target connector recipe sets a catalog, which dativo does not support yet; use a recipe without one",

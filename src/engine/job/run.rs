@@ -30,6 +30,7 @@ use super::report::{Progress, RunReport};
 use super::state::Manifest;
 use super::Job;
 use crate::csv::{CsvReader, OnError, ReadStats};
+use crate::iceberg::{IcebergSink, IcebergTarget};
 use crate::parquet::partitioned::{local_date_today, partition_columns};
 use crate::parquet::{commit, CommittedFile, ObjectSink, ParquetSink, PartitionedSink, WriteMode};
 use crate::schema::HeaderMatch;
@@ -56,6 +57,9 @@ enum Target<'a> {
     /// Parquet objects in a bucket (`target.type: s3` or `minio`), committed with the manifest
     /// object (see `lake.rs`).
     ObjectStore(&'a StoreConfig),
+    /// `target.type: iceberg`: data files in the table's location, committed as one snapshot
+    /// through its catalog (see `iceberg/`).
+    Iceberg(&'a IcebergTarget),
     /// `dativo check --data`: every row read and checked, nothing written.
     Discard,
 }
@@ -92,9 +96,10 @@ impl Job {
         let target = match (&self.writer_plugin, write) {
             (_, false) => Target::Discard,
             (Some(plugin), true) => Target::Plugin(plugin),
-            (None, true) => match &self.object_target {
-                Some(config) => Target::ObjectStore(config),
-                None => Target::Parquet,
+            (None, true) => match (&self.object_target, &self.iceberg_target) {
+                (_, Some(iceberg)) => Target::Iceberg(iceberg),
+                (Some(config), None) => Target::ObjectStore(config),
+                (None, None) => Target::Parquet,
             },
         };
 
@@ -113,7 +118,14 @@ impl Job {
             Target::ObjectStore(config) => Some(self.open_table(config)?),
             _ => None,
         };
-        let sink = self.sink(opened.schema.clone(), target, table.as_ref())?;
+        let mut iceberg = match target {
+            Target::Iceberg(config) => Some(self.open_iceberg(config, &opened.schema)?),
+            _ => None,
+        };
+        let sink = match &iceberg {
+            Some(t) => JobSink::Iceberg(Box::new(t.sink(self.parquet.clone())?)),
+            None => self.sink(opened.schema.clone(), target, table.as_ref())?,
+        };
         let outcome = pipeline::run(opened.batches, opened.transform, sink, &mut on_progress);
         drop(opened._plugin);
         let outcome = match outcome {
@@ -130,6 +142,9 @@ impl Job {
         }
         if let Some(table) = &mut table {
             table.commit(&outcome.output, self.parquet.write_mode == WriteMode::Append)?;
+        }
+        if let Some(table) = &mut iceberg {
+            table.commit(&outcome.output)?;
         }
 
         let report = RunReport {
@@ -175,7 +190,7 @@ impl Job {
         };
         let done = match target {
             Target::Discard => format!("{} rows read and checked{from}, no output written", report.rows_read),
-            Target::Parquet | Target::ObjectStore(_) | Target::Plugin(_) => format!(
+            Target::Parquet | Target::ObjectStore(_) | Target::Iceberg(_) | Target::Plugin(_) => format!(
                 "{} rows{from} written to {} file(s) in {}",
                 report.rows_written,
                 report.files.len(),
@@ -281,6 +296,7 @@ impl Job {
                 JobSink::Object(Box::new(ObjectSink::create(store, schema, self.parquet.clone(), &lake::run_id())?))
             }
             Target::Discard => JobSink::Discard,
+            Target::Iceberg(_) => return Err(Error::Internal("an Iceberg target's sink comes from its table".into())),
         })
     }
 }
@@ -300,6 +316,8 @@ enum JobSink {
         dir: Option<PathBuf>,
     },
     Plugin(PluginSink),
+    /// Data files of an Iceberg table; the runner commits the snapshot.
+    Iceberg(Box<IcebergSink>),
     Discard,
 }
 
@@ -312,6 +330,7 @@ impl pipeline::Sink for JobSink {
             JobSink::Object(sink) => sink.write(batch),
             JobSink::Partitioned { sink, .. } => sink.write(batch),
             JobSink::Plugin(s) => s.write(batch),
+            JobSink::Iceberg(s) => s.write(batch),
             JobSink::Discard => Ok(()),
         }
     }
@@ -334,6 +353,7 @@ impl pipeline::Sink for JobSink {
                 (*sink).finish()
             }
             JobSink::Plugin(s) => s.finish(),
+            JobSink::Iceberg(s) => (*s).finish(),
             JobSink::Discard => Ok(Vec::new()),
         }
     }
@@ -344,6 +364,7 @@ impl pipeline::Sink for JobSink {
             JobSink::Object(sink) => (*sink).abort(),
             JobSink::Partitioned { sink, .. } => (*sink).abort(),
             JobSink::Plugin(s) => s.abort(),
+            JobSink::Iceberg(s) => (*s).abort(),
             JobSink::Discard => {}
         }
     }

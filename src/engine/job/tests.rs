@@ -388,7 +388,8 @@ fn not_supported_keys() {
     assert!(e.starts_with("target.partitioning lists `x` twice"), "{e}");
     // s3 and minio are object-store targets (see `resolve/lake.rs`): they want an s3:// URL.
     assert!(f.err(&tgt("type: s3")).starts_with("target.output_base 'out' is not an s3:// URL"));
-    assert!(f.err(&tgt("type: iceberg")).starts_with("target.type 'iceberg' is not supported"));
+    // iceberg is a table in a catalog (see `resolve/iceberg.rs`): it wants one.
+    assert!(f.err(&tgt("type: iceberg")).starts_with("target.type iceberg needs a catalog"));
     assert!(f.err(&tgt("file_format: csv")).starts_with("target.file_format 'csv' is not supported"));
     // Case does not matter for the supported ones.
     assert!(f.load(&tgt("type: LOCAL\n  file_format: Parquet")).is_ok());

@@ -305,6 +305,14 @@ impl PartitionedSink {
         })
     }
 
+    /// Keeps the partition columns inside the files too (Iceberg tables want every column in
+    /// their data files; the folders stay as they are). Call before the first write.
+    pub fn with_partition_columns_in_files(mut self) -> Self {
+        self.keep = (0..self.input_schema.fields().len()).collect();
+        self.file_schema = self.input_schema.clone();
+        self
+    }
+
     /// The schema of the files: the input's without the partition columns.
     pub fn file_schema(&self) -> &SchemaRef {
         &self.file_schema

@@ -51,12 +51,16 @@ struct Connection {
     s3: Option<Box<Connection>>,
     #[serde(default)]
     minio: Option<Box<Connection>>,
+    /// The platform's Nessie catalog (`target.type: iceberg` only; see `iceberg.rs`).
+    #[serde(default)]
+    nessie: Option<serde_yaml_ng::Value>,
 }
 
 impl Connection {
     /// The section's keys, with the flat keys as fallbacks.
     fn merged(mut self) -> Connection {
-        let Some(inner) = self.s3.take().or(self.minio.take()) else { return self };
+        let nessie = self.nessie.take();
+        let Some(inner) = self.s3.take().or(self.minio.take()) else { return Connection { nessie, ..self } };
         let inner = *inner;
         Connection {
             endpoint: inner.endpoint.or(self.endpoint),
@@ -70,6 +74,7 @@ impl Connection {
             secure: inner.secure.or(self.secure),
             s3: None,
             minio: None,
+            nessie: inner.nessie.or(nessie),
         }
     }
 }
@@ -92,23 +97,13 @@ pub(super) fn pending(ctx: &Ctx, target: &TargetConfig, kind: &str, writer_plugi
     if writer_plugin || !is_object_kind(kind) {
         return Ok(None);
     }
-    #[derive(Deserialize)]
-    // Read only from the text, to give a bad connection's error its line.
-    #[allow(dead_code)]
-    struct Side {
-        #[serde(default)]
-        connection: Option<Connection>,
+    let connection = read_connection(ctx)?;
+    if connection.nessie.is_some() {
+        return Err(ctx.error(format!(
+            "target.connection.nessie is a catalog, for target.type iceberg; target.type {kind} writes Parquet \
+             objects without one"
+        )));
     }
-    #[derive(Deserialize)]
-    #[allow(dead_code)]
-    struct Top {
-        target: Side,
-    }
-    let connection = ctx
-        .doc
-        .section::<Connection>(&["target", "connection"], |text, label| config::from_yaml::<Top>(text, label).err())?
-        .unwrap_or_default()
-        .merged();
     let output_base = match target.output_base.as_deref().map(str::trim) {
         None | Some("") => None,
         Some(url) => match url.strip_prefix("s3://") {
@@ -127,6 +122,64 @@ pub(super) fn pending(ctx: &Ctx, target: &TargetConfig, kind: &str, writer_plugi
     };
     let minio = kind.eq_ignore_ascii_case("minio");
     Ok(Some(Pending { minio, connection, output_base }))
+}
+
+/// `target.connection`, its `s3:` / `minio:` section merged over the flat keys.
+fn read_connection(ctx: &Ctx) -> Result<Connection> {
+    #[derive(Deserialize)]
+    // Read only from the text, to give a bad connection's error its line.
+    #[allow(dead_code)]
+    struct Side {
+        #[serde(default)]
+        connection: Option<Connection>,
+    }
+    #[derive(Deserialize)]
+    #[allow(dead_code)]
+    struct Top {
+        target: Side,
+    }
+    Ok(ctx
+        .doc
+        .section::<Connection>(&["target", "connection"], |text, label| config::from_yaml::<Top>(text, label).err())?
+        .unwrap_or_default()
+        .merged())
+}
+
+/// For `target.type: iceberg`: the S3 connection of the table's files (None without S3
+/// keys; bucket and prefix may be empty, the table's location gives them) and the platform's
+/// `nessie` URI (`nessie: {uri: ...}` or `nessie: <uri>`).
+pub(super) fn iceberg_connection(ctx: &Ctx) -> Result<(Option<StoreConfig>, Option<String>)> {
+    let c = read_connection(ctx)?;
+    let nessie = match &c.nessie {
+        None => None,
+        Some(serde_yaml_ng::Value::String(uri)) => Some(uri.clone()),
+        Some(v) => match v.get("uri").and_then(serde_yaml_ng::Value::as_str) {
+            Some(uri) => Some(uri.to_string()),
+            None => {
+                return Err(ctx.error("target.connection.nessie needs a uri (nessie: {uri: http://host:19120/api/v1})"))
+            }
+        },
+    };
+    let given = c.endpoint.is_some() || c.bucket.is_some() || c.access_key_id.is_some() || c.region.is_some();
+    if !given {
+        return Ok((None, nessie));
+    }
+    let (endpoint, allow_http) = endpoint(c.endpoint.as_deref(), c.secure).map_err(|m| ctx.error(m))?;
+    let config = StoreConfig {
+        bucket: c.bucket.map(|b| b.0.trim().to_string()).unwrap_or_default(),
+        prefix: c.prefix.map(|p| p.trim().trim_matches('/').to_string()).unwrap_or_default(),
+        region: c.region.filter(|r| !r.trim().is_empty()).unwrap_or_else(|| "us-east-1".into()),
+        path_style: c.path_style_access.unwrap_or(endpoint.is_some()),
+        endpoint,
+        access_key_id: c.access_key_id.filter(|k| !k.is_empty()),
+        secret_access_key: c.secret_access_key.filter(|k| !k.is_empty()),
+        session_token: c.session_token.filter(|k| !k.is_empty()),
+        allow_http,
+    };
+    if config.access_key_id.is_some() != config.secret_access_key.is_some() {
+        return Err(ctx.error("target.connection: give both access_key_id and secret_access_key, or neither"));
+    }
+    Ok((Some(config), nessie))
 }
 
 /// The resolved target: the [`StoreConfig`] and the `s3://bucket/prefix` that names it. Also
@@ -303,7 +356,8 @@ mod tests {
         assert!(err("  type: s3\n  output_base: out\n").contains("is not an s3:// URL"));
         assert!(err("  type: local\n  output_base: out\n  connection: {bucket: b}\n")
             .contains("target.connection is not supported"));
-        assert!(err("  type: gcs\n  output_base: out\n").contains("or to object storage (type: s3 or minio)"));
+        assert!(err("  type: gcs\n  output_base: out\n")
+            .contains("to object storage (type: s3 or minio) or to an Iceberg table"));
     }
 
     #[test]
