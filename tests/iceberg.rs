@@ -289,6 +289,36 @@ fn two_runs_committing_to_one_sql_table_at_once_both_land() {
     assert!(logs.iter().any(|l| l.contains("retrying on the new snapshot")), "no conflict was retried: {logs:?}");
 }
 
+#[test]
+fn a_sql_catalog_with_an_s3_warehouse_is_read_back_by_pyiceberg() {
+    let server = S3Server::start();
+    let f = rest_folder(&server);
+    let (text, rows) = csv(0..200);
+    f.write("in.csv", &text);
+    let target = format!(
+        "  partitioning: [country]\n  catalog: {{type: sql, uri: catalog.db, warehouse: \"s3://{}/lake\"}}\n  connection:\n    s3:\n      endpoint: \"${{S3_ENDPOINT}}\"\n      access_key_id: \"${{S3_KEY}}\"\n      secret_access_key: \"${{S3_SECRET}}\"\n",
+        s3::BUCKET
+    );
+    f.job("job.yaml", "in.csv", &target);
+    f.run_ok("job.yaml");
+    f.run_ok("job.yaml");
+    let mut env = rest_env(&server);
+    env[0].1 = "sql".into();
+    env[1].1 = f.path("catalog.db").display().to_string();
+    env[2].1 = format!("s3://{}/lake", s3::BUCKET);
+    let table = pyiceberg(&env, &["read", "sales.orders"]);
+    assert_eq!(table["location"], json!(format!("s3://{}/lake/sales/orders", s3::BUCKET)));
+    let mut twice = rows.clone();
+    twice.extend(rows);
+    assert_eq!(rows_of(&table, false), sorted(twice));
+    assert_eq!(table["snapshots"].as_array().unwrap().len(), 2);
+    // The files are in the bucket, under the table's location, as pyarrow lists them.
+    let listed = server.query(&["list", &format!("{}/lake/sales/orders", s3::BUCKET)]);
+    let names: Vec<&str> = listed.as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    assert_eq!(names.iter().filter(|n| n.ends_with(".parquet")).count(), 6, "{names:?}");
+    assert!(names.iter().any(|n| n.ends_with(".metadata.json")), "{names:?}");
+}
+
 /// A folder whose jobs write through the server's REST catalog, with the data files in its
 /// table bucket.
 fn rest_folder(server: &S3Server) -> Folder {

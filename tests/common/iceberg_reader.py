@@ -22,22 +22,24 @@ from pyiceberg.catalog import load_catalog
 
 def catalog():
     kind = os.environ["ICEBERG_CATALOG"]
+    s3 = {}
+    if os.environ.get("S3_ENDPOINT"):
+        s3 = {
+            "s3.endpoint": os.environ["S3_ENDPOINT"],
+            "s3.access-key-id": os.environ["S3_ACCESS_KEY"],
+            "s3.secret-access-key": os.environ["S3_SECRET_KEY"],
+            "s3.region": "us-east-1",
+            "s3.path-style-access": "true",
+        }
     if kind == "sql":
         return load_catalog(
             "default",
             type="sql",
             uri="sqlite:///" + os.environ["ICEBERG_URI"],
             warehouse=os.environ["ICEBERG_WAREHOUSE"],
+            **s3,
         )
-    props = {
-        "type": "rest",
-        "uri": os.environ["ICEBERG_URI"],
-        "s3.endpoint": os.environ["S3_ENDPOINT"],
-        "s3.access-key-id": os.environ["S3_ACCESS_KEY"],
-        "s3.secret-access-key": os.environ["S3_SECRET_KEY"],
-        "s3.region": "us-east-1",
-        "s3.path-style-access": "true",
-    }
+    props = {"type": "rest", "uri": os.environ["ICEBERG_URI"], **s3}
     if os.environ.get("ICEBERG_WAREHOUSE"):
         props["warehouse"] = os.environ["ICEBERG_WAREHOUSE"]
     if os.environ.get("ICEBERG_CREDENTIAL"):
