@@ -207,13 +207,23 @@ fn a_sql_catalog_table_is_created_then_appended_and_pyiceberg_reads_every_row() 
     let table = pyiceberg(&env, &["read", "sales.orders"]);
     let mut all = first_rows;
     all.extend(second_rows);
-    assert_eq!(rows_of(&table, true), sorted(all));
+    assert_eq!(rows_of(&table, true), sorted(all.clone()));
     let snapshots = table["snapshots"].as_array().unwrap();
     assert_eq!(snapshots.len(), 2, "{snapshots:?}");
     assert_eq!(snapshots[1]["parent"], snapshots[0]["id"]);
     assert_eq!(snapshots[1]["sequence"], json!(2));
     assert_eq!(snapshots[1]["summary"]["total-records"], "450");
     assert_eq!(table["current"], snapshots[1]["id"]);
+
+    // Another writer (pyiceberg) appends, and dativo appends on top of its snapshot.
+    let theirs = json!([{"id": 9001, "customer": "py", "country": "FR", "amount": 1.5, "ordered": "2026-10-01", "ingest_date": date}]);
+    pyiceberg(&env, &["append", "sales.orders", &theirs.to_string()]);
+    f.run_ok("two.yaml");
+    let table = pyiceberg(&env, &["read", "sales.orders"]);
+    assert_eq!(table["snapshots"].as_array().unwrap().len(), 4);
+    all.push(json!([9001, "py", "FR", 1.5, "2026-10-01"]));
+    all.extend(csv(300..450).1);
+    assert_eq!(rows_of(&table, true), sorted(all));
 }
 
 /// Days since 1970-01-01 of `YYYY-MM-DD`, computed by `date` (not by dativo).
@@ -333,8 +343,13 @@ fn rest_folder(server: &S3Server) -> Folder {
 }
 
 fn rest_target(extra: &str) -> String {
+    rest_target_with("    credential: \"${S3_KEY}:${S3_SECRET}\"\n", extra)
+}
+
+/// A REST target authenticated by `auth` (the `credential` or `token` line).
+fn rest_target_with(auth: &str, extra: &str) -> String {
     format!(
-        "  partitioning: [country]\n  catalog:\n    type: rest\n    uri: \"${{ICEBERG_URI}}\"\n    warehouse: warehouse\n    credential: \"${{S3_KEY}}:${{S3_SECRET}}\"\n{extra}  connection:\n    s3:\n      endpoint: \"${{S3_ENDPOINT}}\"\n      access_key_id: \"${{S3_KEY}}\"\n      secret_access_key: \"${{S3_SECRET}}\"\n      region: us-east-1\n"
+        "  partitioning: [country]\n  catalog:\n    type: rest\n    uri: \"${{ICEBERG_URI}}\"\n    warehouse: warehouse\n{auth}{extra}  connection:\n    s3:\n      endpoint: \"${{S3_ENDPOINT}}\"\n      access_key_id: \"${{S3_KEY}}\"\n      secret_access_key: \"${{S3_SECRET}}\"\n      region: us-east-1\n"
     )
 }
 
@@ -391,6 +406,22 @@ fn a_csv_job_to_s3_through_an_iceberg_rest_catalog_is_read_back_by_pyiceberg() {
     assert!(!out.status.success(), "{text}");
     assert!(text.contains("REST catalog"), "{text}");
     assert!(!text.contains("wrong-secret-canary-42") && !text.contains(&server.secret_key), "{text}");
+
+    // A bearer token instead of client credentials (fetched here with Python's urllib).
+    let fetch = "import json,sys,urllib.parse,urllib.request\nu,k,s=sys.argv[1:]\nd=urllib.parse.urlencode({'grant_type':'client_credentials','client_id':k,'client_secret':s,'scope':'catalog'}).encode()\nprint(json.load(urllib.request.urlopen(u+'/v1/oauth/tokens',d))['access_token'])";
+    let out = Command::new(s3::venv().join("bin/python"))
+        .args(["-c", fetch, &server.iceberg_uri, &server.access_key, &server.secret_key])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut with_token = rest_folder(&server);
+    with_token.env.push(("TOKEN".into(), String::from_utf8_lossy(&out.stdout).trim().to_string()));
+    with_token.job("t.yaml", "t.csv", &rest_target_with("    token: \"${TOKEN}\"\n", ""));
+    with_token.write("t.csv", &csv(900..910).0);
+    let text = with_token.run_ok("t.yaml");
+    assert!(!text.contains(&with_token.env[4].1), "the token shows: {text}");
+    let main = pyiceberg(&env, &["read", "sales.orders"]);
+    assert_eq!(main["rows"].as_array().unwrap().len(), 510);
 }
 
 #[test]

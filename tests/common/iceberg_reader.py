@@ -96,8 +96,13 @@ def read(name, branch=None):
 
 def append(name, rows_json):
     table = catalog().load_table(name)
+    schema = table.schema().as_arrow()
     rows = json.loads(rows_json)
-    arrow = pa.Table.from_pylist(rows, schema=table.schema().as_arrow())
+    for row in rows:
+        for field in schema:
+            if pa.types.is_date32(field.type) and isinstance(row.get(field.name), str):
+                row[field.name] = datetime.date.fromisoformat(row[field.name])
+    arrow = pa.Table.from_pylist(rows, schema=schema)
     table.append(arrow)
     return {"appended": len(rows)}
 

@@ -179,10 +179,10 @@ impl RestCatalog {
     fn failure(&self, action: &str, url: &str, status: StatusCode, body: &Value) -> Error {
         let message = body
             .get("error")
-            .and_then(|e| {
+            .map(|e| {
                 let kind = e.get("type").and_then(Value::as_str).unwrap_or("");
                 let msg = e.get("message").and_then(Value::as_str).unwrap_or("");
-                Some(format!("{kind}: {msg}"))
+                format!("{kind}: {msg}")
             })
             .unwrap_or_else(|| body.to_string());
         Error::Data(format!(
