@@ -268,6 +268,18 @@ fn overwrite_replaces_the_rows_and_an_incompatible_asset_names_the_columns() {
     assert!(err.contains("`id` is string in the asset but long in the table"), "{err}");
     assert!(err.contains("`coupon` (string) is not a column of the table"), "{err}");
     assert_eq!(pyiceberg(&env, &["read", "shop.eu.orders"])["snapshots"].as_array().unwrap().len(), 2);
+
+    // A bad row after good ones (on_error: fail): the run writes files but commits nothing.
+    let (mut good, _) = csv(5000..9000);
+    good.push_str("9001,c,FR,not-a-number,2026-11-01\n");
+    f.write("broken.csv", &good);
+    f.job("broken.yaml", "broken.csv", target);
+    let out = f.run("broken.yaml");
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(!out.status.success() && err.contains("not-a-number"), "{err}");
+    let table = pyiceberg(&env, &["read", "shop.eu.orders"]);
+    assert_eq!(table["snapshots"].as_array().unwrap().len(), 2);
+    assert_eq!(table["rows"].as_array().unwrap().len(), 40);
 }
 
 #[test]
@@ -422,6 +434,32 @@ fn a_csv_job_to_s3_through_an_iceberg_rest_catalog_is_read_back_by_pyiceberg() {
     assert!(!text.contains(&with_token.env[4].1), "the token shows: {text}");
     let main = pyiceberg(&env, &["read", "sales.orders"]);
     assert_eq!(main["rows"].as_array().unwrap().len(), 510);
+}
+
+#[test]
+fn a_platform_job_with_the_iceberg_recipe_writes_its_warehouse_and_branch() {
+    let server = S3Server::start();
+    let f = rest_folder(&server);
+    fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/platform/connectors/iceberg.yaml"),
+        f.path("iceberg.yaml"),
+    )
+    .unwrap();
+    let (text, rows) = csv(0..120);
+    f.write("in.csv", &text);
+    // The platform's keys: the recipe's type and partitioning_default [ingest_date], warehouse,
+    // branch and connection.s3; the REST catalog's address and credential in target.catalog
+    // (SeaweedFS is not Nessie, whose connection.nessie.uri maps to <base>/iceberg).
+    f.write(
+        "job.yaml",
+        "tenant_id: acme\ntarget_connector: iceberg\ntarget_connector_path: iceberg.yaml\nasset_path: asset.yaml\nsource:\n  files: [{path: in.csv, object: orders}]\ntarget:\n  branch: acme\n  warehouse: warehouse\n  catalog: {uri: \"${ICEBERG_URI}\", credential: \"${S3_KEY}:${S3_SECRET}\"}\n  connection:\n    s3:\n      endpoint: \"${S3_ENDPOINT}\"\n      access_key_id: \"${S3_KEY}\"\n      secret_access_key: \"${S3_SECRET}\"\n      region: us-east-1\n      path_style_access: true\n",
+    );
+    let out = f.command("job.yaml").current_dir(f.dir.path()).arg("--mode").arg("self_hosted").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let table = pyiceberg(&rest_env(&server), &["read", "sales.orders", "acme"]);
+    assert_eq!(table["spec"], json!([["ingest_date", "identity", "ingest_date"]]));
+    assert_eq!(rows_of(&table, true), sorted(rows));
+    assert!(table["refs"].get("acme").is_some() && table["refs"].get("main").is_none(), "{}", table["refs"]);
 }
 
 #[test]
