@@ -191,6 +191,8 @@ fn a_sql_catalog_table_is_created_then_appended_and_pyiceberg_reads_every_row() 
     );
     assert_eq!(table["spec"], json!([["ingest_date", "identity", "ingest_date"], ["country", "identity", "country"]]));
     assert_eq!(rows_of(&table, true), sorted(first_rows.clone()));
+    // Without a name mapping, pyiceberg can only have matched the columns by the files' field ids.
+    assert!(table["properties"].get("schema.name-mapping.default").is_none(), "{}", table["properties"]);
     let date = today();
     assert!(table["rows"].as_array().unwrap().iter().all(|r| r[5] == json!(date)), "ingest_date is {date}");
     // One file per partition value, and pyiceberg sees the partition values themselves.

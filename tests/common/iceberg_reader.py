@@ -76,6 +76,7 @@ def read(name, branch=None):
         ],
         "refs": {k: v.snapshot_id for k, v in meta.refs.items()},
         "current": meta.current_snapshot_id,
+        "properties": dict(meta.properties),
     }
     if snapshot is None:
         out.update(rows=[], partitions=[], files=0)
