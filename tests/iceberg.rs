@@ -343,6 +343,40 @@ fn a_sql_catalog_with_an_s3_warehouse_is_read_back_by_pyiceberg() {
     assert!(names.iter().any(|n| n.ends_with(".metadata.json")), "{names:?}");
 }
 
+#[test]
+fn a_run_killed_at_any_moment_leaves_the_table_with_whole_runs_only() {
+    let f = Folder::new();
+    let target = "  partitioning: [country]\n  catalog: {type: sql, uri: catalog.db, warehouse: warehouse}\n";
+    let (text, run_rows) = csv(0..40_000);
+    f.write("in.csv", &text);
+    f.job("job.yaml", "in.csv", target);
+    f.run_ok("job.yaml");
+    let env = sql_env(&f);
+    // SIGKILL while reading, writing, or committing (the later delays often come after the
+    // commit): either the run's snapshot is there whole, or nothing of it is.
+    let mut runs = 1;
+    for delay_ms in [30u64, 150, 400, 700, 1200, 2500] {
+        let mut child = f.spawn("job.yaml");
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        let _ = child.kill();
+        let status = child.wait().unwrap();
+        let table = pyiceberg(&env, &["count", "sales.orders"]);
+        let snapshots = table["snapshots"].as_u64().unwrap() as usize;
+        assert!(snapshots == runs || snapshots == runs + 1, "{snapshots} snapshots after {runs} runs");
+        eprintln!("SIGKILL after {delay_ms} ms: {}", if snapshots > runs { "committed" } else { "no snapshot" });
+        runs = snapshots;
+        let rows = table["rows"].as_u64().unwrap() as usize;
+        assert_eq!(rows, runs * run_rows.len(), "killed after {delay_ms} ms ({status})");
+    }
+    f.run_ok("job.yaml");
+    let table = pyiceberg(&env, &["read", "sales.orders"]);
+    let mut expected = Vec::new();
+    for _ in 0..runs + 1 {
+        expected.extend(run_rows.iter().cloned());
+    }
+    assert_eq!(rows_of(&table, false), sorted(expected));
+}
+
 /// A folder whose jobs write through the server's REST catalog, with the data files in its
 /// table bucket.
 fn rest_folder(server: &S3Server) -> Folder {

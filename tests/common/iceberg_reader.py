@@ -4,6 +4,7 @@ code. Prints JSON.
   iceberg_reader.py read NS.TABLE [BRANCH]   the table: schema, partition spec, snapshots,
                                              the data files' partition values, and its rows
                                              (sorted by every column), at BRANCH when given
+  iceberg_reader.py count NS.TABLE          {"snapshots": N, "rows": N} of the current snapshot
   iceberg_reader.py append NS.TABLE JSON     appends rows (a JSON list of objects) with
                                              pyiceberg: another writer
 
@@ -95,6 +96,11 @@ def read(name, branch=None):
     return out
 
 
+def count(name):
+    table = catalog().load_table(name)
+    return {"snapshots": len(table.metadata.snapshots), "rows": table.scan().to_arrow().num_rows}
+
+
 def append(name, rows_json):
     table = catalog().load_table(name)
     schema = table.schema().as_arrow()
@@ -112,6 +118,8 @@ def main():
     cmd = sys.argv[1]
     if cmd == "read":
         result = read(sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else None)
+    elif cmd == "count":
+        result = count(sys.argv[2])
     elif cmd == "append":
         result = append(sys.argv[2], sys.argv[3])
     else:
