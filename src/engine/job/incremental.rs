@@ -10,15 +10,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
+use super::lake::LakeTable;
 use super::platform_state::{self, PlatformState};
 use super::report::{IncrementalReport, RunReport};
-use super::run::{file_name, Ledger, Unit};
-use super::state::{self, Decision, Entry, Incremental, Manifest, Output, Stamp, State, Status};
+use super::run::{Ledger, Unit};
+use super::state::{self, relative_name, Decision, Entry, Incremental, Manifest, Output, Stamp, State, Status};
 use super::{InputFile, Job};
 use crate::csv::{self, CsvOptions, OnError};
 use crate::parquet::commit::{self, FolderLock};
 use crate::parquet::writer::SealedPart;
-use crate::parquet::{CommittedFile, ParquetSink, WriteMode};
+use crate::parquet::{partitioned, CommittedFile, ParquetSink, WriteMode};
 use crate::{Error, Result};
 
 /// An input to ingest in this run: one unit.
@@ -34,7 +35,10 @@ struct Work<'a> {
 
 /// The ledger of an incremental run: the state, advanced input by input.
 pub(super) struct IncrementalRun<'a> {
+    /// The output folder (for an object-store target, its `s3://` name).
     dir: PathBuf,
+    /// An object-store target: the manifest object is published after each input.
+    table: Option<LakeTable>,
     state_path: PathBuf,
     /// `state_path` as the report shows it (`${VAR}` values redacted).
     state_label: PathBuf,
@@ -45,7 +49,8 @@ pub(super) struct IncrementalRun<'a> {
     manifest_removed: bool,
     /// The sha256 of the unit being read, when deciding did not need it.
     hashing: Option<Hashing>,
-    /// One run of the job at a time: the output folder is locked until this run ends.
+    /// One run of the job at a time: the output folder (the state's folder, for an
+    /// object-store target) is locked until this run ends.
     _lock: FolderLock,
 }
 
@@ -58,15 +63,23 @@ struct Hashing {
 
 impl Job {
     /// Decide which inputs this run ingests: the units, and the ledger that commits them.
-    pub(super) fn plan_incremental<'a>(&'a self, inc: &Incremental) -> Result<(Vec<Unit<'a>>, IncrementalRun<'a>)> {
+    /// `table` is the object-store target, opened (it removed the objects no manifest names).
+    pub(super) fn plan_incremental<'a>(
+        &'a self,
+        inc: &Incremental,
+        table: Option<LakeTable>,
+    ) -> Result<(Vec<Unit<'a>>, IncrementalRun<'a>)> {
         let dir = &self.output_dir;
-        fs::create_dir_all(dir).map_err(|e| Error::io("cannot create directory", dir, e))?;
+        let local = table.is_none();
+        if local {
+            fs::create_dir_all(dir).map_err(|e| Error::io("cannot create directory", dir, e))?;
+        }
         let state_dir = match inc.state_path.parent() {
             Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
             _ => PathBuf::from("."),
         };
         fs::create_dir_all(&state_dir).map_err(|e| Error::io("cannot create directory", &state_dir, e))?;
-        let lock = commit::lock_folder(dir, "dativo run")?;
+        let lock = commit::lock_folder(if local { dir } else { &state_dir }, "dativo run")?;
 
         let mut platform: Option<PlatformState> = None;
         let mut state = if self.reset_state {
@@ -89,11 +102,16 @@ impl Job {
         if let Some(name) = inc.state_path.file_name().and_then(|n| n.to_str()) {
             commit::remove_stale_file_temps(&state_dir, name)?;
         }
-        commit::remove_stale_file_temps(dir, state::MANIFEST_FILE)?;
         let ids = self.input_ids()?;
-        let known: BTreeSet<&String> = ids.iter().chain(state.inputs.keys()).collect();
-        for id in known {
-            ParquetSink::remove_stale_temps(dir, &self.prefix_of(id))?;
+        if local {
+            commit::remove_stale_file_temps(dir, state::MANIFEST_FILE)?;
+            let known: BTreeSet<&String> = ids.iter().chain(state.inputs.keys()).collect();
+            for id in known {
+                ParquetSink::remove_stale_temps(dir, &self.prefix_of(id))?;
+                if !self.partitioning.is_empty() {
+                    partitioned::remove_stale(dir, &self.prefix_of(id))?;
+                }
+            }
         }
 
         // What to ingest.
@@ -164,6 +182,7 @@ impl Job {
         let units = work.iter().map(|w| self.unit_of(w, &base)).collect();
         let ledger = IncrementalRun {
             dir: dir.clone(),
+            table,
             state_path: inc.state_path.clone(),
             state_label: PathBuf::from(self.redact(&inc.state_path.display().to_string())),
             state,
@@ -285,7 +304,9 @@ impl Ledger for IncrementalRun<'_> {
                 w.label, w.stamp.size, now.size
             )));
         }
-        if !self.manifest_removed {
+        // A local manifest goes before the first input's files change; an object-store
+        // manifest is replaced whole after each input (see `lake.rs`).
+        if !self.manifest_removed && self.table.is_none() {
             Manifest::remove(&self.dir)?;
             self.manifest_removed = true;
         }
@@ -313,7 +334,12 @@ impl Ledger for IncrementalRun<'_> {
             .get_mut(&w.id)
             .ok_or_else(|| Error::Internal(format!("{}: no state entry after publishing", w.label)))?;
         entry.status = Status::Committed;
-        entry.outputs = files.iter().map(|f| Output { file: file_name(f), rows: f.rows, bytes: f.bytes }).collect();
+        entry.outputs =
+            files.iter().map(|f| Output { file: relative_name(f, &self.dir), rows: f.rows, bytes: f.bytes }).collect();
+        if let Some(table) = &mut self.table {
+            // The commit point of this input on object storage.
+            table.publish(Manifest::of_state(&self.state))?;
+        }
         self.state.save(&self.state_path)?;
         self.ingested.push(PathBuf::from(&w.label));
         Ok(())
@@ -328,8 +354,12 @@ impl Ledger for IncrementalRun<'_> {
     }
 
     /// Last: the manifest of every committed output (also when nothing changed).
-    fn finish(self: Box<Self>, report: &mut RunReport) -> Result<()> {
-        Manifest::of_state(&self.state).save(&self.dir)?;
+    fn finish(mut self: Box<Self>, report: &mut RunReport) -> Result<()> {
+        let manifest = Manifest::of_state(&self.state);
+        match &mut self.table {
+            Some(table) => table.publish(manifest)?,
+            None => manifest.save(&self.dir)?,
+        }
         report.incremental =
             Some(IncrementalReport { ingested: self.ingested, skipped: self.skipped, state_path: self.state_label });
         Ok(())

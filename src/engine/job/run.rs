@@ -38,9 +38,9 @@ use super::{InputFile, Job};
 use crate::csv::{CsvOptions, CsvReader, ReadStats};
 use crate::parquet::partitioned::{local_date_today, partition_columns};
 use crate::parquet::writer::SealedPart;
-use crate::parquet::{CommittedFile, ObjectSink, ParquetOptions, ParquetSink, PartitionedSink};
+use crate::parquet::{ObjectSink, ParquetOptions, ParquetSink, PartitionedSink, WriteMode};
 use crate::schema::HeaderMatch;
-use crate::store::StoreConfig;
+use crate::store::{Store, StoreConfig};
 use crate::{pipeline, Error, Result};
 
 pub(super) use ledger::Ledger;
@@ -102,12 +102,16 @@ struct Opened<'a> {
     _plugin: Option<Box<dyn LoadedPlugin>>,
 }
 
-/// Rows and bytes of the units finished so far, for progress across units.
+/// What the units of a run share: the rows and bytes of the units finished so far (for
+/// progress across units), and the run's date.
 struct Done {
     rows: u64,
     bytes: u64,
     /// The plan's total, when it measured every unit.
     total_bytes: Option<u64>,
+    /// The virtual `ingest_date` partition value: one date for the whole run, taken when it
+    /// starts.
+    ingest_date: String,
 }
 
 impl Job {
@@ -127,36 +131,35 @@ impl Job {
                 None => Target::Parquet,
             },
         };
-        let mut table = match target {
+        let table = match target {
             Target::ObjectStore(config) => Some(self.open_table(config)?),
             _ => None,
         };
-        // `resolve` allows source.incremental only with CSV files into a local folder.
+        let store = table.as_ref().map(LakeTable::store);
+        // `resolve` allows source.incremental only with CSV files into a folder or a bucket.
         let (units, mut ledger): (Vec<Unit>, Box<dyn Ledger + '_>) = match (&self.incremental, source, target) {
-            (Some(inc), Source::Csv, Target::Parquet) => {
-                let (units, ledger) = self.plan_incremental(inc)?;
+            (Some(inc), Source::Csv, Target::Parquet | Target::ObjectStore(_)) => {
+                let (units, ledger) = self.plan_incremental(inc, table)?;
                 (units, Box::new(ledger))
             }
             _ => {
                 let manifest_dir = matches!(target, Target::Parquet).then(|| self.output_dir.clone());
-                (vec![self.whole_unit(source)], Box::new(WholeRun { manifest_dir }))
+                let append = self.parquet.write_mode == WriteMode::Append;
+                (vec![self.whole_unit(source)], Box::new(WholeRun { manifest_dir, table, append }))
             }
         };
 
         let mut report = RunReport::default();
         let measured: Option<u64> = units.iter().map(|u| u.bytes).sum();
-        let mut done = Done { rows: 0, bytes: 0, total_bytes: measured };
+        let mut done = Done { rows: 0, bytes: 0, total_bytes: measured, ingest_date: local_date_today() };
         for (index, unit) in units.iter().enumerate() {
             ledger.start(index)?;
             let unit_report = self
-                .run_unit(unit, index, source, target, table.as_ref(), &mut *ledger, &done, start, progress)
+                .run_unit(unit, index, source, target, store.as_ref(), &mut *ledger, &done, start, progress)
                 .inspect_err(|_| ledger.failed(index))?;
             done.rows += unit_report.rows_written;
             done.bytes += unit.bytes.unwrap_or(unit_report.input_bytes);
             add(&mut report, unit_report, write);
-        }
-        if let Some(table) = &mut table {
-            table.commit(&report.files, self.parquet.write_mode == crate::parquet::WriteMode::Append)?;
         }
         ledger.finish(&mut report)?;
         report.seconds = start.elapsed().as_secs_f64();
@@ -181,7 +184,7 @@ impl Job {
         index: usize,
         source: Source,
         target: Target,
-        table: Option<&LakeTable>,
+        store: Option<&Arc<Store>>,
         ledger: &mut dyn Ledger,
         done: &Done,
         start: Instant,
@@ -199,7 +202,7 @@ impl Job {
             let bytes_read = done.bytes + stats.bytes_read.load(Ordering::Relaxed);
             progress(&Progress { rows: done.rows + rows, bytes_read, total_bytes, elapsed: start.elapsed() });
         };
-        let sink = self.sink(opened.schema.clone(), target, table, &unit.parquet)?;
+        let sink = self.sink(opened.schema.clone(), target, store, &unit.parquet, &done.ingest_date)?;
         let outcome = {
             let mut before_publish =
                 |parts: &[SealedPart]| ledger.before_publish(index, parts, stats.rows_rejected.load(Ordering::Relaxed));
@@ -340,17 +343,17 @@ impl Job {
         &self,
         schema: SchemaRef,
         target: Target,
-        table: Option<&LakeTable>,
+        store: Option<&Arc<Store>>,
         parquet: &ParquetOptions,
+        ingest_date: &str,
     ) -> Result<JobSink> {
         let options = parquet.clone();
         if !self.partitioning.is_empty() && matches!(target, Target::Parquet | Target::ObjectStore(_)) {
-            // One date for the whole run, taken when it starts writing.
-            let columns = partition_columns(&self.partitioning, &local_date_today());
-            return Ok(JobSink::Partitioned(Box::new(match table {
+            let columns = partition_columns(&self.partitioning, ingest_date);
+            return Ok(JobSink::Partitioned(Box::new(match store {
                 None => PartitionedSink::create_local(&self.output_dir, schema, columns, options)?,
-                Some(table) => {
-                    PartitionedSink::create_object(table.store(), schema, columns, options, &lake::run_id())?
+                Some(store) => {
+                    PartitionedSink::create_object(store.clone(), schema, columns, options, &lake::run_id())?
                 }
             })));
         }
@@ -358,8 +361,8 @@ impl Job {
             Target::Parquet => JobSink::Parquet(Box::new(ParquetSink::create(&self.output_dir, schema, options)?)),
             Target::Plugin(plugin) => JobSink::Plugin(self.plugin_sink(plugin, schema)?),
             Target::ObjectStore(_) => {
-                let store = table.ok_or_else(|| Error::Internal("an object-store target without its table".into()))?;
-                JobSink::Object(Box::new(ObjectSink::create(store.store(), schema, options, &lake::run_id())?))
+                let store = store.ok_or_else(|| Error::Internal("an object-store target without its store".into()))?;
+                JobSink::Object(Box::new(ObjectSink::create(store.clone(), schema, options, &lake::run_id())?))
             }
             Target::Discard => JobSink::Discard,
         })
@@ -380,9 +383,4 @@ fn add(report: &mut RunReport, unit: RunReport, write: bool) {
     if report.dialect.is_none() {
         report.dialect = unit.dialect;
     }
-}
-
-/// The file name of a committed file, as the manifest and the state record it.
-pub(super) fn file_name(file: &CommittedFile) -> String {
-    file.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
 }

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use crate::job::lake::LakeTable;
 use crate::job::report::RunReport;
 use crate::job::state::Manifest;
 use crate::parquet::writer::SealedPart;
@@ -33,11 +34,15 @@ pub(in crate::job) trait Ledger {
     fn finish(self: Box<Self>, report: &mut RunReport) -> Result<()>;
 }
 
-/// A plain run: its one unit replaces the folder's output, and the manifest lists it.
+/// A plain run: its one unit replaces the folder's output (or adds to it, in append mode),
+/// and the manifest lists it.
 pub(in crate::job) struct WholeRun {
     /// The local folder whose `_manifest.json` the run replaces; `None` when the target keeps
     /// no local manifest (a writer plugin, object storage, a check).
     pub manifest_dir: Option<PathBuf>,
+    /// An object-store target: its manifest object is the run's commit point.
+    pub table: Option<LakeTable>,
+    pub append: bool,
 }
 
 impl Ledger for WholeRun {
@@ -49,7 +54,10 @@ impl Ledger for WholeRun {
         }
     }
 
-    fn finish(self: Box<Self>, report: &mut RunReport) -> Result<()> {
+    fn finish(mut self: Box<Self>, report: &mut RunReport) -> Result<()> {
+        if let Some(table) = &mut self.table {
+            table.commit(&report.files, self.append)?;
+        }
         match &self.manifest_dir {
             Some(dir) => Manifest::of_files(&report.files, dir).save(dir),
             None => Ok(()),

@@ -51,18 +51,14 @@ impl JobSink {
                 // Completing an upload makes an object, not a visible file: no manifest names
                 // it yet. So the objects are the sealed parts.
                 let files = sink.finish()?;
-                let parts: Vec<SealedPart> = files
-                    .iter()
-                    .map(|f| SealedPart { name: super::file_name(f), rows: f.rows, bytes: f.bytes })
-                    .collect();
+                let parts: Vec<SealedPart> =
+                    files.iter().map(|f| SealedPart { name: file_name(f), rows: f.rows, bytes: f.bytes }).collect();
                 before_publish(&parts)?;
                 Ok(files)
             }
             JobSink::Partitioned(mut sink) => {
-                // Partitioned output is never incremental (resolve refuses it), so no hook
-                // needs its part names.
-                sink.seal()?;
-                if let Err(e) = before_publish(&[]) {
+                let parts = sink.seal()?;
+                if let Err(e) = before_publish(&parts) {
                     sink.abort();
                     return Err(e);
                 }
@@ -88,6 +84,10 @@ impl JobSink {
             JobSink::Discard => {}
         }
     }
+}
+
+fn file_name(file: &CommittedFile) -> String {
+    file.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
 }
 
 /// A [`JobSink`] whose `finish` runs `before_publish` between sealing and publishing.
