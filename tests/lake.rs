@@ -298,3 +298,129 @@ fn the_test_server_starts_on_loopback_only() {
     }
     assert!(server.start_seconds < 30.0);
 }
+
+/// `job` made incremental over `inputs` (files in its folder), its state in `state/job.json`.
+fn make_incremental(job: &Job, inputs: &[&str]) {
+    let listed: String = inputs.iter().map(|name| format!("    - {{path: {name}}}\n")).collect();
+    let path = job.path().join("job.yaml");
+    let text = fs::read_to_string(&path).unwrap().replace(
+        "  files:\n    - {path: in.csv, object: orders}\n",
+        &format!(
+            "  files:\n{listed}  incremental:\n    strategy: file_modified_time\n    state_path: state/job.json\n"
+        ),
+    );
+    fs::write(path, text).unwrap();
+}
+
+/// The table's rows, ordered by id (an incremental manifest lists inputs by input id).
+fn rows_by_id(table: &Value) -> Vec<Value> {
+    let mut rows = table["rows"].as_array().unwrap().clone();
+    rows.sort_by_key(|r| r[0].as_u64().unwrap());
+    rows
+}
+
+#[test]
+fn incremental_runs_to_s3_commit_input_by_input_and_skip_unchanged_files() {
+    let server = S3Server::start();
+    let job = Job::new(&server, "", "");
+    make_incremental(&job, &["a.csv", "b.csv", "c.csv"]);
+    let mut expected = Vec::new();
+    for (name, rows) in [("a.csv", 0..3_000), ("b.csv", 3_000..9_000), ("c.csv", 9_000..9_500)] {
+        let (text, values) = csv(rows);
+        fs::write(job.path().join(name), text).unwrap();
+        expected.extend(values);
+    }
+    let out = job.run();
+    assert_ok(&out);
+    assert!(text(&out.stderr).contains("3 file(s) ingested, 0 skipped"), "{}", text(&out.stderr));
+    let first = server.query(&["table", TABLE]);
+    assert_eq!(rows_by_id(&first), expected, "rows read back by pyarrow");
+    assert_only_manifest_objects(&first);
+    let state: Value = serde_json::from_slice(&fs::read(job.path().join("state/job.json")).unwrap()).unwrap();
+    let entries = state["inputs"].as_object().unwrap();
+    assert_eq!(entries.len(), 3);
+    assert!(entries.values().all(|e| e["status"] == "committed"), "{state}");
+
+    // Nothing changed: nothing is read, the table is the same.
+    let out = job.run();
+    assert_ok(&out);
+    assert!(text(&out.stderr).contains("0 file(s) ingested, 3 skipped"), "{}", text(&out.stderr));
+    assert_eq!(server.query(&["table", TABLE]), first, "an unchanged rerun changes no object");
+
+    // b.csv shrinks: its rows are replaced, a's and c's objects are kept.
+    std::thread::sleep(Duration::from_millis(20));
+    let (text_b, values_b) = csv(3_000..4_000);
+    fs::write(job.path().join("b.csv"), text_b).unwrap();
+    let out = job.run();
+    assert_ok(&out);
+    assert!(text(&out.stderr).contains("1 file(s) ingested, 2 skipped"), "{}", text(&out.stderr));
+    let third = server.query(&["table", TABLE]);
+    let mut want: Vec<Value> =
+        expected.iter().filter(|r| !(3_000..9_000).contains(&r[0].as_u64().unwrap())).cloned().collect();
+    want.extend(values_b);
+    want.sort_by_key(|r| r[0].as_u64().unwrap());
+    assert_eq!(rows_by_id(&third), want, "b's new rows, once");
+    let kept: Vec<String> = manifest_files(&first).into_iter().filter(|f| manifest_files(&third).contains(f)).collect();
+    assert!(!kept.is_empty(), "a's and c's objects are kept, not rewritten");
+    assert_only_manifest_objects(&third);
+
+    // The state must be local: its default would be in the bucket.
+    let bare = Job::new(&server, "", "");
+    make_incremental(&bare, &["a.csv"]);
+    let path = bare.path().join("job.yaml");
+    fs::write(&path, fs::read_to_string(&path).unwrap().replace("    state_path: state/job.json\n", "")).unwrap();
+    let out = bare.run();
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("source.incremental.state_path is required"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn sigkill_during_incremental_runs_to_s3_then_rerun_leaves_every_row_exactly_once() {
+    let server = S3Server::start();
+    let job = Job::new(&server, "", "");
+    let names = ["a.csv", "b.csv", "c.csv", "d.csv"];
+    make_incremental(&job, &names);
+    let mut expected = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        let start = i as u64 * 25_000;
+        let (text, values) = csv(start..start + 25_000);
+        fs::write(job.path().join(name), text).unwrap();
+        expected.extend(values);
+    }
+    let full_refresh = || {
+        let mut cmd = job.command();
+        cmd.arg("--full-refresh");
+        cmd
+    };
+    // A clean run first: the kills land within its duration. Every later run re-reads every
+    // input (--full-refresh), so a kill can land in any input's commit.
+    let started = std::time::Instant::now();
+    assert_ok(&full_refresh().output().unwrap());
+    let clean_run = started.elapsed().as_millis() as u64;
+    let mut seed: u64 = std::env::var("DATIVO_FAULT_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(0x1ace_5eed);
+    let mut killed = 0;
+    for kill in 0..8 {
+        let mut child = full_refresh().stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+        let wait = Duration::from_millis(next(&mut seed) % clean_run.max(1));
+        std::thread::sleep(wait);
+        let _ = child.kill(); // SIGKILL
+        let status = child.wait().unwrap();
+        killed += usize::from(!status.success());
+        // Whatever the moment: the manifest names whole files, and no row twice.
+        let table = server.query(&["table", TABLE]);
+        let rows = rows_by_id(&table);
+        let mut ids: Vec<u64> = rows.iter().map(|r| r[0].as_u64().unwrap()).collect();
+        ids.dedup();
+        eprintln!("kill {kill} after {wait:?}: {status}, {} row(s) in the manifest", rows.len());
+        assert_eq!(ids.len(), rows.len(), "kill {kill} after {wait:?}: a row twice in the manifest");
+        // Ids are 0..100_000 in order, so row `id` of the input is `expected[id]`.
+        let foreign = rows.iter().find(|r| expected.get(r[0].as_u64().unwrap() as usize) != Some(*r));
+        assert!(foreign.is_none(), "kill {kill}: a row that is not in the input: {foreign:?}");
+    }
+    assert!(killed >= 4, "only {killed} of 8 runs were killed before they ended (a clean run took {clean_run} ms)");
+    // One plain rerun completes whatever a kill left.
+    assert_ok(&job.run());
+    let table = server.query(&["table", TABLE]);
+    assert_eq!(rows_by_id(&table), expected, "every row exactly once");
+    assert_only_manifest_objects(&table);
+}

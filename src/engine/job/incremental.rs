@@ -1,51 +1,85 @@
-//! Running a job with `source.incremental`: each input file that is new or changed is read and
-//! committed on its own, in job order; unchanged files are skipped. The state file, the output
-//! names and the crash-safety argument are in [`super::state`].
+//! `source.incremental`: which inputs a run ingests, and the state it keeps around each
+//! commit. Each input file that is new or changed is one commit unit of the runner
+//! (`run.rs`), in job order; unchanged files are skipped. The state file, the output names and
+//! the crash-safety argument are in [`super::state`].
 
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
+use std::sync::Arc;
+use std::thread::JoinHandle;
 
-use arrow_array::RecordBatch;
-
+use super::lake::LakeTable;
 use super::platform_state::{self, PlatformState};
-use super::report::{IncrementalReport, Progress, RunReport};
-use super::state::{self, Decision, Entry, Incremental, Manifest, Output, Stamp, State, Status};
+use super::report::{IncrementalReport, RunReport};
+use super::run::{Ledger, Unit};
+use super::state::{self, relative_name, Decision, Entry, Incremental, Manifest, Output, Stamp, State, Status};
 use super::{InputFile, Job};
-use crate::csv::{self, CsvOptions, CsvReader, OnError};
+use crate::csv::{self, CsvOptions, OnError};
+use crate::parquet::commit::{self, FolderLock};
 use crate::parquet::writer::SealedPart;
-use crate::parquet::{commit, CommittedFile, ParquetSink, WriteMode};
-use crate::{pipeline, Error, Result};
+use crate::parquet::{partitioned, CommittedFile, ParquetSink, WriteMode};
+use crate::{Error, Result};
 
-/// An input to ingest in this run.
+/// An input to ingest in this run: one unit.
 struct Work<'a> {
     input: &'a InputFile,
     id: String,
+    /// Its path as messages and the state show it (`${VAR}` values redacted).
+    label: String,
     stamp: Stamp,
     /// Known when the strategy needed it to decide.
     sha256: Option<String>,
-    decision: Decision,
+}
+
+/// The ledger of an incremental run: the state, advanced input by input.
+pub(super) struct IncrementalRun<'a> {
+    /// The output folder (for an object-store target, its `s3://` name).
+    dir: PathBuf,
+    /// An object-store target: the manifest object is published after each input.
+    table: Option<LakeTable>,
+    state_path: PathBuf,
+    /// `state_path` as the report shows it (`${VAR}` values redacted).
+    state_label: PathBuf,
+    state: State,
+    work: Vec<Work<'a>>,
+    skipped: Vec<PathBuf>,
+    ingested: Vec<PathBuf>,
+    manifest_removed: bool,
+    /// The sha256 of the unit being read, when deciding did not need it.
+    hashing: Option<Hashing>,
+    /// One run of the job at a time: the output folder (the state's folder, for an
+    /// object-store target) is locked until this run ends.
+    _lock: FolderLock,
+}
+
+/// The sha256 of an input, computed on its own thread while the file is read (the page cache
+/// serves both), not in a pass before.
+struct Hashing {
+    thread: JoinHandle<Result<String>>,
+    stop: Arc<AtomicBool>,
 }
 
 impl Job {
-    /// The incremental run (only called when writing).
-    pub(super) fn run_incremental(
-        &self,
+    /// Decide which inputs this run ingests: the units, and the ledger that commits them.
+    /// `table` is the object-store target, opened (it removed the objects no manifest names).
+    pub(super) fn plan_incremental<'a>(
+        &'a self,
         inc: &Incremental,
-        progress: &dyn Fn(&Progress),
-        start: Instant,
-    ) -> Result<RunReport> {
+        table: Option<LakeTable>,
+    ) -> Result<(Vec<Unit<'a>>, IncrementalRun<'a>)> {
         let dir = &self.output_dir;
-        fs::create_dir_all(dir).map_err(|e| Error::io("cannot create directory", dir, e))?;
+        let local = table.is_none();
+        if local {
+            fs::create_dir_all(dir).map_err(|e| Error::io("cannot create directory", dir, e))?;
+        }
         let state_dir = match inc.state_path.parent() {
             Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
             _ => PathBuf::from("."),
         };
         fs::create_dir_all(&state_dir).map_err(|e| Error::io("cannot create directory", &state_dir, e))?;
-        // One run of the job at a time: the output folder is locked until this run ends.
-        let _lock = commit::lock_folder(dir, "dativo run")?;
+        let lock = commit::lock_folder(if local { dir } else { &state_dir }, "dativo run")?;
 
         let mut platform: Option<PlatformState> = None;
         let mut state = if self.reset_state {
@@ -68,23 +102,16 @@ impl Job {
         if let Some(name) = inc.state_path.file_name().and_then(|n| n.to_str()) {
             commit::remove_stale_file_temps(&state_dir, name)?;
         }
-        commit::remove_stale_file_temps(dir, state::MANIFEST_FILE)?;
-        let mut ids = Vec::with_capacity(self.inputs.len());
-        for (i, input) in self.inputs.iter().enumerate() {
-            let id = state::input_id(input.id.as_deref(), &input.path)?;
-            if let Some(j) = ids.iter().position(|other| other == &id) {
-                return Err(Error::Config(format!(
-                    "{}: source.files[{i}] is the same input as source.files[{j}] ({}): with source.incremental \
-                     every file is listed once, with a distinct id",
-                    self.path.display(),
-                    input.path.display()
-                )));
+        let ids = self.input_ids()?;
+        if local {
+            commit::remove_stale_file_temps(dir, state::MANIFEST_FILE)?;
+            let known: BTreeSet<&String> = ids.iter().chain(state.inputs.keys()).collect();
+            for id in known {
+                ParquetSink::remove_stale_temps(dir, &self.prefix_of(id))?;
+                if !self.partitioning.is_empty() {
+                    partitioned::remove_stale(dir, &self.prefix_of(id))?;
+                }
             }
-            ids.push(id);
-        }
-        let known: BTreeSet<&String> = ids.iter().chain(state.inputs.keys()).collect();
-        for id in known {
-            ParquetSink::remove_stale_temps(dir, &self.prefix_of(id))?;
         }
 
         // What to ingest.
@@ -93,10 +120,11 @@ impl Job {
         let mut migrated = 0usize;
         for (input, id) in self.inputs.iter().zip(&ids) {
             let stamp = Stamp::of(&input.path)?;
+            let label = self.redact(&input.path.display().to_string());
             if let Some(platform) = &platform {
                 if !state.inputs.contains_key(id) && platform.ingested(&input.platform_key, stamp.modified_ns) {
                     let entry = Entry {
-                        path: self.redact(&input.path.display().to_string()),
+                        path: label.clone(),
                         status: Status::Committed,
                         size: stamp.size,
                         modified_ns: stamp.modified_ns,
@@ -121,9 +149,10 @@ impl Job {
                     log::Level::Info,
                     &format!("{}: skipped (unchanged since it was ingested)", input.path.display()),
                 );
-                skipped.push(PathBuf::from(self.redact(&input.path.display().to_string())));
+                skipped.push(PathBuf::from(label));
             } else {
-                work.push(Work { input, id: id.clone(), stamp, sha256, decision });
+                self.log(log::Level::Info, &format!("{}: ingesting ({})", input.path.display(), decision.reason()));
+                work.push(Work { input, id: id.clone(), label, stamp, sha256 });
             }
         }
         let unlisted = state.inputs.keys().filter(|k| !ids.contains(k)).count();
@@ -136,7 +165,6 @@ impl Job {
                 ),
             );
         }
-
         if platform.is_some() {
             self.log(
                 log::Level::Info,
@@ -149,35 +177,55 @@ impl Job {
             );
             state.save(&inc.state_path)?;
         }
-        let base = if work.is_empty() { self.csv.clone() } else { self.incremental_csv_options()? };
-        let total_bytes: u64 = work.iter().map(|w| w.stamp.size).sum();
-        let mut report = RunReport { input_bytes: total_bytes, ..RunReport::default() };
-        let mut done = Done { rows: 0, bytes: 0, total_bytes, manifest_removed: false };
-        let mut ingested = Vec::with_capacity(work.len());
-        for w in &work {
-            self.log(log::Level::Info, &format!("{}: ingesting ({})", w.input.path.display(), w.decision.reason()));
-            self.ingest_one(w, inc, &base, &mut state, &mut report, &mut done, progress, start)?;
-            ingested.push(PathBuf::from(self.redact(&w.input.path.display().to_string())));
-        }
 
-        // Last: the manifest of every committed output (also when nothing changed).
-        Manifest::of_state(&state).save(dir)?;
-        report.seconds = start.elapsed().as_secs_f64();
-        self.log(
-            log::Level::Info,
-            &format!(
-                "job {}: {} file(s) ingested, {} skipped (unchanged); {} rows written to {} file(s) in {}",
-                self.path.display(),
-                ingested.len(),
-                skipped.len(),
-                report.rows_written,
-                report.files.len(),
-                dir.display()
-            ),
-        );
-        let state_path = PathBuf::from(self.redact(&inc.state_path.display().to_string()));
-        report.incremental = Some(IncrementalReport { ingested, skipped, state_path });
-        Ok(report)
+        let base = if work.is_empty() { self.csv.clone() } else { self.incremental_csv_options()? };
+        let units = work.iter().map(|w| self.unit_of(w, &base)).collect();
+        let ledger = IncrementalRun {
+            dir: dir.clone(),
+            table,
+            state_path: inc.state_path.clone(),
+            state_label: PathBuf::from(self.redact(&inc.state_path.display().to_string())),
+            state,
+            work,
+            skipped,
+            ingested: Vec::new(),
+            manifest_removed: false,
+            hashing: None,
+            _lock: lock,
+        };
+        Ok((units, ledger))
+    }
+
+    /// The input id of every listed file; two entries for one input are an error.
+    fn input_ids(&self) -> Result<Vec<String>> {
+        let mut ids: Vec<String> = Vec::with_capacity(self.inputs.len());
+        for (i, input) in self.inputs.iter().enumerate() {
+            let id = state::input_id(input.id.as_deref(), &input.path)?;
+            if let Some(j) = ids.iter().position(|other| other == &id) {
+                return Err(Error::Config(format!(
+                    "{}: source.files[{i}] is the same input as source.files[{j}] ({}): with source.incremental \
+                     every file is listed once, with a distinct id",
+                    self.path.display(),
+                    input.path.display()
+                )));
+            }
+            ids.push(id);
+        }
+        Ok(ids)
+    }
+
+    /// The unit of one input: its files named after its id, its own rejects file.
+    fn unit_of<'a>(&self, w: &Work<'a>, base: &CsvOptions) -> Unit<'a> {
+        let mut csv = base.clone();
+        if csv.on_error == OnError::Reject {
+            if let Some(rejects) = &csv.rejects_path {
+                csv.rejects_path = Some(rejects_of(rejects, &w.id));
+            }
+        }
+        let mut parquet = self.parquet.clone();
+        parquet.file_prefix = self.prefix_of(&w.id);
+        parquet.write_mode = WriteMode::Overwrite;
+        Unit { inputs: vec![w.input], csv, parquet, bytes: Some(w.stamp.size) }
     }
 
     /// The Dativo platform's state at `inc.state_path`, if that is what the file holds (its
@@ -213,161 +261,109 @@ impl Job {
         }
         Ok(options)
     }
+}
 
-    #[allow(clippy::too_many_arguments)]
-    fn ingest_one(
-        &self,
-        w: &Work,
-        inc: &Incremental,
-        base: &CsvOptions,
-        state: &mut State,
-        report: &mut RunReport,
-        done: &mut Done,
-        progress: &dyn Fn(&Progress),
-        start: Instant,
-    ) -> Result<()> {
-        let path = &w.input.path;
-        let label = self.redact(&path.display().to_string());
-        let mut options = base.clone();
-        options.file_labels = Some(vec![label.clone()]);
-        if options.on_error == OnError::Reject {
-            if let Some(rejects) = &options.rejects_path {
-                options.rejects_path = Some(rejects_of(rejects, &w.id));
-            }
+impl IncrementalRun<'_> {
+    /// The sha256 of unit `unit`'s input, once its rows are read.
+    fn sha256(&mut self, unit: usize) -> Result<String> {
+        let w = &self.work[unit];
+        if let Some(h) = &w.sha256 {
+            return Ok(h.clone());
         }
-        let header = self.apply_asset(w.input, &mut options)?;
-        let reader = CsvReader::open(std::slice::from_ref(path), options)?;
-        report.dialect.get_or_insert_with(|| reader.dialect().describe());
-        report.warnings += reader.dialect().warnings.len() as u64;
-        let stats = reader.stats();
-        let schema = match (&self.asset, &header) {
-            (Some(asset), Some(_)) => asset.output_schema(self.mode),
-            _ => reader.schema(),
-        };
-        let mut parquet = self.parquet.clone();
-        parquet.file_prefix = self.prefix_of(&w.id);
-        parquet.write_mode = WriteMode::Overwrite;
-        let sink = ParquetSink::create(&self.output_dir, schema, parquet)?;
-
-        let (rows_before, bytes_before, total_bytes) = (done.rows, done.bytes, done.total_bytes);
-        let mut on_progress = |rows: u64| {
-            let bytes_read = bytes_before + stats.bytes_read.load(Ordering::Relaxed);
-            progress(&Progress { rows: rows_before + rows, bytes_read, total_bytes, elapsed: start.elapsed() });
-        };
-
-        let dir = self.output_dir.clone();
-        let manifest_removed = &mut done.manifest_removed;
-        let stats_in_hook = stats.clone();
-        let state_path = inc.state_path.clone();
-        let id = w.id.clone();
-        let stamp = w.stamp;
-        let label_in_hook = label.clone();
-        let stop_hashing = AtomicBool::new(false);
-        let outcome = std::thread::scope(|scope| {
-            // The sha256 of the content, unless deciding needed it already: hashed on its own thread
-            // while the file is read (the page cache serves both), not in a pass before.
-            let mut fingerprint = Some(match &w.sha256 {
-                Some(h) => Fingerprint::Known(h.clone()),
-                None => {
-                    let stop = &stop_hashing;
-                    let thread = std::thread::Builder::new()
-                        .name("dativo-sha256".into())
-                        .spawn_scoped(scope, move || state::sha256_file_until(path, stop))
-                        .map_err(|e| Error::thread_start("the sha256 thread", e))?;
-                    Fingerprint::Hashing(thread)
-                }
-            });
-            // Steps 2 and 3 of the ordering in `state`: between sealing and publishing.
-            let mut before_publish = |parts: &[SealedPart]| -> Result<()> {
-                let sha256 = match fingerprint.take() {
-                    Some(Fingerprint::Known(h)) => h,
-                    Some(Fingerprint::Hashing(thread)) => thread
-                        .join()
-                        .map_err(|_| Error::Internal(format!("{label_in_hook}: the sha256 thread panicked")))??,
-                    None => return Err(Error::Internal(format!("{label_in_hook}: published twice"))),
-                };
-                // The stamp was taken before reading and hashing began: an equal one now means the
-                // rows and the hash describe the same content.
-                let now = Stamp::of(path)?;
-                if now != stamp {
-                    return Err(Error::Data(format!(
-                        "{label_in_hook}: the file changed while it was being read (size {} -> {}); nothing of it \
-                     was committed; run the job again",
-                        stamp.size, now.size
-                    )));
-                }
-                if !*manifest_removed {
-                    Manifest::remove(&dir)?;
-                    *manifest_removed = true;
-                }
-                let entry = Entry {
-                    path: label_in_hook.clone(),
-                    status: Status::Publishing,
-                    size: stamp.size,
-                    modified_ns: stamp.modified_ns,
-                    sha256,
-                    rows: parts.iter().map(|p| p.rows).sum(),
-                    rows_rejected: stats_in_hook.rows_rejected.load(Ordering::Relaxed),
-                    outputs: parts
-                        .iter()
-                        .map(|p| Output { file: p.name.clone(), rows: p.rows, bytes: p.bytes })
-                        .collect(),
-                    ingested_at: state::now_secs(),
-                };
-                state.inputs.insert(id.clone(), entry);
-                state.save(&state_path)
-            };
-            let sink = Staged { sink, before_publish: &mut before_publish };
-            let outcome = match header {
-                Some(header) => header.projection().and_then(|projection| {
-                    pipeline::run(reader, move |batch: RecordBatch| projection.apply(&batch), sink, &mut on_progress)
-                }),
-                None => pipeline::run(reader, Ok, sink, &mut on_progress),
-            };
-            // A run that failed before publishing leaves the hash unused: stop it.
-            stop_hashing.store(true, Ordering::Relaxed);
-            outcome
-        })?;
-
-        // Step 5: committed.
-        let entry = state
-            .inputs
-            .get_mut(&w.id)
-            .ok_or_else(|| Error::Internal(format!("{label}: no state entry after publishing")))?;
-        entry.status = Status::Committed;
-        entry.outputs = outcome.output.iter().map(output_of).collect();
-        state.save(&inc.state_path)?;
-
-        let rows_read = stats.rows_read.load(Ordering::Relaxed);
-        report.rows_read += rows_read;
-        report.rows_written += outcome.rows;
-        report.rows_rejected += stats.rows_rejected.load(Ordering::Relaxed);
-        report.warnings += stats.warnings.load(Ordering::Relaxed);
-        report.bytes_written += outcome.output.iter().map(|f| f.bytes).sum::<u64>();
-        report.files.extend(outcome.output);
-        done.rows += outcome.rows;
-        done.bytes += w.stamp.size;
-        Ok(())
+        let hashing = self.hashing.take().ok_or_else(|| Error::Internal(format!("{}: published twice", w.label)))?;
+        hashing.thread.join().map_err(|_| Error::Internal(format!("{}: the sha256 thread panicked", w.label)))?
     }
 }
 
-/// The sha256 of an input: known, or being computed.
-enum Fingerprint<'scope> {
-    Known(String),
-    Hashing(std::thread::ScopedJoinHandle<'scope, Result<String>>),
-}
+impl Ledger for IncrementalRun<'_> {
+    fn start(&mut self, unit: usize) -> Result<()> {
+        let w = &self.work[unit];
+        if w.sha256.is_none() {
+            let stop = Arc::new(AtomicBool::new(false));
+            let (path, until) = (w.input.path.clone(), stop.clone());
+            let thread = std::thread::Builder::new()
+                .name("dativo-sha256".into())
+                .spawn(move || state::sha256_file_until(&path, &until))
+                .map_err(|e| Error::thread_start("the sha256 thread", e))?;
+            self.hashing = Some(Hashing { thread, stop });
+        }
+        Ok(())
+    }
 
-/// Rows and bytes of the inputs finished in this run, for progress.
-struct Done {
-    rows: u64,
-    bytes: u64,
-    total_bytes: u64,
-    manifest_removed: bool,
-}
+    /// Steps 2 and 3 of the ordering in `state`.
+    fn before_publish(&mut self, unit: usize, parts: &[SealedPart], rows_rejected: u64) -> Result<()> {
+        let sha256 = self.sha256(unit)?;
+        let w = &self.work[unit];
+        // The stamp was taken before reading and hashing began: an equal one now means the
+        // rows and the hash describe the same content.
+        let now = Stamp::of(&w.input.path)?;
+        if now != w.stamp {
+            return Err(Error::Data(format!(
+                "{}: the file changed while it was being read (size {} -> {}); nothing of it was committed; run \
+                 the job again",
+                w.label, w.stamp.size, now.size
+            )));
+        }
+        // A local manifest goes before the first input's files change; an object-store
+        // manifest is replaced whole after each input (see `lake.rs`).
+        if !self.manifest_removed && self.table.is_none() {
+            Manifest::remove(&self.dir)?;
+            self.manifest_removed = true;
+        }
+        let entry = Entry {
+            path: w.label.clone(),
+            status: Status::Publishing,
+            size: w.stamp.size,
+            modified_ns: w.stamp.modified_ns,
+            sha256,
+            rows: parts.iter().map(|p| p.rows).sum(),
+            rows_rejected,
+            outputs: parts.iter().map(|p| Output { file: p.name.clone(), rows: p.rows, bytes: p.bytes }).collect(),
+            ingested_at: state::now_secs(),
+        };
+        self.state.inputs.insert(w.id.clone(), entry);
+        self.state.save(&self.state_path)
+    }
 
-fn output_of(f: &CommittedFile) -> Output {
-    let file = f.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    Output { file, rows: f.rows, bytes: f.bytes }
+    /// Step 5: committed.
+    fn committed(&mut self, unit: usize, files: &[CommittedFile]) -> Result<()> {
+        let w = &self.work[unit];
+        let entry = self
+            .state
+            .inputs
+            .get_mut(&w.id)
+            .ok_or_else(|| Error::Internal(format!("{}: no state entry after publishing", w.label)))?;
+        entry.status = Status::Committed;
+        entry.outputs =
+            files.iter().map(|f| Output { file: relative_name(f, &self.dir), rows: f.rows, bytes: f.bytes }).collect();
+        if let Some(table) = &mut self.table {
+            // The commit point of this input on object storage.
+            table.publish(Manifest::of_state(&self.state))?;
+        }
+        self.state.save(&self.state_path)?;
+        self.ingested.push(PathBuf::from(&w.label));
+        Ok(())
+    }
+
+    /// A unit that failed before publishing leaves its hash unused: stop it.
+    fn failed(&mut self, _unit: usize) {
+        if let Some(hashing) = self.hashing.take() {
+            hashing.stop.store(true, Ordering::Relaxed);
+            let _ = hashing.thread.join();
+        }
+    }
+
+    /// Last: the manifest of every committed output (also when nothing changed).
+    fn finish(mut self: Box<Self>, report: &mut RunReport) -> Result<()> {
+        let manifest = Manifest::of_state(&self.state);
+        match &mut self.table {
+            Some(table) => table.publish(manifest)?,
+            None => manifest.save(&self.dir)?,
+        }
+        report.incremental =
+            Some(IncrementalReport { ingested: self.ingested, skipped: self.skipped, state_path: self.state_label });
+        Ok(())
+    }
 }
 
 /// The rejects file of one input: `_rejects.csv` -> `_rejects-<id>.csv`, in the same folder,
@@ -379,27 +375,6 @@ pub(super) fn rejects_of(rejects: &Path, id: &str) -> PathBuf {
         None => format!("{stem}-{id}"),
     };
     rejects.with_file_name(name)
-}
-
-/// A Parquet sink that runs a hook between sealing its files and publishing them.
-struct Staged<'a> {
-    sink: ParquetSink,
-    before_publish: &'a mut dyn FnMut(&[SealedPart]) -> Result<()>,
-}
-
-impl pipeline::Sink for Staged<'_> {
-    type Output = Vec<CommittedFile>;
-    fn write(&mut self, batch: &RecordBatch) -> Result<()> {
-        self.sink.write(batch)
-    }
-    fn finish(mut self) -> Result<Vec<CommittedFile>> {
-        let parts = self.sink.seal()?;
-        (self.before_publish)(&parts)?;
-        self.sink.finish()
-    }
-    fn abort(self) {
-        self.sink.abort()
-    }
 }
 
 #[cfg(test)]

@@ -16,6 +16,15 @@
 //! the new manifest and the new files, plus objects no manifest names (removed by the next
 //! run). Readers must read the manifest, not list the prefix. Two runs of one table at the
 //! same time are not supported (nothing locks a bucket).
+//!
+//! An incremental run (`source.incremental`, state in a local file) commits input by input:
+//! an input's objects are uploaded (`part-<input id>-<run id>-NNNNN.parquet`), the state marks
+//! it `publishing`, the manifest of the state (with this input's new objects) is written, the
+//! state marks it `committed`, and the objects no manifest names (its older ones) are deleted.
+//! A kill before the manifest leaves the old manifest (the new objects are removed by the next
+//! run, which reads the input again); a kill after it and before the mark makes the next run
+//! read the input again and replace its objects in the next manifest: exactly one copy of
+//! every input's rows after a complete rerun.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -75,6 +84,12 @@ impl LakeTable {
                 manifest.rows = manifest.files.iter().map(|f| f.rows).sum();
             }
         }
+        self.publish(manifest)
+    }
+
+    /// Writes `manifest` in one PUT (the commit point), then deletes the objects it does not
+    /// name. An incremental run publishes the manifest of its state after each input.
+    pub(super) fn publish(&mut self, manifest: Manifest) -> Result<()> {
         self.store.put(MANIFEST_FILE, manifest.to_json()?)?;
         self.manifest = Some(manifest);
         self.remove_unnamed()?;

@@ -8,7 +8,8 @@
 //! - [`plugins`]: custom readers and writers in a job (`custom_reader`, `custom_writer`);
 //! - [`report`]: [`Progress`] and [`RunReport`];
 //! - [`state`]: `source.incremental`: the state file, output names, the manifest, and why a
-//!   crash never loses or duplicates a row (the run itself is in `incremental.rs`).
+//!   crash never loses or duplicates a row (which inputs a run takes: `incremental.rs`; the
+//!   runner, the same for every job: `run.rs`).
 //!
 //! The job reference (every key, default and example) is in the README, "Job files".
 

@@ -106,7 +106,6 @@ pub(super) fn resolve(text: &str, path: &Path, label: &str, redactor: Redactor) 
         asset.as_ref(),
         recipes.target.as_ref(),
         writer_plugin.is_some(),
-        incremental.is_some(),
     )?;
     if asset.is_some() && pinned_types {
         return Err(ctx.error(
@@ -117,7 +116,7 @@ pub(super) fn resolve(text: &str, path: &Path, label: &str, redactor: Redactor) 
     let (output_dir, object_target) = match object_target {
         Some(pending) => {
             let (url, config) =
-                lake::finish(&ctx, pending, asset.as_ref(), asset_name.as_deref(), &csv, incremental.is_some())?;
+                lake::finish(&ctx, pending, asset.as_ref(), asset_name.as_deref(), &csv, incremental.as_ref())?;
             (url, Some(config))
         }
         None => (output_dir, None),
@@ -520,7 +519,6 @@ fn partitioning(
     asset: Option<&Asset>,
     recipe: Option<&ConnectorRecipe<WriterOptions>>,
     writer_plugin: bool,
-    incremental: bool,
 ) -> Result<Vec<String>> {
     if writer_plugin {
         return Ok(Vec::new());
@@ -542,13 +540,6 @@ fn partitioning(
         return Ok(columns);
     }
     let list = columns.join(", ");
-    if incremental {
-        return Err(ctx.error(format!(
-            "{from} [{list}] cannot be combined with source.incremental yet: incremental jobs replace each input's \
-             files by name in one folder; run the job without source.incremental, or set target.partitioning: [] \
-             to write it unpartitioned"
-        )));
-    }
     for (i, name) in columns.iter().enumerate() {
         if name.trim().is_empty() {
             return Err(ctx.error(format!("{from}: entry {} is empty", i + 1)));

@@ -1,21 +1,28 @@
 //! Running a job: one runner over a [`Source`] (the job's CSV files, or a reader plugin) and a
 //! [`Target`] (Parquet files in `output_base` or in a bucket, a writer plugin, or nothing when
 //! only checking).
-//! Whatever the combination, the same code opens the rejects file, commits the output, writes
-//! the manifest and fills the report, in this order:
 //!
-//! 1. the source is opened and its schema brought to the asset;
+//! A run is a list of commit units ([`Unit`]): one for a plain run (every input read by one
+//! reader, committed together), one per new or changed input with `source.incremental`.
+//! Whatever the combination, the same code reads each unit, commits it and fills the report:
+//!
+//! 1. the unit's source is opened and its schema brought to the asset;
 //! 2. rows flow through the pipeline (reader and writer threads, a bounded channel);
-//! 3. at the commit, and only if every row got through: the Parquet files are sealed (footers
-//!    written, fsynced), the old `_manifest.json` is removed, the files are published, this
-//!    run's rejects file replaces the old one, and the new manifest is written last.
+//! 3. at the commit, and only if every row got through: the unit's Parquet files are sealed
+//!    (footers written, fsynced), the run's [`Ledger`] records what is about to become
+//!    visible (the old `_manifest.json` goes; an incremental run marks the input
+//!    `publishing` in its state), the files are published, the unit's rejects file replaces
+//!    the old one, and the ledger records the commit;
+//! 4. after the last unit the ledger writes the manifest, last.
 //!
-//! A run that fails before the commit (a bad row with `on_error: fail`, a full disk, a kill)
-//! leaves `output_base` exactly as it was: its Parquet files, its manifest and its rejects file.
-//! Incremental runs (`source.incremental`) commit input by input with the same pieces; see
-//! `incremental.rs`. On object storage, step 3 is different (no rename): see `lake.rs`.
+//! A run that fails before a commit (a bad row with `on_error: fail`, a full disk, a kill)
+//! leaves `output_base` as that commit found it: its Parquet files, its manifest and its
+//! rejects file. Why the incremental ordering never loses or duplicates a row: `state.rs`. On
+//! object storage, the publishing step is different (no rename): see `lake.rs`.
 
-use std::fs;
+mod ledger;
+mod sink;
+
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -25,23 +32,29 @@ use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 
 use super::lake::{self, LakeTable};
-use super::plugins::{Conform, LoadedPlugin, PluginKind, PluginSink, PluginUse};
+use super::plugins::{Conform, LoadedPlugin, PluginKind, PluginUse};
 use super::report::{Progress, RunReport};
-use super::state::Manifest;
-use super::Job;
-use crate::csv::{CsvReader, OnError, ReadStats};
-use crate::iceberg::{IcebergSink, IcebergTarget};
+use super::{InputFile, Job};
+use crate::csv::{CsvOptions, CsvReader, ReadStats};
+use crate::iceberg::{IcebergTable, IcebergTarget};
 use crate::parquet::partitioned::{local_date_today, partition_columns};
-use crate::parquet::{commit, CommittedFile, ObjectSink, ParquetSink, PartitionedSink, WriteMode};
+use crate::parquet::writer::SealedPart;
+use crate::parquet::{ObjectSink, ParquetOptions, ParquetSink, PartitionedSink, WriteMode};
 use crate::schema::HeaderMatch;
-use crate::store::StoreConfig;
+use crate::store::{Store, StoreConfig};
 use crate::{pipeline, Error, Result};
+
+pub(super) use ledger::Ledger;
+use ledger::WholeRun;
+pub(super) use sink::RejectsFile;
+use sink::{Committing, JobSink};
 
 /// Where a run's rows come from.
 #[derive(Clone, Copy)]
 enum Source<'a> {
-    /// The job's CSV files, read by one reader: they share their columns (the reader checks
-    /// this and names the file that differs), so one asset match and one projection serve all.
+    /// The job's CSV files, read by one reader per unit: they share their columns (the reader
+    /// checks this and names the file that differs), so one asset match and one projection
+    /// serve all the files of a unit.
     Csv,
     /// `source.custom_reader`.
     Plugin(&'a PluginUse),
@@ -64,6 +77,20 @@ enum Target<'a> {
     Discard,
 }
 
+/// One commit unit of a run: what it reads and how it writes. Its output becomes visible all
+/// at once, or not at all.
+pub(super) struct Unit<'a> {
+    /// The CSV files it reads, in order (none for a reader plugin).
+    pub inputs: Vec<&'a InputFile>,
+    /// Reader options, before the asset's match of the first input is applied.
+    pub csv: CsvOptions,
+    /// Writer options (an incremental unit names its files after its input).
+    pub parquet: ParquetOptions,
+    /// The size of `inputs` when the plan measured it (incremental runs stamp every input);
+    /// `None` takes the reader's count.
+    pub bytes: Option<u64>,
+}
+
 /// An opened source: its batches, what turns them into the output schema, and its counters.
 struct Opened<'a> {
     batches: Box<dyn Iterator<Item = Result<RecordBatch>> + Send + 'a>,
@@ -79,16 +106,23 @@ struct Opened<'a> {
     _plugin: Option<Box<dyn LoadedPlugin>>,
 }
 
+/// What the units of a run share: the rows and bytes of the units finished so far (for
+/// progress across units), and the run's date.
+struct Done {
+    rows: u64,
+    bytes: u64,
+    /// The plan's total, when it measured every unit.
+    total_bytes: Option<u64>,
+    /// The virtual `ingest_date` partition value: one date for the whole run, taken when it
+    /// starts.
+    ingest_date: String,
+}
+
 impl Job {
-    /// The one run of every non-incremental job.
+    /// The one run of every job.
     pub(super) fn run_inner(&self, progress: &dyn Fn(&Progress), write: bool) -> Result<RunReport> {
         let start = Instant::now();
         self.log_start();
-        if write {
-            if let Some(inc) = &self.incremental {
-                return self.run_incremental(inc, progress, start);
-            }
-        }
         let source = match &self.reader_plugin {
             Some(plugin) => Source::Plugin(plugin),
             None => Source::Csv,
@@ -102,31 +136,112 @@ impl Job {
                 (None, None) => Target::Parquet,
             },
         };
-
-        let rejects = match source {
-            Source::Csv => RejectsFile::for_run(self.csv.on_error, self.csv.rejects_path.as_deref())?,
-            Source::Plugin(_) => RejectsFile::default(),
-        };
-        let opened = self.open_source(source, &rejects)?;
-        let stats = opened.stats.clone();
-        let total_bytes = stats.total_bytes.load(Ordering::Relaxed);
-        let mut on_progress = |rows: u64| {
-            let bytes_read = stats.bytes_read.load(Ordering::Relaxed);
-            progress(&Progress { rows, bytes_read, total_bytes, elapsed: start.elapsed() });
-        };
-        let mut table = match target {
+        let table = match target {
             Target::ObjectStore(config) => Some(self.open_table(config)?),
             _ => None,
         };
-        let mut iceberg = match target {
-            Target::Iceberg(config) => Some(self.open_iceberg(config, &opened.schema)?),
-            _ => None,
+        let store = table.as_ref().map(LakeTable::store);
+        // `resolve` allows source.incremental only with CSV files into a folder or a bucket.
+        let (units, mut ledger): (Vec<Unit>, Box<dyn Ledger + '_>) = match (&self.incremental, source, target) {
+            (Some(inc), Source::Csv, Target::Parquet | Target::ObjectStore(_)) => {
+                let (units, ledger) = self.plan_incremental(inc, table)?;
+                (units, Box::new(ledger))
+            }
+            _ => {
+                let manifest_dir = matches!(target, Target::Parquet).then(|| self.output_dir.clone());
+                let append = self.parquet.write_mode == WriteMode::Append;
+                (vec![self.whole_unit(source)], Box::new(WholeRun { manifest_dir, table, append }))
+            }
         };
-        let sink = match &iceberg {
-            Some(t) => JobSink::Iceberg(Box::new(t.sink(self.parquet.clone())?)),
-            None => self.sink(opened.schema.clone(), target, table.as_ref())?,
+
+        let mut report = RunReport::default();
+        let measured: Option<u64> = units.iter().map(|u| u.bytes).sum();
+        // An Iceberg table is opened with the first unit's schema (the asset's, or the inferred
+        // one) and commits one snapshot after the last unit (a table target is never
+        // incremental, so there is one unit).
+        let mut iceberg: Option<IcebergTable> = None;
+        let mut done = Done { rows: 0, bytes: 0, total_bytes: measured, ingest_date: local_date_today() };
+        for (index, unit) in units.iter().enumerate() {
+            ledger.start(index)?;
+            let unit_report = self
+                .run_unit(
+                    unit,
+                    index,
+                    source,
+                    target,
+                    store.as_ref(),
+                    &mut iceberg,
+                    &mut *ledger,
+                    &done,
+                    start,
+                    progress,
+                )
+                .inspect_err(|_| ledger.failed(index))?;
+            done.rows += unit_report.rows_written;
+            done.bytes += unit.bytes.unwrap_or(unit_report.input_bytes);
+            add(&mut report, unit_report, write);
+        }
+        if let Some(table) = &mut iceberg {
+            table.commit(&report.files)?;
+        }
+        ledger.finish(&mut report)?;
+        report.seconds = start.elapsed().as_secs_f64();
+        self.log_done(&report, source, target);
+        Ok(report)
+    }
+
+    /// The unit of a plain run: every input, the job's options.
+    fn whole_unit(&self, source: Source) -> Unit<'_> {
+        let inputs = match source {
+            Source::Csv => self.inputs.iter().collect(),
+            Source::Plugin(_) => Vec::new(),
         };
-        let outcome = pipeline::run(opened.batches, opened.transform, sink, &mut on_progress);
+        Unit { inputs, csv: self.csv.clone(), parquet: self.parquet.clone(), bytes: None }
+    }
+
+    /// Read, write and commit one unit.
+    #[allow(clippy::too_many_arguments)]
+    fn run_unit(
+        &self,
+        unit: &Unit,
+        index: usize,
+        source: Source,
+        target: Target,
+        store: Option<&Arc<Store>>,
+        iceberg: &mut Option<IcebergTable>,
+        ledger: &mut dyn Ledger,
+        done: &Done,
+        start: Instant,
+        progress: &dyn Fn(&Progress),
+    ) -> Result<RunReport> {
+        let rejects = match source {
+            Source::Csv => RejectsFile::for_run(unit.csv.on_error, unit.csv.rejects_path.as_deref())?,
+            Source::Plugin(_) => RejectsFile::default(),
+        };
+        let opened = self.open_source(source, unit, &rejects)?;
+        let stats = opened.stats.clone();
+        let input_bytes = stats.total_bytes.load(Ordering::Relaxed);
+        let total_bytes = done.total_bytes.unwrap_or(input_bytes);
+        let mut on_progress = |rows: u64| {
+            let bytes_read = done.bytes + stats.bytes_read.load(Ordering::Relaxed);
+            progress(&Progress { rows: done.rows + rows, bytes_read, total_bytes, elapsed: start.elapsed() });
+        };
+        let sink = match target {
+            Target::Iceberg(config) => {
+                if iceberg.is_none() {
+                    *iceberg = Some(self.open_iceberg(config, &opened.schema)?);
+                }
+                let table = iceberg.as_ref().ok_or_else(|| Error::Internal("an Iceberg table not opened".into()))?;
+                JobSink::Iceberg(Box::new(table.sink(unit.parquet.clone())?))
+            }
+            _ => self.sink(opened.schema.clone(), target, store, &unit.parquet, &done.ingest_date)?,
+        };
+        let outcome = {
+            let mut before_publish =
+                |parts: &[SealedPart]| ledger.before_publish(index, parts, stats.rows_rejected.load(Ordering::Relaxed));
+            let sink = Committing { sink, before_publish: &mut before_publish };
+            pipeline::run(opened.batches, opened.transform, sink, &mut on_progress)
+        };
         drop(opened._plugin);
         let outcome = match outcome {
             Ok(outcome) => outcome,
@@ -135,32 +250,21 @@ impl Job {
                 return Err(e);
             }
         };
-        // The Parquet files are published (the sink did it); the rest of the commit.
+        // The Parquet files are published (the sink did it); the rest of the unit's commit.
         rejects.commit()?;
-        if let Target::Parquet = target {
-            Manifest::of_files(&outcome.output, &self.output_dir).save(&self.output_dir)?;
-        }
-        if let Some(table) = &mut table {
-            table.commit(&outcome.output, self.parquet.write_mode == WriteMode::Append)?;
-        }
-        if let Some(table) = &mut iceberg {
-            table.commit(&outcome.output)?;
-        }
-
-        let report = RunReport {
+        ledger.committed(index, &outcome.output)?;
+        Ok(RunReport {
             rows_read: stats.rows_read.load(Ordering::Relaxed),
-            rows_written: if write { outcome.rows } else { 0 },
+            rows_written: outcome.rows,
             rows_rejected: stats.rows_rejected.load(Ordering::Relaxed),
             warnings: opened.header_warnings + stats.warnings.load(Ordering::Relaxed),
             bytes_written: outcome.output.iter().map(|f| f.bytes).sum(),
             files: outcome.output,
-            input_bytes: total_bytes,
-            seconds: start.elapsed().as_secs_f64(),
+            input_bytes,
+            seconds: 0.0,
             incremental: None,
-            dialect: opened.dialect.clone(),
-        };
-        self.log_done(&report, source, target);
-        Ok(report)
+            dialect: opened.dialect,
+        })
     }
 
     fn log_start(&self) {
@@ -188,26 +292,31 @@ impl Job {
             Source::Plugin(plugin) => format!(" from {}", plugin.spec),
             Source::Csv => String::new(),
         };
-        let done = match target {
-            Target::Discard => format!("{} rows read and checked{from}, no output written", report.rows_read),
-            Target::Parquet | Target::ObjectStore(_) | Target::Iceberg(_) | Target::Plugin(_) => format!(
-                "{} rows{from} written to {} file(s) in {}",
-                report.rows_written,
-                report.files.len(),
-                self.output_dir.display()
-            ),
+        let written = format!(
+            "{} rows{from} written to {} file(s) in {}",
+            report.rows_written,
+            report.files.len(),
+            self.output_dir.display()
+        );
+        let done = match (target, &report.incremental) {
+            (Target::Discard, _) => format!("{} rows read and checked{from}, no output written", report.rows_read),
+            (_, Some(inc)) => {
+                format!("{} file(s) ingested, {} skipped (unchanged); {written}", inc.ingested.len(), inc.skipped.len())
+            }
+            (Target::Parquet | Target::ObjectStore(_) | Target::Iceberg(_) | Target::Plugin(_), None) => written,
         };
         self.log(log::Level::Info, &format!("job {}: {done}", self.path.display()));
     }
 
-    /// Open `source`, with its batches brought to the asset's output schema.
-    fn open_source<'a>(&'a self, source: Source<'a>, rejects: &RejectsFile) -> Result<Opened<'a>> {
+    /// Open `source` for `unit`, with its batches brought to the asset's output schema.
+    fn open_source<'a>(&'a self, source: Source<'a>, unit: &Unit, rejects: &RejectsFile) -> Result<Opened<'a>> {
         match source {
             Source::Csv => {
-                let mut options = self.csv.clone();
+                let first = unit.inputs.first().ok_or_else(|| Error::Internal("a CSV unit without inputs".into()))?;
+                let mut options = unit.csv.clone();
                 options.rejects_path = rejects.writing().map(Path::to_path_buf).or(options.rejects_path);
-                let header: Option<HeaderMatch> = self.apply_asset(&self.inputs[0], &mut options)?;
-                let paths: Vec<PathBuf> = self.inputs.iter().map(|i| i.path.clone()).collect();
+                let header: Option<HeaderMatch> = self.apply_asset(first, &mut options)?;
+                let paths: Vec<PathBuf> = unit.inputs.iter().map(|i| i.path.clone()).collect();
                 options.file_labels = Some(paths.iter().map(|p| self.redact(&p.display().to_string())).collect());
                 let reader = CsvReader::open(&paths, options)?;
                 let stats = reader.stats();
@@ -262,38 +371,31 @@ impl Job {
         }
     }
 
-    /// The sink of `target`.
-    fn sink(&self, schema: SchemaRef, target: Target, table: Option<&LakeTable>) -> Result<JobSink> {
+    /// The sink of `target`, writing with `parquet`.
+    fn sink(
+        &self,
+        schema: SchemaRef,
+        target: Target,
+        store: Option<&Arc<Store>>,
+        parquet: &ParquetOptions,
+        ingest_date: &str,
+    ) -> Result<JobSink> {
+        let options = parquet.clone();
         if !self.partitioning.is_empty() && matches!(target, Target::Parquet | Target::ObjectStore(_)) {
-            // One date for the whole run, taken when it starts writing.
-            let columns = partition_columns(&self.partitioning, &local_date_today());
-            let options = self.parquet.clone();
-            return Ok(match table {
-                None => JobSink::Partitioned {
-                    sink: Box::new(PartitionedSink::create_local(&self.output_dir, schema, columns, options)?),
-                    dir: Some(self.output_dir.clone()),
-                },
-                Some(table) => JobSink::Partitioned {
-                    sink: Box::new(PartitionedSink::create_object(
-                        table.store(),
-                        schema,
-                        columns,
-                        options,
-                        &lake::run_id(),
-                    )?),
-                    dir: None,
-                },
-            });
+            let columns = partition_columns(&self.partitioning, ingest_date);
+            return Ok(JobSink::Partitioned(Box::new(match store {
+                None => PartitionedSink::create_local(&self.output_dir, schema, columns, options)?,
+                Some(store) => {
+                    PartitionedSink::create_object(store.clone(), schema, columns, options, &lake::run_id())?
+                }
+            })));
         }
         Ok(match target {
-            Target::Parquet => JobSink::Parquet {
-                sink: Box::new(ParquetSink::create(&self.output_dir, schema, self.parquet.clone())?),
-                dir: self.output_dir.clone(),
-            },
+            Target::Parquet => JobSink::Parquet(Box::new(ParquetSink::create(&self.output_dir, schema, options)?)),
             Target::Plugin(plugin) => JobSink::Plugin(self.plugin_sink(plugin, schema)?),
             Target::ObjectStore(_) => {
-                let store = table.expect("an object-store target has its table open").store();
-                JobSink::Object(Box::new(ObjectSink::create(store, schema, self.parquet.clone(), &lake::run_id())?))
+                let store = store.ok_or_else(|| Error::Internal("an object-store target without its store".into()))?;
+                JobSink::Object(Box::new(ObjectSink::create(store.clone(), schema, options, &lake::run_id())?))
             }
             Target::Discard => JobSink::Discard,
             Target::Iceberg(_) => return Err(Error::Internal("an Iceberg target's sink comes from its table".into())),
@@ -301,123 +403,18 @@ impl Job {
     }
 }
 
-/// The pipeline's end of a run.
-enum JobSink {
-    Parquet {
-        sink: Box<ParquetSink>,
-        dir: PathBuf,
-    },
-    /// Objects are complete when `finish` returns; the manifest, written by the runner, makes
-    /// them visible.
-    Object(Box<ObjectSink>),
-    /// `target.partitioning`: local (`dir`, with the manifest) or object storage (`None`).
-    Partitioned {
-        sink: Box<PartitionedSink>,
-        dir: Option<PathBuf>,
-    },
-    Plugin(PluginSink),
-    /// Data files of an Iceberg table; the runner commits the snapshot.
-    Iceberg(Box<IcebergSink>),
-    Discard,
-}
-
-impl pipeline::Sink for JobSink {
-    type Output = Vec<CommittedFile>;
-
-    fn write(&mut self, batch: &RecordBatch) -> Result<()> {
-        match self {
-            JobSink::Parquet { sink, .. } => sink.write(batch),
-            JobSink::Object(sink) => sink.write(batch),
-            JobSink::Partitioned { sink, .. } => sink.write(batch),
-            JobSink::Plugin(s) => s.write(batch),
-            JobSink::Iceberg(s) => s.write(batch),
-            JobSink::Discard => Ok(()),
-        }
+/// Add a unit's counts to the run's report.
+fn add(report: &mut RunReport, unit: RunReport, write: bool) {
+    report.rows_read += unit.rows_read;
+    if write {
+        report.rows_written += unit.rows_written;
     }
-
-    fn finish(self) -> Result<Self::Output> {
-        match self {
-            JobSink::Parquet { mut sink, dir } => {
-                // Everything that can fail without changing what a reader sees comes first.
-                sink.seal()?;
-                // The old manifest names the old files: it goes before they change.
-                Manifest::remove(&dir)?;
-                (*sink).finish()
-            }
-            JobSink::Object(sink) => (*sink).finish(),
-            JobSink::Partitioned { mut sink, dir } => {
-                sink.seal()?;
-                if let Some(dir) = &dir {
-                    Manifest::remove(dir)?;
-                }
-                (*sink).finish()
-            }
-            JobSink::Plugin(s) => s.finish(),
-            JobSink::Iceberg(s) => (*s).finish(),
-            JobSink::Discard => Ok(Vec::new()),
-        }
-    }
-
-    fn abort(self) {
-        match self {
-            JobSink::Parquet { sink, .. } => (*sink).abort(),
-            JobSink::Object(sink) => (*sink).abort(),
-            JobSink::Partitioned { sink, .. } => (*sink).abort(),
-            JobSink::Plugin(s) => s.abort(),
-            JobSink::Iceberg(s) => (*s).abort(),
-            JobSink::Discard => {}
-        }
-    }
-}
-
-/// This run's rejects file (`on_error: reject`): written under a hidden temp name next to
-/// the final one and renamed over it at the commit, so a failed run leaves the previous run's
-/// rejects file in place and a successful one never shows rows of an earlier run.
-#[derive(Default)]
-struct RejectsFile {
-    /// (temp, final)
-    paths: Option<(PathBuf, PathBuf)>,
-}
-
-impl RejectsFile {
-    fn for_run(on_error: OnError, path: Option<&Path>) -> Result<RejectsFile> {
-        let Some(path) = path.filter(|_| on_error == OnError::Reject) else { return Ok(RejectsFile::default()) };
-        let dir = match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        fs::create_dir_all(&dir).map_err(|e| Error::io("cannot create directory", &dir, e))?;
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .ok_or_else(|| Error::Config(format!("rejects_path {} does not end in a file name", path.display())))?;
-        // Temps of runs that were killed.
-        commit::remove_stale_file_temps(&dir, name)?;
-        let temp = dir.join(commit::file_temp_name(name, std::process::id()));
-        Ok(RejectsFile { paths: Some((temp, path.to_path_buf())) })
-    }
-
-    /// Where the reader writes this run's rejects.
-    fn writing(&self) -> Option<&Path> {
-        self.paths.as_ref().map(|(temp, _)| temp.as_path())
-    }
-
-    /// Publish this run's rejects file under its final name.
-    fn commit(self) -> Result<()> {
-        let Some((temp, path)) = self.paths else { return Ok(()) };
-        let file = fs::File::open(&temp).map_err(|e| Error::io("cannot open the rejects file", &temp, e))?;
-        file.sync_all().map_err(|e| Error::io("cannot write the rejects file", &temp, e))?;
-        drop(file);
-        commit::publish(&temp, &path)?;
-        match path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            Some(dir) => commit::sync_dir(dir),
-            None => commit::sync_dir(Path::new(".")),
-        }
-    }
-
-    fn discard(self) {
-        if let Some((temp, _)) = self.paths {
-            commit::remove_quietly(&temp);
-        }
+    report.rows_rejected += unit.rows_rejected;
+    report.warnings += unit.warnings;
+    report.bytes_written += unit.bytes_written;
+    report.input_bytes += unit.input_bytes;
+    report.files.extend(unit.files);
+    if report.dialect.is_none() {
+        report.dialect = unit.dialect;
     }
 }

@@ -67,6 +67,16 @@ use crate::{Error, Result};
 pub const DEFAULT_STATE_FILE: &str = "_dativo_state.json";
 /// The manifest, in `target.output_base`.
 pub const MANIFEST_FILE: &str = "_manifest.json";
+/// The name of a committed file relative to `base` (its folder, or `s3://bucket/prefix`), as
+/// the manifest and the state record it: `part-00000.parquet`, or
+/// `country=FR/part-00000.parquet` in a partition folder.
+pub fn relative_name(file: &crate::parquet::CommittedFile, base: &Path) -> String {
+    match file.path.strip_prefix(base) {
+        Ok(rel) if rel.components().count() > 0 => rel.to_string_lossy().into_owned(),
+        _ => file.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+    }
+}
+
 /// Version of the state file format.
 pub const STATE_VERSION: u32 = 1;
 
@@ -433,15 +443,7 @@ impl Manifest {
     pub fn of_files(files: &[crate::parquet::CommittedFile], base: &Path) -> Manifest {
         let files: Vec<ManifestFile> = files
             .iter()
-            .map(|f| ManifestFile {
-                file: match f.path.strip_prefix(base) {
-                    Ok(rel) if rel.components().count() > 0 => rel.to_string_lossy().into_owned(),
-                    _ => f.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
-                },
-                rows: f.rows,
-                bytes: f.bytes,
-                source: None,
-            })
+            .map(|f| ManifestFile { file: relative_name(f, base), rows: f.rows, bytes: f.bytes, source: None })
             .collect();
         Manifest { version: STATE_VERSION, rows: files.iter().map(|f| f.rows).sum(), files }
     }

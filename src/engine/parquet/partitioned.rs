@@ -38,7 +38,7 @@ use arrow_schema::SchemaRef;
 
 use super::commit;
 use super::options::{ParquetOptions, WriteMode};
-use super::writer::check_schema;
+use super::writer::{check_schema, SealedPart};
 use super::{CommittedFile, ObjectSink, ParquetSink};
 use crate::error::{Error, Result};
 use crate::store::Store;
@@ -471,15 +471,20 @@ impl PartitionedSink {
     }
 
     /// Completes every partition's files (local: footers written, fsynced, still temp files)
-    /// without publishing anything. Object storage: nothing to do before `finish`.
-    pub fn seal(&mut self) -> Result<()> {
+    /// without publishing anything, and returns them named by their path under the base
+    /// (`country=FR/part-00000.parquet`). Object storage: nothing to do before `finish` (and
+    /// no parts returned).
+    pub fn seal(&mut self) -> Result<Vec<SealedPart>> {
+        let mut parts = Vec::new();
         for slot in &mut self.slots {
             if let PartSink::Local(sink) = &mut slot.sink {
-                sink.seal()?;
+                let folder = slot.folder.trim_end_matches('/');
+                parts
+                    .extend(sink.seal()?.into_iter().map(|p| SealedPart { name: format!("{folder}/{}", p.name), ..p }));
             }
         }
         self.open.clear();
-        Ok(())
+        Ok(parts)
     }
 
     /// Publishes every partition's files and returns them (paths under the base folder, or
@@ -580,8 +585,8 @@ fn partition_folders(base: &Path) -> Result<Vec<PathBuf>> {
 }
 
 /// Removes what crashed runs left in the partition folders under `base`: their temp files
-/// (those of processes that no longer run), then the folders left empty.
-fn remove_stale(base: &Path, prefix: &str) -> Result<()> {
+/// of `prefix` (those of processes that no longer run), then the folders left empty.
+pub(crate) fn remove_stale(base: &Path, prefix: &str) -> Result<()> {
     for dir in partition_folders(base)? {
         ParquetSink::remove_stale_temps(&dir, prefix)?;
         if commit::list_names(&dir)?.is_empty() {

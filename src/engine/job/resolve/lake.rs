@@ -14,6 +14,7 @@ use serde::Deserialize;
 use super::Ctx;
 use crate::csv::{CsvOptions, OnError};
 use crate::job::config::{self, Scalar, TargetConfig};
+use crate::job::state::Incremental;
 use crate::job::DEFAULT_REJECTS_FILE;
 use crate::schema::Asset;
 use crate::store::StoreConfig;
@@ -183,15 +184,15 @@ pub(super) fn iceberg_connection(ctx: &Ctx) -> Result<(Option<StoreConfig>, Opti
 }
 
 /// The resolved target: the [`StoreConfig`] and the `s3://bucket/prefix` that names it. Also
-/// refuses what an object-store target cannot do yet: incremental state, and a rejects file
-/// without a local `rejects_path`.
+/// refuses what an object-store target cannot do: a state file or a rejects file without a
+/// local path.
 pub(super) fn finish(
     ctx: &Ctx,
     pending: Pending,
     asset: Option<&Asset>,
     asset_name: Option<&str>,
     csv: &CsvOptions,
-    incremental: bool,
+    incremental: Option<&Incremental>,
 ) -> Result<(PathBuf, StoreConfig)> {
     let c = pending.connection;
     let from_base = pending.output_base;
@@ -232,10 +233,11 @@ pub(super) fn finish(
              environment's credentials are used)",
         ));
     }
-    if incremental {
+    // The state is a local file: its default, next to the output, would be in the bucket.
+    if incremental.is_some_and(|inc| inc.state_path.starts_with(PLACEHOLDER)) {
         return Err(ctx.error(
-            "source.incremental is not supported with an object-store target yet: run the job without it (each \
-             run replaces the table) or write to a local directory",
+            "source.incremental.state_path is required with an object-store target: the incremental state is a \
+             local file (e.g. state_path: .local/state/<job>.json), kept next to the job, not in the bucket",
         ));
     }
     let default_rejects = Path::new(PLACEHOLDER).join(DEFAULT_REJECTS_FILE);
