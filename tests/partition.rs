@@ -243,10 +243,6 @@ fn partition_columns_must_be_in_the_data_or_the_asset_and_the_job_wins() {
     let job = "source:\n  files: [{path: in.csv}]\ntarget:\n  output_base: out\n  partitioning: [region]\n";
     fs::write(dir.path().join("job.yaml"), job).unwrap();
     assert_fails(&run(dir.path(), &[]), &["column `region` is not in the data (its columns: id, name, country, qty)"]);
-    // Incremental jobs refuse partitioning for now.
-    let job = "asset_path: asset.yaml\nsource:\n  files: [{path: in.csv}]\n  incremental: {strategy: file_fingerprint}\ntarget:\n  output_base: out\n  partitioning: [country]\n";
-    fs::write(dir.path().join("job.yaml"), job).unwrap();
-    assert_fails(&run(dir.path(), &[]), &["cannot be combined with source.incremental"]);
     assert!(!dir.path().join("out").exists());
 
     // The asset's target.partitioning applies when the job has none; the job's `[]` wins.
@@ -302,4 +298,61 @@ fn a_partitioned_s3_job_is_read_back_by_pyarrow_and_a_rerun_removes_the_old_obje
     let listed = server.query(&["list", &format!("{BUCKET}/sales/orders")]);
     let got: Vec<String> = listed.as_array().unwrap().iter().map(|o| o.as_str().unwrap().to_string()).collect();
     assert_eq!(got, want);
+}
+
+#[test]
+fn incremental_partitioned_runs_replace_only_the_changed_inputs_parts_in_every_partition() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("asset.yaml"), ASSET).unwrap();
+    let job = "asset_path: asset.yaml\nsource:\n  files: [{path: a.csv}, {path: b.csv}]\n  incremental: {strategy: file_fingerprint}\ntarget:\n  output_base: out\n  partitioning: [country]\n";
+    fs::write(dir.path().join("job.yaml"), job).unwrap();
+    // a.csv: ids 0..300 over 6 countries.
+    let (a, mut expected) = input(300, 6);
+    fs::write(dir.path().join("a.csv"), a).unwrap();
+    // b.csv: the same shape, ids offset by 1000.
+    let shift = |n: u64, partitions: u64| {
+        let (text, mut rows) = input(n, partitions);
+        let text: String = text
+            .lines()
+            .enumerate()
+            .map(|(i, l)| {
+                if i == 0 {
+                    format!("{l}\n")
+                } else {
+                    let (id, rest) = l.split_once(',').unwrap();
+                    format!("{},{rest}\n", id.parse::<u64>().unwrap() + 1000)
+                }
+            })
+            .collect();
+        for r in &mut rows {
+            let id = r["id"].as_ref().unwrap().parse::<u64>().unwrap() + 1000;
+            r.insert("id".into(), Some(id.to_string()));
+        }
+        (text, rows)
+    };
+    let (b, b_expected) = shift(200, 4);
+    fs::write(dir.path().join("b.csv"), b).unwrap();
+    assert_ok(&run(dir.path(), &[]));
+    let out = dir.path().join("out");
+    let mut all = expected.clone();
+    all.extend(b_expected);
+    let table = read_back(out.to_str().unwrap(), None);
+    assert_eq!(rows(&table, &[]), all, "both inputs, every partition");
+    let first = manifest_files(&table);
+    assert!(first.iter().any(|f| f.starts_with("country=C5/")), "{first:?}");
+
+    // b.csv changes to 2 countries: its parts in the other partitions go, a's stay untouched.
+    let (b, b_expected) = shift(50, 2);
+    fs::write(dir.path().join("b.csv"), b).unwrap();
+    let out_text = run(dir.path(), &[]);
+    assert_ok(&out_text);
+    expected.extend(b_expected);
+    let table = read_back(out.to_str().unwrap(), None);
+    assert_eq!(rows(&table, &[]), expected, "a's rows and b's new rows, once");
+    let second = manifest_files(&table);
+    let a_parts: Vec<&String> = first.iter().filter(|f| second.contains(f)).collect();
+    assert!(!a_parts.is_empty(), "a's parts are kept by name: {first:?} -> {second:?}");
+    let on_disk: Vec<String> =
+        snapshot(&out).keys().map(|p| p.display().to_string()).filter(|p| p.ends_with(".parquet")).collect();
+    assert_eq!(on_disk.len(), second.len(), "only the manifest's files are on disk: {on_disk:?}");
 }
