@@ -111,22 +111,26 @@ fn is_part_of(prefix: &str, name: &str) -> bool {
 }
 
 /// Publishes exactly `files` in `dir` (see the [module documentation](self)) and returns them
-/// as committed files, in the order given. `options` gives `file_prefix` (every final name
-/// starts with `<file_prefix>-`) and `write_mode`: overwrite deletes the other
-/// `<file_prefix>-*.parquet` files of `dir` and the manifest lists `files`; append keeps them
-/// and the manifest lists the old manifest's files, then `files`.
+/// as committed files, in the order given. Every final name starts with `<prefix>-` (the
+/// write's `file_prefix`, e.g. `part`). Overwrite deletes the other `<prefix>-*.parquet` files
+/// of `dir` and the manifest lists `files`; append keeps them and the manifest lists the old
+/// manifest's files, then `files`.
 ///
 /// Every check comes before the first change: a file that is missing, outside `dir`, not a
 /// staged name, of another size than staged, or a final name that is not unique or not of the
 /// prefix fails with nothing changed. An error after the first rename can leave some of
 /// `files` visible but never a manifest naming a file that is not complete.
-pub fn publish_staged(dir: &Path, files: &[StagedFile], options: &ParquetOptions) -> Result<Vec<CommittedFile>> {
-    options.validate().map_err(|m| Error::Config(format!("commit options: {m}")))?;
-    let prefix = &options.file_prefix;
+pub fn publish_staged(
+    dir: &Path,
+    files: &[StagedFile],
+    prefix: &str,
+    write_mode: WriteMode,
+) -> Result<Vec<CommittedFile>> {
+    check_prefix(prefix)?;
     let canonical = fs::canonicalize(dir).map_err(|e| Error::io("cannot resolve output directory", dir, e))?;
     let _lock = commit::lock_folder(&canonical, "dativo write")?;
     check_staged(&canonical, files, prefix)?;
-    let old = match options.write_mode {
+    let old = match write_mode {
         WriteMode::Append => read_manifest(dir)?,
         WriteMode::Overwrite => None,
     };
@@ -143,7 +147,7 @@ pub fn publish_staged(dir: &Path, files: &[StagedFile], options: &ParquetOptions
 
     let published: HashSet<&str> = files.iter().map(|f| f.final_name.as_str()).collect();
     let mut removed = false;
-    if options.write_mode == WriteMode::Overwrite {
+    if write_mode == WriteMode::Overwrite {
         for name in commit::list_names(dir)? {
             if is_part_of(prefix, &name) && !published.contains(name.as_str()) {
                 removed |= remove(&dir.join(&name), "cannot remove old part")?;
@@ -166,21 +170,27 @@ pub fn publish_staged(dir: &Path, files: &[StagedFile], options: &ParquetOptions
     Ok(committed)
 }
 
-/// Deletes every staged file of `options.file_prefix` in `dir`, and the writers' temp files of
+/// Deletes every staged file of `prefix` in `dir`, and the writers' temp files of
 /// the prefix whose process is gone: what a failed write leaves. Visible files and the
 /// manifest are untouched. A missing `dir` is nothing to discard.
-pub fn discard_staged(dir: &Path, options: &ParquetOptions) -> Result<()> {
-    options.validate().map_err(|m| Error::Config(format!("commit options: {m}")))?;
+pub fn discard_staged(dir: &Path, prefix: &str) -> Result<()> {
+    check_prefix(prefix)?;
     let canonical = match fs::canonicalize(dir) {
         Ok(c) => c,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(Error::io("cannot resolve output directory", dir, e)),
     };
     let _lock = commit::lock_folder(&canonical, "dativo write")?;
-    if remove_leftovers(dir, &options.file_prefix)? {
+    if remove_leftovers(dir, prefix)? {
         commit::sync_dir(dir)?;
     }
     Ok(())
+}
+
+/// `prefix` is a valid `file_prefix` (a plain, non-hidden file name).
+fn check_prefix(prefix: &str) -> Result<()> {
+    let options = ParquetOptions { file_prefix: prefix.to_string(), ..ParquetOptions::default() };
+    options.validate().map_err(|m| Error::Config(format!("staged commit: {m}")))
 }
 
 /// Every listed file is a staged part of `prefix` in `dir` (canonical), of its staged size,

@@ -15,14 +15,10 @@ fn schema() -> SchemaRef {
     Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, false)]))
 }
 
-fn options(prefix: &str, write_mode: WriteMode) -> ParquetOptions {
-    ParquetOptions { file_prefix: prefix.to_string(), write_mode, ..ParquetOptions::default() }
-}
-
 /// One task attempt: writes ids `start..start+rows` under `prefix` (rolling every 4 rows) and
 /// stages them.
 fn stage(dir: &Path, prefix: &str, start: i64, rows: i64) -> Vec<StagedFile> {
-    let opts = ParquetOptions { max_rows_per_file: Some(4), ..options(prefix, WriteMode::Overwrite) };
+    let opts = ParquetOptions { max_rows_per_file: Some(4), file_prefix: prefix.into(), ..ParquetOptions::default() };
     let mut sink = ParquetSink::create(dir, schema(), opts).unwrap();
     let ids: Vec<i64> = (start..start + rows).collect();
     sink.write(&RecordBatch::try_new(schema(), vec![Arc::new(Int64Array::from(ids))]).unwrap()).unwrap();
@@ -77,7 +73,7 @@ fn publish_makes_exactly_the_listed_attempts_visible_and_removes_the_rest() {
     assert!(task0.iter().chain(&retry).all(|f| f.temp_path.is_absolute() && f.temp_path.exists()));
 
     let listed: Vec<StagedFile> = task0.iter().chain(&retry).cloned().collect();
-    let committed = publish_staged(dir, &listed, &options("part", WriteMode::Overwrite)).unwrap();
+    let committed = publish_staged(dir, &listed, "part", WriteMode::Overwrite).unwrap();
 
     let names: Vec<String> = listed.iter().map(|f| f.final_name.clone()).collect();
     assert_eq!(committed.iter().map(|c| c.path.file_name().unwrap().to_str().unwrap()).collect::<Vec<_>>(), names);
@@ -106,10 +102,10 @@ fn overwrite_replaces_every_part_of_the_prefix_and_append_adds_to_the_manifest()
     let dir = tmp.path();
     fs::write(dir.join("other-00000.parquet"), b"not ours").unwrap();
     let first = stage(dir, "part-w1-00000", 0, 3);
-    publish_staged(dir, &first, &options("part", WriteMode::Overwrite)).unwrap();
+    publish_staged(dir, &first, "part", WriteMode::Overwrite).unwrap();
 
     let second = stage(dir, "part-w2-00000", 100, 2);
-    publish_staged(dir, &second, &options("part", WriteMode::Append)).unwrap();
+    publish_staged(dir, &second, "part", WriteMode::Append).unwrap();
     let (manifest, ids) = ids_of_manifest(dir);
     assert_eq!(ids, [0, 1, 2, 100, 101]);
     assert_eq!(manifest.files.len(), 2);
@@ -119,7 +115,7 @@ fn overwrite_replaces_every_part_of_the_prefix_and_append_adds_to_the_manifest()
     );
 
     let third = stage(dir, "part-w3-00000", 200, 1);
-    publish_staged(dir, &third, &options("part", WriteMode::Overwrite)).unwrap();
+    publish_staged(dir, &third, "part", WriteMode::Overwrite).unwrap();
     let (manifest, ids) = ids_of_manifest(dir);
     assert_eq!(ids, [200]);
     assert_eq!(manifest.rows, 1);
@@ -131,11 +127,11 @@ fn publish_checks_every_file_before_changing_anything() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     let old = stage(dir, "part-old", 0, 2);
-    publish_staged(dir, &old, &options("part", WriteMode::Overwrite)).unwrap();
+    publish_staged(dir, &old, "part", WriteMode::Overwrite).unwrap();
     let before = entries(dir);
     let good = stage(dir, "part-w1-00000", 10, 5);
-    let opts = options("part", WriteMode::Overwrite);
-    let fails = |files: Vec<StagedFile>| publish_staged(dir, &files, &opts).unwrap_err().to_string();
+    let fails =
+        |files: Vec<StagedFile>| publish_staged(dir, &files, "part", WriteMode::Overwrite).unwrap_err().to_string();
 
     let twice = vec![good[0].clone(), good[0].clone()];
     assert!(fails(twice).contains("final_name `part-w1-00000-00000.parquet` is listed twice"));
@@ -157,7 +153,7 @@ fn publish_checks_every_file_before_changing_anything() {
     after.extend(good.iter().map(|f| f.temp_path.file_name().unwrap().to_str().unwrap().to_string()));
     after.sort();
     assert_eq!(entries(dir), after, "a failed check changed nothing");
-    publish_staged(dir, &good, &opts).unwrap();
+    publish_staged(dir, &good, "part", WriteMode::Overwrite).unwrap();
     assert_eq!(ids_of_manifest(dir).1, [10, 11, 12, 13, 14]);
 }
 
@@ -166,16 +162,16 @@ fn discard_removes_staged_files_and_dead_temps_only() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     let kept = stage(dir, "part-w1-00000", 0, 2);
-    publish_staged(dir, &kept, &options("part", WriteMode::Overwrite)).unwrap();
+    publish_staged(dir, &kept, "part", WriteMode::Overwrite).unwrap();
     let before = entries(dir);
     stage(dir, "part-w2-00000", 10, 2);
     fs::write(dir.join(".part-w2-00001-00000.parquet.999999999.tmp"), b"x").unwrap();
     let own_live_temp = format!(".part-w2-00002-00000.parquet.{}.tmp", std::process::id());
     fs::write(dir.join(&own_live_temp), b"x").unwrap();
-    discard_staged(dir, &options("part", WriteMode::Overwrite)).unwrap();
+    discard_staged(dir, "part").unwrap();
     let mut expected = before;
     expected.push(own_live_temp);
     expected.sort();
     assert_eq!(entries(dir), expected, "a live writer's temp stays; the rest of the failed write goes");
-    discard_staged(&dir.join("missing"), &options("part", WriteMode::Overwrite)).unwrap();
+    discard_staged(&dir.join("missing"), "part").unwrap();
 }
