@@ -8,6 +8,7 @@ the tests instead of hanging CI.
 """
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -61,13 +62,20 @@ def _stop(process):
 def ray_cluster():
     if os.environ.get("DATIVO_RAY_TESTS") == "0":
         pytest.skip("DATIVO_RAY_TESTS=0")
-    ray = pytest.importorskip("ray")
-    ray_bin = Path(sys.executable).with_name("ray")
+    # The driver: Ray turns a 127.0.0.1 address into the machine's own IP before connecting;
+    # this setting, read when ray is imported, keeps it on loopback. Not passed to `ray start`
+    # (a worker node refuses to start with it).
     # Short: Ray's unix sockets live under it (108-byte path limit).
     temp = tempfile.mkdtemp(prefix="dray", dir="/tmp")
+    # HOME too: a ~/.ray/auth_token left by any earlier local ray.init would make the cluster
+    # demand a token this driver does not send.
+    ray_env = {**os.environ, "PYTHONPATH": str(TESTS), "RAY_USAGE_STATS_ENABLED": "0", "HOME": temp}
+    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+    ray = pytest.importorskip("ray")
+    ray_bin = Path(sys.executable).with_name("ray")
     log = open(os.path.join(temp, "ray-start.log"), "w")
-    # Workers import test helpers (the killing datasink) from this folder.
-    env = {**os.environ, "PYTHONPATH": str(TESTS), "RAY_USAGE_STATS_ENABLED": "0"}
+    # Workers import test helpers (the killing datasink) from this folder (PYTHONPATH above).
+    env = ray_env
     port = _free_port()
     processes = [_ray_start(ray_bin, ["--head", "--node-ip-address=127.0.0.1", f"--port={port}",
                                       "--num-cpus=1", "--include-dashboard=false", f"--temp-dir={temp}",
@@ -99,6 +107,7 @@ def ray_cluster():
         for process in reversed(processes):
             _stop(process)
         log.close()
+        shutil.rmtree(temp, ignore_errors=True)
 
 
 def _write_inputs(folder: Path, files: int, rows: int) -> list:
