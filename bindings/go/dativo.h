@@ -598,6 +598,80 @@ DativoStatus dativo_job_run_with_resolver(const char *path,
                                           struct DativoJobReport **out,
                                           struct DativoError *error);
 
+// Open a writer whose files will be staged (`dativo_parquet_writer_stage`), not committed:
+// as `dativo_parquet_writer_open`, with the files named `<file_prefix>-NNNNN.parquet`. Give
+// every writer of one distributed write its own prefix that starts with the write's prefix
+// and a `-`, e.g. `part-<write id>-<task>` for a write committed with `file_prefix` `part`,
+// so that final names are unique across writers. Nothing is ever visible from this writer
+// alone; `dativo_parquet_writer_close` on it commits as usual.
+// Errors: as `dativo_parquet_writer_open`; CONFIG for a `file_prefix` that is not a plain,
+// non-hidden file name.
+//
+// # Safety
+// `dir`, `file_prefix` and `options` are NULL or C strings; `schema` is NULL or a valid
+// ArrowSchema; `out` is writable; `error` is NULL or a zero-initialised `DativoError`.
+DativoStatus dativo_parquet_writer_open_staged(const char *dir,
+                                               const struct ArrowSchema *schema,
+                                               const char *file_prefix,
+                                               const char *options,
+                                               struct DativoParquetWriter **out,
+                                               struct DativoError *error);
+
+// Finish the writer's files and stage them instead of committing: each is complete and
+// fsynced under a hidden, attempt-unique name (`.<final name>.<pid>-<nonce>.staged`) in the
+// writer's directory, which no reader lists and which outlives the writer and the process.
+//
+// On success `*staged_json` is a new NUL-terminated JSON array, one object per file:
+// `{"temp_path": "/abs/dir/.part-…staged", "final_name": "part-….parquet", "rows": N,
+// "bytes": N}`; free it with `dativo_string_free`. Hand it (or several writers' arrays,
+// concatenated) to `dativo_parquet_commit_staged`. Give each writer of one write its own
+// `file_prefix` (e.g. `part-<write id>-<task>`) so final names are unique. Success or
+// failure, the writer is closed afterwards; on failure nothing is left staged.
+// Errors: INVALID_ARGUMENT (NULL, writer closed or failed), IO, PARQUET.
+//
+// # Safety
+// `writer` is NULL or a live writer; `staged_json` is writable; `error` as everywhere.
+DativoStatus dativo_parquet_writer_stage(struct DativoParquetWriter *writer,
+                                         char **staged_json,
+                                         struct DativoError *error);
+
+// Publish exactly the staged files listed in `staged_json` in directory `dir`, once: every
+// file is checked first (in `dir`, a staged name, its staged size, a final name unique and
+// starting with `<file_prefix>-`), then the old `_manifest.json` is removed, the files are
+// renamed to their final names and the directory fsynced, in overwrite mode the other
+// `<file_prefix>-*.parquet` files are deleted, every other staged file of the prefix (failed
+// or retried attempts) and dead writers' temp files are deleted, and `_manifest.json` is
+// written last (append mode: the old manifest's files, then these).
+//
+// `staged_json` is a JSON array of the objects `dativo_parquet_writer_stage` returns.
+// `options` is NULL, "" or a JSON object with `file_prefix` (default "part": the prefix the
+// writers' prefixes start with) and `write_mode` ("overwrite", the default, or "append"). On success, if `out` is not NULL,
+// `*out` is a new list of the committed files (free it with `dativo_file_list_free`).
+// Errors: INVALID_ARGUMENT (NULL), CONFIG (bad JSON or option, a file not of this prefix or
+// directory, a final name listed twice, another write holds `dir`), DATA (a staged file
+// changed size), IO (a staged file is gone; a rename failed). A check failing changes nothing.
+//
+// # Safety
+// `dir`, `staged_json` and `options` are NULL or C strings; `out` is NULL or writable; `error`
+// as everywhere.
+DativoStatus dativo_parquet_commit_staged(const char *dir,
+                                          const char *staged_json,
+                                          const char *options,
+                                          struct DativoFileList **out,
+                                          struct DativoError *error);
+
+// Delete what a failed write left in `dir`: every staged file of `file_prefix` (from
+// `options`, a JSON object as for `dativo_parquet_commit_staged`; `write_mode` is ignored), and writers' temp files of
+// the prefix whose process is gone. Visible files and the manifest are untouched; a missing
+// `dir` is nothing to discard.
+// Errors: INVALID_ARGUMENT (NULL), CONFIG (bad option, another write holds `dir`), IO.
+//
+// # Safety
+// `dir` and `options` are NULL or C strings; `error` as everywhere.
+DativoStatus dativo_parquet_discard_staged(const char *dir,
+                                           const char *options,
+                                           struct DativoError *error);
+
 // A short, static, English description of `status` ("data error", "I/O error", ...);
 // "unknown status" for a value this library does not know. Never NULL; do not free.
 // Thread-safe.

@@ -8,7 +8,8 @@
 # It also builds the example native plugins (examples/plugins/rust) the loader tests load.
 #
 # Environment: PYTHON (default python3), DATIVO_CARGO_PROFILE (default debug),
-#   DATIVO_PYTHON_VENV (default target/python-venv); extra arguments go to pytest.
+#   DATIVO_PYTHON_VENV (default target/python-venv), DATIVO_RAY_TESTS (default 1; 0 skips
+#   installing Ray and the Ray cluster tests); extra arguments go to pytest.
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
@@ -36,6 +37,18 @@ if [[ ! -f $STAMP || $(cat "$STAMP") != "$WANT" ]]; then
     "$VENV/bin/pip" install --quiet -r "$REQUIREMENTS"
     echo "$WANT" >"$STAMP"
 fi
+# Ray Data, only for tests/test_ray.py (~620 MB, about 50 s from the index). DATIVO_RAY_TESTS=0
+# skips both the install and those tests.
+RAY_REQUIREMENTS=bindings/python/requirements-ray.txt
+if [[ ${DATIVO_RAY_TESTS:-1} != 0 ]]; then
+    RAY_STAMP=$VENV/.requirements-ray.sha256
+    RAY_WANT=$(sha256sum "$RAY_REQUIREMENTS" | cut -d' ' -f1)
+    if [[ ! -f $RAY_STAMP || $(cat "$RAY_STAMP") != "$RAY_WANT" ]]; then
+        "$VENV/bin/pip" install --quiet -r "$RAY_REQUIREMENTS"
+        echo "$RAY_WANT" >"$RAY_STAMP"
+    fi
+fi
+export DATIVO_RAY_TESTS=${DATIVO_RAY_TESTS:-1}
 
 # The example native plugins the loader tests load (already built: a no-op).
 CARGO_FLAGS=()

@@ -15,6 +15,7 @@
 //! - NULL where a value is required is `DATIVO_STATUS_INVALID_ARGUMENT`, never a crash.
 //!
 //! One module per kind of handle: [`csv`] (reader), [`parquet`] (writer and file lists),
+//! [`staged`] (a writer's files staged, then committed once, for distributed writes),
 //! [`job`] (run a job file, its report), [`plugin`] (load and use plugins; run a job whose
 //! plugins the caller provides) with [`plugin_abi`] (what a plugin implements); [`stream`] exports and imports Arrow C streams;
 //! [`version`], [`status`] and [`error`] are shared by all.
@@ -24,6 +25,7 @@ pub mod csv;
 pub mod job;
 pub mod parquet;
 pub mod plugin;
+pub mod staged;
 pub mod status;
 pub mod version;
 

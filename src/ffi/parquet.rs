@@ -46,6 +46,21 @@ impl DativoParquetWriter {
         }
     }
 
+    /// A writer over an open sink (for `dativo_parquet_writer_open_staged`, src/ffi/staged.rs).
+    pub(crate) fn from_sink(schema: SchemaRef, sink: ParquetSink) -> Self {
+        DativoParquetWriter { schema, state: WriterState::Open(Box::new(sink)) }
+    }
+
+    /// The open sink, taken out: the writer is closed afterwards (for `dativo_parquet_writer_stage`,
+    /// src/ffi/staged.rs).
+    pub(crate) fn take_sink(&mut self) -> Result<Box<ParquetSink>, Failure> {
+        self.sink()?;
+        match std::mem::replace(&mut self.state, WriterState::Closed) {
+            WriterState::Open(sink) => Ok(sink),
+            _ => unreachable!("sink() checked the writer is open"),
+        }
+    }
+
     /// Run `write` on the sink; a failure discards the files written so far.
     fn write_with(
         &mut self,

@@ -66,7 +66,7 @@ pub(crate) fn highest_part(dir: &Path, prefix: &str) -> Result<Option<u64>> {
 
 /// Whether process `pid` still runs. Linux answers through `/proc`; elsewhere (or without
 /// `/proc`) only our own pid counts as running.
-fn process_alive(pid: u32) -> bool {
+pub(crate) fn process_alive(pid: u32) -> bool {
     if pid == std::process::id() {
         return true;
     }

@@ -4,7 +4,8 @@
 //! new file by rows or bytes, and at `finish` renames them to `<prefix>-NNNNN.parquet` and
 //! fsyncs the directory, so no partially written file is ever visible under a final name.
 //! See [`writer`] for the guarantees. [`ObjectSink`] writes the same files as objects in a
-//! bucket (see [`object_sink`]).
+//! bucket (see [`object_sink`]). [`staged`] splits the commit in two, for distributed writes:
+//! writers stage sealed files, one committer publishes them.
 pub(crate) mod commit;
 mod dictionary;
 mod early_sync;
@@ -13,9 +14,11 @@ pub mod object_sink;
 pub mod options;
 pub mod partitioned;
 mod rolling;
+pub mod staged;
 pub mod writer;
 
 pub use object_sink::ObjectSink;
 pub use options::{Compression, ParquetOptions, WriteMode};
 pub use partitioned::{PartitionColumn, PartitionedSink};
+pub use staged::{discard_staged, publish_staged, StagedFile};
 pub use writer::{CommittedFile, ParquetSink};

@@ -38,6 +38,7 @@ use super::dictionary;
 use super::encoder::{assign_lanes, FileEncoder, FileSpec};
 use super::options::{ParquetOptions, WriteMode};
 use super::rolling::{self, Destination, RollingFiles};
+use super::staged::{self, StagedFile};
 use crate::error::{Error, Result};
 
 /// A Parquet file that [`ParquetSink::finish`] made visible under its final name.
@@ -172,6 +173,17 @@ impl ParquetSink {
         self.files.record(result)
     }
 
+    /// Completes every file (as [`seal`](Self::seal)) and hands them over as staged files that
+    /// outlive the sink: each is renamed to a hidden, attempt-unique staged name in the
+    /// directory (fsynced), for [`publish_staged`](super::staged::publish_staged) to publish,
+    /// possibly from another process. Nothing visible changes. On error the files staged so
+    /// far are removed again and nothing is left behind. See [`super::staged`].
+    pub fn stage(mut self) -> Result<Vec<StagedFile>> {
+        self.files.check_usable()?;
+        let result = self.stage_files();
+        self.files.record(result)
+    }
+
     /// Removes the temp files that crashed runs left in `dir` for `prefix` (as
     /// [`create`](Self::create) does), without creating a sink: for prefixes no sink of this run
     /// will write. Fails if a sink of this process is writing `dir` with `prefix`.
@@ -225,6 +237,33 @@ impl ParquetSink {
             .iter()
             .map(|f| SealedPart { name: commit::final_name(prefix, f.index), rows: f.rows, bytes: f.bytes })
             .collect())
+    }
+
+    fn stage_files(&mut self) -> Result<Vec<StagedFile>> {
+        self.seal_files()?;
+        let dir = &self.files.dest.dir;
+        // Absolute, so that a committer in another working directory finds the files.
+        let canonical = fs::canonicalize(dir).map_err(|e| Error::io("cannot resolve directory", dir, e))?;
+        let prefix = &self.files.options().file_prefix;
+        let nonce = staged::nonce();
+        let mut staged = Vec::with_capacity(self.files.closed().len());
+        for file in self.files.closed() {
+            let final_name = commit::final_name(prefix, file.index);
+            let temp_path = canonical.join(staged::staged_name(&final_name, &nonce));
+            if let Err(e) = commit::publish(&file.file, &temp_path) {
+                // The temps not renamed yet go with the sink; the renamed ones go here.
+                staged.iter().for_each(|s: &StagedFile| commit::remove_quietly(&s.temp_path));
+                return Err(e);
+            }
+            staged.push(StagedFile { temp_path, final_name, rows: file.rows, bytes: file.bytes });
+        }
+        if let Err(e) = commit::sync_dir(&canonical) {
+            staged.iter().for_each(|s| commit::remove_quietly(&s.temp_path));
+            return Err(e);
+        }
+        // Handed over: nothing left for the drop to delete.
+        self.files.take_closed();
+        Ok(staged)
     }
 
     fn commit(&mut self) -> Result<Vec<CommittedFile>> {

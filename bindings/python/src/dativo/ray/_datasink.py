@@ -1,0 +1,81 @@
+"""A Ray Data datasink writing dativo Parquet: tasks stage, the driver commits once."""
+
+import os
+import uuid
+
+from ray.data.block import BlockAccessor
+from ray.data.datasource import Datasink
+
+from .._errors import InvalidArgumentError
+from .._staged import StagedParquetWriter, commit_staged, discard_staged
+
+
+class DativoParquetDatasink(Datasink):
+    """Parquet files written by dativo's writer from a Ray Dataset into directory `path` (a
+    file system every worker and the driver see: local, or shared).
+
+    Each write task writes its blocks into files `<file_prefix>-<write id>-<task>-NNNNN.parquet`
+    that it only *stages* (sealed, fsynced, hidden names) and returns their descriptions; after
+    every task finished, the driver's `on_write_complete` publishes exactly the files of the
+    attempts Ray counted, removes what failed or retried attempts left, and writes
+    `_manifest.json` last. `on_write_failed` removes every staged file. So a failed, killed or
+    retried task never duplicates or loses rows. `write_mode`: "overwrite" (the other
+    `<file_prefix>-*.parquet` files go) or "append". `options`: dativo.ParquetWriter's
+    (compression, row_group_size, max_rows_per_file, ...). One instance per write.
+    """
+
+    def __init__(self, path, *, file_prefix="part", write_mode="overwrite", **options):
+        if write_mode not in ("overwrite", "append"):
+            raise InvalidArgumentError(f"dativo.ray: write_mode must be 'overwrite' or 'append', not {write_mode!r}")
+        if str(path).startswith("s3://"):
+            raise InvalidArgumentError("dativo.ray: the datasink writes to a file system path; s3:// output "
+                                       "is not supported yet (the staged commit needs a rename)")
+        self.path = os.path.abspath(path)
+        self.file_prefix = file_prefix
+        self.write_mode = write_mode
+        self.options = options
+        # Chosen here, before Ray ships the sink to the tasks, so every task sees the same one.
+        self.write_id = uuid.uuid4().hex[:12]
+        self.files = None  # the committed files, after on_write_complete
+        self._used = False
+
+    def get_name(self) -> str:
+        return "DativoParquet"
+
+    def on_write_start(self, schema=None) -> None:
+        if self._used:
+            raise InvalidArgumentError("dativo.ray: a DativoParquetDatasink writes once; make a new one")
+        self._used = True
+        os.makedirs(self.path, exist_ok=True)
+
+    def write(self, blocks, ctx) -> list:
+        """One write task: its blocks into staged files; returns their descriptions."""
+        prefix = f"{self.file_prefix}-{self.write_id}-{ctx.task_idx:05d}"
+        writer = None
+        try:
+            for block in blocks:
+                table = BlockAccessor.for_block(block).to_arrow()
+                if writer is None:
+                    writer = StagedParquetWriter(self.path, table.schema, prefix, **self.options)
+                writer.write(table)
+            return writer.stage() if writer is not None else []
+        except BaseException:
+            if writer is not None:
+                writer.discard()
+            raise
+
+    def on_write_complete(self, write_result) -> None:
+        staged = [f for task_files in write_result.write_returns for f in (task_files or [])]
+        self.files = commit_staged(self.path, staged, self.file_prefix, self.write_mode)
+
+    def on_write_failed(self, error) -> None:
+        discard_staged(self.path, self.file_prefix)
+
+
+def write_parquet(dataset, path, *, file_prefix="part", write_mode="overwrite", ray_remote_args=None,
+                  **options) -> list:
+    """Write `dataset` as dativo Parquet into `path` (see DativoParquetDatasink) and return the
+    committed files (dativo.CommittedFile)."""
+    sink = DativoParquetDatasink(path, file_prefix=file_prefix, write_mode=write_mode, **options)
+    dataset.write_datasink(sink, **({"ray_remote_args": ray_remote_args} if ray_remote_args else {}))
+    return sink.files

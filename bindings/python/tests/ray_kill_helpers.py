@@ -1,0 +1,41 @@
+"""A datasink that kills its Ray worker process on the first attempt of chosen tasks, for
+test_ray.py's retry test. A module of its own so that the workers import it by name (the
+cluster's PYTHONPATH has this folder); a marker file per kill makes it happen once."""
+
+import os
+
+from dativo.ray import DativoParquetDatasink
+
+
+def _first_time(markers, name) -> bool:
+    try:
+        fd = os.open(os.path.join(markers, name), os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        return False
+    os.close(fd)
+    return True
+
+
+class KillingDatasink(DativoParquetDatasink):
+    def __init__(self, path, markers, kill_mid_write, kill_after_stage):
+        super().__init__(path, max_rows_per_file=10)
+        self.markers = markers
+        self.kill_mid_write = kill_mid_write
+        self.kill_after_stage = kill_after_stage
+
+    def write(self, blocks, ctx):
+        if ctx.task_idx == self.kill_mid_write:
+            blocks = self._dying_after_first(blocks)
+        staged = super().write(blocks, ctx)
+        if ctx.task_idx == self.kill_after_stage and staged and _first_time(self.markers, f"after-stage-{ctx.task_idx}"):
+            os._exit(1)
+        return staged
+
+    def _dying_after_first(self, blocks):
+        for i, block in enumerate(blocks):
+            if i == 1 and _first_time(self.markers, "mid-write-0"):
+                os._exit(1)
+            yield block
+        if _first_time(self.markers, "mid-write-0"):
+            # One block only: die after it was written, before staging.
+            os._exit(1)

@@ -1,0 +1,207 @@
+"""dativo.ray on a real local Ray cluster (a head and a worker node, started here on 127.0.0.1).
+
+The cluster starts once per session (about 10 s), so the Ray tests are few and each proves
+several things. Every `ray start` runs with `--block` in its own session, and teardown kills
+exactly those process groups: `ray stop --force` would kill every Ray process of the machine,
+other users' included. Startup and every wait have a hard timeout, so a broken cluster fails
+the tests instead of hanging CI.
+"""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import pytest
+
+import dativo
+
+TESTS = Path(__file__).resolve().parent
+STARTUP_TIMEOUT = 120  # seconds for the head and the worker to join
+COLUMN_TYPES = {"id": "integer", "amount": "float", "country": "string"}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _ray_start(ray_bin, args, log, env):
+    """`ray start --block ...` in a new session: its pid is the group of every Ray process
+    of that node, which teardown kills."""
+    ports = ["--dashboard-agent-listen-port", "--dashboard-agent-grpc-port", "--runtime-env-agent-port",
+             "--metrics-export-port"]
+    port_args = [f"{flag}={_free_port()}" for flag in ports]
+    return subprocess.Popen([str(ray_bin), "start", "--block", "--disable-usage-stats", *args, *port_args],
+                            stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+
+
+def _stop(process):
+    for sig, wait in ((signal.SIGTERM, 20), (signal.SIGKILL, 10)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    if os.environ.get("DATIVO_RAY_TESTS") == "0":
+        pytest.skip("DATIVO_RAY_TESTS=0")
+    # The driver: Ray turns a 127.0.0.1 address into the machine's own IP before connecting;
+    # this setting, read when ray is imported, keeps it on loopback. Not passed to `ray start`
+    # (a worker node refuses to start with it).
+    # Short: Ray's unix sockets live under it (108-byte path limit).
+    temp = tempfile.mkdtemp(prefix="dray", dir="/tmp")
+    # HOME too: a ~/.ray/auth_token left by any earlier local ray.init would make the cluster
+    # demand a token this driver does not send.
+    ray_env = {**os.environ, "PYTHONPATH": str(TESTS), "RAY_USAGE_STATS_ENABLED": "0", "HOME": temp}
+    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+    ray = pytest.importorskip("ray")
+    ray_bin = Path(sys.executable).with_name("ray")
+    log = open(os.path.join(temp, "ray-start.log"), "w")
+    # Workers import test helpers (the killing datasink) from this folder (PYTHONPATH above).
+    env = ray_env
+    port = _free_port()
+    processes = [_ray_start(ray_bin, ["--head", "--node-ip-address=127.0.0.1", f"--port={port}",
+                                      "--num-cpus=1", "--include-dashboard=false", f"--temp-dir={temp}",
+                                      f"--node-manager-port={_free_port()}",
+                                      f"--object-manager-port={_free_port()}"], log, env)]
+    address = f"127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if processes[0].poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"the Ray head did not start: see {log.name}")
+                time.sleep(0.5)
+        processes.append(_ray_start(ray_bin, [f"--address={address}", "--node-ip-address=127.0.0.1",
+                                              "--num-cpus=1", f"--node-manager-port={_free_port()}",
+                                              f"--object-manager-port={_free_port()}"], log, env))
+        ray.init(address=address, log_to_driver=False)
+        while len([n for n in ray.nodes() if n["Alive"]]) < 2:
+            if time.monotonic() > deadline:
+                pytest.fail(f"the Ray worker node did not join in {STARTUP_TIMEOUT} s: see {log.name}")
+            time.sleep(0.5)
+        yield address
+    finally:
+        if ray.is_initialized():
+            ray.shutdown()
+        for process in reversed(processes):
+            _stop(process)
+        log.close()
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+def _write_inputs(folder: Path, files: int, rows: int) -> list:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for f in range(files):
+        path = folder / f"orders-{f:02d}.csv"
+        lines = ["id,amount,country"]
+        lines += [f"{f * rows + i},{i * 1.5},{'FR' if i % 3 else 'DE'}" for i in range(rows)]
+        path.write_text("\n".join(lines) + "\n")
+        paths.append(path)
+    return paths
+
+
+def _pyarrow_rows(paths) -> list:
+    types = {"id": pa.int64(), "amount": pa.float64(), "country": pa.string()}
+    tables = [pacsv.read_csv(p, convert_options=pacsv.ConvertOptions(column_types=types)) for p in paths]
+    return sorted(pa.concat_tables(tables).to_pylist(), key=lambda r: r["id"])
+
+
+def _manifest_rows(out: Path) -> list:
+    """The rows of the files the manifest lists, read back with pyarrow."""
+    import json
+    manifest = json.loads((out / "_manifest.json").read_text())
+    tables = [pq.read_table(out / f["file"]) for f in manifest["files"]]
+    assert sum(t.num_rows for t in tables) == manifest["rows"]
+    return sorted(pa.concat_tables(tables).to_pylist(), key=lambda r: r["id"])
+
+
+def test_import_dativo_ray_without_ray_is_a_clear_error_and_dativo_still_works():
+    code = ("import sys; sys.modules['ray'] = None\n"
+            "import dativo; dativo.read_csv\n"
+            "try:\n    import dativo.ray\nexcept ImportError as e:\n    print(e)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert "dativo.ray needs Ray Data" in out.stdout and 'pip install "dativo[ray]"' in out.stdout, out
+
+
+def test_read_csv_one_task_per_file_equals_pyarrow_and_bad_rows_follow_on_error(ray_cluster, tmp_path):
+    import dativo.ray as dray
+    paths = _write_inputs(tmp_path / "in", files=3, rows=50)
+    ds = dray.read_csv(str(tmp_path / "in" / "orders-*.csv"), column_types=COLUMN_TYPES)
+    assert sorted(ds.input_files()) == sorted(str(p) for p in paths)
+    assert ds.schema().base_schema == pa.schema([("id", pa.int64()), ("amount", pa.float64()),
+                                                  ("country", pa.string())])
+    assert sorted(ds.take_all(), key=lambda r: r["id"]) == _pyarrow_rows(paths)
+
+    # A bad value on line 4 of one file: rejected into that file's own rejects file...
+    bad = tmp_path / "in" / "orders-01.csv"
+    lines = bad.read_text().splitlines()
+    lines[3] = "51,not-a-number,FR"
+    bad.write_text("\n".join(lines) + "\n")
+    rejects = tmp_path / "rejects"
+    ds = dray.read_csv([str(p) for p in paths], column_types=COLUMN_TYPES, on_error="reject",
+                       rejects_dir=str(rejects))
+    assert ds.count() == 149
+    assert sorted(os.listdir(rejects)) == sorted(os.path.basename(dray.rejects_path_for(rejects, str(p)))
+                                                 for p in paths)
+    rejected = pacsv.read_csv(dray.rejects_path_for(rejects, str(bad))).to_pylist()
+    assert [(r["line"], r["column"]) for r in rejected] == [(4, "amount")], rejected
+    assert "not-a-number" in rejected[0]["raw_line"]
+    # ... and with on_error=fail the read fails naming the file and the line.
+    with pytest.raises(Exception) as failure:
+        dray.read_csv([str(p) for p in paths], column_types=COLUMN_TYPES, on_error="fail").materialize()
+    assert str(bad) in str(failure.value) and "line 4" in str(failure.value), str(failure.value)
+
+
+def test_write_parquet_reads_back_row_for_row_with_only_final_files(ray_cluster, tmp_path):
+    import dativo.ray as dray
+    paths = _write_inputs(tmp_path / "in", files=4, rows=40)
+    out = tmp_path / "out"
+    (out).mkdir()
+    (out / "part-old-00000.parquet").write_bytes(b"an older run's part, replaced by overwrite")
+    files = dray.write_parquet(dray.read_csv([str(p) for p in paths], column_types=COLUMN_TYPES), str(out),
+                               compression="zstd")
+    assert sum(f.rows for f in files) == 160
+    assert _manifest_rows(out) == _pyarrow_rows(paths)
+    names = sorted(os.listdir(out))
+    assert names == sorted([os.path.basename(f.path) for f in files] + ["_manifest.json"]), names
+    assert all(not n.startswith(".") for n in names), "no staged or temp file is left"
+
+
+def test_killed_write_tasks_are_retried_and_the_commit_has_every_row_once(ray_cluster, tmp_path):
+    import dativo.ray as dray
+    from ray_kill_helpers import KillingDatasink
+    paths = _write_inputs(tmp_path / "in", files=4, rows=30)
+    out, markers = tmp_path / "out", tmp_path / "markers"
+    markers.mkdir()
+    # Task 0's first attempt dies with a half-written file; task 1's dies after staging its
+    # files (they exist, but no result reached the driver). Ray retries both.
+    sink = KillingDatasink(str(out), str(markers), kill_mid_write=0, kill_after_stage=1)
+    ds = dray.read_csv([str(p) for p in paths], column_types=COLUMN_TYPES)
+    ds.write_datasink(sink)
+    assert sorted(os.listdir(markers)) == ["after-stage-1", "mid-write-0"], "both kills happened"
+    assert _manifest_rows(out) == _pyarrow_rows(paths), "every row exactly once"
+    names = sorted(os.listdir(out))
+    assert all(not n.startswith(".") for n in names), f"temp or staged files left: {names}"
+    assert len(names) == len(sink.files) + 1
