@@ -174,7 +174,7 @@ fn object_inputs(
     let found: Vec<ListedObject> = if glob::is_glob(key) {
         let matcher = glob::matcher(key).map_err(|m| ctx.error(format!("{at}: {m}")))?;
         let (folder, _) = glob::split(key);
-        let listed = store.list_objects(folder)?;
+        let listed = store.list_objects(folder).map_err(|e| ctx.error(format!("{at}: {e}")))?;
         let total = listed.len();
         let found: Vec<ListedObject> =
             listed.into_iter().filter(|o| !o.name.ends_with('/') && matcher.is_match(&o.name)).collect();
@@ -187,7 +187,7 @@ fn object_inputs(
         }
         found
     } else {
-        match store.head(key)? {
+        match store.head(key).map_err(|e| ctx.error(format!("{at}: {e}")))? {
             Some(stamp) => vec![ListedObject { name: key.to_string(), stamp }],
             None => {
                 return Err(ctx.error(format!(
