@@ -17,6 +17,10 @@ use std::process::{Command, Output};
 use std::ptr;
 
 use dativo::job::{dativo_job_report_free, dativo_job_run};
+
+#[allow(dead_code)]
+#[path = "common/s3.rs"]
+mod s3;
 use dativo::{DativoError, DATIVO_STATUS_OK};
 
 /// The canary: unique enough that finding it anywhere means it leaked.
@@ -655,4 +659,56 @@ fn library_and_c_api_redact_escaped_and_cut_secrets_from_data() {
         assert_no_mark(&format!("the report summary ({var})"), &report.summary());
         assert_no_mark(&format!("the report, Debug ({var})"), &format!("{report:?}"));
     }
+}
+
+/// s3:// inputs: the access key and secret of `source.connection` (through `${VAR}`) stay out
+/// of stdout, stderr (debug logging), every error (a refused signature on HEAD and on LIST, a
+/// missing object, a bad row) and `dativo check`, while the errors name the s3:// URL.
+#[test]
+fn s3_input_credentials_never_appear_in_output_or_errors() {
+    const KEY: &str = "CANARYINPUTKEY9d2e";
+    const SECRET: &str = "CANARY-INPUT-SECRET-5c7a1f";
+    const WRONG: &str = "CANARY-WRONG-INPUT-SECRET-31";
+    let server = s3::S3Server::start_with(KEY, SECRET);
+    server.query(&["put", "dativo/in/good.csv", GOOD_CSV]);
+    server.query(&["put", "dativo/in/bad.csv", ONE_BAD_ROW_CSV]);
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "asset.yaml", ASSET);
+    let job = |path: &str| {
+        let text = format!(
+            "asset_path: asset.yaml\nsource:\n  files: [{{path: '{path}'}}]\n  connection:\n    s3:\n      endpoint: \"${{S3_ENDPOINT}}\"\n      access_key_id: \"${{S3_KEY}}\"\n      secret_access_key: \"${{S3_SECRET}}\"\n      secure: false\ntarget:\n  output_base: out\nlogging:\n  level: debug\n"
+        );
+        write(dir.path(), "job.yaml", &text)
+    };
+    let run = |args: &[&str], secret: &str| {
+        let env = [("S3_ENDPOINT", server.endpoint.as_str()), ("S3_KEY", KEY), ("S3_SECRET", secret)];
+        dativo(args, &env)
+    };
+    let clean = |what: &str, out: &Output| {
+        let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        for canary in [KEY, SECRET, WRONG] {
+            assert!(!all.contains(canary), "{canary} leaked into {what}:\n{all}");
+        }
+        all
+    };
+    let config = |p: &Path| p.display().to_string();
+
+    let good = job("s3://dativo/in/good.csv");
+    let out = run(&["run", "--config", &config(&good)], SECRET);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    clean("a successful debug run", &out);
+    clean("dativo check", &run(&["check", "--config", &config(&good)], SECRET));
+
+    for (path, what) in [("s3://dativo/in/good.csv", "HEAD"), ("s3://dativo/in/*.csv", "LIST")] {
+        let out = run(&["run", "--config", &config(&job(path))], WRONG);
+        assert!(!out.status.success(), "a wrong secret fails ({what})");
+        let all = clean(&format!("a refused signature ({what})"), &out);
+        assert!(all.contains("s3://dativo/in/"), "the error names the object or folder: {all}");
+    }
+    let out = run(&["run", "--config", &config(&job("s3://dativo/in/none.csv"))], SECRET);
+    assert!(!out.status.success());
+    assert!(clean("a missing object", &out).contains("s3://dativo/in/none.csv: no such object"));
+    let out = run(&["run", "--config", &config(&job("s3://dativo/in/bad.csv"))], SECRET);
+    assert!(!out.status.success());
+    assert!(clean("a bad row", &out).contains("s3://dativo/in/bad.csv:3: column 'id'"));
 }

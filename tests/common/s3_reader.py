@@ -4,6 +4,8 @@ filesystem, never dativo's code. Prints JSON.
   s3_reader.py table BUCKET/PREFIX   the manifest, every object under the prefix, and the rows
                                      of the files the manifest names, in its order
   s3_reader.py put BUCKET/KEY TEXT   writes an object
+  s3_reader.py upload BUCKET/KEY FILE  writes an object from a local file, streamed
+  s3_reader.py local DIR             like table, for a local output folder (its manifest's files)
   s3_reader.py list BUCKET/PREFIX    the object names under the prefix
 """
 import datetime
@@ -46,6 +48,22 @@ def main():
         with s3.open_output_stream(where) as f:
             f.write(sys.argv[3].encode())
         print("{}")
+    elif cmd == "upload":
+        with open(sys.argv[3], "rb") as src, s3.open_output_stream(where) as f:
+            while True:
+                block = src.read(8 << 20)
+                if not block:
+                    break
+                f.write(block)
+        print("{}")
+    elif cmd == "local":
+        with open(os.path.join(where, "_manifest.json")) as f:
+            manifest = json.load(f)
+        rows = []
+        for entry in manifest["files"]:
+            table = pq.read_table(os.path.join(where, entry["file"]))
+            rows += [[value(v) for v in row.values()] for row in table.to_pylist()]
+        print(json.dumps({"manifest": manifest, "rows": rows}))
     elif cmd == "list":
         print(json.dumps(names(s3, where)))
     elif cmd == "table":

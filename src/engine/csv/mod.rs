@@ -13,13 +13,15 @@
 //! - `schema_head`: reads the header (column names) and the inference sample, and resolves the
 //!   schema before any work starts;
 //! - `bad_rows`: bad-row messages and the rejects file;
-//! - `reader`: the thread orchestration (splitter thread, parse workers) and batch ordering.
+//! - `reader`: the thread orchestration (splitter thread, parse workers) and batch ordering;
+//! - `input`: what the reader reads: a local file or a re-openable byte source (an object).
 
 mod bad_rows;
 mod columns;
 mod decode;
 mod fields;
 mod infer;
+mod input;
 pub mod options;
 mod reader;
 mod records;
@@ -27,6 +29,7 @@ mod schema_head;
 pub mod sniff;
 mod values;
 
+pub use input::{Input, OpenInput};
 pub use reader::{CsvBatchReader, CsvReader};
 pub use sniff::DetectedDialect;
 
@@ -61,6 +64,11 @@ pub struct ReadStats {
 /// `column_1..N`), without reading further.
 pub fn read_column_names(path: &std::path::Path, options: &CsvOptions) -> Result<Vec<String>> {
     Ok(schema_head::column_names(reader::Source::Path(path.to_path_buf()), options)?.0)
+}
+
+/// Like [`read_column_names`], for any [`Input`].
+pub fn read_input_column_names(input: &Input, options: &CsvOptions) -> Result<Vec<String>> {
+    Ok(schema_head::column_names(input.clone().into(), options)?.0)
 }
 
 /// The schema the reader would use for these files.

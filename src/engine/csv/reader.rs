@@ -23,6 +23,7 @@ use super::bad_rows::{null_warning, BadRow, ColumnInfo, RejectsWriter};
 use super::columns::{parse_chunk, ColumnSpec, NullWarning, ParsedChunk};
 use super::decode::Decoder;
 use super::fields::{Dialect, Tokenized};
+use super::input::{Input, OpenInput};
 use super::options::{CsvOptions, OnError};
 use super::records::{BufferPool, Chunk, SplitConfig, Splitter};
 use super::schema_head::{
@@ -36,20 +37,42 @@ use crate::{Error, Result};
 /// Where the bytes of one input come from.
 pub(crate) enum Source {
     Path(PathBuf),
+    /// Re-openable, like a file (an object in a bucket).
+    Open(Arc<dyn OpenInput>),
     Reader(String, Box<dyn Read + Send>),
+}
+
+impl From<Input> for Source {
+    fn from(input: Input) -> Source {
+        match input {
+            Input::File(p) => Source::Path(p),
+            Input::Open(o) => Source::Open(o),
+        }
+    }
 }
 
 impl Source {
     pub(crate) fn name(&self) -> String {
         match self {
             Source::Path(p) => p.display().to_string(),
+            Source::Open(o) => o.name(),
             Source::Reader(n, _) => n.clone(),
         }
     }
     fn size(&self) -> u64 {
         match self {
             Source::Path(p) => std::fs::metadata(p).map(|m| m.len()).unwrap_or(0),
+            Source::Open(o) => o.size(),
             Source::Reader(..) => 0,
+        }
+    }
+
+    /// The same input again, when it can be opened again.
+    fn reopenable(self) -> Option<Input> {
+        match self {
+            Source::Path(p) => Some(Input::File(p)),
+            Source::Open(o) => Some(Input::Open(o)),
+            Source::Reader(..) => None,
         }
     }
     /// Open the input and detect what the options leave of its dialect unset (from a sample
@@ -58,6 +81,7 @@ impl Source {
         let name = self.name();
         let input: Box<dyn Read + Send> = match self {
             Source::Path(p) => Box::new(std::fs::File::open(&p).map_err(|e| Error::io("cannot open", &p, e))?),
+            Source::Open(o) => o.open().map_err(|e| Error::io("cannot open", Path::new(&name), e))?,
             Source::Reader(_, r) => r,
         };
         let mut decoder = Decoder::new(input, options.encoding).map_err(|m| Error::Data(format!("{name}: {m}")))?;
@@ -150,6 +174,14 @@ impl CsvReader {
         Self::start(paths.iter().map(|p| Source::Path(p.clone())).collect(), options)
     }
 
+    /// Like [`open`](Self::open), for files and re-openable sources (objects in a bucket).
+    pub fn open_inputs(inputs: &[Input], options: CsvOptions) -> Result<Self> {
+        if inputs.is_empty() {
+            return Err(Error::Config("no input files given".into()));
+        }
+        Self::start(inputs.iter().cloned().map(Source::from).collect(), options)
+    }
+
     /// Read from any byte source; `name` stands for the file in messages.
     pub fn from_reader(name: &str, input: Box<dyn Read + Send>, options: CsvOptions) -> Result<Self> {
         Self::start(vec![Source::Reader(name.to_string(), input)], options)
@@ -199,12 +231,12 @@ impl CsvReader {
 
         // Every other input must have the same columns; check now, before any work.
         let rest: Vec<Source> = sources.collect();
-        let mut rest_paths = Vec::new();
+        let mut rest_inputs = Vec::new();
         for (i, src) in rest.into_iter().enumerate() {
             let name = files[i + 1].clone();
-            match src {
-                Source::Path(p) => {
-                    let (names, other) = column_names(Source::Path(p.clone()), &given)?;
+            match src.reopenable() {
+                Some(input) => {
+                    let (names, other) = column_names(input.clone().into(), &given)?;
                     if !dialect.agrees_with(&other) {
                         return Err(Error::Data(format!(
                             "{name}: its dialect differs from {}'s, and all files of a job are read with one: \
@@ -217,9 +249,9 @@ impl CsvReader {
                         )));
                     }
                     check_same_columns(&head.names, &names, &files[0], &name)?;
-                    rest_paths.push(p);
+                    rest_inputs.push(input);
                 }
-                Source::Reader(..) => return Err(Error::Internal("only the first input can be a stream".into())),
+                None => return Err(Error::Internal("only the first input can be a stream".into())),
             }
         }
 
@@ -275,7 +307,7 @@ impl CsvReader {
                         seq: 0,
                         done_bytes: 0,
                     };
-                    if let Err(e) = feed.run(splitter, sample, rest_paths) {
+                    if let Err(e) = feed.run(splitter, sample, rest_inputs) {
                         let _ = result_tx.send((feed.seq, Err(e)));
                     }
                 })
@@ -484,7 +516,7 @@ impl Feed<'_> {
         ok
     }
 
-    fn run(&mut self, first: Splitter, sample: Vec<Chunk>, rest: Vec<PathBuf>) -> Result<()> {
+    fn run(&mut self, first: Splitter, sample: Vec<Chunk>, rest: Vec<Input>) -> Result<()> {
         let encoding = first.encoding_name();
         for chunk in sample {
             if !self.send(0, encoding, chunk) {
@@ -494,11 +526,11 @@ impl Feed<'_> {
         if !self.drain(0, first)? {
             return Ok(());
         }
-        for (i, path) in rest.into_iter().enumerate() {
+        for (i, input) in rest.into_iter().enumerate() {
             let file = i + 1;
             let o = &self.plan.options;
             // The options are resolved: nothing is detected again.
-            let mut s = Source::Path(path).open(o, &self.plan.pool)?.splitter;
+            let mut s = Source::from(input).open(o, &self.plan.pool)?.splitter;
             let head = read_head(&mut s, &self.plan.files[file], o)?;
             check_same_columns(&self.plan.names, &head.names, &self.plan.files[0], &self.plan.files[file])?;
             let encoding = s.encoding_name();

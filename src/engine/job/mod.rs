@@ -22,12 +22,14 @@ pub mod report;
 pub mod state;
 
 mod incremental;
+mod inputs;
 mod lake;
 mod platform_state;
 mod resolve;
 mod run;
 
 pub use env::Redactor;
+pub use inputs::ObjectInput;
 pub use report::{IncrementalReport, Progress, RunReport};
 
 use std::fs;
@@ -41,15 +43,18 @@ use crate::{Error, Result};
 /// File name of the default rejects file, in `output_base`.
 pub const DEFAULT_REJECTS_FILE: &str = "_rejects.csv";
 
-/// One input file of the job.
+/// One input file of the job (a glob in the job gives one per match).
 #[derive(Debug, Clone, PartialEq)]
 pub struct InputFile {
-    /// Resolved path (relative paths in the job are relative to the job file's folder).
+    /// Resolved path (relative paths in the job are relative to the job file's folder); for an
+    /// object, its `s3://bucket/key` (a name for messages only).
     pub path: PathBuf,
     /// `id` (or `object`) of the entry, informational.
     pub id: Option<String>,
     /// How the Dativo platform's state names this file: its `id`, else its path as written.
     pub platform_key: String,
+    /// `s3://` inputs: the object, its connection and its stamp; None for a local file.
+    pub object: Option<ObjectInput>,
 }
 
 /// A loaded and validated job, ready to [`run`](Job::run).
@@ -165,7 +170,7 @@ impl Job {
 
     /// An input file's header matched to the asset.
     fn match_file(&self, asset: &Asset, input: &InputFile) -> Result<HeaderMatch> {
-        let columns = csv::read_column_names(&input.path, &self.csv)?;
+        let columns = csv::read_input_column_names(&Job::csv_input(input)?, &self.csv)?;
         match_header(asset, self.mode, &input.path, &columns)
     }
 

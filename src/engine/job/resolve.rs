@@ -6,20 +6,21 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use super::config::{
-    self, AssetRef, ConnectorRecipe, IncrementalConfig, JobFile, ReaderOptions, SourceConfig, TargetConfig,
-    WriterOptions,
+    self, AssetRef, ConnectorRecipe, IncrementalConfig, JobFile, ReaderOptions, TargetConfig, WriterOptions,
 };
 use super::options::{csv_options, parquet_options};
 use super::plugins::{self, PluginUse};
-use super::{incremental_config, normalize, InputFile, Job, Redactor, DEFAULT_REJECTS_FILE};
+use super::{incremental_config, normalize, Job, Redactor, DEFAULT_REJECTS_FILE};
 use crate::csv::{CsvOptions, OnError};
 use crate::parquet::ParquetOptions;
 use crate::schema::Asset;
 use crate::yaml::Document;
 use crate::{Error, Result};
 
+mod glob;
 mod iceberg;
 mod lake;
+mod source;
 
 /// What every section needs: the parsed job (already `${VAR}`-substituted), the label for
 /// messages, and the folder relative paths start from.
@@ -67,8 +68,16 @@ pub(super) fn resolve(text: &str, path: &Path, label: &str, redactor: Redactor) 
     let (reader_plugin, writer_plugin) = plugin_uses(&ctx, &file)?;
     // The source and target types first: for a platform job aimed at a remote store, that is
     // the message that says what to change.
-    let inputs = source_files(&ctx, &file.source, recipes.source.as_ref(), reader_plugin.is_some())?;
     let kind = target_kind(&file.target, recipes.target.as_ref());
+    let incremental_on = incremental_section(&file, recipes.source.as_ref()).is_some();
+    let inputs = source::source_files(
+        &ctx,
+        &file.source,
+        recipes.source.as_ref(),
+        reader_plugin.is_some(),
+        incremental_on,
+        kind,
+    )?;
     let object_target = lake::pending(&ctx, &file.target, kind, writer_plugin.is_some())?;
     let iceberg_target = iceberg::pending(&ctx, kind, writer_plugin.is_some())?;
     let lake_kind = match (object_target.is_some(), iceberg_target.is_some()) {
@@ -265,9 +274,11 @@ fn refuse_unsupported(ctx: &Ctx, file: &JobFile, reader_plugin: bool, writer_plu
              DATIVO_PLUGIN_DIR and `dativo run --mode cloud`",
         ));
     }
-    if let Some(key) = file.source.platform_keys().first().filter(|_| !reader_plugin) {
+    // `source.connection` is read for s3:// inputs (see `source.rs`).
+    if let Some(key) = file.source.platform_keys().into_iter().find(|k| *k != "connection").filter(|_| !reader_plugin) {
         return Err(ctx.error(format!(
-            "source.{key} is not supported by dativo: it reads local CSV files only; list them under source.files"
+            "source.{key} is not supported by dativo: it reads CSV files, local or s3://; list them under \
+             source.files"
         )));
     }
     // An object-store target reads `connection` (see `lake.rs`); an Iceberg target also its
@@ -285,60 +296,6 @@ fn refuse_unsupported(ctx: &Ctx, file: &JobFile, reader_plugin: bool, writer_plu
         )));
     }
     Ok(())
-}
-
-/// `source.type` and `source.files`: every listed file exists and is a file. Under a reader
-/// plugin what `files` name is the plugin's business (they reach it in its config).
-fn source_files(
-    ctx: &Ctx,
-    source: &SourceConfig,
-    recipe: Option<&ConnectorRecipe<ReaderOptions>>,
-    reader_plugin: bool,
-) -> Result<Vec<InputFile>> {
-    let kind = source.kind.as_deref().or(recipe.and_then(|r| r.kind.as_deref())).unwrap_or("csv");
-    if !kind.eq_ignore_ascii_case("csv") && !reader_plugin {
-        let from = if source.kind.is_none() { " (from source_connector_path)" } else { "" };
-        return Err(ctx.error(format!(
-            "source.type '{kind}'{from} is not supported: dativo reads CSV files (type: csv); other sources \
-             need a reader plugin (source.custom_reader)"
-        )));
-    }
-    let files = source.files.as_deref().unwrap_or_default();
-    if files.is_empty() && !reader_plugin {
-        return Err(ctx.error("source.files: list at least one input file, e.g. `files: [{path: data/users.csv}]`"));
-    }
-    let mut inputs = Vec::with_capacity(files.len());
-    for (i, f) in files.iter().enumerate() {
-        if f.path.trim().is_empty() {
-            return Err(ctx.error(format!("source.files[{i}].path is empty")));
-        }
-        if reader_plugin {
-            continue;
-        }
-        if let Some((scheme, _)) = f.path.split_once("://") {
-            return Err(ctx.error(format!(
-                "source.files[{i}].path: {scheme}:// input files are not supported yet: dativo reads local files; \
-                 copy them locally first (object storage is supported as a target)"
-            )));
-        }
-        let resolved = ctx.path(&f.path);
-        match fs::metadata(&resolved) {
-            Ok(m) if m.is_dir() => {
-                return Err(ctx.error(format!(
-                    "source.files[{i}].path: {} is a directory; list the files in it one by one",
-                    resolved.display()
-                )))
-            }
-            Ok(_) => {}
-            Err(e) => {
-                return Err(Error::io(&format!("{}: source.files[{i}].path: cannot read", ctx.label), &resolved, e))
-            }
-        }
-        let id = f.id.as_ref().or(f.object.as_ref()).map(|s| s.0.clone());
-        let platform_key = f.id.as_ref().map_or_else(|| f.path.clone(), |id| id.0.clone());
-        inputs.push(InputFile { path: resolved, id, platform_key });
-    }
-    Ok(inputs)
 }
 
 /// The target's type: `target.type`, else the target recipe's, else `local`.

@@ -23,7 +23,7 @@
 mod ledger;
 mod sink;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
@@ -316,9 +316,9 @@ impl Job {
                 let mut options = unit.csv.clone();
                 options.rejects_path = rejects.writing().map(Path::to_path_buf).or(options.rejects_path);
                 let header: Option<HeaderMatch> = self.apply_asset(first, &mut options)?;
-                let paths: Vec<PathBuf> = unit.inputs.iter().map(|i| i.path.clone()).collect();
-                options.file_labels = Some(paths.iter().map(|p| self.redact(&p.display().to_string())).collect());
-                let reader = CsvReader::open(&paths, options)?;
+                options.file_labels =
+                    Some(unit.inputs.iter().map(|i| self.redact(&i.path.display().to_string())).collect());
+                let reader = CsvReader::open_inputs(&self.csv_inputs(&unit.inputs)?, options)?;
                 let stats = reader.stats();
                 let dialect = reader.dialect().clone();
                 let header_warnings = header.as_ref().map_or(0, |h| h.warnings()) + dialect.warnings.len() as u64;

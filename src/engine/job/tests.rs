@@ -60,7 +60,12 @@ fn minimal_job_and_defaults() {
     assert_eq!(job.path, f.job_path());
     assert_eq!(
         job.inputs,
-        [InputFile { path: f.dir.path().join("data/a.csv"), id: None, platform_key: "data/a.csv".into() }]
+        [InputFile {
+            path: f.dir.path().join("data/a.csv"),
+            id: None,
+            platform_key: "data/a.csv".into(),
+            object: None
+        }]
     );
     assert_eq!(job.output_dir, f.dir.path().join("out"));
     assert!(job.asset.is_none() && job.asset_name.is_none() && job.tenant_id.is_none());
@@ -367,13 +372,31 @@ fn not_supported_keys() {
     assert!(f
         .err(&src("incremental: {strategy: mtime}"))
         .starts_with("source.incremental.strategy 'mtime' is not supported: use file_modified_time"));
-    for key in ["connection", "credentials", "objects", "tables", "sheets", "dsn", "rate_limits"] {
+    for key in ["credentials", "objects", "tables", "sheets", "dsn", "rate_limits"] {
         let e = f.err(&src(&format!("{key}: x")));
         assert!(e.starts_with(&format!("source.{key} is not supported by dativo")), "{e}");
     }
+    // `source.connection` is the connection of s3:// inputs, and nothing else.
+    let e = f.err(&src("connection: {region: x}"));
+    assert!(e.starts_with("source.connection is read only for s3:// input files"), "{e}");
     assert!(f.err(&src("type: postgres")).starts_with("source.type 'postgres' is not supported"));
-    let e = f.err("source:\n  files: [{path: s3://bucket/in.csv}]\ntarget:\n  output_base: out\n");
-    assert!(e.starts_with("source.files[0].path: s3:// input files are not supported yet"), "{e}");
+    let e = f.err("source:\n  files: [{path: gs://bucket/in.csv}]\ntarget:\n  output_base: out\n");
+    assert!(e.starts_with("source.files[0].path: gs:// input files are not supported"), "{e}");
+    // What is wrong with an s3:// input shows before any request is sent.
+    let s3 = |path: &str, extra: &str| {
+        f.err(&format!("source:\n  files: [{{path: '{path}'}}]\n{extra}target:\n  output_base: out\n"))
+    };
+    assert!(s3("s3:///in.csv", "").starts_with("source.files[0].path: 's3:///in.csv' has no bucket name"));
+    assert!(s3("s3://b/raw/", "").starts_with("source.files[0].path: 's3://b/raw/' names a folder, not an object"));
+    assert!(s3("s3://b", "").contains("names a folder"));
+    let e = s3("s3://b/in.csv", "  incremental: {strategy: file_modified_time}\n");
+    assert!(e.starts_with("source.incremental is not supported with s3:// input files yet"), "{e}");
+    let e = s3("s3://b/in.csv", "  connection: {bucket: b}\n");
+    assert!(e.starts_with("source.connection: bucket and prefix are not read here"), "{e}");
+    let e = s3("s3://b/in.csv", "  connection: {endpoint: 'http://127.0.0.1:1', secure: true}\n");
+    assert!(e.starts_with("source.connection.endpoint 'http://127.0.0.1:1' is plain HTTP"), "{e}");
+    let e = s3("s3://b/in.csv", "  connection: {s3: {access_key_id: k}}\n");
+    assert!(e.starts_with("source.connection: give both access_key_id and secret_access_key"), "{e}");
     let tgt =
         |extra: &str| format!("source:\n  files: [{{path: data/a.csv}}]\ntarget:\n  output_base: out\n  {extra}\n");
     for (key, value) in [("catalog", "x"), ("warehouse", "x"), ("branch", "x"), ("connection", "x")] {
@@ -573,4 +596,57 @@ fn incremental_keys() {
         f.err(&job("{strategy: file_fingerprint, state_path: data}", "")),
         format!("source.incremental.state_path: {} is a directory, not a file", f.dir.path().join("data").display())
     );
+}
+
+#[test]
+fn a_glob_is_one_input_per_matching_file_in_sorted_order() {
+    let f = Folder::new();
+    fs::write(f.dir.path().join("data/2025-02.csv"), "id,email\n4,d@x\n").unwrap();
+    fs::write(f.dir.path().join("data/2025-01.csv"), "id,email\n3,c@x\n").unwrap();
+    fs::write(f.dir.path().join("data/2024-12.csv"), "id,email\n0,z@x\n").unwrap();
+    fs::create_dir_all(f.dir.path().join("data/more/deep")).unwrap();
+    fs::write(f.dir.path().join("data/more/deep/2025-03.csv"), "id,email\n5,e@x\n").unwrap();
+    let names = |job: &Job| -> Vec<String> {
+        job.inputs.iter().map(|i| i.path.strip_prefix(f.dir.path()).unwrap().display().to_string()).collect()
+    };
+    let job = f
+        .load("source:\n  files: [{path: data/2025-*.csv}, {path: data/a.csv}]\ntarget:\n  output_base: out\n")
+        .unwrap();
+    assert_eq!(names(&job), ["data/2025-01.csv", "data/2025-02.csv", "data/a.csv"], "sorted matches, then the list");
+    assert!(job.inputs.iter().all(|i| i.object.is_none() && i.id.is_none()));
+    let job = f.load("source:\n  files: [{path: 'data/**/2025-*.csv'}]\ntarget:\n  output_base: out\n").unwrap();
+    assert_eq!(names(&job), ["data/2025-01.csv", "data/2025-02.csv", "data/more/deep/2025-03.csv"]);
+    // One match keeps the entry's id; several cannot share it.
+    let job = f.load("source:\n  files: [{path: 'data/2024-*.csv', id: old}]\ntarget:\n  output_base: out\n").unwrap();
+    assert_eq!(job.inputs[0].id.as_deref(), Some("old"));
+    let e = f.err("source:\n  files: [{path: 'data/2025-*.csv', id: x}]\ntarget:\n  output_base: out\n");
+    assert!(e.starts_with("source.files[0].path: id 'x' names one input, but the glob matches 2 files"), "{e}");
+}
+
+#[test]
+fn a_glob_that_matches_nothing_names_the_pattern_and_the_folder() {
+    let f = Folder::new();
+    let e = f.err("source:\n  files: [{path: data/2031-*.csv}]\ntarget:\n  output_base: out\n");
+    let folder = f.dir.path().join("data");
+    assert_eq!(
+        e,
+        format!(
+            "source.files[0].path: the glob 'data/2031-*.csv' matches no file (searched {} for '2031-*.csv')",
+            folder.display()
+        )
+    );
+    let e = f.err("source:\n  files: [{path: nowhere/*.csv}]\ntarget:\n  output_base: out\n");
+    assert!(e.starts_with("source.files[0].path: cannot search ") && e.contains("nowhere"), "{e}");
+    let e = f.err("source:\n  files: [{path: 'data/[a.csv'}]\ntarget:\n  output_base: out\n");
+    assert!(e.contains("is not a valid glob"), "{e}");
+    // A literal path that does not exist keeps its error; a folder suggests a glob.
+    let e = f.err("source:\n  files: [{path: data/zz.csv}]\ntarget:\n  output_base: out\n");
+    assert!(e.starts_with("source.files[0].path: cannot read") && e.contains("zz.csv"), "{e}");
+    let e = f.err("source:\n  files: [{path: data}]\ntarget:\n  output_base: out\n");
+    assert!(e.contains("is a directory; list the files in it, or give a glob such as data/*.csv"), "{e}");
+    // A file whose name has glob characters is read as named.
+    fs::write(f.dir.path().join("data/[x].csv"), "id,email\n9,x@x\n").unwrap();
+    let job = f.load("source:\n  files: [{path: 'data/[x].csv'}]\ntarget:\n  output_base: out\n").unwrap();
+    assert_eq!(job.inputs.len(), 1);
+    assert!(job.inputs[0].path.ends_with("data/[x].csv"));
 }

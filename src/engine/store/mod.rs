@@ -1,11 +1,14 @@
 //! Object storage (S3 and S3-compatible stores: MinIO, SeaweedFS, ...): where a job's Parquet
-//! files go when `target.type` is `s3` or `minio`.
+//! files go when `target.type` is `s3` or `minio`, and where `s3://` input files come from.
 //!
 //! - [`StoreConfig`]: bucket, prefix, endpoint, region, credentials, path style, TLS; its
 //!   `Debug` never shows a secret;
 //! - [`Store`]: the client (the `object_store` crate's S3 client on a small runtime of its own)
 //!   with the few blocking calls the engine needs: get, put, list, delete, and
-//!   [`Store::upload`], which opens a streaming multipart upload ([`ObjectUpload`]).
+//!   [`Store::upload`], which opens a streaming multipart upload ([`ObjectUpload`]);
+//! - reading `s3://` inputs (`read.rs`): [`Store::head`] and [`Store::list_objects`] with each
+//!   object's [`ObjectStamp`] (size, ETag, last-modified), and [`Store::reader`], a blocking
+//!   `Read` over ranged GETs ([`ObjectReader`]).
 //!
 //! Errors name the object (`s3://bucket/prefix/name`) and what failed; the access key and the
 //! secret are scrubbed from every message, whatever the server answered. Requests that fail with
@@ -13,8 +16,10 @@
 //! (`object_store`'s [`RetryConfig`]). How a job commits on a store without rename is in
 //! `job/lake.rs`; the reference is docs/lake.md.
 
+mod read;
 mod upload;
 
+pub use read::{ListedObject, ObjectReader, ObjectStamp, RANGE_SIZE};
 pub use upload::ObjectUpload;
 
 use std::fmt;

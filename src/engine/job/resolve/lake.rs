@@ -25,41 +25,42 @@ pub(super) fn is_object_kind(kind: &str) -> bool {
     kind.eq_ignore_ascii_case("s3") || kind.eq_ignore_ascii_case("minio")
 }
 
-/// `target.connection` (or one of its `s3:` / `minio:` sections) as written.
+/// `target.connection` (or one of its `s3:` / `minio:` sections) as written; `source.connection`
+/// has the same keys (see `source.rs`).
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Connection {
+pub(super) struct Connection {
     #[serde(default)]
-    endpoint: Option<String>,
+    pub(super) endpoint: Option<String>,
     #[serde(default)]
-    bucket: Option<Scalar>,
+    pub(super) bucket: Option<Scalar>,
     #[serde(default)]
-    prefix: Option<String>,
+    pub(super) prefix: Option<String>,
     #[serde(default)]
-    region: Option<String>,
+    pub(super) region: Option<String>,
     #[serde(default)]
-    access_key_id: Option<String>,
+    pub(super) access_key_id: Option<String>,
     #[serde(default)]
-    secret_access_key: Option<String>,
+    pub(super) secret_access_key: Option<String>,
     #[serde(default)]
-    session_token: Option<String>,
+    pub(super) session_token: Option<String>,
     #[serde(default)]
-    path_style_access: Option<bool>,
+    pub(super) path_style_access: Option<bool>,
     /// TLS: `false` for plain HTTP.
     #[serde(default)]
-    secure: Option<bool>,
+    pub(super) secure: Option<bool>,
     #[serde(default)]
-    s3: Option<Box<Connection>>,
+    pub(super) s3: Option<Box<Connection>>,
     #[serde(default)]
-    minio: Option<Box<Connection>>,
+    pub(super) minio: Option<Box<Connection>>,
     /// The platform's Nessie catalog (`target.type: iceberg` only; see `iceberg.rs`).
     #[serde(default)]
-    nessie: Option<serde_yaml_ng::Value>,
+    pub(super) nessie: Option<serde_yaml_ng::Value>,
 }
 
 impl Connection {
     /// The section's keys, with the flat keys as fallbacks.
-    fn merged(mut self) -> Connection {
+    pub(super) fn merged(mut self) -> Connection {
         let nessie = self.nessie.take();
         let Some(inner) = self.s3.take().or(self.minio.take()) else { return Connection { nessie, ..self } };
         let inner = *inner;
@@ -98,7 +99,7 @@ pub(super) fn pending(ctx: &Ctx, target: &TargetConfig, kind: &str, writer_plugi
     if writer_plugin || !is_object_kind(kind) {
         return Ok(None);
     }
-    let connection = read_connection(ctx)?;
+    let connection = target_connection(ctx)?.unwrap_or_default();
     if connection.nessie.is_some() {
         return Err(ctx.error(format!(
             "target.connection.nessie is a catalog, for target.type iceberg; target.type {kind} writes Parquet \
@@ -125,8 +126,8 @@ pub(super) fn pending(ctx: &Ctx, target: &TargetConfig, kind: &str, writer_plugi
     Ok(Some(Pending { minio, connection, output_base }))
 }
 
-/// `target.connection`, its `s3:` / `minio:` section merged over the flat keys.
-fn read_connection(ctx: &Ctx) -> Result<Connection> {
+/// `target.connection` as written, its `s3:` / `minio:` section merged; None when absent.
+pub(super) fn target_connection(ctx: &Ctx) -> Result<Option<Connection>> {
     #[derive(Deserialize)]
     // Read only from the text, to give a bad connection's error its line.
     #[allow(dead_code)]
@@ -142,15 +143,14 @@ fn read_connection(ctx: &Ctx) -> Result<Connection> {
     Ok(ctx
         .doc
         .section::<Connection>(&["target", "connection"], |text, label| config::from_yaml::<Top>(text, label).err())?
-        .unwrap_or_default()
-        .merged())
+        .map(Connection::merged))
 }
 
 /// For `target.type: iceberg`: the S3 connection of the table's files (None without S3
 /// keys; bucket and prefix may be empty, the table's location gives them) and the platform's
 /// `nessie` URI (`nessie: {uri: ...}` or `nessie: <uri>`).
 pub(super) fn iceberg_connection(ctx: &Ctx) -> Result<(Option<StoreConfig>, Option<String>)> {
-    let c = read_connection(ctx)?;
+    let c = target_connection(ctx)?.unwrap_or_default();
     let nessie = match &c.nessie {
         None => None,
         Some(serde_yaml_ng::Value::String(uri)) => Some(uri.clone()),
@@ -165,7 +165,8 @@ pub(super) fn iceberg_connection(ctx: &Ctx) -> Result<(Option<StoreConfig>, Opti
     if !given {
         return Ok((None, nessie));
     }
-    let (endpoint, allow_http) = endpoint(c.endpoint.as_deref(), c.secure).map_err(|m| ctx.error(m))?;
+    let (endpoint, allow_http) =
+        endpoint(c.endpoint.as_deref(), c.secure, "target.connection").map_err(|m| ctx.error(m))?;
     let config = StoreConfig {
         bucket: c.bucket.map(|b| b.0.trim().to_string()).unwrap_or_default(),
         prefix: c.prefix.map(|p| p.trim().trim_matches('/').to_string()).unwrap_or_default(),
@@ -214,7 +215,8 @@ pub(super) fn finish(
         (None, Some((_, p))) if !p.is_empty() => p,
         _ => default_prefix(ctx, asset, asset_name)?,
     };
-    let (endpoint, allow_http) = endpoint(c.endpoint.as_deref(), c.secure).map_err(|m| ctx.error(m))?;
+    let (endpoint, allow_http) =
+        endpoint(c.endpoint.as_deref(), c.secure, "target.connection").map_err(|m| ctx.error(m))?;
     let path_style = c.path_style_access.unwrap_or(pending.minio || endpoint.is_some());
     let config = StoreConfig {
         bucket,
@@ -266,25 +268,29 @@ fn default_prefix(ctx: &Ctx, asset: Option<&Asset>, asset_name: Option<&str>) ->
 }
 
 /// The endpoint URL and whether plain HTTP is allowed. `s3.amazonaws.com` (the platform's S3
-/// recipe) means AWS itself.
-fn endpoint(raw: Option<&str>, secure: Option<bool>) -> std::result::Result<(Option<String>, bool), String> {
+/// recipe) means AWS itself. `key` names the connection in messages.
+pub(super) fn endpoint(
+    raw: Option<&str>,
+    secure: Option<bool>,
+    key: &str,
+) -> std::result::Result<(Option<String>, bool), String> {
     let Some(raw) = raw.map(|e| e.trim().trim_end_matches('/')).filter(|e| !e.is_empty()) else {
         return Ok((None, secure == Some(false)));
     };
     if let Some(rest) = raw.strip_prefix("http://") {
         if secure == Some(true) {
-            return Err(format!("target.connection.endpoint 'http://{rest}' is plain HTTP but secure is true"));
+            return Err(format!("{key}.endpoint 'http://{rest}' is plain HTTP but secure is true"));
         }
         return Ok((Some(raw.to_string()), true));
     }
     if raw.starts_with("https://") {
         if secure == Some(false) {
-            return Err(format!("target.connection.endpoint '{raw}' is HTTPS but secure is false"));
+            return Err(format!("{key}.endpoint '{raw}' is HTTPS but secure is false"));
         }
         return Ok((Some(raw.to_string()), false));
     }
     if raw.contains("://") {
-        return Err(format!("target.connection.endpoint '{raw}': expected host:port, http://... or https://..."));
+        return Err(format!("{key}.endpoint '{raw}': expected host:port, http://... or https://..."));
     }
     if raw == "s3.amazonaws.com" {
         return Ok((None, secure == Some(false)));
@@ -364,13 +370,13 @@ mod tests {
 
     #[test]
     fn endpoints_take_their_scheme_from_secure_or_the_url() {
-        assert_eq!(endpoint(Some("minio:9000"), Some(false)), Ok((Some("http://minio:9000".into()), true)));
-        assert_eq!(endpoint(Some("minio:9000"), None), Ok((Some("https://minio:9000".into()), false)));
-        assert_eq!(endpoint(Some("http://127.0.0.1:1/"), None), Ok((Some("http://127.0.0.1:1".into()), true)));
-        assert_eq!(endpoint(Some("s3.amazonaws.com"), None), Ok((None, false)));
-        assert_eq!(endpoint(None, None), Ok((None, false)));
-        assert!(endpoint(Some("http://x"), Some(true)).unwrap_err().contains("secure is true"));
-        assert!(endpoint(Some("https://x"), Some(false)).unwrap_err().contains("secure is false"));
-        assert!(endpoint(Some("ftp://x"), None).is_err());
+        assert_eq!(endpoint(Some("minio:9000"), Some(false), "t"), Ok((Some("http://minio:9000".into()), true)));
+        assert_eq!(endpoint(Some("minio:9000"), None, "t"), Ok((Some("https://minio:9000".into()), false)));
+        assert_eq!(endpoint(Some("http://127.0.0.1:1/"), None, "t"), Ok((Some("http://127.0.0.1:1".into()), true)));
+        assert_eq!(endpoint(Some("s3.amazonaws.com"), None, "t"), Ok((None, false)));
+        assert_eq!(endpoint(None, None, "t"), Ok((None, false)));
+        assert!(endpoint(Some("http://x"), Some(true), "t").unwrap_err().contains("secure is true"));
+        assert!(endpoint(Some("https://x"), Some(false), "t").unwrap_err().contains("secure is false"));
+        assert!(endpoint(Some("ftp://x"), None, "t").is_err());
     }
 }
