@@ -18,7 +18,7 @@ use crate::schema::Asset;
 use crate::yaml::Document;
 use crate::{Error, Result};
 
-mod lake;
+pub(super) mod lake;
 
 /// What every section needs: the parsed job (already `${VAR}`-substituted), the label for
 /// messages, and the folder relative paths start from.

@@ -160,7 +160,8 @@ pub(super) fn finish(
         (None, Some((_, p))) if !p.is_empty() => p,
         _ => default_prefix(ctx, asset, asset_name)?,
     };
-    let (endpoint, allow_http) = endpoint(c.endpoint.as_deref(), c.secure).map_err(|m| ctx.error(m))?;
+    let (endpoint, allow_http) =
+        endpoint(c.endpoint.as_deref(), c.secure, "target.connection.endpoint").map_err(|m| ctx.error(m))?;
     let path_style = c.path_style_access.unwrap_or(pending.minio || endpoint.is_some());
     let config = StoreConfig {
         bucket,
@@ -211,25 +212,30 @@ fn default_prefix(ctx: &Ctx, asset: Option<&Asset>, asset_name: Option<&str>) ->
 }
 
 /// The endpoint URL and whether plain HTTP is allowed. `s3.amazonaws.com` (the platform's S3
-/// recipe) means AWS itself.
-fn endpoint(raw: Option<&str>, secure: Option<bool>) -> std::result::Result<(Option<String>, bool), String> {
+/// recipe) means AWS itself. `key` names the endpoint in messages (`target.connection.endpoint`
+/// in a job, `endpoint` in the C API's writer options).
+pub(in crate::job) fn endpoint(
+    raw: Option<&str>,
+    secure: Option<bool>,
+    key: &str,
+) -> std::result::Result<(Option<String>, bool), String> {
     let Some(raw) = raw.map(|e| e.trim().trim_end_matches('/')).filter(|e| !e.is_empty()) else {
         return Ok((None, secure == Some(false)));
     };
     if let Some(rest) = raw.strip_prefix("http://") {
         if secure == Some(true) {
-            return Err(format!("target.connection.endpoint 'http://{rest}' is plain HTTP but secure is true"));
+            return Err(format!("{key} 'http://{rest}' is plain HTTP but secure is true"));
         }
         return Ok((Some(raw.to_string()), true));
     }
     if raw.starts_with("https://") {
         if secure == Some(false) {
-            return Err(format!("target.connection.endpoint '{raw}' is HTTPS but secure is false"));
+            return Err(format!("{key} '{raw}' is HTTPS but secure is false"));
         }
         return Ok((Some(raw.to_string()), false));
     }
     if raw.contains("://") {
-        return Err(format!("target.connection.endpoint '{raw}': expected host:port, http://... or https://..."));
+        return Err(format!("{key} '{raw}': expected host:port, http://... or https://..."));
     }
     if raw == "s3.amazonaws.com" {
         return Ok((None, secure == Some(false)));
@@ -308,13 +314,13 @@ mod tests {
 
     #[test]
     fn endpoints_take_their_scheme_from_secure_or_the_url() {
-        assert_eq!(endpoint(Some("minio:9000"), Some(false)), Ok((Some("http://minio:9000".into()), true)));
-        assert_eq!(endpoint(Some("minio:9000"), None), Ok((Some("https://minio:9000".into()), false)));
-        assert_eq!(endpoint(Some("http://127.0.0.1:1/"), None), Ok((Some("http://127.0.0.1:1".into()), true)));
-        assert_eq!(endpoint(Some("s3.amazonaws.com"), None), Ok((None, false)));
-        assert_eq!(endpoint(None, None), Ok((None, false)));
-        assert!(endpoint(Some("http://x"), Some(true)).unwrap_err().contains("secure is true"));
-        assert!(endpoint(Some("https://x"), Some(false)).unwrap_err().contains("secure is false"));
-        assert!(endpoint(Some("ftp://x"), None).is_err());
+        assert_eq!(endpoint(Some("minio:9000"), Some(false), "e"), Ok((Some("http://minio:9000".into()), true)));
+        assert_eq!(endpoint(Some("minio:9000"), None, "e"), Ok((Some("https://minio:9000".into()), false)));
+        assert_eq!(endpoint(Some("http://127.0.0.1:1/"), None, "e"), Ok((Some("http://127.0.0.1:1".into()), true)));
+        assert_eq!(endpoint(Some("s3.amazonaws.com"), None, "e"), Ok((None, false)));
+        assert_eq!(endpoint(None, None, "e"), Ok((None, false)));
+        assert!(endpoint(Some("http://x"), Some(true), "e").unwrap_err().contains("secure is true"));
+        assert!(endpoint(Some("https://x"), Some(false), "e").unwrap_err().contains("secure is false"));
+        assert!(endpoint(Some("ftp://x"), None, "e").is_err());
     }
 }
