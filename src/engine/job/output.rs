@@ -181,6 +181,17 @@ fn store_config(bucket: String, prefix: String, c: Connection, label: &str) -> R
     Ok(config)
 }
 
+/// The store of `s3://bucket/prefix` (`place`) with the connection keys of an options text
+/// (other keys are checked and ignored): for writers that name their objects themselves, such
+/// as the example legacy writer plugin.
+pub fn store_config_from_text(place: &str, text: &str, label: &str) -> Result<StoreConfig> {
+    let Some((bucket, prefix)) = object_url(place)? else {
+        return Err(Error::Config(format!("{label}: '{place}' is not an s3://bucket/prefix URL")));
+    };
+    let options = output_options_from_text(text, label)?;
+    store_config(bucket, prefix, options.connection.unwrap_or_default(), label)
+}
+
 /// Parquet output being written. See the [module documentation](self).
 pub struct Output {
     sink: Sink,
