@@ -12,7 +12,8 @@
 #   make perf    release CLI and Python package vs DuckDB, pyarrow, polars, pandas on the
 #                10M-row reference file (benches/compare/run: rewrites docs/COMPARISON.md and
 #                docs/comparison.png), then reading through C, Go and Python vs Rust
-#                (benches/read_overhead/run) and through plugins (benches/plugins/run)
+#                (benches/read_overhead/run), through plugins (benches/plugins/run), and
+#                CSV -> S3 Parquet on a local SeaweedFS beside local disk (benches/lake/run)
 #   make perf-quick   release CLI vs DuckDB only, nothing written (benches/perf.sh)
 #   make install-rust  what the Dativo platform's plugin guide runs: install the Rust toolchain
 #                (rustup) when cargo is missing, then build the release plugins its job files
@@ -74,6 +75,7 @@ perf:
 	benches/compare/run
 	benches/read_overhead/run
 	benches/plugins/run
+	benches/lake/run
 
 perf-quick:
 	$(CARGO) build --release

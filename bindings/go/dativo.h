@@ -81,11 +81,13 @@ typedef struct DativoFileList DativoFileList;
 // threads.
 typedef struct DativoJobReport DativoJobReport;
 
-// A Parquet writer into one directory. Opaque.
+// A Parquet writer into one directory or one `s3://bucket/prefix`. Opaque.
 //
-// Files are written under temporary names and appear under their final names
-// (`part-NNNNN.parquet`) only at `dativo_parquet_writer_close`; until then, and if the writer
-// fails or is freed without closing, nothing is visible. Threading: may be moved between
+// Local files are written under temporary names and appear under their final names
+// (`part-NNNNN.parquet`) only at `dativo_parquet_writer_close`; objects get names of their
+// own (`part-<run id>-NNNNN.parquet`) and become part of the table only when the close writes
+// the `_manifest.json` object that names them. Until then, and if the writer fails or is
+// freed without closing, nothing a reader sees changes. Threading: may be moved between
 // threads, used by one thread at a time.
 typedef struct DativoParquetWriter DativoParquetWriter;
 
@@ -369,15 +371,23 @@ const struct DativoFileList *dativo_job_report_files(const struct DativoJobRepor
 // `report` is NULL or a live report, not used again after this call.
 void dativo_job_report_free(struct DativoJobReport *report);
 
-// Open a writer of Parquet files into directory `dir` (created if missing) for record batches
-// of `schema`, a struct schema whose fields are the columns.
+// Open a writer of Parquet files for record batches of `schema`, a struct schema whose fields
+// are the columns, into `dir`: a local directory (created if missing) or `s3://bucket/prefix`
+// on S3 or an S3-compatible store.
 //
 // `schema` is borrowed: the caller still owns and releases it. `options` is NULL, "" or a JSON
-// object with the keys of a job's `target.engine.options`, e.g. `{"compression": "zstd"}`
-// (README, "C API options"). On success `*out` is a new writer; free it with
-// `dativo_parquet_writer_free`.
-// Errors: INVALID_ARGUMENT (NULL, released schema), CONFIG (bad option, or another writer of
-// this process writes into `dir`), ARROW (schema not importable), IO (directory not writable).
+// object with the keys of a job's `target.engine.options`, e.g. `{"compression": "zstd"}`,
+// plus `partitioning` (Hive partition columns in folder order, such as
+// `["ingest_date", "country"]`; `ingest_date` is today's date) and, for `s3://`, the keys of a
+// job's `target.connection.s3`: `endpoint`, `region`, `access_key_id`, `secret_access_key`,
+// `session_token`, `path_style_access`, `secure` (without keys, the AWS environment's
+// credentials). Opening an `s3://` writer reads the table's manifest and deletes the objects
+// of failed writers that it does not name. On success `*out` is a new writer; free it with
+// `dativo_parquet_writer_free`. Messages never contain the credentials.
+// Errors: INVALID_ARGUMENT (NULL, released schema), CONFIG (bad option, connection keys with a
+// local `dir`, or another writer of this process writes into `dir`), ARROW (schema not
+// importable), IO (directory not writable, store unreachable or refusing the credentials),
+// DATA (the manifest object is not a dativo manifest).
 //
 // # Safety
 // `dir` and `options` are NULL or C strings; `schema` is NULL or a valid ArrowSchema; `out` is
@@ -424,8 +434,11 @@ DativoStatus dativo_parquet_writer_write_stream(struct DativoParquetWriter *writ
                                                 struct ArrowArrayStream *stream,
                                                 struct DativoError *error);
 
-// Finish the files and make them visible under their final names (each fsynced, then renamed,
-// then the directory fsynced).
+// Finish the files and make them visible: local files under their final names (each fsynced,
+// then renamed, then the directory fsynced); objects completed, then the `_manifest.json`
+// object naming them written last (the commit point), then the objects of the previous
+// manifest that it no longer names deleted (overwrite mode). Paths of objects in the list are
+// `s3://bucket/prefix/...` URLs.
 //
 // On success, if `out` is not NULL, `*out` is a new list of the committed files; free it with
 // `dativo_file_list_free`. Success or failure, the writer is closed afterwards: only

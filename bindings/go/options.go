@@ -116,3 +116,38 @@ func WithStatistics(on bool) Option { return WithOption("statistics", on) }
 // WithWriteMode sets "overwrite" (default: the run's parts replace the directory's) or
 // "append" (numbering continues after the existing parts).
 func WithWriteMode(mode string) Option { return WithOption("write_mode", mode) }
+
+// WithPartitioning writes Hive partition folders (key=value/...) of these columns, in this
+// order, locally or in a bucket; "ingest_date" is today's date, whether or not the data has
+// such a column. The partition columns are not stored inside the files.
+func WithPartitioning(columns ...string) Option { return WithOption("partitioning", columns) }
+
+// Object-store connection (NewParquetWriter with an s3://bucket/prefix destination). The keys
+// are those of a job's target.connection.s3; given with a local directory they fail with
+// ErrConfig. Without credentials the AWS environment's are used (AWS_ACCESS_KEY_ID, ...).
+
+// WithEndpoint sets the S3-compatible server: "host:port" (HTTPS unless WithSecure(false)),
+// "http://host:port" or "https://host:port". Default: AWS S3. An endpoint turns on path-style
+// requests unless WithPathStyleAccess(false).
+func WithEndpoint(endpoint string) Option { return WithOption("endpoint", endpoint) }
+
+// WithRegion sets the bucket's region (default "us-east-1").
+func WithRegion(region string) Option { return WithOption("region", region) }
+
+// WithCredentials sets the access key and its secret. They never appear in errors.
+func WithCredentials(accessKeyID, secretAccessKey string) Option {
+	return func(o map[string]any) {
+		o["access_key_id"] = accessKeyID
+		o["secret_access_key"] = secretAccessKey
+	}
+}
+
+// WithSessionToken sets a temporary credential's session token (with WithCredentials).
+func WithSessionToken(token string) Option { return WithOption("session_token", token) }
+
+// WithPathStyleAccess sends http://endpoint/bucket/key requests rather than
+// http://bucket.endpoint/key.
+func WithPathStyleAccess(on bool) Option { return WithOption("path_style_access", on) }
+
+// WithSecure says whether a "host:port" endpoint is reached over TLS (default true).
+func WithSecure(on bool) Option { return WithOption("secure", on) }

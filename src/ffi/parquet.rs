@@ -12,15 +12,17 @@ use dativo_abi::arrow_c::ArrowArrayStream;
 use dativo_abi::error::{boundary, no_panic, DativoError, Failure};
 use dativo_abi::status::DativoStatus;
 use dativo_abi::stream::{import_batch, ImportedStream};
-use dativo_engine::job::options::writer_options_from_text;
+use dativo_engine::job::output::{output_options_from_text, Output};
 use dativo_engine::parquet::writer::check_input_schema;
-use dativo_engine::parquet::{CommittedFile, ParquetSink};
+use dativo_engine::parquet::CommittedFile;
 
-/// A Parquet writer into one directory. Opaque.
+/// A Parquet writer into one directory or one `s3://bucket/prefix`. Opaque.
 ///
-/// Files are written under temporary names and appear under their final names
-/// (`part-NNNNN.parquet`) only at `dativo_parquet_writer_close`; until then, and if the writer
-/// fails or is freed without closing, nothing is visible. Threading: may be moved between
+/// Local files are written under temporary names and appear under their final names
+/// (`part-NNNNN.parquet`) only at `dativo_parquet_writer_close`; objects get names of their
+/// own (`part-<run id>-NNNNN.parquet`) and become part of the table only when the close writes
+/// the `_manifest.json` object that names them. Until then, and if the writer fails or is
+/// freed without closing, nothing a reader sees changes. Threading: may be moved between
 /// threads, used by one thread at a time.
 pub struct DativoParquetWriter {
     schema: SchemaRef,
@@ -28,7 +30,7 @@ pub struct DativoParquetWriter {
 }
 
 enum WriterState {
-    Open(Box<ParquetSink>),
+    Open(Box<Output>),
     /// A write failed: the temp files are gone and every later call repeats why.
     Failed(String),
     Closed,
@@ -36,7 +38,7 @@ enum WriterState {
 
 impl DativoParquetWriter {
     /// The open sink, or why there is none.
-    fn sink(&mut self) -> Result<&mut ParquetSink, Failure> {
+    fn sink(&mut self) -> Result<&mut Output, Failure> {
         match &mut self.state {
             WriterState::Open(sink) => Ok(sink),
             WriterState::Failed(why) => Err(Failure::invalid(format!(
@@ -64,7 +66,7 @@ impl DativoParquetWriter {
     /// Run `write` on the sink; a failure discards the files written so far.
     fn write_with(
         &mut self,
-        write: impl FnOnce(&mut ParquetSink, &SchemaRef) -> Result<(), Failure>,
+        write: impl FnOnce(&mut Output, &SchemaRef) -> Result<(), Failure>,
     ) -> Result<(), Failure> {
         let schema = self.schema.clone();
         let result = write(self.sink()?, &schema);
@@ -79,15 +81,23 @@ impl DativoParquetWriter {
     }
 }
 
-/// Open a writer of Parquet files into directory `dir` (created if missing) for record batches
-/// of `schema`, a struct schema whose fields are the columns.
+/// Open a writer of Parquet files for record batches of `schema`, a struct schema whose fields
+/// are the columns, into `dir`: a local directory (created if missing) or `s3://bucket/prefix`
+/// on S3 or an S3-compatible store.
 ///
 /// `schema` is borrowed: the caller still owns and releases it. `options` is NULL, "" or a JSON
-/// object with the keys of a job's `target.engine.options`, e.g. `{"compression": "zstd"}`
-/// (README, "C API options"). On success `*out` is a new writer; free it with
-/// `dativo_parquet_writer_free`.
-/// Errors: INVALID_ARGUMENT (NULL, released schema), CONFIG (bad option, or another writer of
-/// this process writes into `dir`), ARROW (schema not importable), IO (directory not writable).
+/// object with the keys of a job's `target.engine.options`, e.g. `{"compression": "zstd"}`,
+/// plus `partitioning` (Hive partition columns in folder order, such as
+/// `["ingest_date", "country"]`; `ingest_date` is today's date) and, for `s3://`, the keys of a
+/// job's `target.connection.s3`: `endpoint`, `region`, `access_key_id`, `secret_access_key`,
+/// `session_token`, `path_style_access`, `secure` (without keys, the AWS environment's
+/// credentials). Opening an `s3://` writer reads the table's manifest and deletes the objects
+/// of failed writers that it does not name. On success `*out` is a new writer; free it with
+/// `dativo_parquet_writer_free`. Messages never contain the credentials.
+/// Errors: INVALID_ARGUMENT (NULL, released schema), CONFIG (bad option, connection keys with a
+/// local `dir`, or another writer of this process writes into `dir`), ARROW (schema not
+/// importable), IO (directory not writable, store unreachable or refusing the credentials),
+/// DATA (the manifest object is not a dativo manifest).
 ///
 /// # Safety
 /// `dir` and `options` are NULL or C strings; `schema` is NULL or a valid ArrowSchema; `out` is
@@ -110,8 +120,9 @@ pub unsafe extern "C" fn dativo_parquet_writer_open(
         let schema: SchemaRef = Schema::try_from(&*schema)
             .map_err(|e| Failure::new(dativo_abi::DATIVO_STATUS_ARROW, format!("invalid Arrow schema: {e}")))?
             .into();
-        let options = writer_options_from_text(args::optional_text(options, "options")?, "writer options")?;
-        let sink = ParquetSink::create(&dir, schema.clone(), options)?;
+        let label = "writer options";
+        let options = output_options_from_text(args::optional_text(options, "options")?, label)?;
+        let sink = Output::open(&dir, schema.clone(), options, label)?;
         let handle = DativoParquetWriter { schema, state: WriterState::Open(Box::new(sink)) };
         ptr::write(out, Box::into_raw(Box::new(handle)));
         Ok(())
@@ -205,8 +216,11 @@ pub unsafe extern "C" fn dativo_parquet_writer_write_stream(
     })
 }
 
-/// Finish the files and make them visible under their final names (each fsynced, then renamed,
-/// then the directory fsynced).
+/// Finish the files and make them visible: local files under their final names (each fsynced,
+/// then renamed, then the directory fsynced); objects completed, then the `_manifest.json`
+/// object naming them written last (the commit point), then the objects of the previous
+/// manifest that it no longer names deleted (overwrite mode). Paths of objects in the list are
+/// `s3://bucket/prefix/...` URLs.
 ///
 /// On success, if `out` is not NULL, `*out` is a new list of the committed files; free it with
 /// `dativo_file_list_free`. Success or failure, the writer is closed afterwards: only

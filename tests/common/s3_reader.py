@@ -7,6 +7,10 @@ filesystem, never dativo's code. Prints JSON.
   s3_reader.py upload BUCKET/KEY FILE  writes an object from a local file, streamed
   s3_reader.py local DIR             like table, for a local output folder (its manifest's files)
   s3_reader.py list BUCKET/PREFIX    the object names under the prefix
+  s3_reader.py csv-equal BUCKET/PREFIX CSV
+                                     whether the rows of the files the manifest names equal
+                                     the CSV's, read by pyarrow's CSV reader with the Parquet
+                                     schema's types (for the C++ test, which has no reader)
 """
 import datetime
 import json
@@ -79,6 +83,25 @@ def main():
             assert table.num_rows == entry["rows"], (entry, table.num_rows)
             out["rows"] += [[value(v) for v in row.values()] for row in table.to_pylist()]
         print(json.dumps(out))
+    elif cmd == "csv-equal":
+        import pyarrow as pa
+        import pyarrow.csv as pacsv
+
+        with s3.open_input_stream(where + "/_manifest.json") as f:
+            manifest = json.loads(f.read())
+        tables = [pq.read_table(where + "/" + e["file"], filesystem=s3) for e in manifest["files"]]
+        got = pa.concat_tables(tables) if tables else None
+        # Zoned timestamps are read without a zone, then taken as UTC (as dativo types them).
+        plain = lambda t: pa.timestamp(t.unit) if pa.types.is_timestamp(t) and t.tz else t
+        types = {f.name: plain(f.type) for f in got.schema}
+        want = pacsv.read_csv(sys.argv[3], convert_options=pacsv.ConvertOptions(
+            column_types=types, strings_can_be_null=True))  # dativo reads "" as null
+        want = want.cast(got.schema)
+        got_rows, want_rows = got.to_pylist(), want.to_pylist()
+        diff = next(([i, value(list(g.values())), value(list(w.values()))]
+                     for i, (g, w) in enumerate(zip(got_rows, want_rows)) if g != w), None)
+        print(json.dumps({"equal": got_rows == want_rows, "rows": len(got_rows), "csv_rows": len(want_rows),
+                          "first_difference": diff}, default=str))
     else:
         sys.exit(f"unknown command {cmd}")
 

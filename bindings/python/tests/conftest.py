@@ -51,3 +51,25 @@ def numbers_csv(tmp_path) -> Path:
 def naive(values):
     """Timestamps without their time zone (the reader types ISO timestamps as UTC)."""
     return [v.replace(tzinfo=None) if isinstance(v, dt.datetime) else v for v in values]
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """A real S3-compatible server (SeaweedFS) on 127.0.0.1, started once for the session and
+    stopped after it (tests/common/s3_server.py)."""
+    import sys
+
+    sys.path.insert(0, str(REPO / "tests" / "common"))
+    from s3_server import S3Server
+
+    with S3Server() as server:
+        yield server
+
+
+@pytest.fixture
+def s3_fs(s3_server):
+    """pyarrow's own S3 filesystem on the test server: the independent reader."""
+    import pyarrow.fs as pafs
+
+    return pafs.S3FileSystem(access_key=s3_server.access_key, secret_key=s3_server.secret_key,
+                             endpoint_override=s3_server.endpoint, scheme="http", region="us-east-1")

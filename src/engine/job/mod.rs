@@ -5,6 +5,8 @@
 //! - [`env`]: `${VAR}` substitution and the [`Redactor`] that keeps the values out of every
 //!   error, log line and report;
 //! - [`options`]: reader and writer options from a job or from JSON text (C API);
+//! - [`output`]: a Parquet destination (local folder or `s3://`, partitioned or not) from a
+//!   place and options text: what the C API's writer opens;
 //! - [`plugins`]: custom readers and writers in a job (`custom_reader`, `custom_writer`);
 //! - [`report`]: [`Progress`] and [`RunReport`];
 //! - [`state`]: `source.incremental`: the state file, output names, the manifest, and why a
@@ -16,6 +18,7 @@
 pub mod config;
 pub mod env;
 pub mod options;
+pub mod output;
 mod plugin_spec;
 pub mod plugins;
 pub mod report;

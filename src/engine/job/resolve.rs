@@ -19,7 +19,7 @@ use crate::{Error, Result};
 
 mod glob;
 mod iceberg;
-mod lake;
+pub(super) mod lake;
 mod source;
 
 /// What every section needs: the parsed job (already `${VAR}`-substituted), the label for

@@ -533,11 +533,14 @@ class CsvReader {
 /// error); destroying a writer that was not closed discards its files too.
 class ParquetWriter {
  public:
-  /// Open a writer into `dir` (created if missing) for batches of `schema` (borrowed: still
-  /// owned by the caller). `options_json` is "" or a JSON object with the keys of a job's
-  /// `target.engine.options`, e.g. R"({"compression": "zstd", "max_rows_per_file": 1000000})".
-  /// Throws ConfigError (bad option), IoError (directory not writable, or in use by another
-  /// writer), ArrowError (schema not importable), InvalidArgumentError (empty schema).
+  /// Open a writer into `dir` (a local directory, created if missing, or s3://bucket/prefix)
+  /// for batches of `schema` (borrowed: still owned by the caller). `options_json` is "" or a
+  /// JSON object with the keys of a job's `target.engine.options`, e.g.
+  /// R"({"compression": "zstd", "max_rows_per_file": 1000000})", plus `partitioning` and, for
+  /// s3://, the keys of a job's `target.connection.s3` (`endpoint`, `access_key_id`, ...; see
+  /// docs/cpp.md). Throws ConfigError (bad option), IoError (directory not writable, or in use
+  /// by another writer; store unreachable or refusing the credentials), ArrowError (schema not
+  /// importable), InvalidArgumentError (empty schema).
   static ParquetWriter open(const std::string& dir, const Schema& schema,
                             const std::string& options_json = "") {
     DativoParquetWriter* handle = nullptr;

@@ -18,11 +18,16 @@ def _schema_capsule(schema):
 
 
 class ParquetWriter:
-    """Parquet files written into directory `path` for record batches of `schema`.
+    """Parquet files written into `path`, a local directory or `s3://bucket/prefix`, for record
+    batches of `schema`.
 
     `schema` is anything with `__arrow_c_schema__` (a pyarrow.Schema, `read_csv(...)`).
     `options` are the keys of a job's `target.engine.options` (compression, row_group_size,
-    max_rows_per_file, ...). Files stay invisible until `close()`, which commits them and
+    max_rows_per_file, ...), `partitioning` (Hive partition columns, e.g.
+    `["ingest_date", "country"]`) and, for `s3://`, the keys of a job's
+    `target.connection.s3` (endpoint, region, access_key_id, secret_access_key, session_token,
+    path_style_access, secure); all go to the library as they are (docs/python.md).
+    Files stay invisible until `close()`, which commits them and
     returns them (also kept in `.files`, so a `with` block that commits on exit can be read
     afterwards); leaving a `with` block by an exception, or a failed write, discards them.
     One thread at a time (a lock enforces it).
@@ -64,8 +69,9 @@ class ParquetWriter:
                             f"(__arrow_c_array__ or __arrow_c_stream__), not {type(data).__name__}")
 
     def close(self) -> list:
-        """Commit the files (fsync, rename, fsync the directory) and return them as
-        CommittedFile(path, rows, bytes) objects. Success or failure, the writer is closed
+        """Commit the files (local: fsync, rename, fsync the directory; s3://: complete the
+        objects, then write the `_manifest.json` object naming them) and return them as
+        CommittedFile(path, rows, bytes) objects (paths of objects are s3:// URLs). Success or failure, the writer is closed
         afterwards; on failure nothing is committed."""
         out = ffi.new("DativoFileList **")
         try:

@@ -480,3 +480,80 @@ def test_through_the_bridge_every_bad_input_fails_the_platforms_job(
     assert "Job execution failed" in captured.out
     assert expected in captured.err, captured.err
     assert files == []
+
+
+# ------------------------------------------------------------------------------------------
+# An S3 target: the platform hands the writer output_base s3://bucket/prefix.
+# ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def s3_server():
+    """SeaweedFS on 127.0.0.1 for this module (tests/common/s3_server.py), stopped after it."""
+    import sys
+
+    sys.path.insert(0, str(REPO / "tests" / "common"))
+    from s3_server import S3Server
+
+    with S3Server() as server:
+        yield server
+
+
+def s3_fs(s3):
+    import pyarrow.fs as pafs
+
+    return pafs.S3FileSystem(access_key=s3.access_key, secret_key=s3.secret_key, endpoint_override=s3.endpoint,
+                             scheme="http", region="us-east-1")
+
+
+def s3_writer_config(where, connection):
+    config = json.loads(writer_config("unused"))
+    config.update(output_base=f"s3://{where}", target_type="s3", connection=connection)
+    return json.dumps(config).encode()
+
+
+def test_through_the_bridge_an_s3_output_base_writes_to_the_bucket(s3_server, tmp_path, monkeypatch):
+    where = f"{s3_server.bucket}/legacy/orders"
+    # The job's target.connection as the platform passes it (its s3: section, the recipe's
+    # keys), with the endpoint left to S3_ENDPOINT as the platform's environment sets it.
+    monkeypatch.setenv("S3_ENDPOINT", s3_server.endpoint)
+    connection = {"s3": {"bucket": s3_server.bucket, "access_key_id": s3_server.access_key,
+                         "secret_access_key": s3_server.secret_key, "region": "us-east-1"}}
+    code, rows, files = platform_run(reader_config(DATA / "orders.csv", batch_size=12),
+                                     s3_writer_config(where, connection), tmp_path)
+    # Was: NULL from create_writer, no file, exit 0.
+    assert code == 0 and rows == 30
+    assert [f["path"] for f in files] == [f"s3://{where}/part-{i:05}.parquet" for i in range(3)]
+    assert [f["record_count"] for f in files] == [12, 12, 6]
+    fs = s3_fs(s3_server)
+    back = pa.concat_tables(pq.read_table(f["path"][len("s3://"):], filesystem=fs) for f in files)
+    expected = [coerce(r) for r in csv_rows(DATA / "orders.csv")]
+    got = back.to_pylist()
+    for row in got:
+        row["ordered_at"] = row["ordered_at"].replace(tzinfo=None).isoformat()
+    assert got == expected
+    assert all(fs.get_file_info(f["path"][len("s3://"):]).size == f["size_bytes"] for f in files)
+
+
+def test_through_the_bridge_s3_credentials_come_from_the_aws_environment(s3_server, tmp_path, monkeypatch):
+    where = f"{s3_server.bucket}/legacy/env"
+    monkeypatch.setenv("S3_ENDPOINT", s3_server.endpoint)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", s3_server.access_key)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", s3_server.secret_key)
+    code, rows, files = platform_run(reader_config(DATA / "orders.csv"), s3_writer_config(where, {}), tmp_path)
+    assert code == 0 and sum(f["record_count"] for f in files) == 30
+    assert pq.read_table(f"{where}/part-00000.parquet", filesystem=s3_fs(s3_server)).num_rows == 30
+
+
+def test_through_the_bridge_a_refused_upload_fails_the_job_without_the_secret(s3_server, tmp_path, capfd,
+                                                                              monkeypatch):
+    secret = "legacy-wrong-secret-not-in-any-log"
+    monkeypatch.setenv("S3_ENDPOINT", s3_server.endpoint)
+    connection = {"access_key_id": s3_server.access_key, "secret_access_key": secret}
+    code, rows, files = platform_run(reader_config(DATA / "orders.csv"),
+                                     s3_writer_config(f"{s3_server.bucket}/legacy/denied", connection), tmp_path)
+    captured = capfd.readouterr()
+    assert code == 2 and files == []
+    assert "Job execution failed" in captured.out
+    assert f"s3://{s3_server.bucket}/legacy/denied/part-00000.parquet" in captured.err, captured.err
+    assert secret not in captured.out + captured.err

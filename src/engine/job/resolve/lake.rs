@@ -166,7 +166,7 @@ pub(super) fn iceberg_connection(ctx: &Ctx) -> Result<(Option<StoreConfig>, Opti
         return Ok((None, nessie));
     }
     let (endpoint, allow_http) =
-        endpoint(c.endpoint.as_deref(), c.secure, "target.connection").map_err(|m| ctx.error(m))?;
+        endpoint(c.endpoint.as_deref(), c.secure, "target.connection.endpoint").map_err(|m| ctx.error(m))?;
     let config = StoreConfig {
         bucket: c.bucket.map(|b| b.0.trim().to_string()).unwrap_or_default(),
         prefix: c.prefix.map(|p| p.trim().trim_matches('/').to_string()).unwrap_or_default(),
@@ -216,7 +216,7 @@ pub(super) fn finish(
         _ => default_prefix(ctx, asset, asset_name)?,
     };
     let (endpoint, allow_http) =
-        endpoint(c.endpoint.as_deref(), c.secure, "target.connection").map_err(|m| ctx.error(m))?;
+        endpoint(c.endpoint.as_deref(), c.secure, "target.connection.endpoint").map_err(|m| ctx.error(m))?;
     let path_style = c.path_style_access.unwrap_or(pending.minio || endpoint.is_some());
     let config = StoreConfig {
         bucket,
@@ -268,8 +268,9 @@ fn default_prefix(ctx: &Ctx, asset: Option<&Asset>, asset_name: Option<&str>) ->
 }
 
 /// The endpoint URL and whether plain HTTP is allowed. `s3.amazonaws.com` (the platform's S3
-/// recipe) means AWS itself. `key` names the connection in messages.
-pub(super) fn endpoint(
+/// recipe) means AWS itself. `key` names the endpoint in messages (`target.connection.endpoint`
+/// in a job, `endpoint` in the C API's writer options).
+pub(in crate::job) fn endpoint(
     raw: Option<&str>,
     secure: Option<bool>,
     key: &str,
@@ -279,18 +280,18 @@ pub(super) fn endpoint(
     };
     if let Some(rest) = raw.strip_prefix("http://") {
         if secure == Some(true) {
-            return Err(format!("{key}.endpoint 'http://{rest}' is plain HTTP but secure is true"));
+            return Err(format!("{key} 'http://{rest}' is plain HTTP but secure is true"));
         }
         return Ok((Some(raw.to_string()), true));
     }
     if raw.starts_with("https://") {
         if secure == Some(false) {
-            return Err(format!("{key}.endpoint '{raw}' is HTTPS but secure is false"));
+            return Err(format!("{key} '{raw}' is HTTPS but secure is false"));
         }
         return Ok((Some(raw.to_string()), false));
     }
     if raw.contains("://") {
-        return Err(format!("{key}.endpoint '{raw}': expected host:port, http://... or https://..."));
+        return Err(format!("{key} '{raw}': expected host:port, http://... or https://..."));
     }
     if raw == "s3.amazonaws.com" {
         return Ok((None, secure == Some(false)));
@@ -370,13 +371,13 @@ mod tests {
 
     #[test]
     fn endpoints_take_their_scheme_from_secure_or_the_url() {
-        assert_eq!(endpoint(Some("minio:9000"), Some(false), "t"), Ok((Some("http://minio:9000".into()), true)));
-        assert_eq!(endpoint(Some("minio:9000"), None, "t"), Ok((Some("https://minio:9000".into()), false)));
-        assert_eq!(endpoint(Some("http://127.0.0.1:1/"), None, "t"), Ok((Some("http://127.0.0.1:1".into()), true)));
-        assert_eq!(endpoint(Some("s3.amazonaws.com"), None, "t"), Ok((None, false)));
-        assert_eq!(endpoint(None, None, "t"), Ok((None, false)));
-        assert!(endpoint(Some("http://x"), Some(true), "t").unwrap_err().contains("secure is true"));
-        assert!(endpoint(Some("https://x"), Some(false), "t").unwrap_err().contains("secure is false"));
-        assert!(endpoint(Some("ftp://x"), None, "t").is_err());
+        assert_eq!(endpoint(Some("minio:9000"), Some(false), "e"), Ok((Some("http://minio:9000".into()), true)));
+        assert_eq!(endpoint(Some("minio:9000"), None, "e"), Ok((Some("https://minio:9000".into()), false)));
+        assert_eq!(endpoint(Some("http://127.0.0.1:1/"), None, "e"), Ok((Some("http://127.0.0.1:1".into()), true)));
+        assert_eq!(endpoint(Some("s3.amazonaws.com"), None, "e"), Ok((None, false)));
+        assert_eq!(endpoint(None, None, "e"), Ok((None, false)));
+        assert!(endpoint(Some("http://x"), Some(true), "e").unwrap_err().contains("secure is true"));
+        assert!(endpoint(Some("https://x"), Some(false), "e").unwrap_err().contains("secure is false"));
+        assert!(endpoint(Some("ftp://x"), None, "e").is_err());
     }
 }

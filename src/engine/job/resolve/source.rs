@@ -233,7 +233,8 @@ impl Buckets<'_> {
         }
         let (c, key, minio) = self.connection.as_ref().expect("resolved above");
         let ctx = self.ctx;
-        let (endpoint, allow_http) = lake::endpoint(c.endpoint.as_deref(), c.secure, key).map_err(|m| ctx.error(m))?;
+        let (endpoint, allow_http) =
+            lake::endpoint(c.endpoint.as_deref(), c.secure, &format!("{key}.endpoint")).map_err(|m| ctx.error(m))?;
         let config = StoreConfig {
             bucket: bucket.to_string(),
             prefix: String::new(),

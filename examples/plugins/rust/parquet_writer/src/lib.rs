@@ -1,8 +1,9 @@
 //! dativo's Parquet writer as a plugin library (`libparquet_writer_plugin.so`), with two faces:
 //!
 //! - the dativo plugin ABI (`dativo_plugin_init`, through `dativo_plugin::export_writer!`): a job's
-//!   `target.custom_writer` hands it an Arrow stream, which the engine's `ParquetSink` writes
-//!   and commits atomically (`output_base/part-NNNNN.parquet`);
+//!   `target.custom_writer` hands it an Arrow stream, which the engine's `Output` writes and
+//!   commits atomically (`output_base/part-NNNNN.parquet`, or objects and a manifest under an
+//!   `s3://` output_base, as the C API's writer does);
 //! - the legacy Dativo JSON ABI, as the Dativo platform's Python bridge calls it:
 //!   `create_writer` / `write_batch` / `free_writer` / `free_string`, plus `last_error`.
 //!
@@ -10,6 +11,13 @@
 //! `schema` (`[{name, type, required}]`, asset type names), `output_base`, `target_type`,
 //! `connection`, `file_format` (`parquet` or absent), and `engine.options` with the keys of a
 //! job's `target.engine.options` (`compression`, `row_group_size`, ...). Other keys are ignored.
+//!
+//! `output_base: s3://bucket/prefix` (what the platform passes for an S3 or MinIO target)
+//! writes to that bucket. The connection comes from `connection` (the keys of a job's
+//! `target.connection`, flat or under `s3:` / `minio:`: `endpoint`, `region`, `access_key_id`,
+//! `secret_access_key`, `session_token`, `path_style_access`, `secure`), and what it lacks from
+//! the environment as the platform's S3 connector recipe sets it: `S3_ENDPOINT`,
+//! `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` / `AWS_SESSION_TOKEN`, `AWS_REGION`.
 
 #[path = "../../common/legacy.rs"]
 mod legacy;
@@ -24,8 +32,10 @@ use std::sync::Arc;
 
 use arrow_array::{RecordBatch, RecordBatchReader};
 use arrow_schema::{Field, Schema, SchemaRef};
+use dativo_engine::job::output::{output_options_from_text, store_config_from_text, Output};
 use dativo_engine::parquet::{CommittedFile, ParquetOptions, ParquetSink};
 use dativo_engine::schema::{parse_type, TYPE_NAMES};
+use dativo_engine::store::{Store, StoreConfig};
 use dativo_engine::{Error, Result};
 use dativo_plugin::sdk::{parse_config, WriterPlugin};
 use serde::Deserialize;
@@ -43,6 +53,8 @@ struct TargetConfig {
     file_format: Option<String>,
     #[serde(default)]
     engine: Option<Engine>,
+    #[serde(default)]
+    connection: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -63,9 +75,53 @@ struct Engine {
 /// A config, checked.
 struct Target {
     output_base: PathBuf,
+    /// `output_base: s3://...`: the bucket and prefix, and how to reach them.
+    store: Option<StoreConfig>,
+    /// `engine.options` and the connection keys, as the C API's writer takes them.
+    output_text: String,
     /// From `schema`, when given: required columns are non-nullable.
     schema: Option<SchemaRef>,
     options: ParquetOptions,
+}
+
+/// The keys of a job's `target.connection` the engine's store reads.
+const CONNECTION_KEYS: [&str; 7] =
+    ["endpoint", "region", "access_key_id", "secret_access_key", "session_token", "path_style_access", "secure"];
+
+/// `connection` (flat, or with the platform's `s3:` / `minio:` section winning over the flat
+/// keys) as the engine's connection keys, with the environment filling what it lacks.
+fn connection_keys(connection: Option<&serde_json::Value>) -> serde_json::Map<String, serde_json::Value> {
+    let mut out = serde_json::Map::new();
+    let flat = connection.and_then(|c| c.as_object());
+    let section = flat.and_then(|c| c.get("s3").or_else(|| c.get("minio"))).and_then(|s| s.as_object());
+    for key in CONNECTION_KEYS {
+        let value = section.and_then(|s| s.get(key)).or_else(|| flat.and_then(|c| c.get(key)));
+        // The platform writes unset `${VAR}`s as empty strings.
+        if let Some(v) = value.filter(|v| !v.is_null() && v.as_str() != Some("")) {
+            out.insert(key.to_string(), v.clone());
+        }
+    }
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    if !out.contains_key("endpoint") {
+        if let Some(endpoint) = env("S3_ENDPOINT") {
+            out.insert("endpoint".into(), endpoint.into());
+        }
+    }
+    if !out.contains_key("region") {
+        if let Some(region) = env("AWS_REGION") {
+            out.insert("region".into(), region.into());
+        }
+    }
+    if !out.contains_key("access_key_id") && !out.contains_key("secret_access_key") {
+        if let (Some(key), Some(secret)) = (env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY")) {
+            out.insert("access_key_id".into(), key.into());
+            out.insert("secret_access_key".into(), secret.into());
+            if let Some(token) = env("AWS_SESSION_TOKEN") {
+                out.insert("session_token".into(), token.into());
+            }
+        }
+    }
+    out
 }
 
 fn parse(config: &str) -> Result<Target> {
@@ -74,10 +130,12 @@ fn parse(config: &str) -> Result<Target> {
         Some(base) if !base.is_empty() => PathBuf::from(base),
         _ => return Err(Error::Config(format!("{PLUGIN}: the config has no output_base"))),
     };
-    if output_base.to_string_lossy().contains("://") {
+    let base_text = output_base.to_string_lossy().to_string();
+    let is_object = base_text.starts_with("s3://");
+    if base_text.contains("://") && !is_object {
         return Err(Error::Config(format!(
-            "{PLUGIN}: output_base '{}' is a URL; this plugin writes local folders only",
-            output_base.display()
+            "{PLUGIN}: output_base '{base_text}' is a URL this plugin cannot write: give a local folder or \
+             s3://bucket/prefix"
         )));
     }
     if let Some(format) = config.file_format.as_deref() {
@@ -89,14 +147,25 @@ fn parse(config: &str) -> Result<Target> {
         Some(columns) => Some(arrow_schema(columns)?),
         None => None,
     };
-    let options = match config.engine.and_then(|e| e.options) {
-        Some(options) => dativo_engine::job::options::writer_options_from_text(
-            &options.to_string(),
-            &format!("{PLUGIN}: engine.options"),
-        )?,
-        None => ParquetOptions::default(),
+    let label = format!("{PLUGIN}: engine.options");
+    let mut output = match config.engine.and_then(|e| e.options) {
+        Some(serde_json::Value::Object(map)) => map,
+        Some(other) => {
+            // Not an object: the engine's message says what is expected.
+            output_options_from_text(&other.to_string(), &label)?;
+            serde_json::Map::new()
+        }
+        None => serde_json::Map::new(),
     };
-    Ok(Target { output_base, schema, options })
+    let options = output_options_from_text(&serde_json::Value::Object(output.clone()).to_string(), &label)?.parquet;
+    let mut store = None;
+    if is_object {
+        output.extend(connection_keys(config.connection.as_ref()));
+        let text = serde_json::Value::Object(output.clone()).to_string();
+        store = Some(store_config_from_text(&base_text, &text, &format!("{PLUGIN}: connection"))?);
+    }
+    let output_text = serde_json::Value::Object(output).to_string();
+    Ok(Target { output_base, store, output_text, schema, options })
 }
 
 /// The Arrow schema of `[{name, type, required}]`.
@@ -134,7 +203,8 @@ impl WriterPlugin for ParquetWriterPlugin {
         if let Some(declared) = &target.schema {
             check_columns(declared, &schema)?;
         }
-        let mut sink = ParquetSink::create(&target.output_base, schema, target.options)?;
+        let options = output_options_from_text(&target.output_text, &format!("{PLUGIN}: engine.options"))?;
+        let mut sink = Output::open(&target.output_base, schema, options, PLUGIN)?;
         for batch in input {
             let written = batch.map_err(Error::from_arrow).and_then(|batch| sink.write(&batch));
             if let Err(e) = written {
@@ -180,6 +250,8 @@ dativo_plugin::export_writer!("parquet_writer", ParquetWriterPlugin);
 /// What `create_writer` returns.
 struct LegacyWriter {
     output_base: PathBuf,
+    /// `output_base: s3://...`: the files are uploaded there.
+    store: Option<Store>,
     schema: SchemaRef,
     options: ParquetOptions,
     /// The file number of a `write_batch` without `file_counter`.
@@ -205,7 +277,8 @@ impl LegacyWriter {
                  per call"
             )));
         }
-        Ok(LegacyWriter { output_base: target.output_base, schema, options: target.options, next_counter: 0 })
+        let store = target.store.as_ref().map(Store::connect).transpose()?;
+        Ok(LegacyWriter { output_base: target.output_base, store, schema, options: target.options, next_counter: 0 })
     }
 
     /// Write `request`'s records to `output_base/part-NNNNN.parquet`; returns the JSON list of
@@ -249,10 +322,17 @@ impl LegacyWriter {
 
     /// Write `batch` with the engine's `ParquetSink` into a private staging folder inside
     /// `output_base`, then rename the finished file to `part-<counter>.parquet`: the final
-    /// name never shows a partial file, and a failed call leaves nothing behind.
+    /// name never shows a partial file, and a failed call leaves nothing behind. In a bucket,
+    /// the staging folder is in the temp directory and the finished file is uploaded as
+    /// `<prefix>/part-<counter>.parquet` by a multipart upload: the object appears whole when
+    /// the upload completes (replacing one of that name), or not at all.
     fn commit(&self, counter: u64, batch: &RecordBatch) -> Result<CommittedFile> {
         let name = format!("part-{counter:05}.parquet");
-        let staging = self.output_base.join(format!(".{name}.{}.staging", std::process::id()));
+        let staging_dir = match &self.store {
+            Some(_) => std::env::temp_dir(),
+            None => self.output_base.clone(),
+        };
+        let staging = staging_dir.join(format!(".{name}.{}.{:p}.staging", std::process::id(), self));
         let result = (|| {
             let mut sink = ParquetSink::create(&staging, self.schema.clone(), self.options.clone())?;
             sink.write(batch)?;
@@ -260,6 +340,14 @@ impl LegacyWriter {
             let [written] = files.as_slice() else {
                 return Err(Error::Internal(format!("{PLUGIN}: expected one file, the writer made {}", files.len())));
             };
+            if let Some(store) = &self.store {
+                let mut file = fs::File::open(&written.path).map_err(|e| Error::io("cannot open", &written.path, e))?;
+                let mut upload = store.upload(&name)?;
+                std::io::copy(&mut file, &mut upload).map_err(|e| Error::io("cannot upload", &written.path, e))?;
+                upload.complete()?;
+                let path = PathBuf::from(store.object_url(&name));
+                return Ok(CommittedFile { path, rows: written.rows, bytes: written.bytes });
+            }
             let path = self.output_base.join(&name);
             fs::rename(&written.path, &path).map_err(|e| Error::io("cannot rename into place", &path, e))?;
             sync_dir(&self.output_base)?;

@@ -1,0 +1,425 @@
+//! [`Output`]: a Parquet destination opened from a place and writer options, the way the C
+//! API's `dativo_parquet_writer_open` (and every binding over it) names one: a local folder or
+//! `s3://bucket/prefix`, and one options object holding a job's `target.engine.options` keys,
+//! the object-store connection keys of `target.connection.s3` (`endpoint`, `region`,
+//! `access_key_id`, `secret_access_key`, `session_token`, `path_style_access`, `secure`) and
+//! `partitioning` (Hive partition columns, the virtual `ingest_date` included).
+//!
+//! The decision "which sink, which commit" is made here, once, from the same pieces a job
+//! uses: [`ParquetSink`] or [`PartitionedSink`] on local disk (files renamed into place at
+//! [`Output::finish`]), [`ObjectSink`] or [`PartitionedSink`] in a bucket, committed as a job
+//! commits (`lake.rs`: objects complete first, the `_manifest.json` object last). An output
+//! dropped or [`abort`](Output::abort)ed leaves nothing a reader sees.
+
+use std::path::Path;
+
+use arrow_array::RecordBatch;
+use arrow_schema::SchemaRef;
+use serde::Deserialize;
+use serde_yaml_ng::{Mapping, Value};
+
+use super::lake::{self, LakeTable};
+use super::options::writer_options_from_text;
+use super::resolve::lake::endpoint;
+use crate::parquet::partitioned::{local_date_today, partition_columns};
+use crate::parquet::{CommittedFile, ObjectSink, ParquetOptions, ParquetSink, PartitionedSink, WriteMode};
+use crate::store::StoreConfig;
+use crate::{Error, Result};
+
+/// The connection keys of `target.connection.s3` that an options object may hold.
+const CONNECTION_KEYS: &[&str] =
+    &["endpoint", "region", "access_key_id", "secret_access_key", "session_token", "path_style_access", "secure"];
+
+/// The key of the partition columns.
+const PARTITIONING: &str = "partitioning";
+
+/// The connection keys as written (their meaning is `target.connection.s3`'s; the bucket and
+/// prefix come from the `s3://` URL).
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Connection {
+    #[serde(default)]
+    endpoint: Option<String>,
+    #[serde(default)]
+    region: Option<String>,
+    #[serde(default)]
+    access_key_id: Option<String>,
+    #[serde(default)]
+    secret_access_key: Option<String>,
+    #[serde(default)]
+    session_token: Option<String>,
+    #[serde(default)]
+    path_style_access: Option<bool>,
+    #[serde(default)]
+    secure: Option<bool>,
+}
+
+/// Writer options, connection and partitioning: everything an options object can say.
+pub struct OutputOptions {
+    pub parquet: ParquetOptions,
+    /// Hive partition columns in folder order; empty: unpartitioned.
+    pub partitioning: Vec<String>,
+    connection: Option<Connection>,
+}
+
+impl std::fmt::Debug for OutputOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The connection holds secrets: only whether there is one.
+        f.debug_struct("OutputOptions")
+            .field("parquet", &self.parquet)
+            .field("partitioning", &self.partitioning)
+            .field("connection", &self.connection.as_ref().map(|_| "..."))
+            .finish()
+    }
+}
+
+/// Options from text: a JSON object (or YAML mapping) with the keys of a job's
+/// `target.engine.options`, the connection keys and `partitioning`. Empty text means the
+/// defaults. `label` starts every message; no message ever shows a key's value for the
+/// credentials.
+pub fn output_options_from_text(text: &str, label: &str) -> Result<OutputOptions> {
+    crate::yaml::check_limits(text, label)?;
+    let trimmed = text.trim();
+    let mut writer = Mapping::new();
+    let mut connection = Mapping::new();
+    let mut partitioning = None;
+    if !trimmed.is_empty() {
+        // A text that is not a mapping is left to the writer options' parser and its message.
+        if let Ok(Value::Mapping(map)) = serde_yaml_ng::from_str::<Value>(trimmed) {
+            for (key, value) in map {
+                match key.as_str() {
+                    Some(PARTITIONING) => partitioning = Some(value),
+                    Some(k) if CONNECTION_KEYS.contains(&k) => {
+                        connection.insert(key, value);
+                    }
+                    _ => {
+                        writer.insert(key, value);
+                    }
+                }
+            }
+        } else {
+            return Ok(OutputOptions {
+                parquet: writer_options_from_text(text, label)?,
+                partitioning: Vec::new(),
+                connection: None,
+            });
+        }
+    }
+    let writer_text = if writer.is_empty() {
+        String::new()
+    } else {
+        serde_yaml_ng::to_string(&writer).map_err(|e| Error::Config(format!("{label}: {e}")))?
+    };
+    let parquet = writer_options_from_text(&writer_text, label)?;
+    let connection = if connection.is_empty() {
+        None
+    } else {
+        Some(serde_yaml_ng::from_value::<Connection>(Value::Mapping(connection)).map_err(|e| {
+            // serde names the key and the expected type; values are not echoed by it.
+            Error::Config(format!("{label}: {e}"))
+        })?)
+    };
+    let partitioning = match partitioning {
+        None | Some(Value::Null) => Vec::new(),
+        Some(value) => partition_names(value).map_err(|m| Error::Config(format!("{label}: {PARTITIONING}: {m}")))?,
+    };
+    Ok(OutputOptions { parquet, partitioning, connection })
+}
+
+/// `partitioning`: a list of distinct, non-empty column names.
+fn partition_names(value: Value) -> std::result::Result<Vec<String>, String> {
+    let Value::Sequence(items) = value else {
+        return Err("expected a list of column names, such as [\"ingest_date\", \"country\"]".into());
+    };
+    let mut names: Vec<String> = Vec::with_capacity(items.len());
+    for (i, item) in items.into_iter().enumerate() {
+        let Value::String(name) = item else { return Err(format!("[{i}] is not a column name")) };
+        if name.trim().is_empty() {
+            return Err(format!("[{i}] is empty"));
+        }
+        if names.contains(&name) {
+            return Err(format!("'{name}' appears twice"));
+        }
+        names.push(name);
+    }
+    Ok(names)
+}
+
+/// Bucket and prefix of `s3://bucket/prefix`, or None for a local path.
+fn object_url(place: &str) -> Result<Option<(String, String)>> {
+    let Some(rest) = place.strip_prefix("s3://") else { return Ok(None) };
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    if bucket.is_empty() {
+        return Err(Error::Config(format!("'{place}' names no bucket: expected s3://bucket/prefix")));
+    }
+    Ok(Some((bucket.to_string(), prefix.trim_matches('/').to_string())))
+}
+
+/// The store of `s3://bucket/prefix` with the connection keys, as a job resolves
+/// `target.connection.s3`: region `us-east-1` unless given, path-style requests when an endpoint
+/// is given, the AWS environment's credentials when none are.
+fn store_config(bucket: String, prefix: String, c: Connection, label: &str) -> Result<StoreConfig> {
+    let (endpoint, allow_http) =
+        endpoint(c.endpoint.as_deref(), c.secure, "endpoint").map_err(|m| Error::Config(format!("{label}: {m}")))?;
+    let config = StoreConfig {
+        bucket,
+        prefix,
+        region: c.region.filter(|r| !r.trim().is_empty()).unwrap_or_else(|| "us-east-1".into()),
+        path_style: c.path_style_access.unwrap_or(endpoint.is_some()),
+        endpoint,
+        access_key_id: c.access_key_id.filter(|k| !k.is_empty()),
+        secret_access_key: c.secret_access_key.filter(|k| !k.is_empty()),
+        session_token: c.session_token.filter(|k| !k.is_empty()),
+        allow_http,
+    };
+    if config.access_key_id.is_some() != config.secret_access_key.is_some() {
+        return Err(Error::Config(format!(
+            "{label}: give both access_key_id and secret_access_key, or neither (then the AWS environment's \
+             credentials are used)"
+        )));
+    }
+    Ok(config)
+}
+
+/// The store of `s3://bucket/prefix` (`place`) with the connection keys of an options text
+/// (other keys are checked and ignored): for writers that name their objects themselves, such
+/// as the example legacy writer plugin.
+pub fn store_config_from_text(place: &str, text: &str, label: &str) -> Result<StoreConfig> {
+    let Some((bucket, prefix)) = object_url(place)? else {
+        return Err(Error::Config(format!("{label}: '{place}' is not an s3://bucket/prefix URL")));
+    };
+    let options = output_options_from_text(text, label)?;
+    store_config(bucket, prefix, options.connection.unwrap_or_default(), label)
+}
+
+/// Parquet output being written. See the [module documentation](self).
+pub struct Output {
+    sink: Sink,
+}
+
+enum Sink {
+    Local(Box<ParquetSink>),
+    LocalPartitioned(Box<PartitionedSink>),
+    Object { sink: Box<ObjectSink>, table: LakeTable, append: bool },
+    ObjectPartitioned { sink: Box<PartitionedSink>, table: LakeTable, append: bool },
+}
+
+impl std::fmt::Debug for Output {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = match &self.sink {
+            Sink::Local(_) => "local",
+            Sink::LocalPartitioned(_) => "local, partitioned",
+            Sink::Object { .. } => "object store",
+            Sink::ObjectPartitioned { .. } => "object store, partitioned",
+        };
+        f.debug_struct("Output").field("kind", &kind).finish()
+    }
+}
+
+impl Output {
+    /// Opens the output of batches of `schema` at `place`: `s3://bucket/prefix` (the connection
+    /// from `options`; the table's manifest is read and what failed runs left is removed, as a
+    /// job's run starts) or a local folder (created if missing). Connection keys with a local
+    /// folder are an error: they would be silently ignored otherwise. `label` starts messages.
+    pub fn open(place: &Path, schema: SchemaRef, options: OutputOptions, label: &str) -> Result<Output> {
+        let text = place.to_str().unwrap_or("");
+        let OutputOptions { parquet, partitioning, connection } = options;
+        let columns = || partition_columns(&partitioning, &local_date_today());
+        let append = parquet.write_mode == WriteMode::Append;
+        let sink = match object_url(text)? {
+            None => {
+                if let Some(c) = &connection {
+                    let given: Vec<&str> = CONNECTION_KEYS
+                        .iter()
+                        .zip([
+                            c.endpoint.is_some(),
+                            c.region.is_some(),
+                            c.access_key_id.is_some(),
+                            c.secret_access_key.is_some(),
+                            c.session_token.is_some(),
+                            c.path_style_access.is_some(),
+                            c.secure.is_some(),
+                        ])
+                        .filter_map(|(k, set)| set.then_some(*k))
+                        .collect();
+                    return Err(Error::Config(format!(
+                        "{label}: {} only apply to an s3://bucket/prefix destination, and '{}' is a local folder",
+                        given.join(", "),
+                        place.display()
+                    )));
+                }
+                if partitioning.is_empty() {
+                    Sink::Local(Box::new(ParquetSink::create(place, schema, parquet)?))
+                } else {
+                    Sink::LocalPartitioned(Box::new(PartitionedSink::create_local(place, schema, columns(), parquet)?))
+                }
+            }
+            Some((bucket, prefix)) => {
+                let config = store_config(bucket, prefix, connection.unwrap_or_default(), label)?;
+                let table = LakeTable::open(&config, &parquet.file_prefix)?;
+                let run_id = lake::run_id();
+                if partitioning.is_empty() {
+                    let sink = ObjectSink::create(table.store(), schema, parquet, &run_id)?;
+                    Sink::Object { sink: Box::new(sink), table, append }
+                } else {
+                    let sink = PartitionedSink::create_object(table.store(), schema, columns(), parquet, &run_id)?;
+                    Sink::ObjectPartitioned { sink: Box::new(sink), table, append }
+                }
+            }
+        };
+        Ok(Output { sink })
+    }
+
+    /// Encodes (and, in a bucket, uploads) one batch. A failure leaves the output unusable:
+    /// [`abort`](Self::abort) it.
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
+        match &mut self.sink {
+            Sink::Local(s) => s.write(batch),
+            Sink::LocalPartitioned(s) | Sink::ObjectPartitioned { sink: s, .. } => s.write(batch),
+            Sink::Object { sink, .. } => sink.write(batch),
+        }
+    }
+
+    /// Commits: local files are completed, fsynced and renamed into place; objects are
+    /// completed, then the manifest that names them is written (the commit point), then the
+    /// objects it no longer names are deleted. Returns the files (paths, or `s3://` URLs).
+    /// On failure nothing new is visible.
+    pub fn finish(self) -> Result<Vec<CommittedFile>> {
+        match self.sink {
+            Sink::Local(s) => s.finish(),
+            Sink::LocalPartitioned(mut s) => {
+                s.seal()?;
+                s.finish()
+            }
+            Sink::Object { sink, mut table, append } => commit(sink.finish(), &mut table, append),
+            Sink::ObjectPartitioned { sink, mut table, append } => commit(sink.finish(), &mut table, append),
+        }
+    }
+
+    /// Discards everything written: temp files and objects are deleted, nothing becomes
+    /// visible. Dropping the output does the same.
+    pub fn abort(self) {
+        match self.sink {
+            Sink::Local(s) => s.abort(),
+            Sink::LocalPartitioned(s) | Sink::ObjectPartitioned { sink: s, .. } => s.abort(),
+            Sink::Object { sink, .. } => sink.abort(),
+        }
+    }
+}
+
+/// The manifest of the completed objects `files`, written last. If writing it fails, the
+/// objects stay: a PUT that timed out may still have replaced the manifest, so deleting them
+/// could break the table; the next writer or run removes them if no manifest names them.
+fn commit(files: Result<Vec<CommittedFile>>, table: &mut LakeTable, append: bool) -> Result<Vec<CommittedFile>> {
+    let files = files?;
+    table.commit(&files, append)?;
+    Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow_array::{Int64Array, RecordBatch, StringArray};
+    use arrow_schema::{DataType, Field, Schema};
+
+    use super::*;
+
+    fn options(text: &str) -> Result<OutputOptions> {
+        output_options_from_text(text, "writer options")
+    }
+
+    #[test]
+    fn connection_and_partitioning_keys_sit_beside_the_writer_keys() {
+        let o = options(
+            r#"{"compression": "zstd", "partitioning": ["ingest_date", "country"], "endpoint": "127.0.0.1:9000",
+                "secure": false, "access_key_id": "AKIAEXAMPLE", "secret_access_key": "s3cr3t-value"}"#,
+        )
+        .unwrap();
+        assert_eq!(o.parquet.compression, crate::parquet::Compression::Zstd(3));
+        assert_eq!(o.partitioning, ["ingest_date", "country"]);
+        let debug = format!("{o:?}");
+        assert!(!debug.contains("AKIAEXAMPLE") && !debug.contains("s3cr3t-value"), "{debug}");
+        let config = store_config("b".into(), "p/q".into(), o.connection.unwrap(), "writer options").unwrap();
+        assert_eq!(config.url(), "s3://b/p/q");
+        assert_eq!(config.endpoint.as_deref(), Some("http://127.0.0.1:9000"));
+        assert!(config.allow_http && config.path_style);
+        assert_eq!(config.region, "us-east-1");
+
+        assert!(options("").unwrap().partitioning.is_empty());
+        assert!(options(r#"{"partitioning": null}"#).unwrap().partitioning.is_empty());
+    }
+
+    #[test]
+    fn bad_keys_and_values_are_named() {
+        let err = |text: &str| options(text).unwrap_err().to_string();
+        assert!(err(r#"{"compresion": "zstd"}"#).contains("compresion"), "{}", err(r#"{"compresion": "zstd"}"#));
+        assert!(err(r#"{"partitioning": "country"}"#).contains("partitioning: expected a list"));
+        assert!(err(r#"{"partitioning": ["a", "a"]}"#).contains("'a' appears twice"));
+        assert!(err(r#"{"secure": "yes"}"#).contains("writer options"));
+        assert!(err("[1]").contains("must be a JSON object"));
+        let o = options(r#"{"access_key_id": "AKIAEXAMPLE"}"#).unwrap();
+        let e = store_config("b".into(), String::new(), o.connection.unwrap(), "writer options").unwrap_err();
+        assert!(e.to_string().contains("both access_key_id and secret_access_key"), "{e}");
+        assert!(!e.to_string().contains("AKIAEXAMPLE"));
+        let o = options(r#"{"endpoint": "ftp://x"}"#).unwrap();
+        let e = store_config("b".into(), String::new(), o.connection.unwrap(), "writer options").unwrap_err();
+        assert!(e.to_string().contains("endpoint 'ftp://x'"), "{e}");
+    }
+
+    #[test]
+    fn urls_without_a_bucket_and_connection_keys_with_a_folder_are_refused() {
+        let schema = Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, true)]));
+        let dir = tempfile::tempdir().unwrap();
+        let open = |place: &Path, text: &str| {
+            Output::open(place, schema.clone(), options(text).unwrap(), "writer options").unwrap_err().to_string()
+        };
+        assert!(open(Path::new("s3://"), "").contains("names no bucket"));
+        let e = open(&dir.path().join("out"), r#"{"endpoint": "http://127.0.0.1:1", "region": "x"}"#);
+        assert!(e.contains("endpoint, region only apply to an s3://bucket/prefix destination"), "{e}");
+        assert!(!dir.path().join("out").exists(), "nothing is created");
+    }
+
+    #[test]
+    fn a_local_partitioned_output_commits_at_finish_and_aborts_cleanly() {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Int64, true),
+            Field::new("country", DataType::Utf8, true),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![Arc::new(Int64Array::from(vec![1, 2, 3])), Arc::new(StringArray::from(vec!["FR", "DE", "FR"]))],
+        )
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("t");
+        let mut output =
+            Output::open(&out, schema.clone(), options(r#"{"partitioning": ["country"]}"#).unwrap(), "w").unwrap();
+        output.write(&batch).unwrap();
+        output.abort();
+        let visible = |d: &Path| walk(d).into_iter().filter(|p| p.ends_with(".parquet")).count();
+        assert_eq!(visible(&out), 0);
+        let mut output = Output::open(&out, schema, options(r#"{"partitioning": ["country"]}"#).unwrap(), "w").unwrap();
+        output.write(&batch).unwrap();
+        let files = output.finish().unwrap();
+        assert_eq!(files.iter().map(|f| f.rows).sum::<u64>(), 3);
+        assert!(out.join("country=FR/part-00000.parquet").is_file() && out.join("country=DE").is_dir());
+        assert_eq!(visible(&out), 2);
+    }
+
+    /// Every file name under `dir` (relative), hidden temp files included.
+    fn walk(dir: &Path) -> Vec<String> {
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                out.extend(walk(&path));
+            } else if let Some(name) = path.file_name().and_then(|n| n.to_str()) {
+                if !name.starts_with('.') {
+                    out.push(name.to_string());
+                }
+            }
+        }
+        out
+    }
+}
