@@ -14,7 +14,7 @@ use dativo_abi::status::DativoStatus;
 use dativo_abi::stream::{import_batch, ImportedStream};
 use dativo_engine::job::output::{output_options_from_text, Output};
 use dativo_engine::parquet::writer::check_input_schema;
-use dativo_engine::parquet::CommittedFile;
+use dativo_engine::parquet::{CommittedFile, ParquetSink};
 
 /// A Parquet writer into one directory or one `s3://bucket/prefix`. Opaque.
 ///
@@ -50,7 +50,7 @@ impl DativoParquetWriter {
 
     /// A writer over an open sink (for `dativo_parquet_writer_open_staged`, src/ffi/staged.rs).
     pub(crate) fn from_sink(schema: SchemaRef, sink: ParquetSink) -> Self {
-        DativoParquetWriter { schema, state: WriterState::Open(Box::new(sink)) }
+        DativoParquetWriter { schema, state: WriterState::Open(Box::new(Output::local(sink))) }
     }
 
     /// The open sink, taken out: the writer is closed afterwards (for `dativo_parquet_writer_stage`,
@@ -58,7 +58,7 @@ impl DativoParquetWriter {
     pub(crate) fn take_sink(&mut self) -> Result<Box<ParquetSink>, Failure> {
         self.sink()?;
         match std::mem::replace(&mut self.state, WriterState::Closed) {
-            WriterState::Open(sink) => Ok(sink),
+            WriterState::Open(output) => Ok(output.into_local()?),
             _ => unreachable!("sink() checked the writer is open"),
         }
     }

@@ -217,6 +217,28 @@ impl std::fmt::Debug for Output {
 }
 
 impl Output {
+    /// An output over a local folder's open sink (the staged writers of the C API, whose
+    /// files a driver publishes later: see `parquet::staged`).
+    pub fn local(sink: ParquetSink) -> Output {
+        Output { sink: Sink::Local(Box::new(sink)) }
+    }
+
+    /// The local folder's sink, to stage its files rather than commit them; an error for
+    /// partitioned or object-store output, which staging does not serve.
+    pub fn into_local(self) -> Result<Box<ParquetSink>> {
+        match self.sink {
+            Sink::Local(sink) => Ok(sink),
+            other => {
+                let output = Output { sink: other };
+                let kind = format!("{output:?}");
+                output.abort();
+                Err(Error::Config(format!(
+                    "staged writes go to a local folder without partitioning, not to {kind} output"
+                )))
+            }
+        }
+    }
+
     /// Opens the output of batches of `schema` at `place`: `s3://bucket/prefix` (the connection
     /// from `options`; the table's manifest is read and what failed runs left is removed, as a
     /// job's run starts) or a local folder (created if missing). Connection keys with a local
