@@ -77,6 +77,22 @@ pub fn relative_name(file: &crate::parquet::CommittedFile, base: &Path) -> Strin
     }
 }
 
+/// Whether `file` names an output of input `id`: `part-<id>-NNNNN.parquet` in the output
+/// folder, in Hive partition folders (`country=FR/...`), and on object storage with the run's
+/// id before the number (`part-<id>-<12 hex>-NNNNN.parquet`).
+fn is_output_of(file: &str, id: &str) -> bool {
+    let (folders, name) = file.rsplit_once('/').unwrap_or(("", file));
+    let folders_ok = folders.is_empty()
+        || folders.split('/').all(|f| f.split_once('=').is_some_and(|(k, _)| !k.is_empty() && !k.starts_with('.')));
+    let digits = |d: &str| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit());
+    let rest = name.strip_prefix(&format!("{}-", output_prefix("part", id))).and_then(|r| r.strip_suffix(".parquet"));
+    let name_ok = rest.is_some_and(|r| match r.split_once('-') {
+        Some((run, n)) => run.len() == 12 && run.bytes().all(|b| b.is_ascii_hexdigit()) && digits(n),
+        None => digits(r),
+    });
+    folders_ok && name_ok
+}
+
 /// Version of the state file format.
 pub const STATE_VERSION: u32 = 1;
 
@@ -224,14 +240,10 @@ impl State {
                 return Err(format!("inputs.{id}.sha256: '{}' is not a sha256 (64 hex digits)", entry.sha256));
             }
             for output in &entry.outputs {
-                let ok = output
-                    .file
-                    .strip_prefix(&format!("{}-", output_prefix("part", id)))
-                    .and_then(|r| r.strip_suffix(".parquet"))
-                    .is_some_and(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()));
-                if !ok {
+                if !is_output_of(&output.file, id) {
                     return Err(format!(
-                        "inputs.{id}.outputs: '{}' is not an output name of this input (part-{id}-NNNNN.parquet)",
+                        "inputs.{id}.outputs: '{}' is not an output name of this input ([key=value/...]part-{id}-\
+                         [<run id>-]NNNNN.parquet)",
                         output.file
                     ));
                 }
