@@ -367,6 +367,7 @@ fn incremental_runs_to_s3_commit_input_by_input_and_skip_unchanged_files() {
     // The state must be local: its default would be in the bucket.
     let bare = Job::new(&server, "", "");
     make_incremental(&bare, &["a.csv"]);
+    fs::write(bare.path().join("a.csv"), csv(0..10).0).unwrap();
     let path = bare.path().join("job.yaml");
     fs::write(&path, fs::read_to_string(&path).unwrap().replace("    state_path: state/job.json\n", "")).unwrap();
     let out = bare.run();
