@@ -252,7 +252,7 @@ impl Job {
     /// Reader options shared by every input. Without an asset the column types are inferred
     /// from the first listed file, as in a non-incremental run, and pinned for all files, so
     /// every output file has the same schema whichever files a run re-reads.
-    fn incremental_csv_options(&self) -> Result<CsvOptions> {
+    pub(super) fn incremental_csv_options(&self) -> Result<CsvOptions> {
         let mut options = self.csv.clone();
         if self.asset.is_none() && options.schema.is_none() {
             let mut first = options.clone();

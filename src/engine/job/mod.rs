@@ -34,6 +34,7 @@ mod run;
 pub use env::Redactor;
 pub use inputs::ObjectInput;
 pub use report::{IncrementalReport, Progress, RunReport};
+pub use run::distributed::{UnitOutcome, UnitResult, UnitTask};
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -27,8 +27,9 @@ impl Progress {
     }
 }
 
-/// The outcome of a successful run.
-#[derive(Debug, Clone, Default)]
+/// The outcome of a successful run (serde: `dativo run --engine ray` hands it from the
+/// Python driver to the CLI as JSON).
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct RunReport {
     /// Good rows read from the input.
     pub rows_read: u64,
@@ -55,7 +56,7 @@ pub struct RunReport {
 }
 
 /// The incremental part of a [`RunReport`].
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct IncrementalReport {
     /// Inputs read and committed in this run, in job order (as the job names them, `${VAR}`
     /// values redacted: these are for display, unlike `files`).

@@ -20,6 +20,7 @@
 //! rejects file. Why the incremental ordering never loses or duplicates a row: `state.rs`. On
 //! object storage, the publishing step is different (no rename): see `lake.rs`.
 
+pub(super) mod distributed;
 mod ledger;
 mod sink;
 

@@ -79,7 +79,7 @@ pub(super) fn staged_name(final_name: &str, nonce: &str) -> String {
 
 /// A nonce unique to one call in this process and, with the pid and the clock, across the
 /// processes of a write: `<pid>-<hex nanoseconds><hex counter>`.
-pub(super) fn nonce() -> String {
+pub(crate) fn nonce() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
     format!("{}-{nanos:x}{:x}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed))
@@ -137,6 +137,44 @@ pub fn publish_staged(
 
     // The old manifest names the old files: it goes before they change.
     Manifest::remove(dir)?;
+    let committed = rename_staged(dir, files, prefix, write_mode)?;
+    let published: HashSet<&str> = files.iter().map(|f| f.final_name.as_str()).collect();
+
+    let mut manifest = Manifest::of_files(&committed, dir);
+    if let Some(mut old) = old {
+        old.files.retain(|f| !published.contains(f.file.as_str()));
+        old.files.append(&mut manifest.files);
+        manifest.files = old.files;
+        manifest.rows = manifest.files.iter().map(|f| f.rows).sum();
+    }
+    manifest.save(dir)?;
+    Ok(committed)
+}
+
+/// Publishes one unit of a run whose caller owns the folder and the manifest (a distributed
+/// job run, `job::run::distributed`, holds the folder lock and writes the manifest itself):
+/// the checks and renames of [`publish_staged`], the other `<prefix>-*.parquet` files deleted
+/// (overwrite), and the prefix's leftovers of other attempts removed. No lock is taken and no
+/// manifest written or removed.
+pub(crate) fn publish_unit_staged(dir: &Path, files: &[StagedFile], prefix: &str) -> Result<Vec<CommittedFile>> {
+    check_prefix(prefix)?;
+    let canonical = fs::canonicalize(dir).map_err(|e| Error::io("cannot resolve output directory", dir, e))?;
+    check_staged(&canonical, files, prefix)?;
+    rename_staged(dir, files, prefix, WriteMode::Overwrite)
+}
+
+/// Deletes the staged files and dead writers' temps of `prefix` in `dir` without taking the
+/// folder lock: for a caller that holds it (see [`publish_unit_staged`]).
+pub(crate) fn discard_unit_staged(dir: &Path, prefix: &str) -> Result<()> {
+    check_prefix(prefix)?;
+    if remove_leftovers(dir, prefix)? {
+        commit::sync_dir(dir)?;
+    }
+    Ok(())
+}
+
+/// The renames and deletions of a checked publish (see [`publish_staged`]).
+fn rename_staged(dir: &Path, files: &[StagedFile], prefix: &str, write_mode: WriteMode) -> Result<Vec<CommittedFile>> {
     let mut committed = Vec::with_capacity(files.len());
     for file in files {
         let path = dir.join(&file.final_name);
@@ -158,15 +196,6 @@ pub fn publish_staged(
     if removed {
         commit::sync_dir(dir)?;
     }
-
-    let mut manifest = Manifest::of_files(&committed, dir);
-    if let Some(mut old) = old {
-        old.files.retain(|f| !published.contains(f.file.as_str()));
-        old.files.append(&mut manifest.files);
-        manifest.files = old.files;
-        manifest.rows = manifest.files.iter().map(|f| f.rows).sum();
-    }
-    manifest.save(dir)?;
     Ok(committed)
 }
 

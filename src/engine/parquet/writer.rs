@@ -42,7 +42,7 @@ use super::staged::{self, StagedFile};
 use crate::error::{Error, Result};
 
 /// A Parquet file that [`ParquetSink::finish`] made visible under its final name.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CommittedFile {
     /// Final path: the sink's directory joined with `<prefix>-NNNNN.parquet`.
     pub path: PathBuf,

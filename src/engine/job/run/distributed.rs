@@ -1,0 +1,518 @@
+//! A job run whose units are read and written elsewhere (`dativo run --engine ray`): the
+//! driver plans the units and commits them, workers run them.
+//!
+//! The driver ([`Job::run_distributed`]) plans the run as a local run does (the same units,
+//! the same ledger: folder lock, incremental state), turns each unit into a [`UnitTask`] and
+//! hands all of them to an executor (for Ray: one task each). A worker loads the same job file
+//! and runs its task with [`Job::run_task`]: it reads the unit's inputs and writes its Parquet
+//! files as *staged* files (complete, fsynced, hidden; `parquet::staged`) and its rejects as a
+//! hidden staged file, and returns a [`UnitResult`] describing them. Nothing a worker writes
+//! is visible. When every task has ended, the driver commits the results in unit order with
+//! the ledger, exactly as a local run commits its units: so the report, the state and the
+//! guarantees are a local run's.
+//!
+//! - A plain run is one unit per input file here (a local run reads them all in one unit), so
+//!   the files can be read in parallel; the driver publishes every unit's files at once, named
+//!   `<prefix>-NNNNN.parquet` in input order, as a local run names them, and joins the rejects
+//!   into one file. The column types inferred without an asset are the first input's, pinned
+//!   for every unit (as incremental runs do), so every file has one schema.
+//! - An incremental run's units are its own (one per new or changed input); each is committed
+//!   with its state step, in order. A unit that failed stops the commit there: the units before
+//!   it are committed, as in a local run, and the rest are discarded.
+//! - A task retried by the executor (a worker died) stages under a new attempt-unique name;
+//!   what the dead attempt left (temps, staged files) is removed by the driver's commit.
+//!
+//! Workers must see the job file, its inputs and the output folder at the same paths as the
+//! driver (one machine, or a shared file system), and resolve its `${VAR}`s themselves: no
+//! secret travels in a task. A task carries a fingerprint of the job as the driver resolved it,
+//! and a worker whose job differs (the file changed, a variable differs) refuses the task.
+//!
+//! Supported: CSV inputs on a file system into Parquet in `output_base`, plain or incremental,
+//! without partitioning. Other jobs are refused with an error saying so.
+
+use std::collections::HashSet;
+use std::fs;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::ledger::{Ledger, WholeRun};
+use super::{add, Source, Unit};
+use crate::csv::OnError;
+use crate::job::report::RunReport;
+use crate::job::Job;
+use crate::parquet::commit;
+use crate::parquet::staged::{self, publish_unit_staged};
+use crate::parquet::writer::SealedPart;
+use crate::parquet::{publish_staged, ParquetSink, StagedFile, WriteMode};
+use crate::{pipeline, Error, Result};
+
+/// One unit of a distributed run, as a worker receives it (JSON).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UnitTask {
+    /// The job as the driver resolved it (a hash): a worker whose job differs refuses.
+    pub job: String,
+    /// The run, for the staged rejects file's name.
+    pub run_id: String,
+    /// The unit's place in the run (its commit order).
+    pub index: usize,
+    /// The unit's inputs, as indices into the job's input list.
+    pub inputs: Vec<usize>,
+    /// The unit's file prefix.
+    pub file_prefix: String,
+    /// The unit's rejects file, when bad rows are rejected.
+    pub rejects_path: Option<PathBuf>,
+    /// Inputs as the report and messages name them (for people reading the task).
+    pub labels: Vec<String>,
+}
+
+/// What a worker's task staged, and its counts (JSON).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UnitResult {
+    pub index: usize,
+    /// The unit's Parquet files, staged in `output_base`.
+    pub staged: Vec<StagedFile>,
+    /// The unit's rejects, staged next to its rejects file (`on_error: reject`).
+    pub rejects: Option<PathBuf>,
+    pub rows_read: u64,
+    pub rows_written: u64,
+    pub rows_rejected: u64,
+    pub warnings: u64,
+    pub input_bytes: u64,
+    pub dialect: Option<String>,
+}
+
+/// A task's end, as the executor reports it: its result, or the error it failed with.
+#[derive(Debug)]
+pub struct UnitOutcome {
+    /// The task's `index`.
+    pub index: usize,
+    pub result: Result<UnitResult>,
+}
+
+impl Job {
+    /// Run the job with its units executed by `execute`, which gets every task of the run and
+    /// returns one outcome per task, in any order (see the module documentation). The report
+    /// is the one a local run gives.
+    pub fn run_distributed(
+        &self,
+        execute: &mut dyn FnMut(&[UnitTask]) -> Result<Vec<UnitOutcome>>,
+    ) -> Result<RunReport> {
+        self.run_distributed_inner(execute).map_err(|e| self.redactor.error(e))
+    }
+
+    /// Run one task of a distributed run of this job (a worker's part): read the unit's
+    /// inputs and stage its files. Nothing becomes visible.
+    pub fn run_task(&self, task: &UnitTask) -> Result<UnitResult> {
+        self.run_task_inner(task).map_err(|e| self.redactor.error(e))
+    }
+
+    /// Why this job cannot run distributed, if it cannot.
+    fn check_distributable(&self) -> Result<()> {
+        let refuse = |what: &str| {
+            Err(Error::Config(format!(
+                "{}: {what} cannot run distributed yet (--engine ray runs CSV files into Parquet in a local \
+                 output_base, plain or incremental, unpartitioned); run it without --engine",
+                self.path.display()
+            )))
+        };
+        if self.reader_plugin.is_some() || self.writer_plugin.is_some() {
+            return refuse("a job with a custom reader or writer");
+        }
+        if self.object_target.is_some() || self.iceberg_target.is_some() {
+            return refuse("a job whose target is a bucket or an Iceberg table");
+        }
+        if self.inputs.iter().any(|i| i.object.is_some()) {
+            return refuse("a job that reads s3:// inputs");
+        }
+        if !self.partitioning.is_empty() {
+            return refuse("a partitioned job");
+        }
+        Ok(())
+    }
+
+    /// A hash of what a worker needs to agree on with the driver.
+    fn fingerprint(&self) -> String {
+        let text = format!(
+            "{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}",
+            self.inputs, self.output_dir, self.csv, self.parquet, self.asset, self.mode, self.incremental
+        );
+        let digest = Sha256::digest(text.as_bytes());
+        digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
+    }
+
+    fn run_distributed_inner(
+        &self,
+        execute: &mut dyn FnMut(&[UnitTask]) -> Result<Vec<UnitOutcome>>,
+    ) -> Result<RunReport> {
+        let start = Instant::now();
+        self.check_distributable()?;
+        self.log_start();
+        let run_id = crate::job::lake::run_id();
+        let fingerprint = self.fingerprint();
+        fs::create_dir_all(&self.output_dir).map_err(|e| Error::io("cannot create directory", &self.output_dir, e))?;
+
+        // The units, and the ledger of the incremental ones.
+        let (units, incremental) = match &self.incremental {
+            Some(inc) => {
+                let (units, ledger) = self.plan_incremental(inc, None)?;
+                (units, Some(ledger))
+            }
+            None => (self.plain_units(&run_id), None),
+        };
+        let tasks: Vec<UnitTask> = units
+            .iter()
+            .enumerate()
+            .map(|(index, unit)| UnitTask {
+                job: fingerprint.clone(),
+                run_id: run_id.clone(),
+                index,
+                inputs: unit.inputs.iter().map(|i| self.index_of(i)).collect(),
+                file_prefix: unit.parquet.file_prefix.clone(),
+                rejects_path: unit.csv.rejects_path.clone().filter(|_| unit.csv.on_error == OnError::Reject),
+                labels: unit.inputs.iter().map(|i| self.redact(&i.path.display().to_string())).collect(),
+            })
+            .collect();
+        let results = if tasks.is_empty() { Vec::new() } else { execute(&tasks)? };
+        let results = in_order(results, tasks.len())?;
+
+        let committed = match incremental {
+            Some(ledger) => self.commit_incremental(&units, results, Box::new(ledger)),
+            None => self.commit_plain(results),
+        };
+        // Staged rejects of the run that were not published: failed units, retried attempts.
+        self.discard_rejects(&tasks);
+        let mut report = committed?;
+        report.seconds = start.elapsed().as_secs_f64();
+        self.log_done(&report, Source::Csv, super::Target::Parquet);
+        Ok(report)
+    }
+
+    /// A plain run's units: one per input, each staging under its own prefix.
+    fn plain_units(&self, run_id: &str) -> Vec<Unit<'_>> {
+        let rejects = self.csv.rejects_path.clone();
+        self.inputs
+            .iter()
+            .enumerate()
+            .map(|(i, input)| {
+                let mut parquet = self.parquet.clone();
+                parquet.file_prefix = format!("{}-{run_id}-{i:05}", self.parquet.file_prefix);
+                let mut csv = self.csv.clone();
+                csv.rejects_path = rejects.clone();
+                Unit { inputs: vec![input], csv, parquet, bytes: None }
+            })
+            .collect()
+    }
+
+    fn index_of(&self, input: &crate::job::InputFile) -> usize {
+        self.inputs.iter().position(|i| std::ptr::eq(i, input)).unwrap_or(usize::MAX)
+    }
+
+    /// Publish every unit of a plain run at once, as the one commit of a local run.
+    fn commit_plain(&self, results: Vec<Result<UnitResult>>) -> Result<RunReport> {
+        let dir = &self.output_dir;
+        let prefix = &self.parquet.file_prefix;
+        let mut ok = Vec::with_capacity(results.len());
+        let mut first_error = None;
+        for outcome in results {
+            match outcome {
+                Ok(result) => ok.push(result),
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        if let Some(e) = first_error {
+            discard_results(&ok);
+            staged::discard_staged(dir, prefix)?;
+            return Err(e);
+        }
+        // Final names in input order, numbered as one local sink numbers its files.
+        let mut next = match self.parquet.write_mode {
+            WriteMode::Overwrite => 0,
+            WriteMode::Append => commit::highest_part(dir, prefix)?.map_or(0, |h| h + 1),
+        };
+        let mut files = Vec::new();
+        for result in &ok {
+            for file in &result.staged {
+                files.push(StagedFile { final_name: commit::final_name(prefix, next), ..file.clone() });
+                next += 1;
+            }
+        }
+        let rejects = self.join_rejects(&ok)?;
+        let committed = match publish_staged(dir, &files, prefix, self.parquet.write_mode) {
+            Ok(c) => c,
+            Err(e) => {
+                if let Some(r) = rejects {
+                    r.discard();
+                }
+                return Err(e);
+            }
+        };
+        if let Some(r) = rejects {
+            r.commit()?;
+        }
+        let mut report = RunReport::default();
+        for result in ok {
+            add(&mut report, unit_report(&result, Vec::new()), true);
+        }
+        report.bytes_written = committed.iter().map(|f| f.bytes).sum();
+        report.files = committed;
+        // The ledger of a plain run only keeps the manifest, which `publish_staged` wrote.
+        let ledger: Box<dyn Ledger> = Box::new(WholeRun { manifest_dir: None, table: None, append: false });
+        ledger.finish(&mut report)?;
+        Ok(report)
+    }
+
+    /// Commit an incremental run's units in order, each with its state step; stop at the first
+    /// that failed.
+    fn commit_incremental(
+        &self,
+        units: &[Unit],
+        results: Vec<Result<UnitResult>>,
+        mut ledger: Box<dyn Ledger + '_>,
+    ) -> Result<RunReport> {
+        let dir = &self.output_dir;
+        let mut report = RunReport::default();
+        let mut results = results.into_iter();
+        for (index, unit) in units.iter().enumerate() {
+            let outcome = results.next().ok_or_else(|| Error::Internal("a unit without an outcome".into()))?;
+            let committed = outcome.and_then(|result| {
+                ledger.start(index)?;
+                let prefix = &unit.parquet.file_prefix;
+                let parts: Vec<SealedPart> = result
+                    .staged
+                    .iter()
+                    .map(|f| SealedPart { name: f.final_name.clone(), rows: f.rows, bytes: f.bytes })
+                    .collect();
+                if let Err(e) = ledger.before_publish(index, &parts, result.rows_rejected) {
+                    discard_results(std::slice::from_ref(&result));
+                    return Err(e);
+                }
+                let files = publish_unit_staged(dir, &result.staged, prefix)?;
+                if let (Some(staged), Some(path)) = (&result.rejects, &unit.csv.rejects_path) {
+                    publish_rejects(staged, path)?;
+                }
+                ledger.committed(index, &files)?;
+                Ok(unit_report(&result, files))
+            });
+            match committed {
+                Ok(unit_report) => add(&mut report, unit_report, true),
+                Err(e) => {
+                    ledger.failed(index);
+                    let rest: Vec<UnitResult> = results.filter_map(|o| o.ok()).collect();
+                    discard_results(&rest);
+                    // The folder lock is the ledger's: discard without taking it.
+                    for unit in units {
+                        staged::discard_unit_staged(dir, &unit.parquet.file_prefix)?;
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        ledger.finish(&mut report)?;
+        Ok(report)
+    }
+
+    fn run_task_inner(&self, task: &UnitTask) -> Result<UnitResult> {
+        self.check_distributable()?;
+        if task.job != self.fingerprint() {
+            return Err(Error::Config(format!(
+                "{}: this worker resolves the job differently from the driver that planned unit {} (the job file, \
+                 an input or a ${{VAR}} differs here); every worker must see the same job, inputs and environment",
+                self.path.display(),
+                task.index
+            )));
+        }
+        let inputs = task
+            .inputs
+            .iter()
+            .map(|&i| {
+                self.inputs.get(i).ok_or_else(|| {
+                    Error::Config(format!("unit {}: input {i} is not an input of {}", task.index, self.path.display()))
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        // Pinned as the driver's other units pin them (an incremental run's units do already).
+        let mut csv = self.incremental_csv_options()?;
+        csv.rejects_path = task.rejects_path.as_ref().map(|p| staged_rejects_path(p, &task.run_id, task.index));
+        let mut parquet = self.parquet.clone();
+        parquet.file_prefix = task.file_prefix.clone();
+        parquet.write_mode = WriteMode::Overwrite;
+        let unit = Unit { inputs, csv, parquet, bytes: None };
+
+        let rejects = super::RejectsFile::default();
+        let opened = self.open_source(Source::Csv, &unit, &rejects)?;
+        let stats = opened.stats.clone();
+        let sink = Staging(ParquetSink::create(&self.output_dir, opened.schema.clone(), unit.parquet.clone())?);
+        let outcome = pipeline::run(opened.batches, opened.transform, sink, &mut |_| {});
+        let staged_rejects = unit.csv.rejects_path.clone();
+        let outcome = match outcome {
+            Ok(o) => o,
+            Err(e) => {
+                if let Some(r) = &staged_rejects {
+                    commit::remove_quietly(r);
+                }
+                return Err(e);
+            }
+        };
+        let rejects = match &staged_rejects {
+            Some(path) if path.exists() => {
+                fs::File::open(path)
+                    .and_then(|f| f.sync_all())
+                    .map_err(|e| Error::io("cannot write the rejects file", path, e))?;
+                Some(path.clone())
+            }
+            _ => None,
+        };
+        Ok(UnitResult {
+            index: task.index,
+            rows_written: outcome.rows,
+            staged: outcome.output,
+            rejects,
+            rows_read: stats.rows_read.load(Ordering::Relaxed),
+            rows_rejected: stats.rows_rejected.load(Ordering::Relaxed),
+            warnings: opened.header_warnings + stats.warnings.load(Ordering::Relaxed),
+            input_bytes: stats.total_bytes.load(Ordering::Relaxed),
+            dialect: opened.dialect,
+        })
+    }
+
+    /// The units' rejects joined into the run's one rejects file (a temp, committed with the
+    /// Parquet files): each unit's rows after the first one's header.
+    fn join_rejects(&self, results: &[UnitResult]) -> Result<Option<super::RejectsFile>> {
+        let staged: Vec<&PathBuf> = results.iter().filter_map(|r| r.rejects.as_ref()).collect();
+        let path = self.csv.rejects_path.as_deref().filter(|_| self.csv.on_error == OnError::Reject);
+        let Some(path) = path else { return Ok(None) };
+        let rejects = super::RejectsFile::for_run(OnError::Reject, Some(path))?;
+        let Some(temp) = rejects.writing() else { return Ok(None) };
+        let mut out = std::io::BufWriter::new(
+            fs::File::create(temp).map_err(|e| Error::io("cannot create rejects file", temp, e))?,
+        );
+        for (n, part) in staged.iter().enumerate() {
+            let file = fs::File::open(part).map_err(|e| Error::io("cannot read a unit's rejects", part, e))?;
+            for (i, line) in BufReader::new(file).split(b'\n').enumerate() {
+                let line = line.map_err(|e| Error::io("cannot read a unit's rejects", part, e))?;
+                if i == 0 && n > 0 {
+                    continue; // the header, written once
+                }
+                out.write_all(&line)
+                    .and_then(|()| out.write_all(b"\n"))
+                    .map_err(|e| Error::io("cannot write rejects file", temp, e))?;
+            }
+        }
+        out.flush().map_err(|e| Error::io("cannot write rejects file", temp, e))?;
+        Ok(Some(rejects))
+    }
+
+    /// Remove every staged rejects file of the run's tasks (joined, or of failed attempts).
+    fn discard_rejects(&self, tasks: &[UnitTask]) {
+        let folders: HashSet<(PathBuf, String)> = tasks
+            .iter()
+            .filter_map(|t| t.rejects_path.as_ref())
+            .filter_map(|p| Some((parent_of(p), p.file_name()?.to_string_lossy().into_owned())))
+            .collect();
+        for (dir, name) in folders {
+            let Ok(names) = commit::list_names(&dir) else { continue };
+            for file in names {
+                if is_staged_rejects_of(&name, &file) {
+                    commit::remove_quietly(&dir.join(file));
+                }
+            }
+        }
+    }
+}
+
+/// A pipeline sink that stages its files instead of publishing them.
+struct Staging(ParquetSink);
+
+impl pipeline::Sink for Staging {
+    type Output = Vec<StagedFile>;
+    fn write(&mut self, batch: &arrow_array::RecordBatch) -> Result<()> {
+        self.0.write(batch)
+    }
+    fn finish(self) -> Result<Vec<StagedFile>> {
+        self.0.stage()
+    }
+    fn abort(self) {
+        self.0.abort()
+    }
+}
+
+/// The results sorted by unit, exactly one per unit.
+fn in_order(outcomes: Vec<UnitOutcome>, units: usize) -> Result<Vec<Result<UnitResult>>> {
+    let mut slots: Vec<Option<Result<UnitResult>>> = (0..units).map(|_| None).collect();
+    for outcome in outcomes {
+        let index = outcome.index;
+        let same = outcome.result.as_ref().map_or(true, |r| r.index == index);
+        match slots.get_mut(index) {
+            Some(slot @ None) if same => *slot = Some(outcome.result),
+            _ => return Err(Error::Internal(format!("the executor returned unit {index} twice or out of range"))),
+        }
+    }
+    slots
+        .into_iter()
+        .enumerate()
+        .map(|(i, s)| s.ok_or_else(|| Error::Internal(format!("the executor returned no outcome for unit {i}"))))
+        .collect()
+}
+
+fn unit_report(result: &UnitResult, files: Vec<crate::parquet::CommittedFile>) -> RunReport {
+    RunReport {
+        rows_read: result.rows_read,
+        rows_written: result.rows_written,
+        rows_rejected: result.rows_rejected,
+        warnings: result.warnings,
+        bytes_written: files.iter().map(|f| f.bytes).sum(),
+        files,
+        input_bytes: result.input_bytes,
+        seconds: 0.0,
+        incremental: None,
+        dialect: result.dialect.clone(),
+    }
+}
+
+/// Delete what successful tasks staged (their rejects; the Parquet files go with the prefix).
+fn discard_results(results: &[UnitResult]) {
+    for result in results {
+        for file in &result.staged {
+            commit::remove_quietly(&file.temp_path);
+        }
+        if let Some(r) = &result.rejects {
+            commit::remove_quietly(r);
+        }
+    }
+}
+
+fn parent_of(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Where a task stages its rejects: `.<name>.<run>-<unit>-<attempt>.staged` next to the
+/// rejects file (hidden, unique per attempt).
+fn staged_rejects_path(path: &Path, run_id: &str, index: usize) -> PathBuf {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    parent_of(path).join(format!(".{name}.{run_id}-{index}-{}.staged", staged::nonce()))
+}
+
+fn is_staged_rejects_of(name: &str, file: &str) -> bool {
+    file.strip_prefix('.')
+        .and_then(|f| f.strip_prefix(name))
+        .and_then(|f| f.strip_prefix('.'))
+        .is_some_and(|f| f.ends_with(".staged"))
+}
+
+/// Publish an incremental unit's staged rejects under its rejects file's name.
+fn publish_rejects(staged: &Path, path: &Path) -> Result<()> {
+    commit::publish(staged, path)?;
+    commit::sync_dir(&parent_of(path))
+}
