@@ -94,6 +94,10 @@ typedef struct DativoParquetWriter DativoParquetWriter;
 // A loaded plugin. Opaque; used by one thread at a time.
 typedef struct DativoPlugin DativoPlugin;
 
+// Where an executor puts the outcomes of the tasks it ran (`dativo_unit_results_set`).
+// Owned by the library; valid during the executor call only.
+typedef struct DativoUnitResults DativoUnitResults;
+
 // A status code returned by every fallible dativo function. `DATIVO_STATUS_OK` (0) is
 // success; every other value names the kind of failure, with details in the `DativoError`.
 typedef int32_t DativoStatus;
@@ -183,6 +187,16 @@ typedef DativoStatus (*DativoPluginResolver)(void *context,
                                              uint32_t abi_version,
                                              struct DativoPluginVTable *vtable,
                                              struct DativoError *error);
+
+// Runs the tasks of a distributed job run (see `dativo_job_run_units`). `tasks_json` is a
+// JSON array of task objects; run each with `dativo_job_unit_run` (anywhere, in parallel, and
+// again if an attempt was lost), then call `dativo_unit_results_set(results, ...)` once with
+// one outcome per task and return DATIVO_STATUS_OK. Returning another status (with a message
+// in `error`) fails the run: nothing is committed. Called once, on the thread that runs the job.
+typedef DativoStatus (*DativoUnitExecutor)(void *context,
+                                           const char *tasks_json,
+                                           struct DativoUnitResults *results,
+                                           struct DativoError *error);
 
 // The entry function a plugin exports. Fill `*vtable` (zeroed by the host) for
 // `abi_version` and return DATIVO_STATUS_OK, or return DATIVO_STATUS_PLUGIN (with a
@@ -704,6 +718,75 @@ const char *dativo_status_string(DativoStatus status);
 DativoStatus dativo_status_from_stream(struct ArrowArrayStream *stream,
                                        int code,
                                        struct DativoError *error);
+
+// Run the job file at `path` distributed: plan its units (as `dativo_job_run` would, with
+// `source.incremental` honoured), call `executor` once with every task, then commit the
+// results in unit order, exactly as a local run commits: on success `*out` is the run's
+// report (free it with `dativo_job_report_free`). Supported jobs: CSV files into Parquet in a
+// local `output_base`, plain or incremental, unpartitioned; others fail with CONFIG saying
+// so. A plain run has one task per input file; an incremental run one per new or changed
+// input (none when nothing changed: the executor is then not called).
+//
+// `options` is NULL, "" or a JSON object: `{"full_refresh": bool, "reset_state": bool}`
+// (`dativo run --full-refresh`, `--reset-state`).
+//
+// The executor's results: a JSON array with one object per task, `{"index": <the task's
+// index>, "result": <what dativo_job_unit_run returned>}` or `{"index": N, "error":
+// {"status": <DativoStatus>, "message": "..."}}` for a task that failed. A failed task fails
+// the run with its status and message: a plain run commits nothing, an incremental run keeps
+// the units before it (as a local run does).
+// Errors: INVALID_ARGUMENT (NULL, no executor), CONFIG, DATA, SCHEMA, IO, PARQUET, and the
+// statuses of failed tasks or of the executor.
+//
+// # Safety
+// `path` and `options` are NULL or C strings; `executor` follows `DativoUnitExecutor` and may
+// be called with `context`; `out` is writable; `error` is NULL or a zero-initialised
+// `DativoError`.
+DativoStatus dativo_job_run_units(const char *path,
+                                  const char *options,
+                                  DativoUnitExecutor executor,
+                                  void *context,
+                                  struct DativoJobReport **out,
+                                  struct DativoError *error);
+
+// Give the outcomes of the executor's tasks (a JSON array, see `dativo_job_run_units`); the
+// text is copied. Call once per executor call, before it returns.
+// Errors: INVALID_ARGUMENT (NULL).
+//
+// # Safety
+// `results` is the pointer the executor was given; `json` is NULL or a C string; `error` as
+// everywhere.
+DativoStatus dativo_unit_results_set(struct DativoUnitResults *results,
+                                     const char *json,
+                                     struct DativoError *error);
+
+// Run one task of a distributed run (a worker's part): load the job file at `path`, read the
+// task's inputs and write its Parquet files and rejects as staged files, which nothing shows
+// until the driver commits them. On success `*result_json` is a new JSON object for the
+// driver's results (free it with `dativo_string_free`). A task run twice (a retry) stages
+// twice; the driver's commit keeps one attempt. The worker must see the same job, inputs,
+// output folder and environment variables as the driver: a job that resolves differently
+// here fails with CONFIG.
+// Errors: INVALID_ARGUMENT (NULL), CONFIG (a bad task, another job), DATA, SCHEMA, IO, PARQUET.
+//
+// # Safety
+// `path` and `task_json` are NULL or C strings; `result_json` is writable; `error` as
+// everywhere.
+DativoStatus dativo_job_unit_run(const char *path,
+                                 const char *task_json,
+                                 char **result_json,
+                                 struct DativoError *error);
+
+// The report as a JSON object (the engine's RunReport: counts, files, incremental inputs,
+// dialect), e.g. for a process that prints it as `dativo run` does. `*json` is new; free it
+// with `dativo_string_free`.
+// Errors: INVALID_ARGUMENT (NULL).
+//
+// # Safety
+// `report` is NULL or a live report; `json` is writable; `error` as everywhere.
+DativoStatus dativo_job_report_json(const struct DativoJobReport *report,
+                                    char **json,
+                                    struct DativoError *error);
 
 // The library's version as text, e.g. "0.1.0". Static: never NULL, do not free.
 // Thread-safe.

@@ -48,6 +48,10 @@ pub unsafe extern "C" fn dativo_job_run(
 }
 
 impl DativoJobReport {
+    pub(crate) fn report(&self) -> &RunReport {
+        &self.report
+    }
+
     /// A new handle for `report`.
     pub(crate) fn new(report: RunReport) -> *mut DativoJobReport {
         let files = DativoFileList::new(&report.files);

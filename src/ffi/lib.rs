@@ -16,7 +16,8 @@
 //!
 //! One module per kind of handle: [`csv`] (reader), [`parquet`] (writer and file lists),
 //! [`staged`] (a writer's files staged, then committed once, for distributed writes),
-//! [`job`] (run a job file, its report), [`plugin`] (load and use plugins; run a job whose
+//! [`job`] (run a job file, its report), [`units`] (a job run whose units an executor runs
+//! elsewhere, e.g. Ray tasks), [`plugin`] (load and use plugins; run a job whose
 //! plugins the caller provides) with [`plugin_abi`] (what a plugin implements); [`stream`] exports and imports Arrow C streams;
 //! [`version`], [`status`] and [`error`] are shared by all.
 
@@ -27,6 +28,7 @@ pub mod parquet;
 pub mod plugin;
 pub mod staged;
 pub mod status;
+pub mod units;
 pub mod version;
 
 // The types every function above uses live in dativo-abi, shared with the plugin host and SDK.

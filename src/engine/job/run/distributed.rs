@@ -179,8 +179,19 @@ impl Job {
                 labels: unit.inputs.iter().map(|i| self.redact(&i.path.display().to_string())).collect(),
             })
             .collect();
-        let results = if tasks.is_empty() { Vec::new() } else { execute(&tasks)? };
-        let results = in_order(results, tasks.len())?;
+        let results = if tasks.is_empty() { Ok(Vec::new()) } else { execute(&tasks) };
+        let results = match results.and_then(|r| in_order(r, tasks.len())) {
+            Ok(r) => r,
+            Err(e) => {
+                // Whatever the tasks that ran staged (the ledger may hold the folder lock).
+                let prefixes: HashSet<&str> = units.iter().map(|u| u.parquet.file_prefix.as_str()).collect();
+                for prefix in prefixes.into_iter().chain([self.parquet.file_prefix.as_str()]) {
+                    staged::discard_unit_staged(&self.output_dir, prefix)?;
+                }
+                self.discard_rejects(&tasks);
+                return Err(e);
+            }
+        };
 
         let committed = match incremental {
             Some(ledger) => self.commit_incremental(&units, results, Box::new(ledger)),
