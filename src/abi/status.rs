@@ -73,6 +73,26 @@ pub fn status_of(e: &Error) -> DativoStatus {
     }
 }
 
+/// The engine error for `status` and its `message`, reported across a process boundary (a
+/// distributed run's worker, the Python driver of `dativo run --engine ray`): the inverse of
+/// [`status_of`], so the kind (and the CLI's exit code) survives the trip.
+pub fn error_of_status(status: DativoStatus, message: String) -> Error {
+    match status {
+        DATIVO_STATUS_CONFIG | DATIVO_STATUS_INVALID_ARGUMENT => Error::Config(message),
+        DATIVO_STATUS_DATA => Error::Data(message),
+        DATIVO_STATUS_SCHEMA => Error::Schema(message),
+        DATIVO_STATUS_IO => {
+            // An I/O message is "<context>: <os error>"; split back, it prints the same.
+            let (context, source) = message.rsplit_once(": ").unwrap_or((message.as_str(), "I/O error"));
+            Error::Io { context: context.to_string(), source: std::io::Error::other(source.to_string()) }
+        }
+        DATIVO_STATUS_PARQUET => Error::Parquet(parquet::errors::ParquetError::General(message)),
+        DATIVO_STATUS_ARROW => Error::Arrow(arrow_schema::ArrowError::ExternalError(message.into())),
+        DATIVO_STATUS_PLUGIN => Error::Plugin(message),
+        _ => Error::Internal(message),
+    }
+}
+
 /// The errno-style code a stream callback returns for `status` (the Arrow C stream interface
 /// speaks errno). The exact status survives through `dativo_status_from_stream`.
 pub fn errno_of(status: DativoStatus) -> c_int {

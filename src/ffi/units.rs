@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::args;
 use super::job::DativoJobReport;
 use dativo_abi::error::{boundary, c_text, take_message, DativoError, Failure};
-use dativo_abi::status::*;
+use dativo_abi::status::{error_of_status, *};
 use dativo_engine::job::{self, Job, UnitOutcome, UnitResult, UnitTask};
 use dativo_engine::Error;
 
@@ -115,7 +115,7 @@ pub unsafe extern "C" fn dativo_job_run_units(
             let status = unsafe { execute(context, text.as_ptr(), &mut results, &mut failure) };
             if status != DATIVO_STATUS_OK {
                 let message = take_message(&mut failure, "the executor failed without a message");
-                return Err(error_of(status, format!("the executor: {message}")));
+                return Err(error_of_status(status, format!("the executor: {message}")));
             }
             let json = results.json.ok_or_else(|| {
                 Error::Config("the executor returned OK without calling dativo_unit_results_set".into())
@@ -227,7 +227,7 @@ fn outcomes(json: &str) -> dativo_engine::Result<Vec<UnitOutcome>> {
         .map(|o| {
             let result = match (o.result, o.error) {
                 (Some(r), None) => Ok(r),
-                (None, Some(e)) => Err(error_of(e.status, e.message)),
+                (None, Some(e)) => Err(error_of_status(e.status, e.message)),
                 _ => {
                     return Err(Error::Config(format!(
                         "the executor's result for unit {} has neither or both of `result` and `error`",
@@ -238,20 +238,6 @@ fn outcomes(json: &str) -> dativo_engine::Result<Vec<UnitOutcome>> {
             Ok(UnitOutcome { index: o.index, result })
         })
         .collect()
-}
-
-/// An engine error of the kind `status` names, for a failure reported across a process.
-fn error_of(status: DativoStatus, message: String) -> Error {
-    match status {
-        DATIVO_STATUS_CONFIG | DATIVO_STATUS_INVALID_ARGUMENT => Error::Config(message),
-        DATIVO_STATUS_DATA => Error::Data(message),
-        DATIVO_STATUS_SCHEMA => Error::Schema(message),
-        DATIVO_STATUS_IO => Error::Io { context: "a task".into(), source: std::io::Error::other(message) },
-        DATIVO_STATUS_PARQUET => Error::Parquet(parquet::errors::ParquetError::General(message)),
-        DATIVO_STATUS_ARROW => Error::Arrow(arrow_schema::ArrowError::ExternalError(message.into())),
-        DATIVO_STATUS_PLUGIN => Error::Plugin(message),
-        _ => Error::Internal(message),
-    }
 }
 
 #[cfg(test)]
