@@ -6,6 +6,7 @@
 
 mod logger;
 mod progress;
+mod ray;
 
 use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
@@ -41,6 +42,23 @@ enum Mode {
     Cloud,
 }
 
+/// `--engine`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Engine {
+    Local,
+    /// Ray, at this address (None: Ray's default, e.g. RAY_ADDRESS).
+    Ray(Option<String>),
+}
+
+fn parse_engine(text: &str) -> std::result::Result<Engine, String> {
+    match text.split_once('=') {
+        None if text == "local" => Ok(Engine::Local),
+        None if text == "ray" => Ok(Engine::Ray(None)),
+        Some(("ray", address)) if !address.is_empty() => Ok(Engine::Ray(Some(address.to_string()))),
+        _ => Err(format!("`{text}`: expected local, ray or ray=ADDRESS (e.g. ray=127.0.0.1:6379)")),
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run a job: read its CSV files and write them as Parquet.
@@ -63,6 +81,11 @@ enum Command {
         /// sha256-pinned and inside DATIVO_PLUGIN_DIR.
         #[arg(long, value_enum, default_value_t = Mode::SelfHosted)]
         mode: Mode,
+        /// Where the units run: `local` (this process), or `ray` / `ray=ADDRESS` (one Ray task
+        /// per unit on a cluster, through the Python package: docs/ray.md). Same report,
+        /// state and guarantees.
+        #[arg(long, value_name = "local|ray[=ADDRESS]", default_value = "local", value_parser = parse_engine)]
+        engine: Engine,
     },
     /// Validate a job without running it: keys, values, asset, input files and their headers.
     Check {
@@ -201,8 +224,8 @@ fn internal_error(message: &str) -> ExitCode {
 
 fn execute(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Run { config, quiet, full_refresh, reset_state, mode } => {
-            run(&config, quiet, full_refresh, reset_state, mode)
+        Command::Run { config, quiet, full_refresh, reset_state, mode, engine } => {
+            run(&config, quiet, full_refresh, reset_state, mode, engine)
         }
         Command::Check { config, data, quiet, mode } => check(&config, data, quiet, mode),
         Command::Infer { file, delimiter, encoding, no_header, header, sample_rows } => {
@@ -242,11 +265,16 @@ fn load_job(config: &Path, mode: Mode) -> Result<dativo_engine::job::Job> {
     Ok(job)
 }
 
-fn run(config: &Path, quiet: bool, full_refresh: bool, reset_state: bool, mode: Mode) -> Result<()> {
+fn run(config: &Path, quiet: bool, full_refresh: bool, reset_state: bool, mode: Mode, engine: Engine) -> Result<()> {
     let mut job = load_job(config, mode)?;
     job.full_refresh = full_refresh;
     job.reset_state = reset_state;
-    let report = with_progress(quiet, |p| job.run(p))?;
+    let report = match engine {
+        Engine::Local => with_progress(quiet, |p| job.run(p))?,
+        // The job was loaded here first, so its errors read as a local run's; the driver's
+        // own messages (Ray's included) go to stderr.
+        Engine::Ray(address) => ray::run(config, address.as_deref(), full_refresh, reset_state)?,
+    };
     let mut text = format!("{}\n", report.summary());
     match report.files.as_slice() {
         [] if report.incremental.is_some() => text.push_str("no parquet file written (every input unchanged)\n"),

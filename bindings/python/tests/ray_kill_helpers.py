@@ -39,3 +39,27 @@ class KillingDatasink(DativoParquetDatasink):
         if _first_time(self.markers, "mid-write-0"):
             # One block only: die after it was written, before staging.
             os._exit(1)
+
+
+def dying_unit(markers, kill_mid_unit, kill_after_stage):
+    """A unit function for dativo.ray.run_job whose first attempt of unit `kill_mid_unit` dies
+    while the library is reading and writing it (a thread exits the process 50 ms in), and
+    whose first attempt of unit `kill_after_stage` dies after its files were staged (the
+    result never reaches the driver)."""
+    import json
+    import threading
+
+    from dativo.ray import run_unit
+
+    def unit(config, task_json):
+        index = json.loads(task_json)["index"]
+        if index == kill_mid_unit and _first_time(markers, f"mid-unit-{index}"):
+            threading.Timer(0.05, lambda: os._exit(1)).start()
+            run_unit(config, task_json)
+            os._exit(1)  # finished before the timer: still die before reporting
+        outcome = run_unit(config, task_json)
+        if index == kill_after_stage and _first_time(markers, f"after-stage-{index}"):
+            os._exit(1)
+        return outcome
+
+    return unit

@@ -205,3 +205,84 @@ def test_killed_write_tasks_are_retried_and_the_commit_has_every_row_once(ray_cl
     names = sorted(os.listdir(out))
     assert all(not n.startswith(".") for n in names), f"temp or staged files left: {names}"
     assert len(names) == len(sink.files) + 1
+
+
+def _job(folder: Path, inputs, out: Path, incremental: bool) -> Path:
+    files = "".join(f"    - path: {p}\n" for p in inputs)
+    inc = "  incremental:\n    strategy: file_modified_time\n    state_path: state.json\n" if incremental else ""
+    text = (f"source:\n  type: csv\n{inc}  files:\n{files}  engine:\n    options:\n      on_error: reject\n"
+            f"      column_types: {{id: integer, amount: float, country: string}}\n"
+            f"target:\n  output_base: {out}\n  engine:\n    options: {{max_rows_per_file: 25}}\n")
+    path = folder / ("inc.yaml" if incremental else "job.yaml")
+    path.write_text(text)
+    return path
+
+
+def _hidden(out: Path) -> list:
+    return [n for n in os.listdir(out) if n.startswith(".") and not n.endswith(".lock")]
+
+
+def test_a_job_on_ray_writes_what_a_local_run_writes_and_keeps_its_state(ray_cluster, tmp_path):
+    import dativo.ray as dray
+    paths = _write_inputs(tmp_path / "in", files=3, rows=60)
+    expected = _pyarrow_rows(paths)
+    bad = paths[1]
+    bad.write_text(bad.read_text() + "999,not-a-number,FR\n")
+    # A plain job: the same rows and rejects as a local run of it.
+    local = dativo.run_job(_job(tmp_path / "in", paths, tmp_path / "local", incremental=False))
+    report = dray.run_job(_job(tmp_path / "in", paths, tmp_path / "ray", incremental=False))
+    assert (report["rows_written"], report["rows_rejected"]) == (local.rows_written, local.rows_rejected) == (180, 1)
+    assert _manifest_rows(tmp_path / "ray") == _manifest_rows(tmp_path / "local") == expected
+    assert (tmp_path / "ray" / "_rejects.csv").read_text() == (tmp_path / "local" / "_rejects.csv").read_text()
+    assert _hidden(tmp_path / "ray") == []
+
+    # Incremental: the first run ingests every file, the next skips them, a changed file is
+    # the only one read again; a local run agrees with the state Ray runs keep.
+    out = tmp_path / "inc"
+    job = _job(tmp_path / "in", paths, out, incremental=True)
+    first = dray.run_job(job)
+    assert len(first["incremental"]["ingested"]) == 3
+    assert dray.run_job(job)["incremental"]["skipped"] == [str(p) for p in paths]
+    time.sleep(0.05)
+    _write_inputs(tmp_path / "in", files=1, rows=10)  # orders-00.csv shrinks to 10 rows
+    third = dray.run_job(job)
+    assert third["incremental"]["ingested"] == [str(paths[0])] and third["rows_written"] == 10
+    assert len(_manifest_rows(out)) == 130
+    assert dativo.run_job(job).rows_written == 0  # nothing left to ingest for a local run either
+    assert _hidden(out) == []
+
+    # The CLI: `dativo run --engine ray=ADDRESS` prints the local run's summary; a failed run
+    # (the bad row, with on_error: fail) exits 1 with the worker's error, and writes nothing.
+    cli = TESTS.parents[2] / "target" / os.environ.get("DATIVO_CARGO_PROFILE", "debug") / "dativo"
+    env = {**os.environ, "DATIVO_PYTHON": sys.executable}
+    run = subprocess.run([str(cli), "run", "--config", str(job), "--engine", f"ray={ray_cluster}", "--full-refresh"],
+                         capture_output=True, text=True, timeout=300, env=env, stdin=subprocess.DEVNULL)
+    assert run.returncode == 0, run.stderr
+    assert "130 written, 1 rejected" in run.stdout and "inputs: 3 ingested, 0 skipped" in run.stdout, run.stdout
+    assert len(_manifest_rows(out)) == 130
+    strict = _job(tmp_path / "in", paths, tmp_path / "strict", incremental=False)
+    strict.write_text(strict.read_text().replace("on_error: reject", "on_error: fail"))
+    run = subprocess.run([str(cli), "run", "--config", str(strict), "--engine", f"ray={ray_cluster}"],
+                         capture_output=True, text=True, timeout=300, env=env, stdin=subprocess.DEVNULL)
+    assert run.returncode == 1, (run.stdout, run.stderr)
+    assert "orders-01.csv:62: column 'amount'" in run.stderr and "not-a-number" in run.stderr, run.stderr
+    assert not (tmp_path / "strict" / "_manifest.json").exists()
+
+
+def test_killed_unit_tasks_are_retried_and_every_row_lands_once(ray_cluster, tmp_path):
+    import dativo.ray as dray
+    from ray_kill_helpers import dying_unit
+    paths = _write_inputs(tmp_path / "in", files=4, rows=50000)
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    out = tmp_path / "out"
+    job = _job(tmp_path / "in", paths, out, incremental=False)
+    job.write_text(job.read_text().replace("max_rows_per_file: 25", "max_rows_per_file: 20000"))
+    report = dray.run_job(job, unit_function=dying_unit(str(markers), kill_mid_unit=0, kill_after_stage=2))
+    assert sorted(os.listdir(markers)) == ["after-stage-2", "mid-unit-0"], "both kills happened"
+    assert report["rows_written"] == 200000
+    rows = _manifest_rows(out)
+    assert [r["id"] for r in rows] == list(range(200000)), "every row exactly once"
+    names = sorted(os.listdir(out))
+    assert names == sorted([os.path.basename(f["path"]) for f in report["files"]] + ["_manifest.json", "_rejects.csv"])
+    assert _hidden(out) == [], "the dead attempts' temps and staged files are gone"

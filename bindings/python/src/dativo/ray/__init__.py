@@ -5,6 +5,7 @@ Ray Dataset and committed once by the driver.
     ds = dativo.ray.read_csv(["data/2025-*.csv"], column_types={"amount": "float"},
                              on_error="reject", rejects_dir="out/rejects")
     files = dativo.ray.write_parquet(ds, "out/orders", compression="zstd")
+    report = dativo.ray.run_job("job.yaml")   # a job file, one Ray task per unit
 
 Ray is an optional dependency (`pip install "dativo[ray]"`); `import dativo` never needs it.
 See docs/ray.md for the guarantees (one read task per file, per-file rejects, exactly-once
@@ -20,5 +21,7 @@ except ImportError as _error:
 
 from ._datasink import DativoParquetDatasink, write_parquet
 from ._datasource import DativoCsvDatasource, read_csv, rejects_path_for
+from ._job import run_job, run_unit
 
-__all__ = ["read_csv", "write_parquet", "DativoCsvDatasource", "DativoParquetDatasink", "rejects_path_for"]
+__all__ = ["read_csv", "write_parquet", "run_job", "run_unit", "DativoCsvDatasource", "DativoParquetDatasink",
+           "rejects_path_for"]
