@@ -113,13 +113,7 @@ pub unsafe extern "C" fn dativo_parquet_writer_open(
     boundary("dativo_parquet_writer_open", error, || {
         let out = args::required(out, "out")?;
         let dir = args::path(dir, "dir")?;
-        let schema = args::handle(schema.cast_mut(), "schema")?;
-        if schema.release().is_none() {
-            return Err(Failure::invalid("schema is released"));
-        }
-        let schema: SchemaRef = Schema::try_from(&*schema)
-            .map_err(|e| Failure::new(dativo_abi::DATIVO_STATUS_ARROW, format!("invalid Arrow schema: {e}")))?
-            .into();
+        let schema = writer_schema(schema)?;
         let label = "writer options";
         let options = output_options_from_text(args::optional_text(options, "options")?, label)?;
         let sink = Output::open(&dir, schema.clone(), options, label)?;
@@ -127,6 +121,20 @@ pub unsafe extern "C" fn dativo_parquet_writer_open(
         ptr::write(out, Box::into_raw(Box::new(handle)));
         Ok(())
     })
+}
+
+/// The schema argument of the writer open functions: borrowed, live, convertible.
+///
+/// # Safety
+/// `schema` is NULL or a valid ArrowSchema.
+pub(crate) unsafe fn writer_schema(schema: *const FFI_ArrowSchema) -> Result<SchemaRef, Failure> {
+    let schema = args::handle(schema.cast_mut(), "schema")?;
+    if schema.release().is_none() {
+        return Err(Failure::invalid("schema is released"));
+    }
+    Ok(Schema::try_from(&*schema)
+        .map_err(|e| Failure::new(dativo_abi::DATIVO_STATUS_ARROW, format!("invalid Arrow schema: {e}")))?
+        .into())
 }
 
 /// Write one record batch: a struct array whose children are the writer's columns.

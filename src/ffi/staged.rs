@@ -9,11 +9,10 @@ use std::ffi::c_char;
 use std::ptr;
 
 use arrow_schema::ffi::FFI_ArrowSchema;
-use arrow_schema::{Schema, SchemaRef};
 use serde::Deserialize;
 
 use super::args;
-use super::parquet::{DativoFileList, DativoParquetWriter};
+use super::parquet::{writer_schema, DativoFileList, DativoParquetWriter};
 use dativo_abi::error::{boundary, c_text, DativoError, Failure};
 use dativo_abi::status::DativoStatus;
 use dativo_engine::job::config::WriteModeName;
@@ -77,13 +76,7 @@ pub unsafe extern "C" fn dativo_parquet_writer_open_staged(
         let out = args::required(out, "out")?;
         let dir = args::path(dir, "dir")?;
         let prefix = args::text(file_prefix, "file_prefix")?;
-        let schema = args::handle(schema.cast_mut(), "schema")?;
-        if schema.release().is_none() {
-            return Err(Failure::invalid("schema is released"));
-        }
-        let schema: SchemaRef = Schema::try_from(&*schema)
-            .map_err(|e| Failure::new(dativo_abi::DATIVO_STATUS_ARROW, format!("invalid Arrow schema: {e}")))?
-            .into();
+        let schema = writer_schema(schema)?;
         let mut options = writer_options_from_text(args::optional_text(options, "options")?, "writer options")?;
         options.file_prefix = prefix.to_string();
         options
