@@ -13,7 +13,8 @@
 #                10M-row reference file (benches/compare/run: rewrites docs/COMPARISON.md and
 #                docs/comparison.png), then reading through C, Go and Python vs Rust
 #                (benches/read_overhead/run), through plugins (benches/plugins/run), and
-#                CSV -> S3 Parquet on a local SeaweedFS beside local disk (benches/lake/run)
+#                CSV -> S3 Parquet on a local SeaweedFS beside local disk (benches/lake/run),
+#                and local runs vs the same work through a local Ray (benches/ray/run)
 #   make perf-quick   release CLI vs DuckDB only, nothing written (benches/perf.sh)
 #   make install-rust  what the Dativo platform's plugin guide runs: install the Rust toolchain
 #                (rustup) when cargo is missing, then build the release plugins its job files
@@ -76,6 +77,7 @@ perf:
 	benches/read_overhead/run
 	benches/plugins/run
 	benches/lake/run
+	benches/ray/run
 
 perf-quick:
 	$(CARGO) build --release
