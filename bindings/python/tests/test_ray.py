@@ -286,3 +286,47 @@ def test_killed_unit_tasks_are_retried_and_every_row_lands_once(ray_cluster, tmp
     names = sorted(os.listdir(out))
     assert names == sorted([os.path.basename(f["path"]) for f in report["files"]] + ["_manifest.json", "_rejects.csv"])
     assert _hidden(out) == [], "the dead attempts' temps and staged files are gone"
+
+
+def test_a_job_on_ray_reads_objects_and_commits_to_a_bucket(ray_cluster, s3_server, s3_fs, tmp_path):
+    import json
+
+    import dativo.ray as dray
+    from ray_kill_helpers import dying_unit
+    where = f"{s3_server.bucket}/ray-{os.getpid()}"
+    paths = _write_inputs(tmp_path / "in", files=3, rows=500)
+    for p in paths:  # the inputs are objects too
+        with s3_fs.open_output_stream(f"{where}/in/{p.name}") as out:
+            out.write(p.read_bytes())
+    files = "".join(f"    - path: s3://{where}/in/{p.name}\n" for p in paths)
+    # Literal test credentials: a worker resolves ${VAR}s from its own environment, and this
+    # cluster's workers were started without the server's keys.
+    job = tmp_path / "bucket.yaml"
+    job.write_text(
+        f"source:\n  type: csv\n  files:\n{files}  engine:\n    options:\n"
+        f"      column_types: {{id: integer, amount: float, country: string}}\n"
+        f"target:\n  type: s3\n  connection:\n    s3:\n      endpoint: {s3_server.endpoint}\n"
+        f"      bucket: {s3_server.bucket}\n      prefix: ray-{os.getpid()}/out\n"
+        f"      access_key_id: {s3_server.access_key}\n      secret_access_key: {s3_server.secret_key}\n"
+        f"      region: us-east-1\n      path_style_access: true\n      secure: false\n"
+        f"  engine:\n    options: {{max_rows_per_file: 200}}\n")
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    # Unit 1's first attempt dies after its objects were uploaded: they must not count.
+    report = dray.run_job(job, unit_function=dying_unit(str(markers), kill_mid_unit=-1, kill_after_stage=1))
+    assert os.listdir(markers) == ["after-stage-1"]
+    assert report["rows_written"] == 1500
+
+    def table():
+        with s3_fs.open_input_stream(f"{where}/out/_manifest.json") as f:
+            manifest = json.loads(f.read())
+        rows = pa.concat_tables([pq.read_table(f"{where}/out/{f['file']}", filesystem=s3_fs)
+                                 for f in manifest["files"]])
+        return manifest, sorted(rows.to_pylist(), key=lambda r: r["id"])
+
+    manifest, rows = table()
+    assert rows == _pyarrow_rows(paths)
+    listed = sorted(i.path.rsplit("/", 1)[1] for i in s3_fs.get_file_info(
+        __import__("pyarrow.fs").fs.FileSelector(f"{where}/out", recursive=True)))
+    assert listed == sorted([f["file"] for f in manifest["files"]] + ["_manifest.json"]), \
+        "the dead attempt's objects are gone; only what the manifest names is left"

@@ -257,7 +257,8 @@ impl Job {
         if self.asset.is_none() && options.schema.is_none() {
             let mut first = options.clone();
             first.file_labels = Some(vec![self.redact(&self.inputs[0].path.display().to_string())]);
-            options.schema = Some(csv::infer_schema(&[self.inputs[0].path.clone()], &first)?);
+            let input = Job::csv_input(&self.inputs[0])?;
+            options.schema = Some(csv::CsvReader::open_inputs(&[input], first)?.schema());
         }
         Ok(options)
     }

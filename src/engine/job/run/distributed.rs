@@ -27,14 +27,18 @@
 //! secret travels in a task. A task carries a fingerprint of the job as the driver resolved it,
 //! and a worker whose job differs (the file changed, a variable differs) refuses the task.
 //!
-//! Supported: CSV inputs on a file system into Parquet in `output_base`, plain or incremental,
-//! without partitioning. Other jobs are refused with an error saying so.
+//! Supported: CSV inputs (files, `s3://` objects) into Parquet in `output_base` or a bucket,
+//! plain or incremental, without partitioning. Into a bucket, a task's objects are complete
+//! under attempt-unique names and only the manifest object (written by the driver) publishes
+//! them; objects of failed attempts are removed when the next run opens the bucket. Other jobs
+//! (plugins, Iceberg, partitioned) are refused with an error saying so.
 
 use std::collections::HashSet;
 use std::fs;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
@@ -43,12 +47,14 @@ use sha2::{Digest, Sha256};
 use super::ledger::{Ledger, WholeRun};
 use super::{add, Source, Unit};
 use crate::csv::OnError;
+use crate::job::lake::LakeTable;
 use crate::job::report::RunReport;
 use crate::job::Job;
 use crate::parquet::commit;
 use crate::parquet::staged::{self, publish_unit_staged};
 use crate::parquet::writer::SealedPart;
-use crate::parquet::{publish_staged, ParquetSink, StagedFile, WriteMode};
+use crate::parquet::{publish_staged, ObjectSink, ParquetSink, StagedFile, WriteMode};
+use crate::store::Store;
 use crate::{pipeline, Error, Result};
 
 /// One unit of a distributed run, as a worker receives it (JSON).
@@ -117,19 +123,16 @@ impl Job {
     fn check_distributable(&self) -> Result<()> {
         let refuse = |what: &str| {
             Err(Error::Config(format!(
-                "{}: {what} cannot run distributed yet (--engine ray runs CSV files into Parquet in a local \
-                 output_base, plain or incremental, unpartitioned); run it without --engine",
+                "{}: {what} cannot run distributed yet (--engine ray runs CSV files into Parquet in a folder \
+                 or a bucket, plain or incremental, unpartitioned); run it without --engine",
                 self.path.display()
             )))
         };
         if self.reader_plugin.is_some() || self.writer_plugin.is_some() {
             return refuse("a job with a custom reader or writer");
         }
-        if self.object_target.is_some() || self.iceberg_target.is_some() {
-            return refuse("a job whose target is a bucket or an Iceberg table");
-        }
-        if self.inputs.iter().any(|i| i.object.is_some()) {
-            return refuse("a job that reads s3:// inputs");
+        if self.iceberg_target.is_some() {
+            return refuse("a job whose target is an Iceberg table");
         }
         if !self.partitioning.is_empty() {
             return refuse("a partitioned job");
@@ -140,8 +143,15 @@ impl Job {
     /// A hash of what a worker needs to agree on with the driver.
     fn fingerprint(&self) -> String {
         let text = format!(
-            "{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}",
-            self.inputs, self.output_dir, self.csv, self.parquet, self.asset, self.mode, self.incremental
+            "{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}",
+            self.inputs,
+            self.output_dir,
+            self.object_target,
+            self.csv,
+            self.parquet,
+            self.asset,
+            self.mode,
+            self.incremental
         );
         let digest = Sha256::digest(text.as_bytes());
         digest.iter().take(16).map(|b| format!("{b:02x}")).collect()
@@ -156,12 +166,20 @@ impl Job {
         self.log_start();
         let run_id = crate::job::lake::run_id();
         let fingerprint = self.fingerprint();
-        fs::create_dir_all(&self.output_dir).map_err(|e| Error::io("cannot create directory", &self.output_dir, e))?;
+        // A bucket: opening it removes what failed runs left (before any task uploads).
+        let mut table = match &self.object_target {
+            Some(config) => Some(self.open_table(config)?),
+            None => {
+                fs::create_dir_all(&self.output_dir)
+                    .map_err(|e| Error::io("cannot create directory", &self.output_dir, e))?;
+                None
+            }
+        };
 
         // The units, and the ledger of the incremental ones.
         let (units, incremental) = match &self.incremental {
             Some(inc) => {
-                let (units, ledger) = self.plan_incremental(inc, None)?;
+                let (units, ledger) = self.plan_incremental(inc, table.take())?;
                 (units, Some(ledger))
             }
             None => (self.plain_units(&run_id), None),
@@ -183,10 +201,13 @@ impl Job {
         let results = match results.and_then(|r| in_order(r, tasks.len())) {
             Ok(r) => r,
             Err(e) => {
-                // Whatever the tasks that ran staged (the ledger may hold the folder lock).
-                let prefixes: HashSet<&str> = units.iter().map(|u| u.parquet.file_prefix.as_str()).collect();
-                for prefix in prefixes.into_iter().chain([self.parquet.file_prefix.as_str()]) {
-                    staged::discard_unit_staged(&self.output_dir, prefix)?;
+                // Whatever the tasks that ran staged (the ledger may hold the folder lock). In
+                // a bucket, the next run's open removes the objects no manifest names.
+                if self.object_target.is_none() {
+                    let prefixes: HashSet<&str> = units.iter().map(|u| u.parquet.file_prefix.as_str()).collect();
+                    for prefix in prefixes.into_iter().chain([self.parquet.file_prefix.as_str()]) {
+                        staged::discard_unit_staged(&self.output_dir, prefix)?;
+                    }
                 }
                 self.discard_rejects(&tasks);
                 return Err(e);
@@ -195,7 +216,7 @@ impl Job {
 
         let committed = match incremental {
             Some(ledger) => self.commit_incremental(&units, results, Box::new(ledger)),
-            None => self.commit_plain(results),
+            None => self.commit_plain(results, table),
         };
         // Staged rejects of the run that were not published: failed units, retried attempts.
         self.discard_rejects(&tasks);
@@ -226,7 +247,7 @@ impl Job {
     }
 
     /// Publish every unit of a plain run at once, as the one commit of a local run.
-    fn commit_plain(&self, results: Vec<Result<UnitResult>>) -> Result<RunReport> {
+    fn commit_plain(&self, results: Vec<Result<UnitResult>>, table: Option<LakeTable>) -> Result<RunReport> {
         let dir = &self.output_dir;
         let prefix = &self.parquet.file_prefix;
         let mut ok = Vec::with_capacity(results.len());
@@ -241,8 +262,13 @@ impl Job {
         }
         if let Some(e) = first_error {
             discard_results(&ok);
-            staged::discard_staged(dir, prefix)?;
+            if table.is_none() {
+                staged::discard_staged(dir, prefix)?;
+            }
             return Err(e);
+        }
+        if let Some(table) = table {
+            return self.commit_plain_objects(ok, table);
         }
         // Final names in input order, numbered as one local sink numbers its files.
         let mut next = match self.parquet.write_mode {
@@ -281,6 +307,28 @@ impl Job {
         Ok(report)
     }
 
+    /// A plain run into a bucket: the tasks' objects are complete already; the manifest object
+    /// naming them, written last, is the commit (`lake.rs`).
+    fn commit_plain_objects(&self, ok: Vec<UnitResult>, table: LakeTable) -> Result<RunReport> {
+        let rejects = self.join_rejects(&ok)?;
+        let mut report = RunReport::default();
+        for result in &ok {
+            add(&mut report, unit_report(result, objects_of(result)), true);
+        }
+        let append = self.parquet.write_mode == WriteMode::Append;
+        let ledger: Box<dyn Ledger> = Box::new(WholeRun { manifest_dir: None, table: Some(table), append });
+        if let Err(e) = ledger.finish(&mut report) {
+            if let Some(r) = rejects {
+                r.discard();
+            }
+            return Err(e);
+        }
+        if let Some(r) = rejects {
+            r.commit()?;
+        }
+        Ok(report)
+    }
+
     /// Commit an incremental run's units in order, each with its state step; stop at the first
     /// that failed.
     fn commit_incremental(
@@ -306,7 +354,11 @@ impl Job {
                     discard_results(std::slice::from_ref(&result));
                     return Err(e);
                 }
-                let files = publish_unit_staged(dir, &result.staged, prefix)?;
+                let files = match self.object_target {
+                    // Complete objects: the ledger's manifest of the state publishes them.
+                    Some(_) => objects_of(&result),
+                    None => publish_unit_staged(dir, &result.staged, prefix)?,
+                };
                 if let (Some(staged), Some(path)) = (&result.rejects, &unit.csv.rejects_path) {
                     publish_rejects(staged, path)?;
                 }
@@ -320,7 +372,7 @@ impl Job {
                     let rest: Vec<UnitResult> = results.filter_map(|o| o.ok()).collect();
                     discard_results(&rest);
                     // The folder lock is the ledger's: discard without taking it.
-                    for unit in units {
+                    for unit in units.iter().filter(|_| self.object_target.is_none()) {
                         staged::discard_unit_staged(dir, &unit.parquet.file_prefix)?;
                     }
                     return Err(e);
@@ -361,7 +413,16 @@ impl Job {
         let rejects = super::RejectsFile::default();
         let opened = self.open_source(Source::Csv, &unit, &rejects)?;
         let stats = opened.stats.clone();
-        let sink = Staging(ParquetSink::create(&self.output_dir, opened.schema.clone(), unit.parquet.clone())?);
+        let sink = match &self.object_target {
+            None => Staging::Local(ParquetSink::create(&self.output_dir, opened.schema.clone(), unit.parquet.clone())?),
+            // Named for this attempt alone: a retried task's objects never replace another's.
+            Some(config) => Staging::Object(ObjectSink::create(
+                Arc::new(Store::connect(config)?),
+                opened.schema.clone(),
+                unit.parquet.clone(),
+                &crate::job::lake::run_id(),
+            )?),
+        };
         let outcome = pipeline::run(opened.batches, opened.transform, sink, &mut |_| {});
         let staged_rejects = unit.csv.rejects_path.clone();
         let outcome = match outcome {
@@ -440,20 +501,52 @@ impl Job {
     }
 }
 
-/// A pipeline sink that stages its files instead of publishing them.
-struct Staging(ParquetSink);
+/// A pipeline sink that stages its files instead of publishing them: local files under hidden
+/// staged names; objects complete under names no manifest has (their URL is the staged path,
+/// their name under the prefix the final name).
+enum Staging {
+    Local(ParquetSink),
+    Object(ObjectSink),
+}
 
 impl pipeline::Sink for Staging {
     type Output = Vec<StagedFile>;
     fn write(&mut self, batch: &arrow_array::RecordBatch) -> Result<()> {
-        self.0.write(batch)
+        match self {
+            Staging::Local(sink) => sink.write(batch),
+            Staging::Object(sink) => sink.write(batch),
+        }
     }
     fn finish(self) -> Result<Vec<StagedFile>> {
-        self.0.stage()
+        match self {
+            Staging::Local(sink) => sink.stage(),
+            Staging::Object(sink) => Ok(sink
+                .finish()?
+                .into_iter()
+                .map(|f| StagedFile {
+                    final_name: f.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+                    temp_path: f.path,
+                    rows: f.rows,
+                    bytes: f.bytes,
+                })
+                .collect()),
+        }
     }
     fn abort(self) {
-        self.0.abort()
+        match self {
+            Staging::Local(sink) => sink.abort(),
+            Staging::Object(sink) => sink.abort(),
+        }
     }
+}
+
+/// A bucket unit's objects, as committed files (they are complete where they are).
+fn objects_of(result: &UnitResult) -> Vec<crate::parquet::CommittedFile> {
+    result
+        .staged
+        .iter()
+        .map(|f| crate::parquet::CommittedFile { path: f.temp_path.clone(), rows: f.rows, bytes: f.bytes })
+        .collect()
 }
 
 /// The results sorted by unit, exactly one per unit.
