@@ -26,36 +26,38 @@ pub(super) fn is_object_kind(kind: &str) -> bool {
 }
 
 /// `target.connection` (or one of its `s3:` / `minio:` sections) as written; `source.connection`
-/// has the same keys (see `source.rs`).
+/// has the same keys (see `source.rs`), and so has a writer's options text (`output.rs`, its
+/// connection keys only). [`Connection::store_config`] is the one place they become a
+/// [`StoreConfig`].
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct Connection {
+pub(in crate::job) struct Connection {
     #[serde(default)]
-    pub(super) endpoint: Option<String>,
+    pub(in crate::job) endpoint: Option<String>,
     #[serde(default)]
-    pub(super) bucket: Option<Scalar>,
+    pub(in crate::job) bucket: Option<Scalar>,
     #[serde(default)]
-    pub(super) prefix: Option<String>,
+    pub(in crate::job) prefix: Option<String>,
     #[serde(default)]
-    pub(super) region: Option<String>,
+    pub(in crate::job) region: Option<String>,
     #[serde(default)]
-    pub(super) access_key_id: Option<String>,
+    pub(in crate::job) access_key_id: Option<String>,
     #[serde(default)]
-    pub(super) secret_access_key: Option<String>,
+    pub(in crate::job) secret_access_key: Option<String>,
     #[serde(default)]
-    pub(super) session_token: Option<String>,
+    pub(in crate::job) session_token: Option<String>,
     #[serde(default)]
-    pub(super) path_style_access: Option<bool>,
+    pub(in crate::job) path_style_access: Option<bool>,
     /// TLS: `false` for plain HTTP.
     #[serde(default)]
-    pub(super) secure: Option<bool>,
+    pub(in crate::job) secure: Option<bool>,
     #[serde(default)]
-    pub(super) s3: Option<Box<Connection>>,
+    pub(in crate::job) s3: Option<Box<Connection>>,
     #[serde(default)]
-    pub(super) minio: Option<Box<Connection>>,
+    pub(in crate::job) minio: Option<Box<Connection>>,
     /// The platform's Nessie catalog (`target.type: iceberg` only; see `iceberg.rs`).
     #[serde(default)]
-    pub(super) nessie: Option<serde_yaml_ng::Value>,
+    pub(in crate::job) nessie: Option<serde_yaml_ng::Value>,
 }
 
 impl Connection {
@@ -78,6 +80,41 @@ impl Connection {
             minio: None,
             nessie: inner.nessie.or(nessie),
         }
+    }
+
+    /// The store of `bucket` and `prefix` reached with these keys (bucket and prefix are the
+    /// caller's: each place takes them from somewhere else): region `us-east-1` unless given,
+    /// path-style requests with an endpoint (or for MinIO, `minio`) unless `path_style_access`
+    /// says otherwise, the AWS environment's credentials when no keys are given. `key` is the
+    /// YAML path of the keys for messages (`target.connection`; empty for an options text, whose
+    /// caller adds its own label). A message never shows a credential.
+    pub(in crate::job) fn store_config(
+        &self,
+        bucket: String,
+        prefix: String,
+        key: &str,
+        minio: bool,
+    ) -> std::result::Result<StoreConfig, String> {
+        let at = |name: &str| if key.is_empty() { name.to_string() } else { format!("{key}.{name}") };
+        let (endpoint, allow_http) = endpoint(self.endpoint.as_deref(), self.secure, &at("endpoint"))?;
+        let secret = |v: &Option<String>| v.clone().filter(|k| !k.is_empty());
+        let config = StoreConfig {
+            bucket,
+            prefix,
+            region: self.region.clone().filter(|r| !r.trim().is_empty()).unwrap_or_else(|| "us-east-1".into()),
+            path_style: self.path_style_access.unwrap_or(minio || endpoint.is_some()),
+            endpoint,
+            access_key_id: secret(&self.access_key_id),
+            secret_access_key: secret(&self.secret_access_key),
+            session_token: secret(&self.session_token),
+            allow_http,
+        };
+        if config.access_key_id.is_some() != config.secret_access_key.is_some() {
+            let both = "give both access_key_id and secret_access_key, or neither (then the AWS environment's \
+                        credentials are used)";
+            return Err(if key.is_empty() { both.to_string() } else { format!("{key}: {both}") });
+        }
+        Ok(config)
     }
 }
 
@@ -165,22 +202,9 @@ pub(super) fn iceberg_connection(ctx: &Ctx) -> Result<(Option<StoreConfig>, Opti
     if !given {
         return Ok((None, nessie));
     }
-    let (endpoint, allow_http) =
-        endpoint(c.endpoint.as_deref(), c.secure, "target.connection.endpoint").map_err(|m| ctx.error(m))?;
-    let config = StoreConfig {
-        bucket: c.bucket.map(|b| b.0.trim().to_string()).unwrap_or_default(),
-        prefix: c.prefix.map(|p| p.trim().trim_matches('/').to_string()).unwrap_or_default(),
-        region: c.region.filter(|r| !r.trim().is_empty()).unwrap_or_else(|| "us-east-1".into()),
-        path_style: c.path_style_access.unwrap_or(endpoint.is_some()),
-        endpoint,
-        access_key_id: c.access_key_id.filter(|k| !k.is_empty()),
-        secret_access_key: c.secret_access_key.filter(|k| !k.is_empty()),
-        session_token: c.session_token.filter(|k| !k.is_empty()),
-        allow_http,
-    };
-    if config.access_key_id.is_some() != config.secret_access_key.is_some() {
-        return Err(ctx.error("target.connection: give both access_key_id and secret_access_key, or neither"));
-    }
+    let bucket = c.bucket.as_ref().map(|b| b.0.trim().to_string()).unwrap_or_default();
+    let prefix = c.prefix.as_deref().map(|p| p.trim().trim_matches('/').to_string()).unwrap_or_default();
+    let config = c.store_config(bucket, prefix, "target.connection", false).map_err(|m| ctx.error(m))?;
     Ok((Some(config), nessie))
 }
 
@@ -197,7 +221,7 @@ pub(super) fn finish(
 ) -> Result<(PathBuf, StoreConfig)> {
     let c = pending.connection;
     let from_base = pending.output_base;
-    let bucket = match (c.bucket.map(|b| b.0), &from_base) {
+    let bucket = match (c.bucket.as_ref().map(|b| b.0.clone()), &from_base) {
         (Some(b), _) if !b.trim().is_empty() => b.trim().to_string(),
         (_, Some((b, _))) if !b.is_empty() => b.clone(),
         _ => {
@@ -210,31 +234,12 @@ pub(super) fn finish(
     if bucket.contains('/') {
         return Err(ctx.error(format!("target.connection.bucket '{bucket}' must be a bucket name, without '/'")));
     }
-    let prefix = match (c.prefix, from_base) {
+    let prefix = match (c.prefix.clone(), from_base) {
         (Some(p), _) => p.trim().trim_matches('/').to_string(),
         (None, Some((_, p))) if !p.is_empty() => p,
         _ => default_prefix(ctx, asset, asset_name)?,
     };
-    let (endpoint, allow_http) =
-        endpoint(c.endpoint.as_deref(), c.secure, "target.connection.endpoint").map_err(|m| ctx.error(m))?;
-    let path_style = c.path_style_access.unwrap_or(pending.minio || endpoint.is_some());
-    let config = StoreConfig {
-        bucket,
-        prefix,
-        region: c.region.filter(|r| !r.trim().is_empty()).unwrap_or_else(|| "us-east-1".into()),
-        endpoint,
-        access_key_id: c.access_key_id.filter(|k| !k.is_empty()),
-        secret_access_key: c.secret_access_key.filter(|k| !k.is_empty()),
-        session_token: c.session_token.filter(|k| !k.is_empty()),
-        path_style,
-        allow_http,
-    };
-    if config.access_key_id.is_some() != config.secret_access_key.is_some() {
-        return Err(ctx.error(
-            "target.connection: give both access_key_id and secret_access_key, or neither (then the AWS \
-             environment's credentials are used)",
-        ));
-    }
+    let config = c.store_config(bucket, prefix, "target.connection", pending.minio).map_err(|m| ctx.error(m))?;
     // The state is a local file: its default, next to the output, would be in the bucket.
     if incremental.is_some_and(|inc| inc.state_path.starts_with(PLACEHOLDER)) {
         return Err(ctx.error(

@@ -232,27 +232,7 @@ impl Buckets<'_> {
             self.connection = Some(source_connection(self.ctx, self.target_kind)?);
         }
         let (c, key, minio) = self.connection.as_ref().expect("resolved above");
-        let ctx = self.ctx;
-        let (endpoint, allow_http) =
-            lake::endpoint(c.endpoint.as_deref(), c.secure, &format!("{key}.endpoint")).map_err(|m| ctx.error(m))?;
-        let config = StoreConfig {
-            bucket: bucket.to_string(),
-            prefix: String::new(),
-            region: c.region.clone().filter(|r| !r.trim().is_empty()).unwrap_or_else(|| "us-east-1".into()),
-            path_style: c.path_style_access.unwrap_or(*minio || endpoint.is_some()),
-            endpoint,
-            access_key_id: c.access_key_id.clone().filter(|k| !k.is_empty()),
-            secret_access_key: c.secret_access_key.clone().filter(|k| !k.is_empty()),
-            session_token: c.session_token.clone().filter(|k| !k.is_empty()),
-            allow_http,
-        };
-        if config.access_key_id.is_some() != config.secret_access_key.is_some() {
-            return Err(ctx.error(format!(
-                "{key}: give both access_key_id and secret_access_key, or neither (then the AWS environment's \
-                 credentials are used)"
-            )));
-        }
-        Ok(config)
+        c.store_config(bucket.to_string(), String::new(), key, *minio).map_err(|m| self.ctx.error(m))
     }
 }
 
