@@ -69,15 +69,7 @@ pub(super) fn resolve(text: &str, path: &Path, label: &str, redactor: Redactor) 
     // The source and target types first: for a platform job aimed at a remote store, that is
     // the message that says what to change.
     let kind = target_kind(&file.target, recipes.target.as_ref());
-    let incremental_on = incremental_section(&file, recipes.source.as_ref()).is_some();
-    let inputs = source::source_files(
-        &ctx,
-        &file.source,
-        recipes.source.as_ref(),
-        reader_plugin.is_some(),
-        incremental_on,
-        kind,
-    )?;
+    let inputs = source::source_files(&ctx, &file.source, recipes.source.as_ref(), reader_plugin.is_some(), kind)?;
     let object_target = lake::pending(&ctx, &file.target, kind, writer_plugin.is_some())?;
     let iceberg_target = iceberg::pending(&ctx, kind, writer_plugin.is_some())?;
     let lake_kind = match (object_target.is_some(), iceberg_target.is_some()) {

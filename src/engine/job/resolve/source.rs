@@ -23,14 +23,13 @@ use crate::{Error, Result};
 
 /// `source.type` and `source.files`: every listed file exists and is a file, every glob
 /// matches at least one. Under a reader plugin what `files` name is the plugin's business
-/// (they reach it in its config). `incremental`: whether `source.incremental` is on;
+/// (they reach it in its config).
 /// `target_kind`: the target's type (whose connection `s3://` inputs may share).
 pub(super) fn source_files(
     ctx: &Ctx,
     source: &SourceConfig,
     recipe: Option<&ConnectorRecipe<ReaderOptions>>,
     reader_plugin: bool,
-    incremental: bool,
     target_kind: &str,
 ) -> Result<Vec<InputFile>> {
     let kind = source.kind.as_deref().or(recipe.and_then(|r| r.kind.as_deref())).unwrap_or("csv");
@@ -54,12 +53,6 @@ pub(super) fn source_files(
         return Ok(Vec::new());
     }
     let any_object = files.iter().any(|f| s3_url(&f.path).is_some());
-    if any_object && incremental {
-        return Err(ctx.error(
-            "source.incremental is not supported with s3:// input files yet: dativo keys incremental state by \
-             local file; run the job without source.incremental, or copy the objects to a local folder",
-        ));
-    }
     if source.connection.is_some() && !any_object {
         return Err(ctx.error(
             "source.connection is read only for s3:// input files, and source.files lists none; remove it \
