@@ -3,13 +3,19 @@
 //! `target.connection`), resolved to a [`StoreConfig`]. `target.connection` is read from the
 //! job text on its own (like `engine_options`), so its errors keep their key path and line.
 //!
+//! A connector recipe's `connection_template` ([`Template`]) lies under the job's keys, key by
+//! key, as the platform merges it: a key the job gives wins, and its template value is never
+//! substituted, so a `${VAR}` it names need not be set.
+//!
 //! Without `prefix`, objects go to the platform's layout `<bucket>/<domain>/<data_product>/<table>/`:
 //! `domain` and `dataProduct` from the asset (`default` when it has none), the table from the
 //! asset's name (lower case, `-` and spaces as `_`).
 
+use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+use serde_yaml_ng::{Mapping, Value};
 
 use super::Ctx;
 use crate::csv::{CsvOptions, OnError};
@@ -18,7 +24,7 @@ use crate::job::state::Incremental;
 use crate::job::DEFAULT_REJECTS_FILE;
 use crate::schema::Asset;
 use crate::store::StoreConfig;
-use crate::Result;
+use crate::{Error, Result};
 
 /// Whether `target.type` names an object store.
 pub(super) fn is_object_kind(kind: &str) -> bool {
@@ -79,6 +85,41 @@ impl Connection {
             s3: None,
             minio: None,
             nessie: inner.nessie.or(nessie),
+        }
+    }
+
+    /// Whether the job gives key `name` (of a merged connection).
+    fn gives(&self, name: &str) -> bool {
+        match name {
+            "endpoint" => self.endpoint.is_some(),
+            "bucket" => self.bucket.is_some(),
+            "prefix" => self.prefix.is_some(),
+            "region" => self.region.is_some(),
+            "access_key_id" => self.access_key_id.is_some(),
+            "secret_access_key" => self.secret_access_key.is_some(),
+            "session_token" => self.session_token.is_some(),
+            "path_style_access" => self.path_style_access.is_some(),
+            "secure" => self.secure.is_some(),
+            "nessie" => self.nessie.is_some(),
+            _ => false,
+        }
+    }
+
+    /// These keys, with `under`'s where these have none (both merged).
+    fn or(self, under: Connection) -> Connection {
+        Connection {
+            endpoint: self.endpoint.or(under.endpoint),
+            bucket: self.bucket.or(under.bucket),
+            prefix: self.prefix.or(under.prefix),
+            region: self.region.or(under.region),
+            access_key_id: self.access_key_id.or(under.access_key_id),
+            secret_access_key: self.secret_access_key.or(under.secret_access_key),
+            session_token: self.session_token.or(under.session_token),
+            path_style_access: self.path_style_access.or(under.path_style_access),
+            secure: self.secure.or(under.secure),
+            s3: None,
+            minio: None,
+            nessie: self.nessie.or(under.nessie),
         }
     }
 
@@ -177,10 +218,116 @@ pub(super) fn target_connection(ctx: &Ctx) -> Result<Option<Connection>> {
     struct Top {
         target: Side,
     }
-    Ok(ctx
+    let own = ctx
         .doc
         .section::<Connection>(&["target", "connection"], |text, label| config::from_yaml::<Top>(text, label).err())?
-        .map(Connection::merged))
+        .map(Connection::merged);
+    match ctx.target_template {
+        Some(template) => Ok(Some(template.under(ctx, own.unwrap_or_default(), &[])?)),
+        None => Ok(own),
+    }
+}
+
+/// A connector recipe's `connection_template`: the connection keys a job starts from. Its
+/// `s3:` or `minio:` section (the platform's Iceberg recipe has one) is flattened like a job's,
+/// its keys over the flat ones.
+pub(in crate::job) struct Template {
+    /// Key -> value as the recipe writes it (`${VAR}`s not substituted yet).
+    keys: Mapping,
+    /// The recipe file, for messages.
+    recipe: PathBuf,
+    /// `source` or `target`: whose `connection` the job would give a key in.
+    side: &'static str,
+}
+
+impl Template {
+    /// The template of a recipe (None when it has none). Anything but a mapping is an error.
+    pub(in crate::job) fn of(value: Option<Value>, recipe: &Path, side: &'static str) -> Result<Option<Template>> {
+        let keys = match value {
+            None | Some(Value::Null) => return Ok(None),
+            Some(Value::Mapping(m)) => m,
+            Some(_) => {
+                return Err(Error::Config(format!(
+                    "{}: connection_template must be a mapping of connection keys (endpoint, bucket, ...)",
+                    recipe.display()
+                )))
+            }
+        };
+        let mut flat = Mapping::new();
+        let mut section = None;
+        for (key, value) in keys {
+            match (key.as_str(), value) {
+                (Some("s3"), Value::Mapping(m)) => section = Some(m),
+                (Some("minio"), Value::Mapping(m)) if section.is_none() => section = Some(m),
+                (_, value) => {
+                    flat.insert(key, value);
+                }
+            }
+        }
+        for (key, value) in section.unwrap_or_default() {
+            flat.insert(key, value);
+        }
+        Ok(Some(Template { keys: flat, recipe: recipe.to_path_buf(), side }))
+    }
+
+    /// `job` (a merged connection) with the template's keys under it: each key the job does
+    /// not give, and that is not in `skip`, is taken from the template, its `${VAR}`s
+    /// substituted now. A variable that is not set is an error naming the recipe, the key and
+    /// the variable; a value is never shown.
+    pub(super) fn under(&self, ctx: &Ctx, job: Connection, skip: &[&str]) -> Result<Connection> {
+        let mut used = Mapping::new();
+        for (key, value) in &self.keys {
+            let name = key.as_str().unwrap_or_default();
+            if job.gives(name) || skip.contains(&name) {
+                continue;
+            }
+            used.insert(key.clone(), self.substitute(ctx, name, value)?);
+        }
+        let template: Connection = serde_yaml_ng::from_value(Value::Mapping(used))
+            .map_err(|e| ctx.error(format!("{}: connection_template: {e}", self.recipe.display())))?;
+        Ok(job.or(template))
+    }
+
+    /// `value` of template key `key` with its `${VAR}`s substituted (strings inside mappings
+    /// too); every substituted value is remembered for redaction.
+    fn substitute(&self, ctx: &Ctx, key: &str, value: &Value) -> Result<Value> {
+        Ok(match value {
+            Value::String(text) => {
+                let missing = RefCell::new(None);
+                let lookup = |name: &str| {
+                    let found = (ctx.lookup)(name);
+                    match &found {
+                        Some(v) => ctx.substituted.borrow_mut().push((v.clone(), name.to_string())),
+                        None => *missing.borrow_mut() = Some(name.to_string()),
+                    }
+                    found
+                };
+                let at = format!("{}: connection_template.{key}", self.recipe.display());
+                match crate::job::env::substitute(text, &at, lookup) {
+                    Ok((text, _)) => Value::String(text),
+                    Err(e) => {
+                        return Err(match missing.take() {
+                            Some(var) => ctx.error(format!(
+                                "{at}: environment variable {var} is not set; set it, or give {}.connection.{key} \
+                                 in the job (a key the job gives is not read from the template)",
+                                self.side
+                            )),
+                            None => ctx.error(e),
+                        })
+                    }
+                }
+            }
+            Value::Mapping(m) => {
+                let mut out = Mapping::new();
+                for (k, v) in m {
+                    let inner = format!("{key}.{}", k.as_str().unwrap_or_default());
+                    out.insert(k.clone(), self.substitute(ctx, &inner, v)?);
+                }
+                Value::Mapping(out)
+            }
+            other => other.clone(),
+        })
+    }
 }
 
 /// For `target.type: iceberg`: the S3 connection of the table's files (None without S3
@@ -372,6 +519,49 @@ mod tests {
             .contains("target.connection is not supported"));
         assert!(err("  type: gcs\n  output_base: out\n")
             .contains("to object storage (type: s3 or minio) or to an Iceberg table"));
+    }
+
+    #[test]
+    fn a_recipe_template_lies_under_the_job_keys_and_only_its_used_keys_are_substituted() {
+        let dir = tempfile::tempdir().unwrap();
+        let at = |name: &str| dir.path().join(name).display().to_string();
+        std::fs::write(at("in.csv"), "id\n1\n").unwrap();
+        std::fs::write(at("a.yaml"), "name: t\nversion: 1\nschema: [{name: id, type: integer}]\n").unwrap();
+        let load = |template: &str, vars: &[(&str, &str)]| {
+            std::fs::write(at("recipe.yaml"), format!("name: lake\ntype: s3\nconnection_template:\n{template}"))
+                .unwrap();
+            // A platform job (it names a recipe): paths are absolute, as the working directory is not the folder.
+            let text = format!(
+                "target_connector_path: {}\nasset_path: {}\nsource:\n  files: [{{path: {}}}]\ntarget:\n  connection:\n    \
+                 bucket: own\n    s3: {{access_key_id: \"${{MINE}}\", secret_access_key: \"${{MINE2}}\"}}\n",
+                at("recipe.yaml"),
+                at("a.yaml"),
+                at("in.csv")
+            );
+            let vars: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+            Job::from_text(&text, &dir.path().join("job.yaml"), |name| {
+                vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+            })
+        };
+        let template = "  bucket: \"${BUCKET}\"\n  region: eu-west-3\n  endpoint: flat.example:1\n  s3:\n    endpoint: \"${EP}\"\n    access_key_id: \"${KEY}\"\n    secret_access_key: \"${SECRET}\"\n";
+        let mine = [("MINE", "AKIAJOBKEY"), ("MINE2", "job-secret-value")];
+        // BUCKET, KEY and SECRET are unset: the job gives those keys, so they are not read.
+        let job = load(template, &[mine[0], mine[1], ("EP", "http://127.0.0.1:9000")]).unwrap();
+        let store = job.object_target.as_ref().unwrap();
+        assert_eq!(store.bucket, "own");
+        assert_eq!(store.endpoint.as_deref(), Some("http://127.0.0.1:9000"), "the template's s3: section wins");
+        assert_eq!(store.region, "eu-west-3");
+        assert_eq!(store.access_key_id.as_deref(), Some("AKIAJOBKEY"));
+        assert_eq!(job.redact("at http://127.0.0.1:9000"), "at ${EP}", "a template's value is redacted too");
+
+        let e = load(template, &mine).unwrap_err().to_string();
+        assert!(e.contains("recipe.yaml: connection_template.endpoint: environment variable EP is not set"), "{e}");
+        assert!(e.contains("give target.connection.endpoint in the job"), "{e}");
+        assert!(!e.contains("AKIAJOBKEY") && !e.contains("job-secret-value"), "{e}");
+        let e = load("  endpont: x\n", &mine).unwrap_err().to_string();
+        assert!(e.contains("recipe.yaml: connection_template: unknown field `endpont`"), "{e}");
+        let e = load("  - x\n", &mine).unwrap_err().to_string();
+        assert!(e.contains("connection_template must be a mapping"), "{e}");
     }
 
     #[test]

@@ -248,7 +248,8 @@ fn source_connection(ctx: &Ctx, target_kind: &str) -> Result<(Connection, &'stat
     let own = ctx
         .doc
         .section::<Connection>(&["source", "connection"], |text, label| config::from_yaml::<Top>(text, label).err())?;
-    if let Some(own) = own {
+    if own.is_some() || ctx.source_template.is_some() {
+        let own = own.unwrap_or_default();
         let minio = own.minio.is_some();
         let c = own.merged();
         if c.bucket.is_some() || c.prefix.is_some() {
@@ -257,6 +258,11 @@ fn source_connection(ctx: &Ctx, target_kind: &str) -> Result<(Connection, &'stat
                  its path (s3://bucket/key); remove them",
             ));
         }
+        // A source recipe's template: its bucket and prefix are not read either.
+        let c = match ctx.source_template {
+            Some(template) => template.under(ctx, c, &["bucket", "prefix"])?,
+            None => c,
+        };
         return Ok((c, "source.connection", minio));
     }
     if lake::is_object_kind(target_kind) {
