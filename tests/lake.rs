@@ -518,4 +518,30 @@ fn the_platforms_s3_and_minio_recipes_give_the_connection_keys_a_job_leaves_out(
     assert!(!out.status.success());
     let stderr = text(&out.stderr);
     assert!(stderr.contains("connection_template.region: environment variable AWS_REGION is not set"), "{stderr}");
+
+    // A source recipe's template is the connection of s3:// inputs (its bucket is not read:
+    // each path names its bucket, so MINIO_BUCKET stays unset).
+    let (part, part_rows) = csv(0..1_000);
+    server.query(&["put", &format!("{BUCKET}/raw/in.csv"), &part]);
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("asset.yaml"), ASSET).unwrap();
+    fs::write(
+        dir.path().join("objects.yaml"),
+        "name: objects\ntype: csv\nroles: [source]\nconnection_template:\n  endpoint: \"${MINIO_ENDPOINT}\"\n  \
+         bucket: \"${MINIO_BUCKET}\"\n  access_key_id: \"${MINIO_ACCESS_KEY}\"\n  secret_access_key: \
+         \"${MINIO_SECRET_KEY}\"\n  secure: false\n",
+    )
+    .unwrap();
+    let job = dir.path().join("job.yaml");
+    fs::write(
+        &job,
+        format!(
+            "tenant_id: acme\nsource_connector_path: objects.yaml\nasset_path: asset.yaml\nsource:\n  files: [{{path: \
+             's3://{BUCKET}/raw/in.csv', object: orders}}]\ntarget:\n  output_base: out\n"
+        ),
+    )
+    .unwrap();
+    assert_ok(&run_recipe_job(&job, &minio_env));
+    let local = server.query(&["local", dir.path().join("out").to_str().unwrap()]);
+    assert_eq!(local["rows"].as_array().unwrap(), &part_rows, "the object's rows, read back by pyarrow");
 }
