@@ -204,8 +204,9 @@ pub(super) fn pending(ctx: &Ctx, target: &TargetConfig, kind: &str, writer_plugi
     Ok(Some(Pending { minio, connection, output_base }))
 }
 
-/// `target.connection` as written, its `s3:` / `minio:` section merged; None when absent.
-pub(super) fn target_connection(ctx: &Ctx) -> Result<Option<Connection>> {
+/// `<side>.connection` as written (`side`: `source` or `target`), not merged yet; None when
+/// absent. Read from the job text on its own, so a bad key's error has its path and line.
+pub(super) fn connection_section(ctx: &Ctx, side: &str) -> Result<Option<Connection>> {
     #[derive(Deserialize)]
     // Read only from the text, to give a bad connection's error its line.
     #[allow(dead_code)]
@@ -216,12 +217,18 @@ pub(super) fn target_connection(ctx: &Ctx) -> Result<Option<Connection>> {
     #[derive(Deserialize)]
     #[allow(dead_code)]
     struct Top {
-        target: Side,
+        #[serde(default)]
+        source: Option<Side>,
+        #[serde(default)]
+        target: Option<Side>,
     }
-    let own = ctx
-        .doc
-        .section::<Connection>(&["target", "connection"], |text, label| config::from_yaml::<Top>(text, label).err())?
-        .map(Connection::merged);
+    ctx.doc.section::<Connection>(&[side, "connection"], |text, label| config::from_yaml::<Top>(text, label).err())
+}
+
+/// `target.connection` as written, its `s3:` / `minio:` section merged, over the target
+/// recipe's template; None when neither is there.
+pub(super) fn target_connection(ctx: &Ctx) -> Result<Option<Connection>> {
+    let own = connection_section(ctx, "target")?.map(Connection::merged);
     match ctx.target_template {
         Some(template) => Ok(Some(template.under(ctx, own.unwrap_or_default(), &[])?)),
         None => Ok(own),

@@ -12,11 +12,9 @@
 use std::fs;
 use std::path::Path;
 
-use serde::Deserialize;
-
 use super::lake::{self, Connection};
 use super::{glob, Ctx};
-use crate::job::config::{self, ConnectorRecipe, FileConfig, ReaderOptions, SourceConfig};
+use crate::job::config::{ConnectorRecipe, FileConfig, ReaderOptions, SourceConfig};
 use crate::job::{InputFile, ObjectInput};
 use crate::store::{ListedObject, Store, StoreConfig};
 use crate::{Error, Result};
@@ -233,21 +231,7 @@ impl Buckets<'_> {
 /// (path-style by default): `source.connection`, else the target's when the target is an
 /// object store, else none (the AWS environment).
 fn source_connection(ctx: &Ctx, target_kind: &str) -> Result<(Connection, &'static str, bool)> {
-    #[derive(Deserialize)]
-    // Read only from the text, to give a bad connection's error its line.
-    #[allow(dead_code)]
-    struct Side {
-        #[serde(default)]
-        connection: Option<Connection>,
-    }
-    #[derive(Deserialize)]
-    #[allow(dead_code)]
-    struct Top {
-        source: Side,
-    }
-    let own = ctx
-        .doc
-        .section::<Connection>(&["source", "connection"], |text, label| config::from_yaml::<Top>(text, label).err())?;
+    let own = lake::connection_section(ctx, "source")?;
     if own.is_some() || ctx.source_template.is_some() {
         let own = own.unwrap_or_default();
         let minio = own.minio.is_some();
