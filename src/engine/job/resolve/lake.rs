@@ -462,12 +462,13 @@ pub(in crate::job) fn endpoint(
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::endpoint;
     use crate::job::Job;
 
-    /// The job `target` in a folder with an input and an asset; the result of loading it.
-    fn load(target: &str, vars: &[(&str, &str)]) -> crate::Result<Job> {
+    /// The job `target` in a folder with an input and an asset; the result of loading it
+    /// (also for the Iceberg target's tests).
+    pub(in crate::job::resolve) fn load(target: &str, vars: &[(&str, &str)]) -> crate::Result<Job> {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("in.csv"), "id\n1\n").unwrap();
         std::fs::write(
