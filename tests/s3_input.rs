@@ -248,26 +248,28 @@ fn a_large_object_is_read_with_bounded_memory() {
     assert_eq!(manifest["rows"], json!(rows));
 }
 
+/// A client of the test server's bucket (dativo's own: for what pyarrow cannot show, an ETag).
+fn store_of(server: &S3Server) -> dativo_engine::store::Store {
+    dativo_engine::store::Store::connect(&dativo_engine::store::StoreConfig {
+        bucket: BUCKET.into(),
+        prefix: String::new(),
+        endpoint: Some(server.endpoint.clone()),
+        region: "us-east-1".into(),
+        access_key_id: Some(server.access_key.clone()),
+        secret_access_key: Some(server.secret_key.clone()),
+        session_token: None,
+        path_style: true,
+        allow_http: true,
+    })
+    .unwrap()
+}
+
 #[test]
 fn an_object_replaced_after_the_job_saw_it_fails_the_read() {
-    use dativo_engine::store::{Store, StoreConfig};
     use std::io::Read;
     let server = S3Server::start();
     put(&server, "in/a.csv", "id\n1\n2\n");
-    let store = std::sync::Arc::new(
-        Store::connect(&StoreConfig {
-            bucket: BUCKET.into(),
-            prefix: String::new(),
-            endpoint: Some(server.endpoint.clone()),
-            region: "us-east-1".into(),
-            access_key_id: Some(server.access_key.clone()),
-            secret_access_key: Some(server.secret_key.clone()),
-            session_token: None,
-            path_style: true,
-            allow_http: true,
-        })
-        .unwrap(),
-    );
+    let store = std::sync::Arc::new(store_of(&server));
     let stamp = store.head("in/a.csv").unwrap().expect("the object exists");
     assert_eq!(stamp.size, 7);
     assert!(stamp.e_tag.is_some() && stamp.modified_ns > 0, "{stamp:?}");
@@ -482,4 +484,40 @@ fn sigkill_during_incremental_runs_over_s3_inputs_then_rerun_leaves_every_row_ex
     assert_eq!(table["objects"], json!(want), "only the manifest and the files it names");
     let entries = state_entries(&state);
     assert!(entries.len() == 4 && entries.values().all(|(st, _)| st == "committed"), "{entries:?}");
+}
+
+#[test]
+fn an_object_replaced_after_the_job_loaded_fails_the_incremental_run_and_commits_nothing_of_it() {
+    let server = S3Server::start();
+    put(&server, "swap/a.csv", &csv(0..100).0);
+    put(&server, "swap/b.csv", &csv(100..300).0);
+    let job = Job::new(&server, &incremental_source("swap", "file_modified_time"), "  output_base: out\n");
+    let load = || {
+        let text = fs::read_to_string(job.dir.path().join("job.yaml")).unwrap();
+        let vars = job.env.clone();
+        dativo_engine::job::Job::from_text(&text, &job.dir.path().join("job.yaml"), move |name| {
+            vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+        })
+        .unwrap()
+    };
+    // The job loads (HEAD/LIST: each object's stamp), then b is replaced before it is read.
+    let loaded = load();
+    put(&server, "swap/b.csv", &csv(500..900).0);
+    let err = loaded.run(&|_| {}).unwrap_err().to_string();
+    assert!(err.contains(&format!("s3://{BUCKET}/swap/b.csv changed while it was being read")), "{err}");
+    // a was committed before b failed; b has no entry, so the state never names a version
+    // whose rows were not committed.
+    let state: Value = serde_json::from_slice(&fs::read(job.dir.path().join("state/job.json")).unwrap()).unwrap();
+    let paths: Vec<&str> = state["inputs"].as_object().unwrap().values().map(|e| e["path"].as_str().unwrap()).collect();
+    assert_eq!(paths, [format!("s3://{BUCKET}/swap/a.csv")], "{state}");
+
+    // The next run sees the new version and reads only b: every row once, b's new rows.
+    let out = job.run();
+    assert_summary(&out, 1, 1);
+    let got = by_id(server.query(&["local", &job.out()])["rows"].as_array().unwrap().clone());
+    assert_eq!(got, rows_of(&[0..100, 500..900]));
+    let state: Value = serde_json::from_slice(&fs::read(job.dir.path().join("state/job.json")).unwrap()).unwrap();
+    let b = state["inputs"].as_object().unwrap().values().find(|e| e["path"] == format!("s3://{BUCKET}/swap/b.csv"));
+    let e_tag = store_of(&server).head("swap/b.csv").unwrap().unwrap().e_tag.unwrap();
+    assert_eq!(b.unwrap()["e_tag"], json!(e_tag), "the state records the ETag of the version read");
 }
