@@ -425,3 +425,123 @@ fn sigkill_during_incremental_runs_to_s3_then_rerun_leaves_every_row_exactly_onc
     assert_eq!(rows_by_id(&table), expected, "every row exactly once");
     assert_only_manifest_objects(&table);
 }
+
+/// A platform job in a folder with the platform's s3 and minio recipes (tests/platform/connectors)
+/// and the asset: `target` is the job's whole target section.
+fn recipe_job(recipe: &str, target: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let connectors = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/platform/connectors");
+    fs::copy(connectors.join(format!("{recipe}.yaml")), dir.path().join(format!("{recipe}.yaml"))).unwrap();
+    fs::write(dir.path().join("asset.yaml"), ASSET).unwrap();
+    let job = format!(
+        "tenant_id: acme\ntarget_connector: {recipe}\ntarget_connector_path: {recipe}.yaml\nasset_path: asset.yaml\n\
+         source:\n  files: [{{path: in.csv, object: orders}}]\ntarget:\n{target}"
+    );
+    fs::write(dir.path().join("job.yaml"), job).unwrap();
+    let path = dir.path().join("job.yaml");
+    (dir, path)
+}
+
+/// `dativo run` of `job` from its folder (platform jobs' paths are relative to the working
+/// directory), with only `env` of the recipes' variables set.
+fn run_recipe_job(job: &std::path::Path, env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_dativo"));
+    cmd.args(["run", "--mode", "self_hosted", "--config"]).arg(job).current_dir(job.parent().unwrap());
+    for var in [
+        "S3_BUCKET",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_REGION",
+        "MINIO_ENDPOINT",
+        "MINIO_BUCKET",
+        "MINIO_ACCESS_KEY",
+        "MINIO_SECRET_KEY",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.env("RUST_LOG", "debug").envs(env.iter().copied());
+    cmd.output().unwrap()
+}
+
+#[test]
+fn the_platforms_s3_and_minio_recipes_give_the_connection_keys_a_job_leaves_out() {
+    let server = S3Server::start();
+    let (input, expected) = csv(0..2_500);
+    let (key, secret) = (server.access_key.as_str(), server.secret_key.as_str());
+    // `partitioning: []`: the recipes' engine options partition by ingest_date; the rows are
+    // compared unpartitioned here (tests/partition.rs covers partitions).
+    let only_bucket = format!("  partitioning: []\n  connection:\n    bucket: {BUCKET}\n    prefix: recipes/minio\n");
+    let (dir, job) = recipe_job("minio", &only_bucket);
+    fs::write(dir.path().join("in.csv"), &input).unwrap();
+    // minio.yaml: endpoint, keys, secure: false and path-style from the template and the
+    // MINIO_* variables; MINIO_BUCKET is not set, and need not be: the job gives the bucket.
+    let minio_env =
+        [("MINIO_ENDPOINT", server.endpoint.as_str()), ("MINIO_ACCESS_KEY", key), ("MINIO_SECRET_KEY", secret)];
+    let out = run_recipe_job(&job, &minio_env);
+    assert_ok(&out);
+    let logs = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(!logs.contains(secret) && !logs.contains(key), "a key in the output:\n{logs}");
+    let table = server.query(&["table", &format!("{BUCKET}/recipes/minio")]);
+    assert_eq!(table["rows"].as_array().unwrap(), &expected, "rows read back by pyarrow");
+
+    // A template key the job leaves out, whose variable is not set: the key and the variable
+    // are named, no value is shown, nothing is written.
+    let out = run_recipe_job(&job, &minio_env[..2]);
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(
+            "minio.yaml: connection_template.secret_access_key: environment variable MINIO_SECRET_KEY is not set"
+        ),
+        "{stderr}"
+    );
+    assert!(stderr.contains("target.connection.secret_access_key"), "what to do instead: {stderr}");
+    assert!(!stderr.contains(key) && !stderr.contains(&server.endpoint), "a value in the error: {stderr}");
+
+    // s3.yaml: its endpoint (AWS) and bucket are the job's here; keys and region come from
+    // AWS_* variables. S3_BUCKET, which the template's bucket names, is not set.
+    let target = format!(
+        "  partitioning: []\n  connection:\n    s3:\n      bucket: {BUCKET}\n      prefix: recipes/s3\n      endpoint: \"${{S3_ENDPOINT}}\"\n"
+    );
+    let (dir, job) = recipe_job("s3", &target);
+    fs::write(dir.path().join("in.csv"), &input).unwrap();
+    let s3_env = [
+        ("S3_ENDPOINT", server.endpoint.as_str()),
+        ("AWS_ACCESS_KEY_ID", key),
+        ("AWS_SECRET_ACCESS_KEY", secret),
+        ("AWS_REGION", "us-east-1"),
+    ];
+    assert_ok(&run_recipe_job(&job, &s3_env));
+    let table = server.query(&["table", &format!("{BUCKET}/recipes/s3")]);
+    assert_eq!(table["rows"].as_array().unwrap(), &expected, "rows read back by pyarrow");
+    let out = run_recipe_job(&job, &s3_env[..3]);
+    assert!(!out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("connection_template.region: environment variable AWS_REGION is not set"), "{stderr}");
+
+    // A source recipe's template is the connection of s3:// inputs (its bucket is not read:
+    // each path names its bucket, so MINIO_BUCKET stays unset).
+    let (part, part_rows) = csv(0..1_000);
+    server.query(&["put", &format!("{BUCKET}/raw/in.csv"), &part]);
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("asset.yaml"), ASSET).unwrap();
+    fs::write(
+        dir.path().join("objects.yaml"),
+        "name: objects\ntype: csv\nroles: [source]\nconnection_template:\n  endpoint: \"${MINIO_ENDPOINT}\"\n  \
+         bucket: \"${MINIO_BUCKET}\"\n  access_key_id: \"${MINIO_ACCESS_KEY}\"\n  secret_access_key: \
+         \"${MINIO_SECRET_KEY}\"\n  secure: false\n",
+    )
+    .unwrap();
+    let job = dir.path().join("job.yaml");
+    fs::write(
+        &job,
+        format!(
+            "tenant_id: acme\nsource_connector_path: objects.yaml\nasset_path: asset.yaml\nsource:\n  files: [{{path: \
+             's3://{BUCKET}/raw/in.csv', object: orders}}]\ntarget:\n  output_base: out\n"
+        ),
+    )
+    .unwrap();
+    assert_ok(&run_recipe_job(&job, &minio_env));
+    let local = server.query(&["local", dir.path().join("out").to_str().unwrap()]);
+    assert_eq!(local["rows"].as_array().unwrap(), &part_rows, "the object's rows, read back by pyarrow");
+}

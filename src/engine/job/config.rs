@@ -103,9 +103,10 @@ pub struct ConnectorRecipe<O> {
     pub incremental: Option<RecipeIncremental>,
     #[serde(default)]
     pub rate_limits: Option<IgnoredAny>,
-    /// Defaults merged under the job's `target.connection`.
+    /// Defaults merged under the job's `target.connection` (a source recipe's: under
+    /// `source.connection`), key by key; see `resolve/lake.rs` [`Template`](super::resolve).
     #[serde(default)]
-    pub connection_template: Option<IgnoredAny>,
+    pub connection_template: Option<serde_yaml_ng::Value>,
     #[serde(default)]
     pub catalog: Option<IgnoredAny>,
     #[serde(default)]

@@ -57,6 +57,18 @@ impl Redactor {
         Redactor { secrets: Arc::new(forms) }
     }
 
+    /// This redactor's values and `other`'s together (values substituted after the job text's,
+    /// such as a recipe's connection template).
+    pub fn joined(&self, other: &Redactor) -> Redactor {
+        if other.secrets.is_empty() {
+            return self.clone();
+        }
+        let mut forms: Vec<(String, String, bool)> = self.secrets.iter().chain(other.secrets.iter()).cloned().collect();
+        forms.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then_with(|| a.1.cmp(&b.1)));
+        forms.dedup_by(|a, b| a.0 == b.0);
+        Redactor { secrets: Arc::new(forms) }
+    }
+
     /// `text` with every remembered value replaced by `${NAME}` (a cut one by `${NAME}...`).
     pub fn redact(&self, text: &str) -> String {
         let mut out = text.to_string();

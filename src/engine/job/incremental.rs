@@ -2,6 +2,11 @@
 //! commit. Each input file that is new or changed is one commit unit of the runner
 //! (`run.rs`), in job order; unchanged files are skipped. The state file, the output names and
 //! the crash-safety argument are in [`super::state`].
+//!
+//! An `s3://` input is keyed by its URL and decided by the stamp the job saw when it loaded
+//! (size, Last-Modified, ETag; see [`state::decide`]). It is never hashed: every read of it
+//! carries `If-Match` on that ETag (`store/read.rs`), so the rows committed are those of the
+//! version the state records, or the run fails.
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -20,6 +25,7 @@ use crate::csv::{self, CsvOptions, OnError};
 use crate::parquet::commit::{self, FolderLock};
 use crate::parquet::writer::SealedPart;
 use crate::parquet::{partitioned, CommittedFile, ParquetSink, WriteMode};
+use crate::store::Store;
 use crate::{Error, Result};
 
 /// An input to ingest in this run: one unit.
@@ -119,7 +125,10 @@ impl Job {
         let mut skipped = Vec::new();
         let mut migrated = 0usize;
         for (input, id) in self.inputs.iter().zip(&ids) {
-            let stamp = Stamp::of(&input.path)?;
+            let stamp = match &input.object {
+                Some(object) => Stamp::of_object(&object.stamp),
+                None => Stamp::of(&input.path)?,
+            };
             let label = self.redact(&input.path.display().to_string());
             if let Some(platform) = &platform {
                 if !state.inputs.contains_key(id) && platform.ingested(&input.platform_key, stamp.modified_ns) {
@@ -128,7 +137,11 @@ impl Job {
                         status: Status::Committed,
                         size: stamp.size,
                         modified_ns: stamp.modified_ns,
-                        sha256: state::sha256_file(&input.path)?,
+                        sha256: match input.object {
+                            Some(_) => String::new(),
+                            None => state::sha256_file(&input.path)?,
+                        },
+                        e_tag: stamp.e_tag.clone(),
                         rows: 0,
                         rows_rejected: 0,
                         outputs: Vec::new(),
@@ -139,7 +152,15 @@ impl Job {
                 }
             }
             let mut sha256 = None;
-            let decision = state::decide(state.inputs.get(id), stamp, inc, self.full_refresh, &mut || {
+            let decision = state::decide(state.inputs.get(id), &stamp, inc, self.full_refresh, &mut || {
+                if input.object.is_some() {
+                    // Only an object without an ETag gets here: reading it twice to hash it is
+                    // what keying objects by their ETag avoids.
+                    return Err(Error::Config(format!(
+                        "{label}: the store gave no ETag for this object, and source.incremental.strategy \
+                         file_fingerprint compares ETags for s3:// inputs; use strategy file_modified_time"
+                    )));
+                }
                 let h = state::sha256_file(&input.path)?;
                 sha256 = Some(h.clone());
                 Ok(h)
@@ -200,7 +221,10 @@ impl Job {
     fn input_ids(&self) -> Result<Vec<String>> {
         let mut ids: Vec<String> = Vec::with_capacity(self.inputs.len());
         for (i, input) in self.inputs.iter().enumerate() {
-            let id = state::input_id(input.id.as_deref(), &input.path)?;
+            let id = match &input.object {
+                Some(object) => state::object_input_id(input.id.as_deref(), &object.url()),
+                None => state::input_id(input.id.as_deref(), &input.path)?,
+            };
             if let Some(j) = ids.iter().position(|other| other == &id) {
                 return Err(Error::Config(format!(
                     "{}: source.files[{i}] is the same input as source.files[{j}] ({}): with source.incremental \
@@ -265,11 +289,15 @@ impl Job {
 }
 
 impl IncrementalRun<'_> {
-    /// The sha256 of unit `unit`'s input, once its rows are read.
+    /// The sha256 of unit `unit`'s input, once its rows are read; empty for an object (its
+    /// ETag stands in).
     fn sha256(&mut self, unit: usize) -> Result<String> {
         let w = &self.work[unit];
         if let Some(h) = &w.sha256 {
             return Ok(h.clone());
+        }
+        if w.input.object.is_some() {
+            return Ok(String::new());
         }
         let hashing = self.hashing.take().ok_or_else(|| Error::Internal(format!("{}: published twice", w.label)))?;
         hashing.thread.join().map_err(|_| Error::Internal(format!("{}: the sha256 thread panicked", w.label)))?
@@ -279,7 +307,7 @@ impl IncrementalRun<'_> {
 impl Ledger for IncrementalRun<'_> {
     fn start(&mut self, unit: usize) -> Result<()> {
         let w = &self.work[unit];
-        if w.sha256.is_none() {
+        if w.sha256.is_none() && w.input.object.is_none() {
             let stop = Arc::new(AtomicBool::new(false));
             let (path, until) = (w.input.path.clone(), stop.clone());
             let thread = std::thread::Builder::new()
@@ -296,8 +324,16 @@ impl Ledger for IncrementalRun<'_> {
         let sha256 = self.sha256(unit)?;
         let w = &self.work[unit];
         // The stamp was taken before reading and hashing began: an equal one now means the
-        // rows and the hash describe the same content.
-        let now = Stamp::of(&w.input.path)?;
+        // rows and the hash describe the same content. An object's reads all carried If-Match
+        // on the stamp's ETag; only a store without ETags needs a second look.
+        let now = match &w.input.object {
+            Some(object) if object.stamp.e_tag.is_some() => w.stamp.clone(),
+            Some(object) => match Store::connect(&object.store)?.head(&object.key)? {
+                Some(found) => Stamp::of_object(&found),
+                None => Stamp { size: 0, modified_ns: 0, e_tag: None },
+            },
+            None => Stamp::of(&w.input.path)?,
+        };
         if now != w.stamp {
             return Err(Error::Data(format!(
                 "{}: the file changed while it was being read (size {} -> {}); nothing of it was committed; run \
@@ -317,6 +353,7 @@ impl Ledger for IncrementalRun<'_> {
             size: w.stamp.size,
             modified_ns: w.stamp.modified_ns,
             sha256,
+            e_tag: w.stamp.e_tag.clone(),
             rows: parts.iter().map(|p| p.rows).sum(),
             rows_rejected,
             outputs: parts.iter().map(|p| Output { file: p.name.clone(), rows: p.rows, bytes: p.bytes }).collect(),

@@ -126,8 +126,10 @@ impl Job {
     /// `path` names the job in messages and anchors relative paths.
     pub fn from_text(text: &str, path: &Path, lookup: impl Fn(&str) -> Option<String>) -> Result<Job> {
         let label = path.display().to_string();
-        let (text, redactor) = env::substitute(text, &label, lookup)?;
-        resolve::resolve(&text, path, &label, redactor.clone()).map_err(|e| redactor.error(e))
+        let (text, redactor) = env::substitute(text, &label, &lookup)?;
+        // The lookup again: a recipe's connection template is substituted key by key, only
+        // for the keys the job does not give.
+        resolve::resolve(&text, path, &label, redactor.clone(), &lookup).map_err(|e| redactor.error(e))
     }
 
     /// `text` with every substituted secret replaced by `${NAME}`.

@@ -15,12 +15,11 @@ use std::path::Path;
 
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
-use serde::Deserialize;
 use serde_yaml_ng::{Mapping, Value};
 
 use super::lake::{self, LakeTable};
 use super::options::writer_options_from_text;
-use super::resolve::lake::endpoint;
+use super::resolve::lake::Connection;
 use crate::parquet::partitioned::{local_date_today, partition_columns};
 use crate::parquet::{CommittedFile, ObjectSink, ParquetOptions, ParquetSink, PartitionedSink, WriteMode};
 use crate::store::StoreConfig;
@@ -32,27 +31,6 @@ const CONNECTION_KEYS: &[&str] =
 
 /// The key of the partition columns.
 const PARTITIONING: &str = "partitioning";
-
-/// The connection keys as written (their meaning is `target.connection.s3`'s; the bucket and
-/// prefix come from the `s3://` URL).
-#[derive(Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Connection {
-    #[serde(default)]
-    endpoint: Option<String>,
-    #[serde(default)]
-    region: Option<String>,
-    #[serde(default)]
-    access_key_id: Option<String>,
-    #[serde(default)]
-    secret_access_key: Option<String>,
-    #[serde(default)]
-    session_token: Option<String>,
-    #[serde(default)]
-    path_style_access: Option<bool>,
-    #[serde(default)]
-    secure: Option<bool>,
-}
 
 /// Writer options, connection and partitioning: everything an options object can say.
 pub struct OutputOptions {
@@ -156,29 +134,9 @@ fn object_url(place: &str) -> Result<Option<(String, String)>> {
 }
 
 /// The store of `s3://bucket/prefix` with the connection keys, as a job resolves
-/// `target.connection.s3`: region `us-east-1` unless given, path-style requests when an endpoint
-/// is given, the AWS environment's credentials when none are.
+/// `target.connection.s3` (see [`Connection::store_config`]).
 fn store_config(bucket: String, prefix: String, c: Connection, label: &str) -> Result<StoreConfig> {
-    let (endpoint, allow_http) =
-        endpoint(c.endpoint.as_deref(), c.secure, "endpoint").map_err(|m| Error::Config(format!("{label}: {m}")))?;
-    let config = StoreConfig {
-        bucket,
-        prefix,
-        region: c.region.filter(|r| !r.trim().is_empty()).unwrap_or_else(|| "us-east-1".into()),
-        path_style: c.path_style_access.unwrap_or(endpoint.is_some()),
-        endpoint,
-        access_key_id: c.access_key_id.filter(|k| !k.is_empty()),
-        secret_access_key: c.secret_access_key.filter(|k| !k.is_empty()),
-        session_token: c.session_token.filter(|k| !k.is_empty()),
-        allow_http,
-    };
-    if config.access_key_id.is_some() != config.secret_access_key.is_some() {
-        return Err(Error::Config(format!(
-            "{label}: give both access_key_id and secret_access_key, or neither (then the AWS environment's \
-             credentials are used)"
-        )));
-    }
-    Ok(config)
+    c.store_config(bucket, prefix, "", false).map_err(|m| Error::Config(format!("{label}: {m}")))
 }
 
 /// The store of `s3://bucket/prefix` (`place`) with the connection keys of an options text

@@ -29,6 +29,15 @@ struct Ctx<'a> {
     base: PathBuf,
     /// The job, parsed once; every section is read from it.
     doc: &'a Document<'a>,
+    /// The variables `${VAR}` names (the job's were substituted already; a recipe's
+    /// connection template is substituted key by key, see [`lake::Template`]).
+    lookup: &'a dyn Fn(&str) -> Option<String>,
+    /// The recipes' connection templates, once loaded.
+    source_template: Option<&'a lake::Template>,
+    target_template: Option<&'a lake::Template>,
+    /// Values substituted from the environment after the job text's, with their variable
+    /// names: redacted like the job's.
+    substituted: std::cell::RefCell<Vec<(String, String)>>,
 }
 
 impl Ctx<'_> {
@@ -53,31 +62,42 @@ impl Ctx<'_> {
 struct Recipes {
     source: Option<ConnectorRecipe<ReaderOptions>>,
     target: Option<ConnectorRecipe<WriterOptions>>,
+    /// Their `connection_template`s.
+    source_template: Option<lake::Template>,
+    target_template: Option<lake::Template>,
 }
 
 /// The sections dativo reads, resolved in dependency order.
-pub(super) fn resolve(text: &str, path: &Path, label: &str, redactor: Redactor) -> Result<Job> {
+pub(super) fn resolve(
+    text: &str,
+    path: &Path,
+    label: &str,
+    redactor: Redactor,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<Job> {
     let doc = Document::parse(text, label)?;
     let file: JobFile = doc.typed()?;
     // A Dativo platform job (one that names connector recipes) is run from the platform's
     // folder, and its relative paths are relative to the working directory, as there.
     let platform = file.source_connector_path.is_some() || file.target_connector_path.is_some();
     let base = if platform { PathBuf::new() } else { path.parent().map(Path::to_path_buf).unwrap_or_default() };
-    let ctx = Ctx { label, base, doc: &doc };
-    let recipes = recipes(&ctx, &file)?;
+    let ctx = Ctx {
+        label,
+        base,
+        doc: &doc,
+        lookup,
+        source_template: None,
+        target_template: None,
+        substituted: Default::default(),
+    };
+    let mut recipes = recipes(&ctx, &file)?;
+    let (source_template, target_template) = (recipes.source_template.take(), recipes.target_template.take());
+    let ctx = Ctx { source_template: source_template.as_ref(), target_template: target_template.as_ref(), ..ctx };
     let (reader_plugin, writer_plugin) = plugin_uses(&ctx, &file)?;
     // The source and target types first: for a platform job aimed at a remote store, that is
     // the message that says what to change.
     let kind = target_kind(&file.target, recipes.target.as_ref());
-    let incremental_on = incremental_section(&file, recipes.source.as_ref()).is_some();
-    let inputs = source::source_files(
-        &ctx,
-        &file.source,
-        recipes.source.as_ref(),
-        reader_plugin.is_some(),
-        incremental_on,
-        kind,
-    )?;
+    let inputs = source::source_files(&ctx, &file.source, recipes.source.as_ref(), reader_plugin.is_some(), kind)?;
     let object_target = lake::pending(&ctx, &file.target, kind, writer_plugin.is_some())?;
     let iceberg_target = iceberg::pending(&ctx, kind, writer_plugin.is_some())?;
     let lake_kind = match (object_target.is_some(), iceberg_target.is_some()) {
@@ -164,7 +184,7 @@ pub(super) fn resolve(text: &str, path: &Path, label: &str, redactor: Redactor) 
         incremental,
         full_refresh: false,
         reset_state: false,
-        redactor,
+        redactor: redactor.joined(&Redactor::new(ctx.substituted.take())),
     })
 }
 
@@ -197,10 +217,14 @@ fn recipes(ctx: &Ctx, file: &JobFile) -> Result<Recipes> {
     }
     let mut recipes = Recipes::default();
     if let Some(p) = file.source_connector_path.as_deref().filter(|p| !p.trim().is_empty()) {
-        recipes.source = Some(load(ctx, "source_connector_path", p, "source")?);
+        let mut recipe: ConnectorRecipe<ReaderOptions> = load(ctx, "source_connector_path", p, "source")?;
+        recipes.source_template = lake::Template::of(recipe.connection_template.take(), &ctx.path(p), "source")?;
+        recipes.source = Some(recipe);
     }
     if let Some(p) = file.target_connector_path.as_deref().filter(|p| !p.trim().is_empty()) {
-        recipes.target = Some(load(ctx, "target_connector_path", p, "target")?);
+        let mut recipe: ConnectorRecipe<WriterOptions> = load(ctx, "target_connector_path", p, "target")?;
+        recipes.target_template = lake::Template::of(recipe.connection_template.take(), &ctx.path(p), "target")?;
+        recipes.target = Some(recipe);
     }
     Ok(recipes)
 }

@@ -2,9 +2,10 @@
 //!
 //! A job with `source.incremental` keeps one JSON state file (default
 //! `<output_base>/_dativo_state.json`, or `source.incremental.state_path`). It has one entry per
-//! input file, keyed by the file's *input id* (see [`input_id`]): the path (with `${VAR}` values
-//! redacted), size, modification time, sha256 of the content, rows written and rejected, the
-//! Parquet files written for it, and a status. A rerun ingests a file again when it is new,
+//! input file, keyed by the file's *input id* (see [`input_id`], [`object_input_id`]): the path
+//! (with `${VAR}` values redacted), size, modification time, sha256 of the content (for an
+//! `s3://` object: its ETag instead), rows written and rejected, the Parquet files written for
+//! it, and a status. A rerun ingests a file again when it is new,
 //! changed (per the strategy), was not fully committed, or with `--full-refresh`; otherwise it
 //! skips it and keeps its outputs.
 //!
@@ -101,7 +102,8 @@ pub const STATE_VERSION: u32 = 1;
 pub enum Strategy {
     /// Same size and same modification time (nanoseconds) as when it was ingested.
     FileModifiedTime,
-    /// Same size and same sha256 of the content (the file is read once more to hash it).
+    /// Same size and same sha256 of the content (the file is read once more to hash it). For an
+    /// `s3://` object, same size and same ETag: hashing it would mean reading it twice.
     FileFingerprint,
 }
 
@@ -166,8 +168,13 @@ pub struct Entry {
     pub size: u64,
     /// Modification time, nanoseconds since the Unix epoch.
     pub modified_ns: u64,
-    /// sha256 of the content, lowercase hex.
+    /// sha256 of the content, lowercase hex; empty for an `s3://` object (its `e_tag` says
+    /// which version was read).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub sha256: String,
+    /// An `s3://` object's ETag (quoted, as the store sent it) of the version that was read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub e_tag: Option<String>,
     pub rows: u64,
     pub rows_rejected: u64,
     pub outputs: Vec<Output>,
@@ -236,7 +243,8 @@ impl State {
             if !is_input_id(id) {
                 return Err(format!("inputs: '{id}' is not an input id (12 lowercase hex digits)"));
             }
-            if !(entry.sha256.len() == 64 && entry.sha256.bytes().all(|b| b.is_ascii_hexdigit())) {
+            let hashed = entry.sha256.len() == 64 && entry.sha256.bytes().all(|b| b.is_ascii_hexdigit());
+            if !hashed && !entry.sha256.is_empty() {
                 return Err(format!("inputs.{id}.sha256: '{}' is not a sha256 (64 hex digits)", entry.sha256));
             }
             for output in &entry.outputs {
@@ -280,16 +288,29 @@ pub fn input_id(id: Option<&str>, path: &Path) -> Result<String> {
     Ok(hex(&Sha256::digest(key.as_bytes()))[..12].to_string())
 }
 
+/// The input id of an `s3://` object: as [`input_id`], from `id:<files[].id>` when the job gives
+/// one, otherwise from `object:<url>` (`s3://bucket/key`: the endpoint is not part of it, so
+/// one state should not mix two servers' buckets of the same name).
+pub fn object_input_id(id: Option<&str>, url: &str) -> String {
+    let key = match id {
+        Some(id) => format!("id:{id}"),
+        None => format!("object:{url}"),
+    };
+    hex(&Sha256::digest(key.as_bytes()))[..12].to_string()
+}
+
 /// The file prefix of an input's outputs: `<prefix>-<id>`.
 pub fn output_prefix(prefix: &str, id: &str) -> String {
     format!("{prefix}-{id}")
 }
 
-/// Size and modification time of a file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Size and modification time of a file; for an `s3://` object also its ETag.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stamp {
     pub size: u64,
     pub modified_ns: u64,
+    /// An object's ETag (None for a local file, or a store that gives none).
+    pub e_tag: Option<String>,
 }
 
 impl Stamp {
@@ -300,7 +321,13 @@ impl Stamp {
             .ok()
             .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
             .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
-        Ok(Stamp { size: m.len(), modified_ns })
+        Ok(Stamp { size: m.len(), modified_ns, e_tag: None })
+    }
+
+    /// The stamp of an object as the store described it when the job was loaded.
+    pub fn of_object(object: &crate::store::ObjectStamp) -> Stamp {
+        let modified_ns = u64::try_from(object.modified_ns).unwrap_or(0);
+        Stamp { size: object.size, modified_ns, e_tag: object.e_tag.clone() }
     }
 }
 
@@ -375,10 +402,13 @@ impl Decision {
 }
 
 /// Decides whether an input is ingested. `fingerprint` is called (at most once) when the
-/// strategy needs the content's sha256.
+/// strategy needs the content's sha256. An object (a stamp with an ETag) is never hashed: with
+/// `file_fingerprint` its ETag is compared instead, and with `file_modified_time` a different
+/// ETag also counts as changed (an object's Last-Modified has one-second resolution, so a
+/// replacement of the same size within that second would otherwise be missed).
 pub fn decide(
     entry: Option<&Entry>,
-    stamp: Stamp,
+    stamp: &Stamp,
     incremental: &Incremental,
     full_refresh: bool,
     fingerprint: &mut dyn FnMut() -> Result<String>,
@@ -391,9 +421,10 @@ pub fn decide(
         return Ok(Decision::Refresh);
     }
     let unchanged = entry.size == stamp.size
-        && match incremental.strategy {
-            Strategy::FileModifiedTime => entry.modified_ns == stamp.modified_ns,
-            Strategy::FileFingerprint => entry.sha256 == fingerprint()?,
+        && match (incremental.strategy, &stamp.e_tag) {
+            (Strategy::FileModifiedTime, e_tag) => entry.modified_ns == stamp.modified_ns && &entry.e_tag == e_tag,
+            (Strategy::FileFingerprint, Some(e_tag)) => entry.e_tag.as_ref() == Some(e_tag),
+            (Strategy::FileFingerprint, None) => entry.sha256 == fingerprint()?,
         };
     if !unchanged {
         return Ok(Decision::Changed);
@@ -500,6 +531,7 @@ mod tests {
             size: 10,
             modified_ns: 5,
             sha256: "ab".repeat(32),
+            e_tag: None,
             rows: 3,
             rows_rejected: 0,
             outputs: vec![Output { file: "part-0123456789ab-00000.parquet".into(), rows: 3, bytes: 100 }],
@@ -550,32 +582,66 @@ mod tests {
 
     #[test]
     fn decisions_per_strategy() {
-        let stamp = Stamp { size: 10, modified_ns: 5 };
+        let stamp = Stamp { size: 10, modified_ns: 5, e_tag: None };
         let same = || Ok("ab".repeat(32));
         let other = || Ok("cd".repeat(32));
         let mtime = incremental(Strategy::FileModifiedTime);
         let fp = incremental(Strategy::FileFingerprint);
         let committed = entry(Status::Committed);
-        let d = |e: Option<&Entry>, s: Stamp, i: &Incremental, full: bool, f: &mut dyn FnMut() -> Result<String>| {
+        let d = |e: Option<&Entry>, s: &Stamp, i: &Incremental, full: bool, f: &mut dyn FnMut() -> Result<String>| {
             decide(e, s, i, full, f).unwrap()
         };
-        assert_eq!(d(None, stamp, &mtime, false, &mut || unreachable!()), Decision::New);
-        assert_eq!(d(Some(&entry(Status::Publishing)), stamp, &mtime, false, &mut same.clone()), Decision::Incomplete);
-        assert_eq!(d(Some(&committed), stamp, &mtime, true, &mut same.clone()), Decision::Refresh);
-        assert_eq!(d(Some(&committed), stamp, &mtime, false, &mut || unreachable!()), Decision::Skip);
-        let touched = Stamp { modified_ns: 6, ..stamp };
-        assert_eq!(d(Some(&committed), touched, &mtime, false, &mut || unreachable!()), Decision::Changed);
+        assert_eq!(d(None, &stamp, &mtime, false, &mut || unreachable!()), Decision::New);
+        assert_eq!(d(Some(&entry(Status::Publishing)), &stamp, &mtime, false, &mut same.clone()), Decision::Incomplete);
+        assert_eq!(d(Some(&committed), &stamp, &mtime, true, &mut same.clone()), Decision::Refresh);
+        assert_eq!(d(Some(&committed), &stamp, &mtime, false, &mut || unreachable!()), Decision::Skip);
+        let touched = Stamp { modified_ns: 6, ..stamp.clone() };
+        assert_eq!(d(Some(&committed), &touched, &mtime, false, &mut || unreachable!()), Decision::Changed);
         // The fingerprint strategy looks at the content, not the time.
-        assert_eq!(d(Some(&committed), touched, &fp, false, &mut same.clone()), Decision::Skip);
-        assert_eq!(d(Some(&committed), stamp, &fp, false, &mut other.clone()), Decision::Changed);
-        let grown = Stamp { size: 11, ..stamp };
-        assert_eq!(d(Some(&committed), grown, &fp, false, &mut || unreachable!()), Decision::Changed);
-        let recent = Stamp { modified_ns: now_secs() * 1_000_000_000, ..stamp };
+        assert_eq!(d(Some(&committed), &touched, &fp, false, &mut same.clone()), Decision::Skip);
+        assert_eq!(d(Some(&committed), &stamp, &fp, false, &mut other.clone()), Decision::Changed);
+        let grown = Stamp { size: 11, ..stamp.clone() };
+        assert_eq!(d(Some(&committed), &grown, &fp, false, &mut || unreachable!()), Decision::Changed);
+        let recent = Stamp { modified_ns: now_secs() * 1_000_000_000, ..stamp.clone() };
         let mut e = committed.clone();
         e.modified_ns = recent.modified_ns;
         let lookback = Incremental { lookback_days: 1, ..mtime.clone() };
-        assert_eq!(d(Some(&e), recent, &lookback, false, &mut same.clone()), Decision::Lookback);
-        assert_eq!(d(Some(&committed), stamp, &lookback, false, &mut same.clone()), Decision::Skip);
+        assert_eq!(d(Some(&e), &recent, &lookback, false, &mut same.clone()), Decision::Lookback);
+        assert_eq!(d(Some(&committed), &stamp, &lookback, false, &mut same.clone()), Decision::Skip);
+    }
+
+    #[test]
+    fn objects_are_decided_by_their_etag_and_never_hashed() {
+        let object = |e_tag: &str, modified_ns: u64| Stamp { size: 10, modified_ns, e_tag: Some(e_tag.into()) };
+        let mut seen = entry(Status::Committed);
+        seen.sha256 = String::new();
+        seen.e_tag = Some("\"v1\"".into());
+        let never = &mut || -> Result<String> { unreachable!("an object is never hashed") };
+        for strategy in [Strategy::FileModifiedTime, Strategy::FileFingerprint] {
+            let inc = incremental(strategy);
+            assert_eq!(decide(Some(&seen), &object("\"v1\"", 5), &inc, false, never).unwrap(), Decision::Skip);
+            // Replaced within the same second, with the same size: a new ETag is a change.
+            assert_eq!(decide(Some(&seen), &object("\"v2\"", 5), &inc, false, never).unwrap(), Decision::Changed);
+        }
+        // Only the modification time moved (the same bytes put again): the strategies differ.
+        let touched = object("\"v1\"", 6);
+        let fp = incremental(Strategy::FileFingerprint);
+        assert_eq!(decide(Some(&seen), &touched, &fp, false, never).unwrap(), Decision::Skip);
+        let mtime = incremental(Strategy::FileModifiedTime);
+        assert_eq!(decide(Some(&seen), &touched, &mtime, false, never).unwrap(), Decision::Changed);
+
+        // An object's entry has no sha256 and round-trips through the file.
+        let dir = tempfile::tempdir().unwrap();
+        let mut state = State::empty(Strategy::FileFingerprint);
+        let id = object_input_id(None, "s3://b/raw/a.csv");
+        seen.outputs[0].file = format!("part-{id}-0123456789ab-00000.parquet");
+        state.inputs.insert(id, seen);
+        state.save(&dir.path().join("s.json")).unwrap();
+        let text = fs::read_to_string(dir.path().join("s.json")).unwrap();
+        assert!(text.contains("\"e_tag\": \"\\\"v1\\\"\"") && !text.contains("sha256"), "{text}");
+        assert_eq!(State::load(&dir.path().join("s.json"), Strategy::FileFingerprint).unwrap(), state);
+        assert_ne!(object_input_id(None, "s3://b/raw/a.csv"), object_input_id(None, "s3://b/raw/b.csv"));
+        assert_eq!(object_input_id(Some("users"), "s3://b/x"), input_id(Some("users"), Path::new("/y")).unwrap());
     }
 
     #[test]

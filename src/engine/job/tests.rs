@@ -389,8 +389,6 @@ fn not_supported_keys() {
     assert!(s3("s3:///in.csv", "").starts_with("source.files[0].path: 's3:///in.csv' has no bucket name"));
     assert!(s3("s3://b/raw/", "").starts_with("source.files[0].path: 's3://b/raw/' names a folder, not an object"));
     assert!(s3("s3://b", "").contains("names a folder"));
-    let e = s3("s3://b/in.csv", "  incremental: {strategy: file_modified_time}\n");
-    assert!(e.starts_with("source.incremental is not supported with s3:// input files yet"), "{e}");
     let e = s3("s3://b/in.csv", "  connection: {bucket: b}\n");
     assert!(e.starts_with("source.connection: bucket and prefix are not read here"), "{e}");
     let e = s3("s3://b/in.csv", "  connection: {endpoint: 'http://127.0.0.1:1', secure: true}\n");

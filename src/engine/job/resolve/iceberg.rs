@@ -264,16 +264,9 @@ mod tests {
     use crate::iceberg::CatalogConfig;
     use crate::job::Job;
 
+    /// The job `target` with the object-store tests' input and asset, no variables set.
     fn load(target: &str) -> crate::Result<Job> {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("in.csv"), "id\n1\n").unwrap();
-        std::fs::write(
-            dir.path().join("a.yaml"),
-            "name: Web Events\nversion: 1\ndomain: marketing\nschema: [{name: id, type: integer}]\n",
-        )
-        .unwrap();
-        let text = format!("asset_path: a.yaml\nsource:\n  files: [{{path: in.csv}}]\ntarget:\n{target}");
-        Job::from_text(&text, &dir.path().join("job.yaml"), |_| None)
+        super::super::lake::tests::load(target, &[])
     }
 
     #[test]

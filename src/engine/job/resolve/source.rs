@@ -12,25 +12,22 @@
 use std::fs;
 use std::path::Path;
 
-use serde::Deserialize;
-
 use super::lake::{self, Connection};
 use super::{glob, Ctx};
-use crate::job::config::{self, ConnectorRecipe, FileConfig, ReaderOptions, SourceConfig};
+use crate::job::config::{ConnectorRecipe, FileConfig, ReaderOptions, SourceConfig};
 use crate::job::{InputFile, ObjectInput};
 use crate::store::{ListedObject, Store, StoreConfig};
 use crate::{Error, Result};
 
 /// `source.type` and `source.files`: every listed file exists and is a file, every glob
 /// matches at least one. Under a reader plugin what `files` name is the plugin's business
-/// (they reach it in its config). `incremental`: whether `source.incremental` is on;
+/// (they reach it in its config).
 /// `target_kind`: the target's type (whose connection `s3://` inputs may share).
 pub(super) fn source_files(
     ctx: &Ctx,
     source: &SourceConfig,
     recipe: Option<&ConnectorRecipe<ReaderOptions>>,
     reader_plugin: bool,
-    incremental: bool,
     target_kind: &str,
 ) -> Result<Vec<InputFile>> {
     let kind = source.kind.as_deref().or(recipe.and_then(|r| r.kind.as_deref())).unwrap_or("csv");
@@ -54,12 +51,6 @@ pub(super) fn source_files(
         return Ok(Vec::new());
     }
     let any_object = files.iter().any(|f| s3_url(&f.path).is_some());
-    if any_object && incremental {
-        return Err(ctx.error(
-            "source.incremental is not supported with s3:// input files yet: dativo keys incremental state by \
-             local file; run the job without source.incremental, or copy the objects to a local folder",
-        ));
-    }
     if source.connection.is_some() && !any_object {
         return Err(ctx.error(
             "source.connection is read only for s3:// input files, and source.files lists none; remove it \
@@ -232,27 +223,7 @@ impl Buckets<'_> {
             self.connection = Some(source_connection(self.ctx, self.target_kind)?);
         }
         let (c, key, minio) = self.connection.as_ref().expect("resolved above");
-        let ctx = self.ctx;
-        let (endpoint, allow_http) =
-            lake::endpoint(c.endpoint.as_deref(), c.secure, &format!("{key}.endpoint")).map_err(|m| ctx.error(m))?;
-        let config = StoreConfig {
-            bucket: bucket.to_string(),
-            prefix: String::new(),
-            region: c.region.clone().filter(|r| !r.trim().is_empty()).unwrap_or_else(|| "us-east-1".into()),
-            path_style: c.path_style_access.unwrap_or(*minio || endpoint.is_some()),
-            endpoint,
-            access_key_id: c.access_key_id.clone().filter(|k| !k.is_empty()),
-            secret_access_key: c.secret_access_key.clone().filter(|k| !k.is_empty()),
-            session_token: c.session_token.clone().filter(|k| !k.is_empty()),
-            allow_http,
-        };
-        if config.access_key_id.is_some() != config.secret_access_key.is_some() {
-            return Err(ctx.error(format!(
-                "{key}: give both access_key_id and secret_access_key, or neither (then the AWS environment's \
-                 credentials are used)"
-            )));
-        }
-        Ok(config)
+        c.store_config(bucket.to_string(), String::new(), key, *minio).map_err(|m| self.ctx.error(m))
     }
 }
 
@@ -260,22 +231,9 @@ impl Buckets<'_> {
 /// (path-style by default): `source.connection`, else the target's when the target is an
 /// object store, else none (the AWS environment).
 fn source_connection(ctx: &Ctx, target_kind: &str) -> Result<(Connection, &'static str, bool)> {
-    #[derive(Deserialize)]
-    // Read only from the text, to give a bad connection's error its line.
-    #[allow(dead_code)]
-    struct Side {
-        #[serde(default)]
-        connection: Option<Connection>,
-    }
-    #[derive(Deserialize)]
-    #[allow(dead_code)]
-    struct Top {
-        source: Side,
-    }
-    let own = ctx
-        .doc
-        .section::<Connection>(&["source", "connection"], |text, label| config::from_yaml::<Top>(text, label).err())?;
-    if let Some(own) = own {
+    let own = lake::connection_section(ctx, "source")?;
+    if own.is_some() || ctx.source_template.is_some() {
+        let own = own.unwrap_or_default();
         let minio = own.minio.is_some();
         let c = own.merged();
         if c.bucket.is_some() || c.prefix.is_some() {
@@ -284,6 +242,11 @@ fn source_connection(ctx: &Ctx, target_kind: &str) -> Result<(Connection, &'stat
                  its path (s3://bucket/key); remove them",
             ));
         }
+        // A source recipe's template: its bucket and prefix are not read either.
+        let c = match ctx.source_template {
+            Some(template) => template.under(ctx, c, &["bucket", "prefix"])?,
+            None => c,
+        };
         return Ok((c, "source.connection", minio));
     }
     if lake::is_object_kind(target_kind) {
