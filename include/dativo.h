@@ -246,9 +246,13 @@ extern "C" {
 
 // Open CSV files for reading.
 //
-// `paths` holds `num_paths` (at least 1) file paths; every file must have the same columns.
-// `options` is NULL, "" or a JSON object with the keys of a job's `source.engine.options`
-// (README, "C API options"), e.g. `{"delimiter": ";", "null_values": ["", "NA"]}`.
+// `paths` holds `num_paths` (at least 1) file paths or `s3://bucket/key` object URLs; every
+// file must have the same columns. `options` is NULL, "" or a JSON object with the keys of a
+// job's `source.engine.options` (README, "C API options"), e.g. `{"delimiter": ";",
+// "null_values": ["", "NA"]}`, and for objects the connection keys of `target.connection.s3`
+// (`endpoint`, `region`, `access_key_id`, `secret_access_key`, `session_token`,
+// `path_style_access`, `secure`). An object read changes fails the read rather than mixing
+// versions.
 // Opening reads the header and infers the column types from the first rows of the first file
 // (unless the options fix them), so a missing file, an empty file or a bad option fails here.
 // Reading then runs on background threads as the stream is consumed.
@@ -670,10 +674,17 @@ DativoStatus dativo_parquet_writer_stage(struct DativoParquetWriter *writer,
 // or retried attempts) and dead writers' temp files are deleted, and `_manifest.json` is
 // written last (append mode: the old manifest's files, then these).
 //
+// `dir` may be `s3://bucket/prefix`: the writers' objects are complete already, so the
+// commit checks that each is a `<file_prefix>-….parquet` object directly under the prefix,
+// writes the `_manifest.json` object naming them (one PUT, the commit point), then deletes
+// the prefix's objects it does not name (failed or retried attempts', an overwritten write's).
+//
 // `staged_json` is a JSON array of the objects `dativo_parquet_writer_stage` returns.
 // `options` is NULL, "" or a JSON object with `file_prefix` (default "part": the prefix the
-// writers' prefixes start with) and `write_mode` ("overwrite", the default, or "append"). On success, if `out` is not NULL,
-// `*out` is a new list of the committed files (free it with `dativo_file_list_free`).
+// writers' prefixes start with), `write_mode` ("overwrite", the default, or "append") and,
+// for a bucket, the connection keys (the writers' whole options object may be passed: writer
+// keys are checked and ignored). On success, if `out` is not NULL, `*out` is a new list of
+// the committed files (free it with `dativo_file_list_free`).
 // Errors: INVALID_ARGUMENT (NULL), CONFIG (bad JSON or option, a file not of this prefix or
 // directory, a final name listed twice, another write holds `dir`), DATA (a staged file
 // changed size), IO (a staged file is gone; a rename failed). A check failing changes nothing.

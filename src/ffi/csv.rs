@@ -15,7 +15,7 @@ use dativo_abi::error::{boundary, no_panic, DativoError, Failure};
 use dativo_abi::status::DativoStatus;
 use dativo_abi::stream;
 use dativo_engine::csv::{CsvReader, ReadStats};
-use dativo_engine::job::options::reader_options_from_text;
+use dativo_engine::job::open_csv_reader;
 use dativo_engine::Error;
 
 /// An open CSV reader over one or several files that share their columns. Opaque.
@@ -31,9 +31,13 @@ pub struct DativoCsvReader {
 
 /// Open CSV files for reading.
 ///
-/// `paths` holds `num_paths` (at least 1) file paths; every file must have the same columns.
-/// `options` is NULL, "" or a JSON object with the keys of a job's `source.engine.options`
-/// (README, "C API options"), e.g. `{"delimiter": ";", "null_values": ["", "NA"]}`.
+/// `paths` holds `num_paths` (at least 1) file paths or `s3://bucket/key` object URLs; every
+/// file must have the same columns. `options` is NULL, "" or a JSON object with the keys of a
+/// job's `source.engine.options` (README, "C API options"), e.g. `{"delimiter": ";",
+/// "null_values": ["", "NA"]}`, and for objects the connection keys of `target.connection.s3`
+/// (`endpoint`, `region`, `access_key_id`, `secret_access_key`, `session_token`,
+/// `path_style_access`, `secure`). An object read changes fails the read rather than mixing
+/// versions.
 /// Opening reads the header and infers the column types from the first rows of the first file
 /// (unless the options fix them), so a missing file, an empty file or a bad option fails here.
 /// Reading then runs on background threads as the stream is consumed.
@@ -63,8 +67,7 @@ pub unsafe extern "C" fn dativo_csv_reader_open(
         let files = (0..num_paths)
             .map(|i| args::path(*paths.add(i), &format!("paths[{i}]")))
             .collect::<Result<Vec<PathBuf>, _>>()?;
-        let options = reader_options_from_text(args::optional_text(options, "options")?, "reader options")?;
-        let reader = CsvReader::open(&files, options)?;
+        let reader = open_csv_reader(&files, args::optional_text(options, "options")?, "reader options")?;
         let handle = DativoCsvReader { schema: reader.schema(), stats: reader.stats(), reader: Some(reader) };
         ptr::write(out, Box::into_raw(Box::new(handle)));
         Ok(())

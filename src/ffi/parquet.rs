@@ -14,7 +14,7 @@ use dativo_abi::status::DativoStatus;
 use dativo_abi::stream::{import_batch, ImportedStream};
 use dativo_engine::job::output::{output_options_from_text, Output};
 use dativo_engine::parquet::writer::check_input_schema;
-use dativo_engine::parquet::{CommittedFile, ParquetSink};
+use dativo_engine::parquet::CommittedFile;
 
 /// A Parquet writer into one directory or one `s3://bucket/prefix`. Opaque.
 ///
@@ -48,17 +48,17 @@ impl DativoParquetWriter {
         }
     }
 
-    /// A writer over an open sink (for `dativo_parquet_writer_open_staged`, src/ffi/staged.rs).
-    pub(crate) fn from_sink(schema: SchemaRef, sink: ParquetSink) -> Self {
-        DativoParquetWriter { schema, state: WriterState::Open(Box::new(Output::local(sink))) }
+    /// A writer over an open output (for `dativo_parquet_writer_open_staged`, src/ffi/staged.rs).
+    pub(crate) fn from_output(schema: SchemaRef, output: Output) -> Self {
+        DativoParquetWriter { schema, state: WriterState::Open(Box::new(output)) }
     }
 
-    /// The open sink, taken out: the writer is closed afterwards (for `dativo_parquet_writer_stage`,
-    /// src/ffi/staged.rs).
-    pub(crate) fn take_sink(&mut self) -> Result<Box<ParquetSink>, Failure> {
+    /// The open output, taken out: the writer is closed afterwards (for
+    /// `dativo_parquet_writer_stage`, src/ffi/staged.rs).
+    pub(crate) fn take_output(&mut self) -> Result<Box<Output>, Failure> {
         self.sink()?;
         match std::mem::replace(&mut self.state, WriterState::Closed) {
-            WriterState::Open(output) => Ok(output.into_local()?),
+            WriterState::Open(output) => Ok(output),
             _ => unreachable!("sink() checked the writer is open"),
         }
     }

@@ -9,47 +9,13 @@ use std::ffi::c_char;
 use std::ptr;
 
 use arrow_schema::ffi::FFI_ArrowSchema;
-use serde::Deserialize;
 
 use super::args;
 use super::parquet::{writer_schema, DativoFileList, DativoParquetWriter};
 use dativo_abi::error::{boundary, c_text, DativoError, Failure};
 use dativo_abi::status::DativoStatus;
-use dativo_engine::job::config::WriteModeName;
-use dativo_engine::job::options::writer_options_from_text;
-use dativo_engine::parquet::{discard_staged, publish_staged, ParquetSink, StagedFile, WriteMode};
-
-/// `options` of the commit and discard calls.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CommitOptions {
-    file_prefix: Option<String>,
-    write_mode: Option<WriteModeName>,
-}
-
-impl CommitOptions {
-    /// From NULL, "" or a JSON object; a bad key or value is a CONFIG failure naming it.
-    fn parse(text: &str) -> Result<(String, WriteMode), Failure> {
-        let options: CommitOptions = if text.trim().is_empty() {
-            CommitOptions::default()
-        } else {
-            serde_json::from_str(text).map_err(|e| {
-                Failure::new(
-                    dativo_abi::DATIVO_STATUS_CONFIG,
-                    format!(
-                        "commit options: {e} (expected a JSON object with file_prefix and write_mode: \"overwrite\" \
-                         or \"append\")"
-                    ),
-                )
-            })?
-        };
-        let write_mode = match options.write_mode {
-            Some(WriteModeName::Append) => WriteMode::Append,
-            Some(WriteModeName::Overwrite) | None => WriteMode::Overwrite,
-        };
-        Ok((options.file_prefix.unwrap_or_else(|| "part".to_string()), write_mode))
-    }
-}
+use dativo_engine::job::output::{commit_staged, discard_staged_at, output_options_from_text, Output};
+use dativo_engine::parquet::StagedFile;
 
 /// Open a writer whose files will be staged (`dativo_parquet_writer_stage`), not committed:
 /// as `dativo_parquet_writer_open`, with the files named `<file_prefix>-NNNNN.parquet`. Give
@@ -77,13 +43,15 @@ pub unsafe extern "C" fn dativo_parquet_writer_open_staged(
         let dir = args::path(dir, "dir")?;
         let prefix = args::text(file_prefix, "file_prefix")?;
         let schema = writer_schema(schema)?;
-        let mut options = writer_options_from_text(args::optional_text(options, "options")?, "writer options")?;
-        options.file_prefix = prefix.to_string();
+        let label = "writer options";
+        let mut options = output_options_from_text(args::optional_text(options, "options")?, label)?;
+        options.parquet.file_prefix = prefix.to_string();
         options
+            .parquet
             .validate()
-            .map_err(|m| Failure::new(dativo_abi::DATIVO_STATUS_CONFIG, format!("writer options: {m}")))?;
-        let sink = ParquetSink::create(&dir, schema.clone(), options)?;
-        ptr::write(out, Box::into_raw(Box::new(DativoParquetWriter::from_sink(schema, sink))));
+            .map_err(|m| Failure::new(dativo_abi::DATIVO_STATUS_CONFIG, format!("{label}: {m}")))?;
+        let output = Output::open_staged(&dir, schema.clone(), options, label)?;
+        ptr::write(out, Box::into_raw(Box::new(DativoParquetWriter::from_output(schema, output))));
         Ok(())
     })
 }
@@ -111,7 +79,7 @@ pub unsafe extern "C" fn dativo_parquet_writer_stage(
     boundary("dativo_parquet_writer_stage", error, || {
         let out = args::required(staged_json, "staged_json")?;
         let writer = args::handle(writer, "writer")?;
-        let files = writer.take_sink()?.stage()?;
+        let files = writer.take_output()?.stage()?;
         let json = serde_json::to_string(&files).map_err(|e| {
             Failure::new(dativo_abi::DATIVO_STATUS_INTERNAL, format!("cannot encode staged files: {e}"))
         })?;
@@ -128,10 +96,17 @@ pub unsafe extern "C" fn dativo_parquet_writer_stage(
 /// or retried attempts) and dead writers' temp files are deleted, and `_manifest.json` is
 /// written last (append mode: the old manifest's files, then these).
 ///
+/// `dir` may be `s3://bucket/prefix`: the writers' objects are complete already, so the
+/// commit checks that each is a `<file_prefix>-….parquet` object directly under the prefix,
+/// writes the `_manifest.json` object naming them (one PUT, the commit point), then deletes
+/// the prefix's objects it does not name (failed or retried attempts', an overwritten write's).
+///
 /// `staged_json` is a JSON array of the objects `dativo_parquet_writer_stage` returns.
 /// `options` is NULL, "" or a JSON object with `file_prefix` (default "part": the prefix the
-/// writers' prefixes start with) and `write_mode` ("overwrite", the default, or "append"). On success, if `out` is not NULL,
-/// `*out` is a new list of the committed files (free it with `dativo_file_list_free`).
+/// writers' prefixes start with), `write_mode` ("overwrite", the default, or "append") and,
+/// for a bucket, the connection keys (the writers' whole options object may be passed: writer
+/// keys are checked and ignored). On success, if `out` is not NULL, `*out` is a new list of
+/// the committed files (free it with `dativo_file_list_free`).
 /// Errors: INVALID_ARGUMENT (NULL), CONFIG (bad JSON or option, a file not of this prefix or
 /// directory, a final name listed twice, another write holds `dir`), DATA (a staged file
 /// changed size), IO (a staged file is gone; a rename failed). A check failing changes nothing.
@@ -156,8 +131,7 @@ pub unsafe extern "C" fn dativo_parquet_commit_staged(
                 format!("staged_json: not a JSON array of staged files ({e}); pass what dativo_parquet_writer_stage returned"),
             )
         })?;
-        let (prefix, write_mode) = CommitOptions::parse(args::optional_text(options, "options")?)?;
-        let committed = publish_staged(&dir, &files, &prefix, write_mode)?;
+        let committed = commit_staged(&dir, &files, args::optional_text(options, "options")?, "commit options")?;
         if !out.is_null() {
             ptr::write(out, Box::into_raw(Box::new(DativoFileList::new(&committed))));
         }
@@ -181,8 +155,7 @@ pub unsafe extern "C" fn dativo_parquet_discard_staged(
 ) -> DativoStatus {
     boundary("dativo_parquet_discard_staged", error, || {
         let dir = args::path(dir, "dir")?;
-        let (prefix, _) = CommitOptions::parse(args::optional_text(options, "options")?)?;
-        Ok(discard_staged(&dir, &prefix)?)
+        Ok(discard_staged_at(&dir, args::optional_text(options, "options")?, "discard options")?)
     })
 }
 

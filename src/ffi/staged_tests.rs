@@ -123,7 +123,7 @@ fn bad_staged_json_and_discard() {
     let status =
         unsafe { dativo_parquet_commit_staged(d.as_ptr(), empty.as_ptr(), typo.as_ptr(), ptr::null_mut(), &mut error) };
     assert_eq!(status, DATIVO_STATUS_CONFIG);
-    assert!(message(&error).contains("unknown field `write_mod`"), "{}", message(&error));
+    assert!(message(&error).contains("unknown key 'write_mod'"), "{}", message(&error));
 
     stage(dir, "part-w-00000", &[1]);
     let mut error = DativoError::default();

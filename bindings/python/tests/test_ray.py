@@ -326,7 +326,32 @@ def test_a_job_on_ray_reads_objects_and_commits_to_a_bucket(ray_cluster, s3_serv
 
     manifest, rows = table()
     assert rows == _pyarrow_rows(paths)
+    import pyarrow.fs as pafs
     listed = sorted(i.path.rsplit("/", 1)[1] for i in s3_fs.get_file_info(
-        __import__("pyarrow.fs").fs.FileSelector(f"{where}/out", recursive=True)))
+        pafs.FileSelector(f"{where}/out", recursive=True)))
     assert listed == sorted([f["file"] for f in manifest["files"]] + ["_manifest.json"]), \
         "the dead attempt's objects are gone; only what the manifest names is left"
+
+
+def test_ray_data_reads_objects_and_writes_a_bucket_with_one_commit(ray_cluster, s3_server, s3_fs, tmp_path):
+    import json
+
+    import dativo.ray as dray
+    where = f"{s3_server.bucket}/ray-data-{os.getpid()}"
+    paths = _write_inputs(tmp_path / "in", files=3, rows=400)
+    for p in paths:
+        with s3_fs.open_output_stream(f"{where}/in/{p.name}") as out:
+            out.write(p.read_bytes())
+    keys = {"endpoint": s3_server.endpoint, "access_key_id": s3_server.access_key,
+            "secret_access_key": s3_server.secret_key, "region": "us-east-1", "path_style_access": True}
+    ds = dray.read_csv([f"s3://{where}/in/{p.name}" for p in paths], column_types=COLUMN_TYPES, **keys)
+    assert sorted(ds.take_all(), key=lambda r: r["id"]) == _pyarrow_rows(paths)
+    files = dray.write_parquet(ds, f"s3://{where}/out", max_rows_per_file=150, **keys)
+    assert sum(f.rows for f in files) == 1200
+    with s3_fs.open_input_stream(f"{where}/out/_manifest.json") as f:
+        manifest = json.loads(f.read())
+    rows = pa.concat_tables([pq.read_table(f"{where}/out/{f['file']}", filesystem=s3_fs) for f in manifest["files"]])
+    assert sorted(rows.to_pylist(), key=lambda r: r["id"]) == _pyarrow_rows(paths)
+    import pyarrow.fs as pafs
+    listed = sorted(i.path.rsplit("/", 1)[1] for i in s3_fs.get_file_info(pafs.FileSelector(f"{where}/out")))
+    assert listed == sorted([f["file"] for f in manifest["files"]] + ["_manifest.json"])

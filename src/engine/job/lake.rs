@@ -50,6 +50,17 @@ pub(super) struct LakeTable {
 impl LakeTable {
     /// Connects, reads the manifest and deletes the objects it does not name (step 1).
     pub(super) fn open(config: &StoreConfig, file_prefix: &str) -> Result<LakeTable> {
+        let table = LakeTable::read(config, file_prefix)?;
+        let removed = table.remove_unnamed()?;
+        if removed > 0 {
+            log::info!("{}: removed {removed} object(s) of failed runs that no manifest names", table.store.url());
+        }
+        Ok(table)
+    }
+
+    /// Connects and reads the manifest, deleting nothing: for the committer of a staged write,
+    /// whose writers' objects no manifest names yet.
+    pub(super) fn read(config: &StoreConfig, file_prefix: &str) -> Result<LakeTable> {
         let store = Arc::new(Store::connect(config)?);
         let manifest = match store.get(MANIFEST_FILE)? {
             None => None,
@@ -60,12 +71,7 @@ impl LakeTable {
                 ))
             })?),
         };
-        let table = LakeTable { store, file_prefix: file_prefix.to_string(), manifest };
-        let removed = table.remove_unnamed()?;
-        if removed > 0 {
-            log::info!("{}: removed {removed} object(s) of failed runs that no manifest names", table.store.url());
-        }
-        Ok(table)
+        Ok(LakeTable { store, file_prefix: file_prefix.to_string(), manifest })
     }
 
     pub(super) fn store(&self) -> Arc<Store> {

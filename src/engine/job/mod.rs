@@ -32,7 +32,7 @@ mod resolve;
 mod run;
 
 pub use env::Redactor;
-pub use inputs::ObjectInput;
+pub use inputs::{open_csv_reader, ObjectInput};
 pub use report::{IncrementalReport, Progress, RunReport};
 pub use run::distributed::{UnitOutcome, UnitResult, UnitTask};
 

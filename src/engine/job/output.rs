@@ -21,8 +21,11 @@ use super::lake::{self, LakeTable};
 use super::options::writer_options_from_text;
 use super::resolve::lake::Connection;
 use crate::parquet::partitioned::{local_date_today, partition_columns};
-use crate::parquet::{CommittedFile, ObjectSink, ParquetOptions, ParquetSink, PartitionedSink, WriteMode};
-use crate::store::StoreConfig;
+use crate::parquet::{
+    discard_staged, publish_staged, CommittedFile, ObjectSink, ParquetOptions, ParquetSink, PartitionedSink,
+    StagedFile, WriteMode,
+};
+use crate::store::{Store, StoreConfig};
 use crate::{Error, Result};
 
 /// The connection keys of `target.connection.s3` that an options object may hold.
@@ -56,52 +59,77 @@ impl std::fmt::Debug for OutputOptions {
 /// defaults. `label` starts every message; no message ever shows a key's value for the
 /// credentials.
 pub fn output_options_from_text(text: &str, label: &str) -> Result<OutputOptions> {
-    crate::yaml::check_limits(text, label)?;
-    let trimmed = text.trim();
-    let mut writer = Mapping::new();
-    let mut connection = Mapping::new();
-    let mut partitioning = None;
-    if !trimmed.is_empty() {
-        // A text that is not a mapping is left to the writer options' parser and its message.
-        if let Ok(Value::Mapping(map)) = serde_yaml_ng::from_str::<Value>(trimmed) {
-            for (key, value) in map {
-                match key.as_str() {
-                    Some(PARTITIONING) => partitioning = Some(value),
-                    Some(k) if CONNECTION_KEYS.contains(&k) => {
-                        connection.insert(key, value);
-                    }
-                    _ => {
-                        writer.insert(key, value);
-                    }
-                }
-            }
-        } else {
-            return Ok(OutputOptions {
-                parquet: writer_options_from_text(text, label)?,
-                partitioning: Vec::new(),
-                connection: None,
-            });
-        }
-    }
-    let writer_text = if writer.is_empty() {
-        String::new()
-    } else {
-        serde_yaml_ng::to_string(&writer).map_err(|e| Error::Config(format!("{label}: {e}")))?
+    let Some((mut writer, connection)) = split_connection(text, label)? else {
+        // Not a mapping: the writer options' parser gives the message.
+        return Ok(OutputOptions {
+            parquet: writer_options_from_text(text, label)?,
+            partitioning: Vec::new(),
+            connection: None,
+        });
     };
-    let parquet = writer_options_from_text(&writer_text, label)?;
-    let connection = if connection.is_empty() {
-        None
-    } else {
-        Some(serde_yaml_ng::from_value::<Connection>(Value::Mapping(connection)).map_err(|e| {
-            // serde names the key and the expected type; values are not echoed by it.
-            Error::Config(format!("{label}: {e}"))
-        })?)
-    };
+    let partitioning = writer.remove(PARTITIONING);
+    let parquet = writer_options_from_text(&mapping_text(&writer, label)?, label)?;
     let partitioning = match partitioning {
         None | Some(Value::Null) => Vec::new(),
         Some(value) => partition_names(value).map_err(|m| Error::Config(format!("{label}: {PARTITIONING}: {m}")))?,
     };
     Ok(OutputOptions { parquet, partitioning, connection })
+}
+
+/// An options text split into its connection keys and the rest; None when the text is not a
+/// mapping (empty text is an empty one). Messages never show a credential's value.
+pub(super) fn split_connection(text: &str, label: &str) -> Result<Option<(Mapping, Option<Connection>)>> {
+    crate::yaml::check_limits(text, label)?;
+    let map = match text.trim() {
+        "" => Mapping::new(),
+        trimmed => match serde_yaml_ng::from_str::<Value>(trimmed) {
+            Ok(Value::Mapping(map)) => map,
+            _ => return Ok(None),
+        },
+    };
+    let (mut rest, mut connection) = (Mapping::new(), Mapping::new());
+    for (key, value) in map {
+        if key.as_str().is_some_and(|k| CONNECTION_KEYS.contains(&k)) {
+            connection.insert(key, value);
+        } else {
+            rest.insert(key, value);
+        }
+    }
+    let connection = if connection.is_empty() {
+        None
+    } else {
+        // serde names the key and the expected type; values are not echoed by it.
+        Some(
+            serde_yaml_ng::from_value::<Connection>(Value::Mapping(connection))
+                .map_err(|e| Error::Config(format!("{label}: {e}")))?,
+        )
+    };
+    Ok(Some((rest, connection)))
+}
+
+/// A mapping back as text for the typed option parsers (empty for an empty mapping).
+pub(super) fn mapping_text(map: &Mapping, label: &str) -> Result<String> {
+    if map.is_empty() {
+        return Ok(String::new());
+    }
+    serde_yaml_ng::to_string(map).map_err(|e| Error::Config(format!("{label}: {e}")))
+}
+
+/// The store of an `s3://bucket/...` URL's bucket (no prefix) with `connection`, for reading
+/// its objects.
+pub(super) fn bucket_config(
+    url: &str,
+    connection: &Option<Connection>,
+    label: &str,
+) -> Result<Option<(StoreConfig, String)>> {
+    let Some((bucket, key)) = object_url(url)? else { return Ok(None) };
+    let none = Connection::default();
+    let config = connection
+        .as_ref()
+        .unwrap_or(&none)
+        .store_config(bucket, String::new(), "", false)
+        .map_err(|m| Error::Config(format!("{label}: {m}")))?;
+    Ok(Some((config, key)))
 }
 
 /// `partitioning`: a list of distinct, non-empty column names.
@@ -158,8 +186,19 @@ pub struct Output {
 enum Sink {
     Local(Box<ParquetSink>),
     LocalPartitioned(Box<PartitionedSink>),
-    Object { sink: Box<ObjectSink>, table: LakeTable, append: bool },
-    ObjectPartitioned { sink: Box<PartitionedSink>, table: LakeTable, append: bool },
+    Object {
+        sink: Box<ObjectSink>,
+        table: LakeTable,
+        append: bool,
+    },
+    ObjectPartitioned {
+        sink: Box<PartitionedSink>,
+        table: LakeTable,
+        append: bool,
+    },
+    /// A staged write's objects in a bucket: complete, named by no manifest until the
+    /// committer's [`commit_staged`].
+    StagedObject(Box<ObjectSink>),
 }
 
 impl std::fmt::Debug for Output {
@@ -169,30 +208,51 @@ impl std::fmt::Debug for Output {
             Sink::LocalPartitioned(_) => "local, partitioned",
             Sink::Object { .. } => "object store",
             Sink::ObjectPartitioned { .. } => "object store, partitioned",
+            Sink::StagedObject(_) => "object store, staged",
         };
         f.debug_struct("Output").field("kind", &kind).finish()
     }
 }
 
 impl Output {
-    /// An output over a local folder's open sink (the staged writers of the C API, whose
-    /// files a driver publishes later: see `parquet::staged`).
-    pub fn local(sink: ParquetSink) -> Output {
-        Output { sink: Sink::Local(Box::new(sink)) }
+    /// Opens one writer's part of a staged write (`parquet::staged`: many writers stage, one
+    /// committer publishes, see [`commit_staged`]) at `place`, a local folder or
+    /// `s3://bucket/prefix`, naming its files `<options' file_prefix>-...`. In a bucket nothing
+    /// is cleaned up when it opens (other writers' objects are not named yet); its objects are
+    /// complete when staged and named by no manifest until the commit. Partitioning is refused.
+    pub fn open_staged(place: &Path, schema: SchemaRef, options: OutputOptions, label: &str) -> Result<Output> {
+        if !options.partitioning.is_empty() {
+            return Err(Error::Config(format!("{label}: staged writes do not take partitioning")));
+        }
+        let text = place.to_str().unwrap_or("");
+        let sink = match object_url(text)? {
+            None => {
+                check_no_connection(&options.connection, place, label)?;
+                Sink::Local(Box::new(ParquetSink::create(place, schema, options.parquet)?))
+            }
+            Some((bucket, prefix)) => {
+                let config = store_config(bucket, prefix, options.connection.unwrap_or_default(), label)?;
+                let store = std::sync::Arc::new(Store::connect(&config)?);
+                // Unique to this writer: two attempts of one task never share an object.
+                let sink = ObjectSink::create(store, schema, options.parquet, &lake::run_id())?;
+                Sink::StagedObject(Box::new(sink))
+            }
+        };
+        Ok(Output { sink })
     }
 
-    /// The local folder's sink, to stage its files rather than commit them; an error for
-    /// partitioned or object-store output, which staging does not serve.
-    pub fn into_local(self) -> Result<Box<ParquetSink>> {
+    /// Finishes a writer of [`open_staged`](Self::open_staged) without publishing: local files
+    /// under hidden staged names, objects complete (their URL in `temp_path`, their name under
+    /// the prefix in `final_name`). An error for any other output.
+    pub fn stage(self) -> Result<Vec<StagedFile>> {
         match self.sink {
-            Sink::Local(sink) => Ok(sink),
+            Sink::Local(sink) => sink.stage(),
+            Sink::StagedObject(sink) => Ok(sink.finish()?.into_iter().map(staged_object).collect()),
             other => {
                 let output = Output { sink: other };
                 let kind = format!("{output:?}");
                 output.abort();
-                Err(Error::Config(format!(
-                    "staged writes go to a local folder without partitioning, not to {kind} output"
-                )))
+                Err(Error::Config(format!("only a staged writer stages its files, not {kind} output")))
             }
         }
     }
@@ -208,26 +268,7 @@ impl Output {
         let append = parquet.write_mode == WriteMode::Append;
         let sink = match object_url(text)? {
             None => {
-                if let Some(c) = &connection {
-                    let given: Vec<&str> = CONNECTION_KEYS
-                        .iter()
-                        .zip([
-                            c.endpoint.is_some(),
-                            c.region.is_some(),
-                            c.access_key_id.is_some(),
-                            c.secret_access_key.is_some(),
-                            c.session_token.is_some(),
-                            c.path_style_access.is_some(),
-                            c.secure.is_some(),
-                        ])
-                        .filter_map(|(k, set)| set.then_some(*k))
-                        .collect();
-                    return Err(Error::Config(format!(
-                        "{label}: {} only apply to an s3://bucket/prefix destination, and '{}' is a local folder",
-                        given.join(", "),
-                        place.display()
-                    )));
-                }
+                check_no_connection(&connection, place, label)?;
                 if partitioning.is_empty() {
                     Sink::Local(Box::new(ParquetSink::create(place, schema, parquet)?))
                 } else {
@@ -256,7 +297,7 @@ impl Output {
         match &mut self.sink {
             Sink::Local(s) => s.write(batch),
             Sink::LocalPartitioned(s) | Sink::ObjectPartitioned { sink: s, .. } => s.write(batch),
-            Sink::Object { sink, .. } => sink.write(batch),
+            Sink::Object { sink, .. } | Sink::StagedObject(sink) => sink.write(batch),
         }
     }
 
@@ -273,6 +314,16 @@ impl Output {
             }
             Sink::Object { sink, mut table, append } => commit(sink.finish(), &mut table, append),
             Sink::ObjectPartitioned { sink, mut table, append } => commit(sink.finish(), &mut table, append),
+            // Publishing one writer's objects alone would need the table's cleanup, which
+            // deletes the other writers' objects: staged writers in a bucket only stage.
+            Sink::StagedObject(sink) => {
+                sink.abort();
+                Err(Error::Config(
+                    "a staged writer into a bucket is finished by staging its files (then one commit of every \
+                     writer's), not by closing it; nothing was written"
+                        .into(),
+                ))
+            }
         }
     }
 
@@ -282,9 +333,132 @@ impl Output {
         match self.sink {
             Sink::Local(s) => s.abort(),
             Sink::LocalPartitioned(s) | Sink::ObjectPartitioned { sink: s, .. } => s.abort(),
-            Sink::Object { sink, .. } => sink.abort(),
+            Sink::Object { sink, .. } | Sink::StagedObject(sink) => sink.abort(),
         }
     }
+}
+
+/// Connection keys with a local folder are an error: they would be silently ignored otherwise.
+fn check_no_connection(connection: &Option<Connection>, place: &Path, label: &str) -> Result<()> {
+    let Some(c) = connection else { return Ok(()) };
+    let given: Vec<&str> = CONNECTION_KEYS
+        .iter()
+        .zip([
+            c.endpoint.is_some(),
+            c.region.is_some(),
+            c.access_key_id.is_some(),
+            c.secret_access_key.is_some(),
+            c.session_token.is_some(),
+            c.path_style_access.is_some(),
+            c.secure.is_some(),
+        ])
+        .filter_map(|(k, set)| set.then_some(*k))
+        .collect();
+    Err(Error::Config(format!(
+        "{label}: {} only apply to an s3://bucket/prefix destination, and '{}' is a local folder",
+        given.join(", "),
+        place.display()
+    )))
+}
+
+/// A staged writer's object as a staged file.
+fn staged_object(file: CommittedFile) -> StagedFile {
+    StagedFile {
+        final_name: file.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+        temp_path: file.path,
+        rows: file.rows,
+        bytes: file.bytes,
+    }
+}
+
+/// Publishes a staged write at `place` (see `parquet::staged`): in a local folder,
+/// [`publish_staged`]; in a bucket, every listed object is checked to be under the prefix
+/// and named `<prefix>-….parquet`, then the manifest naming them (after the old manifest's
+/// files in append mode) is written in one PUT, and the objects of the prefix it does not name
+/// (failed or retried writers', an overwritten run's) are deleted. `options` holds the
+/// connection keys for a bucket. Returns the committed files.
+pub fn commit_staged(place: &Path, files: &[StagedFile], options: &str, label: &str) -> Result<Vec<CommittedFile>> {
+    let CommitOptions { file_prefix, write_mode, connection } = commit_options(options, label)?;
+    let file_prefix = file_prefix.as_str();
+    let text = place.to_str().unwrap_or("");
+    let Some((bucket, prefix)) = object_url(text)? else {
+        check_no_connection(&connection, place, label)?;
+        return publish_staged(place, files, file_prefix, write_mode);
+    };
+    let config = store_config(bucket, prefix, connection.unwrap_or_default(), label)?;
+    let mut table = LakeTable::read(&config, file_prefix)?;
+    let url = config.url();
+    let mut committed = Vec::with_capacity(files.len());
+    for (i, file) in files.iter().enumerate() {
+        let expected = format!("{url}/{}", file.final_name);
+        let named = file.final_name.starts_with(&format!("{file_prefix}-")) && file.final_name.ends_with(".parquet");
+        if file.temp_path.to_str() != Some(expected.as_str()) || !named || file.final_name.contains('/') {
+            return Err(Error::Config(format!(
+                "{label}: staged file {i} ({}) is not an object `{file_prefix}-….parquet` directly under {url}",
+                file.temp_path.display()
+            )));
+        }
+        committed.push(CommittedFile { path: file.temp_path.clone(), rows: file.rows, bytes: file.bytes });
+    }
+    table.commit(&committed, write_mode == WriteMode::Append)?;
+    Ok(committed)
+}
+
+/// Removes what a failed staged write left at `place`: a local folder's staged files and dead
+/// writers' temps ([`discard_staged`]); in a bucket, every object of the prefix that no
+/// manifest names. Visible output is unchanged.
+pub fn discard_staged_at(place: &Path, options: &str, label: &str) -> Result<()> {
+    let CommitOptions { file_prefix, connection, .. } = commit_options(options, label)?;
+    let text = place.to_str().unwrap_or("");
+    let Some((bucket, prefix)) = object_url(text)? else {
+        check_no_connection(&connection, place, label)?;
+        return discard_staged(place, &file_prefix);
+    };
+    LakeTable::open(&store_config(bucket, prefix, connection.unwrap_or_default(), label)?, &file_prefix).map(drop)
+}
+
+/// The options of [`commit_staged`] and [`discard_staged_at`].
+struct CommitOptions {
+    /// The prefix every writer's prefix starts with (default `part`).
+    file_prefix: String,
+    write_mode: WriteMode,
+    connection: Option<Connection>,
+}
+
+/// From empty text or a JSON object with `file_prefix`, `write_mode` ("overwrite", the
+/// default, or "append") and, for a bucket, the connection keys. Writer options may be there
+/// too (the writers' options object, passed on whole): they are checked and ignored.
+fn commit_options(text: &str, label: &str) -> Result<CommitOptions> {
+    crate::yaml::check_limits(text, label)?;
+    let mut options = CommitOptions { file_prefix: "part".into(), write_mode: WriteMode::Overwrite, connection: None };
+    if text.trim().is_empty() {
+        return Ok(options);
+    }
+    let Ok(Value::Mapping(map)) = serde_yaml_ng::from_str::<Value>(text) else {
+        return Err(Error::Config(format!("{label}: must be a JSON object such as {{\"file_prefix\": \"part\"}}")));
+    };
+    let mut rest = Mapping::new();
+    for (key, value) in map {
+        match (key.as_str(), value) {
+            (Some("file_prefix"), Value::String(p)) => options.file_prefix = p,
+            (Some("write_mode"), Value::String(m)) if m == "overwrite" || m == "append" => {
+                options.write_mode = if m == "append" { WriteMode::Append } else { WriteMode::Overwrite };
+            }
+            (Some(k @ ("file_prefix" | "write_mode")), _) => {
+                return Err(Error::Config(format!(
+                    "{label}: `{k}` must be a string (write_mode: \"overwrite\" or \"append\")"
+                )))
+            }
+            (_, value) => {
+                rest.insert(key, value);
+            }
+        }
+    }
+    if !rest.is_empty() {
+        let text = serde_yaml_ng::to_string(&rest).map_err(|e| Error::Config(format!("{label}: {e}")))?;
+        options.connection = output_options_from_text(&text, label)?.connection;
+    }
+    Ok(options)
 }
 
 /// The manifest of the completed objects `files`, written last. If writing it fails, the

@@ -49,18 +49,20 @@ class StagedParquetWriter(ParquetWriter):
             lib.dativo_string_free(out[0])
 
 
-def _commit_options(file_prefix, write_mode):
-    return json.dumps({"file_prefix": file_prefix, "write_mode": write_mode}).encode()
+def _commit_options(file_prefix, write_mode, options):
+    return options_json({**options, "file_prefix": file_prefix, "write_mode": write_mode})
 
 
-def commit_staged(path, staged, file_prefix="part", write_mode="overwrite") -> list:
-    """Publish exactly the `staged` files (descriptions from `stage()`) in directory `path`,
-    write `_manifest.json` last, and remove what other attempts left; returns the committed
-    files (CommittedFile). A check failing first changes nothing."""
+def commit_staged(path, staged, file_prefix="part", write_mode="overwrite", **options) -> list:
+    """Publish exactly the `staged` files (descriptions from `stage()`) in `path` (a directory
+    or `s3://bucket/prefix`), write `_manifest.json` last, and remove what other attempts left;
+    returns the committed files (CommittedFile). A check failing first changes nothing.
+    `options`: the writers' options (their connection keys serve a bucket; the rest are
+    checked and ignored)."""
     out = ffi.new("DativoFileList **")
     error = new_error()
     check(lib.dativo_parquet_commit_staged(path_bytes(path), json.dumps(list(staged)).encode(),
-                                           _commit_options(file_prefix, write_mode), out, error), error)
+                                           _commit_options(file_prefix, write_mode, options), out, error), error)
     files = ffi.gc(out[0], lib.dativo_file_list_free)
     try:
         return committed_files(files)
@@ -68,8 +70,9 @@ def commit_staged(path, staged, file_prefix="part", write_mode="overwrite") -> l
         ffi.release(files)
 
 
-def discard_staged(path, file_prefix="part") -> None:
-    """Remove every staged file of `file_prefix` in `path` (and dead writers' temps)."""
+def discard_staged(path, file_prefix="part", **options) -> None:
+    """Remove every staged file of `file_prefix` in `path` (and dead writers' temps); in a
+    bucket, every object of the prefix no manifest names. `options` as for commit_staged."""
     error = new_error()
-    check(lib.dativo_parquet_discard_staged(path_bytes(path), _commit_options(file_prefix, "overwrite"),
+    check(lib.dativo_parquet_discard_staged(path_bytes(path), _commit_options(file_prefix, "overwrite", options),
                                             error), error)

@@ -12,14 +12,18 @@ from .._staged import StagedParquetWriter, commit_staged, discard_staged
 
 class DativoParquetDatasink(Datasink):
     """Parquet files written by dativo's writer from a Ray Dataset into directory `path` (a
-    file system every worker and the driver see: local, or shared).
+    file system every worker and the driver see: local, or shared) or `s3://bucket/prefix`
+    (with the connection keys of dativo.ParquetWriter in `options`: endpoint, region,
+    access_key_id, secret_access_key, path_style_access, ...).
 
     Each write task writes its blocks into files `<file_prefix>-<write id>-<task>-NNNNN.parquet`
     that it only *stages* (sealed, fsynced, hidden names) and returns their descriptions; after
     every task finished, the driver's `on_write_complete` publishes exactly the files of the
     attempts Ray counted, removes what failed or retried attempts left, and writes
     `_manifest.json` last. `on_write_failed` removes every staged file. So a failed, killed or
-    retried task never duplicates or loses rows. `write_mode`: "overwrite" (the other
+    retried task never duplicates or loses rows. In a bucket the tasks' objects are complete
+    when staged and the manifest object, written last by the driver, publishes them; the
+    objects it does not name are deleted. `write_mode`: "overwrite" (the other
     `<file_prefix>-*.parquet` files go) or "append". `options`: dativo.ParquetWriter's
     (compression, row_group_size, max_rows_per_file, ...). One instance per write.
     """
@@ -27,10 +31,9 @@ class DativoParquetDatasink(Datasink):
     def __init__(self, path, *, file_prefix="part", write_mode="overwrite", **options):
         if write_mode not in ("overwrite", "append"):
             raise InvalidArgumentError(f"dativo.ray: write_mode must be 'overwrite' or 'append', not {write_mode!r}")
-        if str(path).startswith("s3://"):
-            raise InvalidArgumentError("dativo.ray: the datasink writes to a file system path; s3:// output "
-                                       "is not supported yet (the staged commit needs a rename)")
-        self.path = os.path.abspath(path)
+        # s3://bucket/prefix: tasks upload complete objects no manifest names; the driver's
+        # manifest object publishes them (the connection keys are in `options`).
+        self.path = str(path) if str(path).startswith("s3://") else os.path.abspath(path)
         self.file_prefix = file_prefix
         self.write_mode = write_mode
         self.options = options
@@ -46,7 +49,8 @@ class DativoParquetDatasink(Datasink):
         if self._used:
             raise InvalidArgumentError("dativo.ray: a DativoParquetDatasink writes once; make a new one")
         self._used = True
-        os.makedirs(self.path, exist_ok=True)
+        if not self.path.startswith("s3://"):
+            os.makedirs(self.path, exist_ok=True)
 
     def write(self, blocks, ctx) -> list:
         """One write task: its blocks into staged files; returns their descriptions."""
@@ -66,10 +70,10 @@ class DativoParquetDatasink(Datasink):
 
     def on_write_complete(self, write_result) -> None:
         staged = [f for task_files in write_result.write_returns for f in (task_files or [])]
-        self.files = commit_staged(self.path, staged, self.file_prefix, self.write_mode)
+        self.files = commit_staged(self.path, staged, self.file_prefix, self.write_mode, **self.options)
 
     def on_write_failed(self, error) -> None:
-        discard_staged(self.path, self.file_prefix)
+        discard_staged(self.path, self.file_prefix, **self.options)
 
 
 def write_parquet(dataset, path, *, file_prefix="part", write_mode="overwrite", ray_remote_args=None,
