@@ -361,8 +361,8 @@ fn check_no_connection(connection: &Option<Connection>, place: &Path, label: &st
     )))
 }
 
-/// A staged writer's object as a staged file.
-fn staged_object(file: CommittedFile) -> StagedFile {
+/// A staged writer's object as a staged file (its URL as the staged path, its name the final).
+pub(super) fn staged_object(file: CommittedFile) -> StagedFile {
     StagedFile {
         final_name: file.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
         temp_path: file.path,

@@ -520,16 +520,7 @@ impl pipeline::Sink for Staging {
     fn finish(self) -> Result<Vec<StagedFile>> {
         match self {
             Staging::Local(sink) => sink.stage(),
-            Staging::Object(sink) => Ok(sink
-                .finish()?
-                .into_iter()
-                .map(|f| StagedFile {
-                    final_name: f.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
-                    temp_path: f.path,
-                    rows: f.rows,
-                    bytes: f.bytes,
-                })
-                .collect()),
+            Staging::Object(sink) => Ok(sink.finish()?.into_iter().map(crate::job::output::staged_object).collect()),
         }
     }
     fn abort(self) {
