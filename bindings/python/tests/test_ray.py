@@ -355,3 +355,30 @@ def test_ray_data_reads_objects_and_writes_a_bucket_with_one_commit(ray_cluster,
     import pyarrow.fs as pafs
     listed = sorted(i.path.rsplit("/", 1)[1] for i in s3_fs.get_file_info(pafs.FileSelector(f"{where}/out")))
     assert listed == sorted([f["file"] for f in manifest["files"]] + ["_manifest.json"])
+
+
+def test_a_job_on_ray_commits_one_iceberg_snapshot(ray_cluster, tmp_path):
+    import dativo.ray as dray
+    from pyiceberg.catalog.sql import SqlCatalog
+    from ray_kill_helpers import dying_unit
+    paths = _write_inputs(tmp_path / "in", files=3, rows=300)
+    files = "".join(f"    - path: {p}\n" for p in paths)
+    job = tmp_path / "iceberg.yaml"
+    job.write_text(
+        f"asset:\n  name: orders\n  version: '1'\n  schema:\n    - {{name: id, type: integer, required: true}}\n"
+        f"    - {{name: amount, type: double}}\n    - {{name: country, type: string}}\n"
+        f"source:\n  type: csv\n  files:\n{files}"
+        f"target:\n  type: iceberg\n  partitioning: [country]\n"
+        f"  catalog: {{type: sql, uri: {tmp_path}/catalog.db, warehouse: {tmp_path}/warehouse}}\n")
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    # Unit 0's first attempt dies after writing its data files: no snapshot may name them.
+    report = dray.run_job(job, unit_function=dying_unit(str(markers), kill_mid_unit=-1, kill_after_stage=0))
+    assert os.listdir(markers) == ["after-stage-0"]
+    assert report["rows_written"] == 900
+    catalog = SqlCatalog("default", uri=f"sqlite:///{tmp_path}/catalog.db", warehouse=f"file://{tmp_path}/warehouse")
+    table = catalog.load_table("default.orders")  # the namespace and name a job defaults to
+    assert len(table.snapshots()) == 1, "one snapshot for the whole run"
+    assert [f.name for f in table.spec().fields] == ["country"]
+    rows = sorted(table.scan().to_arrow().to_pylist(), key=lambda r: r["id"])
+    assert rows == _pyarrow_rows(paths)

@@ -28,10 +28,12 @@
 //! and a worker whose job differs (the file changed, a variable differs) refuses the task.
 //!
 //! Supported: CSV inputs (files, `s3://` objects) into Parquet in `output_base` or a bucket,
-//! plain or incremental, without partitioning. Into a bucket, a task's objects are complete
-//! under attempt-unique names and only the manifest object (written by the driver) publishes
-//! them; objects of failed attempts are removed when the next run opens the bucket. Other jobs
-//! (plugins, Iceberg, partitioned) are refused with an error saying so.
+//! plain or incremental, unpartitioned, or into an Iceberg table (partitioned or not). Into a
+//! bucket, a task's objects are complete under attempt-unique names and only the manifest
+//! object (written by the driver) publishes them, deleting the others; into Iceberg, a task's
+//! data files are named by no snapshot until the driver commits one naming the counted
+//! attempts' files. Jobs with plugins, or Hive-partitioned ones, are refused with an error
+//! saying so.
 
 use std::collections::HashSet;
 use std::fs;
@@ -75,6 +77,8 @@ pub struct UnitTask {
     pub rejects_path: Option<PathBuf>,
     /// Inputs as the report and messages name them (for people reading the task).
     pub labels: Vec<String>,
+    /// The run's date (`YYYY-MM-DD`, the virtual `ingest_date`), taken once by the driver.
+    pub ingest_date: String,
 }
 
 /// What a worker's task staged, and its counts (JSON).
@@ -124,17 +128,17 @@ impl Job {
         let refuse = |what: &str| {
             Err(Error::Config(format!(
                 "{}: {what} cannot run distributed yet (--engine ray runs CSV files into Parquet in a folder \
-                 or a bucket, plain or incremental, unpartitioned); run it without --engine",
+                 or a bucket, plain or incremental and unpartitioned, or into an Iceberg table); run it \
+                 without --engine",
                 self.path.display()
             )))
         };
         if self.reader_plugin.is_some() || self.writer_plugin.is_some() {
             return refuse("a job with a custom reader or writer");
         }
-        if self.iceberg_target.is_some() {
-            return refuse("a job whose target is an Iceberg table");
-        }
-        if !self.partitioning.is_empty() {
+        // An Iceberg table's partitions are its data files' folders; Hive partitions in a
+        // folder or a bucket would need a staged commit per partition, not there yet.
+        if !self.partitioning.is_empty() && self.iceberg_target.is_none() {
             return refuse("a partitioned job");
         }
         Ok(())
@@ -176,6 +180,19 @@ impl Job {
             }
         };
 
+        let ingest_date = crate::parquet::partitioned::local_date_today();
+        // An Iceberg table is created (if new) before any task writes to it.
+        let iceberg = match &self.iceberg_target {
+            Some(target) => Some(crate::iceberg::IcebergTable::open(
+                target,
+                self.output_schema()?.as_ref(),
+                &self.partitioning,
+                &ingest_date,
+                &run_id,
+            )?),
+            None => None,
+        };
+
         // The units, and the ledger of the incremental ones.
         let (units, incremental) = match &self.incremental {
             Some(inc) => {
@@ -195,6 +212,7 @@ impl Job {
                 file_prefix: unit.parquet.file_prefix.clone(),
                 rejects_path: unit.csv.rejects_path.clone().filter(|_| unit.csv.on_error == OnError::Reject),
                 labels: unit.inputs.iter().map(|i| self.redact(&i.path.display().to_string())).collect(),
+                ingest_date: ingest_date.clone(),
             })
             .collect();
         let results = if tasks.is_empty() { Ok(Vec::new()) } else { execute(&tasks) };
@@ -216,7 +234,10 @@ impl Job {
 
         let committed = match incremental {
             Some(ledger) => self.commit_incremental(&units, results, Box::new(ledger)),
-            None => self.commit_plain(results, table),
+            None => match iceberg {
+                Some(iceberg) => self.commit_plain_iceberg(results, iceberg),
+                None => self.commit_plain(results, table),
+            },
         };
         // Staged rejects of the run that were not published: failed units, retried attempts.
         self.discard_rejects(&tasks);
@@ -329,6 +350,42 @@ impl Job {
         Ok(report)
     }
 
+    /// A plain run into an Iceberg table: the tasks' data files are complete in the table's
+    /// location (named by no snapshot); one snapshot naming them is the commit. A failed run
+    /// leaves its data files unreferenced (the table's orphans, as for a local run).
+    fn commit_plain_iceberg(
+        &self,
+        results: Vec<Result<UnitResult>>,
+        mut table: crate::iceberg::IcebergTable,
+    ) -> Result<RunReport> {
+        let ok = results.into_iter().collect::<Result<Vec<UnitResult>>>()?;
+        let rejects = self.join_rejects(&ok)?;
+        let mut report = RunReport::default();
+        for result in &ok {
+            add(&mut report, unit_report(result, objects_of(result)), true);
+        }
+        if let Err(e) = table.commit(&report.files) {
+            if let Some(r) = rejects {
+                r.discard();
+            }
+            return Err(e);
+        }
+        if let Some(r) = rejects {
+            r.commit()?;
+        }
+        Ok(report)
+    }
+
+    /// The schema of the run's batches: the asset's, else the first input's with the pinned
+    /// options (every unit reads with those).
+    fn output_schema(&self) -> Result<arrow_schema::SchemaRef> {
+        if let Some(asset) = &self.asset {
+            return Ok(asset.output_schema(self.mode));
+        }
+        let options = self.incremental_csv_options()?;
+        Ok(crate::csv::CsvReader::open_inputs(&[Job::csv_input(&self.inputs[0])?], options)?.schema())
+    }
+
     /// Commit an incremental run's units in order, each with its state step; stop at the first
     /// that failed.
     fn commit_incremental(
@@ -413,10 +470,23 @@ impl Job {
         let rejects = super::RejectsFile::default();
         let opened = self.open_source(Source::Csv, &unit, &rejects)?;
         let stats = opened.stats.clone();
-        let sink = match &self.object_target {
-            None => Staging::Local(ParquetSink::create(&self.output_dir, opened.schema.clone(), unit.parquet.clone())?),
+        let sink = match (&self.object_target, &self.iceberg_target) {
+            (_, Some(target)) => {
+                // Its own run id: a retried attempt's files never replace another's.
+                let table = crate::iceberg::IcebergTable::open(
+                    target,
+                    &opened.schema,
+                    &self.partitioning,
+                    &task.ingest_date,
+                    &crate::job::lake::run_id(),
+                )?;
+                Staging::Iceberg(table.sink(unit.parquet.clone())?)
+            }
+            (None, None) => {
+                Staging::Local(ParquetSink::create(&self.output_dir, opened.schema.clone(), unit.parquet.clone())?)
+            }
             // Named for this attempt alone: a retried task's objects never replace another's.
-            Some(config) => Staging::Object(ObjectSink::create(
+            (Some(config), None) => Staging::Object(ObjectSink::create(
                 Arc::new(Store::connect(config)?),
                 opened.schema.clone(),
                 unit.parquet.clone(),
@@ -507,6 +577,8 @@ impl Job {
 enum Staging {
     Local(ParquetSink),
     Object(ObjectSink),
+    /// Data files in an Iceberg table's location, complete and in no snapshot.
+    Iceberg(crate::iceberg::IcebergSink),
 }
 
 impl pipeline::Sink for Staging {
@@ -515,18 +587,21 @@ impl pipeline::Sink for Staging {
         match self {
             Staging::Local(sink) => sink.write(batch),
             Staging::Object(sink) => sink.write(batch),
+            Staging::Iceberg(sink) => sink.write(batch),
         }
     }
     fn finish(self) -> Result<Vec<StagedFile>> {
         match self {
             Staging::Local(sink) => sink.stage(),
             Staging::Object(sink) => Ok(sink.finish()?.into_iter().map(crate::job::output::staged_object).collect()),
+            Staging::Iceberg(sink) => Ok(sink.finish()?.into_iter().map(crate::job::output::staged_object).collect()),
         }
     }
     fn abort(self) {
         match self {
             Staging::Local(sink) => sink.abort(),
             Staging::Object(sink) => sink.abort(),
+            Staging::Iceberg(sink) => sink.abort(),
         }
     }
 }
