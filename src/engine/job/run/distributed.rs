@@ -331,23 +331,9 @@ impl Job {
     /// A plain run into a bucket: the tasks' objects are complete already; the manifest object
     /// naming them, written last, is the commit (`lake.rs`).
     fn commit_plain_objects(&self, ok: Vec<UnitResult>, table: LakeTable) -> Result<RunReport> {
-        let rejects = self.join_rejects(&ok)?;
-        let mut report = RunReport::default();
-        for result in &ok {
-            add(&mut report, unit_report(result, objects_of(result)), true);
-        }
         let append = self.parquet.write_mode == WriteMode::Append;
         let ledger: Box<dyn Ledger> = Box::new(WholeRun { manifest_dir: None, table: Some(table), append });
-        if let Err(e) = ledger.finish(&mut report) {
-            if let Some(r) = rejects {
-                r.discard();
-            }
-            return Err(e);
-        }
-        if let Some(r) = rejects {
-            r.commit()?;
-        }
-        Ok(report)
+        self.commit_complete(ok, |report| ledger.finish(report))
     }
 
     /// A plain run into an Iceberg table: the tasks' data files are complete in the table's
@@ -359,12 +345,23 @@ impl Job {
         mut table: crate::iceberg::IcebergTable,
     ) -> Result<RunReport> {
         let ok = results.into_iter().collect::<Result<Vec<UnitResult>>>()?;
+        self.commit_complete(ok, |report| table.commit(&report.files).map(drop))
+    }
+
+    /// The commit of a plain run whose files are complete where they are (objects, Iceberg
+    /// data files): the report of every unit, then `commit_point` (which makes the files
+    /// visible), then the joined rejects file; a failed commit point discards the rejects.
+    fn commit_complete(
+        &self,
+        ok: Vec<UnitResult>,
+        commit_point: impl FnOnce(&mut RunReport) -> Result<()>,
+    ) -> Result<RunReport> {
         let rejects = self.join_rejects(&ok)?;
         let mut report = RunReport::default();
         for result in &ok {
             add(&mut report, unit_report(result, objects_of(result)), true);
         }
-        if let Err(e) = table.commit(&report.files) {
+        if let Err(e) = commit_point(&mut report) {
             if let Some(r) = rejects {
                 r.discard();
             }
