@@ -99,11 +99,34 @@ fn run_checked(cmd: &mut Command, what: &str) {
     );
 }
 
-/// `n` distinct free loopback ports (all held until every one is picked).
+/// `n` distinct free loopback ports (all held until every one is picked), taken below the
+/// kernel's ephemeral range: a port from that range can be handed to one of the server's own
+/// outgoing connections (its services talk to each other) between our pick and its bind.
 fn free_ports(n: usize) -> Vec<u16> {
-    let listeners: Vec<TcpListener> = (0..n).map(|_| TcpListener::bind("127.0.0.1:0").unwrap()).collect();
-    listeners.iter().map(|l| l.local_addr().unwrap().port()).collect()
+    let ephemeral_low = fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse::<u32>().ok())
+        .unwrap_or(32768);
+    let (low, high) = (10_000u32, ephemeral_low.max(10_000 + 4 * n as u32));
+    let seed = std::process::id() as u64 * 7919
+        + unique() * 104_729
+        + std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos() as u64);
+    let span = (high - low) as u64;
+    let mut held = Vec::with_capacity(n);
+    let mut step = 0u64;
+    while held.len() < n {
+        assert!(step < span, "no {n} free loopback ports between {low} and {high}");
+        let port = (low as u64 + (seed + step) % span) as u16;
+        step += 1;
+        if let Ok(l) = TcpListener::bind(("127.0.0.1", port)) {
+            held.push(l);
+        }
+    }
+    held.iter().map(|l| l.local_addr().unwrap().port()).collect()
 }
+
+/// How many times a server whose port was taken before it bound it is started again.
+const START_ATTEMPTS: usize = 3;
 
 impl S3Server {
     /// The server's process id.
@@ -116,9 +139,25 @@ impl S3Server {
         S3Server::start_with("dativo-test-key", "dativo-test-secret-0123456789")
     }
 
-    /// A server that accepts only `access_key` / `secret_key`.
+    /// A server that accepts only `access_key` / `secret_key`. A server that lost one of its
+    /// ports to another process before binding it is started again on new ports.
     pub fn start_with(access_key: &str, secret_key: &str) -> S3Server {
         let venv = venv();
+        let mut attempt = 1;
+        loop {
+            match S3Server::spawn(&venv, access_key, secret_key) {
+                Ok(server) => return server,
+                Err((why, true)) if attempt < START_ATTEMPTS => {
+                    eprintln!("s3 test server: a port was taken, starting again ({why:.300})");
+                    attempt += 1;
+                }
+                Err((why, _)) => panic!("{why}"),
+            }
+        }
+    }
+
+    /// One start; the error says whether the server lost a port (then starting again helps).
+    fn spawn(venv: &Path, access_key: &str, secret_key: &str) -> Result<S3Server, (String, bool)> {
         let dir = std::env::temp_dir().join(format!("dativo-s3-{}-{}", std::process::id(), unique()));
         fs::create_dir_all(&dir).unwrap();
         let names = [
@@ -168,38 +207,55 @@ impl S3Server {
             dir,
             start_seconds: 0.0,
         };
-        server.wait_ready(s3_port, spawned);
-        server
+        match server.wait_ready(s3_port, spawned) {
+            Ok(()) => Ok(server),
+            Err(why) => {
+                let read = |n: &str| fs::read_to_string(server.dir.join(n)).unwrap_or_default();
+                let taken = (read("weed.err") + &read("weed.log")).contains("address already in use");
+                Err((why, taken))
+            }
+        }
     }
 
     /// Waits until the S3 port answers an (unsigned, so refused) request for the bucket and a
     /// signed write and read through pyarrow work.
-    fn wait_ready(&mut self, port: u16, spawned: Instant) {
+    fn wait_ready(&mut self, port: u16, spawned: Instant) -> Result<(), String> {
         while !answers_http(port) {
             if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("weed mini exited ({status}) before it was ready: {}", self.log());
+                return Err(format!("weed mini exited ({status}) before it was ready: {}", self.log()));
             }
             if spawned.elapsed() > READY_TIMEOUT {
-                panic!("weed mini did not answer on port {port} within {READY_TIMEOUT:?}: {}", self.log());
+                return Err(format!(
+                    "weed mini did not answer on port {port} within {READY_TIMEOUT:?}: {}",
+                    self.log()
+                ));
             }
             std::thread::sleep(Duration::from_millis(50));
         }
         loop {
             let out = self.python(&["put", &format!("{BUCKET}/.ready"), "ok"]);
-            if out.status.success() {
+            if out.status.success() && self.iceberg_ready() {
                 break;
             }
             if spawned.elapsed() > READY_TIMEOUT {
-                panic!(
+                return Err(format!(
                     "weed mini answered but could not store an object within {READY_TIMEOUT:?}: {}\n{}",
                     String::from_utf8_lossy(&out.stderr),
                     self.log()
-                );
+                ));
             }
             std::thread::sleep(Duration::from_millis(200));
         }
         self.start_seconds = spawned.elapsed().as_secs_f64();
         eprintln!("s3 test server ready in {:.2} s at {}", self.start_seconds, self.endpoint);
+        Ok(())
+    }
+
+    /// Whether the Iceberg REST catalog serves the table bucket `warehouse` (it is created a
+    /// moment after the S3 API answers): the reader script's `iceberg-ready`.
+    fn iceberg_ready(&self) -> bool {
+        let out = self.python(&["iceberg-ready", &self.iceberg_uri]);
+        out.status.success()
     }
 
     fn log(&self) -> String {

@@ -4,6 +4,8 @@ filesystem, never dativo's code. Prints JSON.
   s3_reader.py table BUCKET/PREFIX   the manifest, every object under the prefix, and the rows
                                      of the files the manifest names, in its order
   s3_reader.py put BUCKET/KEY TEXT   writes an object
+  s3_reader.py iceberg-ready URI     exits 0 when the server's Iceberg REST catalog at URI
+                                     serves its table bucket
   s3_reader.py upload BUCKET/KEY FILE  writes an object from a local file, streamed
   s3_reader.py local DIR             like table, for a local output folder (its manifest's files)
   s3_reader.py list BUCKET/PREFIX    the object names under the prefix
@@ -48,6 +50,13 @@ def value(v):
 def main():
     s3 = fs()
     cmd, where = sys.argv[1], sys.argv[2].rstrip("/")
+    if cmd == "iceberg-ready":
+        from s3_server import _iceberg_ready  # the same probe as the Python tests' server
+
+        try:
+            sys.exit(0 if _iceberg_ready(where, os.environ["S3_ACCESS_KEY"], os.environ["S3_SECRET_KEY"]) else 1)
+        except OSError as e:
+            sys.exit(f"not ready: {e}")
     if cmd == "put":
         with s3.open_output_stream(where) as f:
             f.write(sys.argv[3].encode())

@@ -23,6 +23,7 @@ import fcntl
 import hashlib
 import hmac
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -81,10 +82,28 @@ def weed_binary() -> Path:
 
 
 def _free_ports(n):
-    socks = [socket.socket() for _ in range(n)]
+    """n distinct free loopback ports, taken below the kernel's ephemeral range: a port from that
+    range can be handed to one of the server's own outgoing connections (its services talk to
+    each other) between our pick and its bind."""
     try:
-        for s in socks:
-            s.bind(("127.0.0.1", 0))
+        low_ephemeral = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low_ephemeral = 32768
+    low, high = 10000, max(low_ephemeral, 10000 + 4 * n)
+    start = random.randrange(low, high)
+    socks = []
+    try:
+        for step in range(high - low):
+            if len(socks) == n:
+                break
+            s = socket.socket()
+            try:
+                s.bind(("127.0.0.1", low + (start - low + step) % (high - low)))
+                socks.append(s)
+            except OSError:
+                s.close()
+        if len(socks) < n:
+            raise RuntimeError(f"no {n} free loopback ports between {low} and {high}")
         return [s.getsockname()[1] for s in socks]
     finally:
         for s in socks:
@@ -116,16 +135,54 @@ def _signed_put(endpoint, access_key, secret_key, key, body: bytes):
         return answer.status
 
 
+def _iceberg_ready(uri, access_key, secret_key) -> bool:
+    """Whether the Iceberg REST catalog serves the table bucket `warehouse` (it is created a
+    moment after the S3 API answers)."""
+    import json
+    import urllib.parse
+
+    form = urllib.parse.urlencode({"grant_type": "client_credentials", "client_id": access_key,
+                                   "client_secret": secret_key, "scope": "catalog"}).encode()
+    with urllib.request.urlopen(uri + "/v1/oauth/tokens", form, timeout=5) as answer:
+        token = json.load(answer)["access_token"]
+    request = urllib.request.Request(uri + "/v1/warehouse/namespaces", headers={"Authorization": f"Bearer {token}"})
+    try:
+        with urllib.request.urlopen(request, timeout=5) as answer:
+            return answer.status == 200
+    except urllib.error.HTTPError:
+        return False
+
+
+class _PortTaken(RuntimeError):
+    """Another process bound one of the server's ports before it did."""
+
+
 class S3Server:
     """A running `weed mini`; stop() (or leaving the `with` block) kills it and deletes its data."""
 
+    # How many times a server whose port was taken before it bound it is started again.
+    START_ATTEMPTS = 3
+
     def __init__(self, access_key="dativo-test-key", secret_key="dativo-test-secret-0123456789"):
         self.access_key, self.secret_key, self.bucket = access_key, secret_key, BUCKET
+        for attempt in range(1, self.START_ATTEMPTS + 1):
+            try:
+                self._start()
+                return
+            except _PortTaken:
+                if attempt == self.START_ATTEMPTS:
+                    raise
+                print("s3 test server: a port was taken, starting again", file=sys.stderr)
+
+    def _start(self):
         self.dir = Path(tempfile.mkdtemp(prefix="dativo-s3-"))
         ports = _free_ports(len(PORT_NAMES))
         self.port = ports[PORT_NAMES.index("s3.port")]
         self.endpoint = f"http://127.0.0.1:{self.port}"
-        env = dict(os.environ, AWS_ACCESS_KEY_ID=access_key, AWS_SECRET_ACCESS_KEY=secret_key)
+        # Its Iceberg REST catalog: OAuth2 client credentials access_key:secret_key; its
+        # warehouse is the table bucket `warehouse`.
+        self.iceberg_uri = f"http://127.0.0.1:{ports[PORT_NAMES.index('s3.port.iceberg')]}"
+        env = dict(os.environ, AWS_ACCESS_KEY_ID=self.access_key, AWS_SECRET_ACCESS_KEY=self.secret_key)
         args = [str(weed_binary()), "mini", f"-dir={self.dir}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
                 f"-bucket={BUCKET}", "-tableBucket=warehouse", "-admin.ui=false", "-webdav=false"]
         args += [f"-{n}={p}" for n, p in zip(PORT_NAMES, ports)]
@@ -144,9 +201,12 @@ class S3Server:
         last = None
         while time.monotonic() - started < READY_TIMEOUT:
             if self.process.poll() is not None:
+                if "address already in use" in (self.dir / "weed.log").read_text(errors="replace"):
+                    raise _PortTaken(f"weed mini could not bind a port: {self.log()}")
                 raise RuntimeError(f"weed mini exited ({self.process.returncode}) before it was ready: {self.log()}")
             try:
-                if _signed_put(self.endpoint, self.access_key, self.secret_key, ".ready", b"ok") == 200:
+                if _signed_put(self.endpoint, self.access_key, self.secret_key, ".ready", b"ok") == 200 \
+                        and _iceberg_ready(self.iceberg_uri, self.access_key, self.secret_key):
                     return
             except (OSError, urllib.error.URLError) as e:
                 last = e
