@@ -390,8 +390,8 @@ const struct DativoFileList *dativo_job_report_files(const struct DativoJobRepor
 void dativo_job_report_free(struct DativoJobReport *report);
 
 // Open a writer of Parquet files for record batches of `schema`, a struct schema whose fields
-// are the columns, into `dir`: a local directory (created if missing) or `s3://bucket/prefix`
-// on S3 or an S3-compatible store.
+// are the columns, into `dir`: a local directory (created if missing), `s3://bucket/prefix`
+// on S3 or an S3-compatible store, or an Iceberg table `iceberg:<namespace>.<table>`.
 //
 // `schema` is borrowed: the caller still owns and releases it. `options` is NULL, "" or a JSON
 // object with the keys of a job's `target.engine.options`, e.g. `{"compression": "zstd"}`,
@@ -400,12 +400,19 @@ void dativo_job_report_free(struct DativoJobReport *report);
 // job's `target.connection.s3`: `endpoint`, `region`, `access_key_id`, `secret_access_key`,
 // `session_token`, `path_style_access`, `secure` (without keys, the AWS environment's
 // credentials). Opening an `s3://` writer reads the table's manifest and deletes the objects
-// of failed writers that it does not name. On success `*out` is a new writer; free it with
+// of failed writers that it does not name. An Iceberg table takes `catalog` (a job's
+// `target.catalog` keys without `namespace` and `table`: `{"type": "sql", "uri": "cat.db",
+// "warehouse": "lake"}` or `{"type": "rest", "uri": "http://host:8181", ...}`), `branch`,
+// `partitioning` (its identity partition columns) and the connection keys for files on S3;
+// opening creates the table (empty) from `schema` if it does not exist and checks that
+// `schema` fits it, and each close commits one snapshot (appended, unless `write_mode` is
+// `overwrite`). On success `*out` is a new writer; free it with
 // `dativo_parquet_writer_free`. Messages never contain the credentials.
 // Errors: INVALID_ARGUMENT (NULL, released schema), CONFIG (bad option, connection keys with a
-// local `dir`, or another writer of this process writes into `dir`), ARROW (schema not
-// importable), IO (directory not writable, store unreachable or refusing the credentials),
-// DATA (the manifest object is not a dativo manifest).
+// local `dir`, Iceberg keys with another place, a schema or partitioning the table does not
+// take, or another writer of this process writes into `dir`), ARROW (schema not importable),
+// IO (directory not writable, store or catalog unreachable or refusing the credentials),
+// DATA (the manifest object is not a dativo manifest, the catalog refused a request).
 //
 // # Safety
 // `dir` and `options` are NULL or C strings; `schema` is NULL or a valid ArrowSchema; `out` is
@@ -630,7 +637,9 @@ DativoStatus dativo_job_run_with_resolver(const char *path,
                                           struct DativoError *error);
 
 // Open a writer whose files will be staged (`dativo_parquet_writer_stage`), not committed:
-// as `dativo_parquet_writer_open`, with the files named `<file_prefix>-NNNNN.parquet`. Give
+// as `dativo_parquet_writer_open`, with the files named `<file_prefix>-NNNNN.parquet` (in an
+// Iceberg table `<file_prefix>-<attempt id>-NNNNN.parquet`, in the table's partition folders;
+// the table is created if it does not exist, so every writer may open it first). Give
 // every writer of one distributed write its own prefix that starts with the write's prefix
 // and a `-`, e.g. `part-<write id>-<task>` for a write committed with `file_prefix` `part`,
 // so that final names are unique across writers. Nothing is ever visible from this writer
@@ -679,6 +688,13 @@ DativoStatus dativo_parquet_writer_stage(struct DativoParquetWriter *writer,
 // writes the `_manifest.json` object naming them (one PUT, the commit point), then deletes
 // the prefix's objects it does not name (failed or retried attempts', an overwritten write's).
 //
+// `dir` may be an Iceberg table `iceberg:<namespace>.<table>` (with `catalog` and the
+// writers' other Iceberg keys in `options`): the writers' data files are complete in the
+// table's location, and the commit checks each (a data file of the table, its staged size
+// when local), then commits one snapshot naming them (appended, unless `write_mode` is
+// `overwrite`; retried on a catalog conflict). Files of failed or retried attempts are in no
+// snapshot: readers never see them (orphan files, for a maintenance job).
+//
 // `staged_json` is a JSON array of the objects `dativo_parquet_writer_stage` returns.
 // `options` is NULL, "" or a JSON object with `file_prefix` (default "part": the prefix the
 // writers' prefixes start with), `write_mode` ("overwrite", the default, or "append") and,
@@ -701,7 +717,8 @@ DativoStatus dativo_parquet_commit_staged(const char *dir,
 // Delete what a failed write left in `dir`: every staged file of `file_prefix` (from
 // `options`, a JSON object as for `dativo_parquet_commit_staged`; `write_mode` is ignored), and writers' temp files of
 // the prefix whose process is gone. Visible files and the manifest are untouched; a missing
-// `dir` is nothing to discard.
+// `dir` is nothing to discard; an Iceberg table has nothing to discard (staged data files are
+// in no snapshot).
 // Errors: INVALID_ARGUMENT (NULL), CONFIG (bad option, another write holds `dir`), IO.
 //
 // # Safety
@@ -734,9 +751,10 @@ DativoStatus dativo_status_from_stream(struct ArrowArrayStream *stream,
 // `source.incremental` honoured), call `executor` once with every task, then commit the
 // results in unit order, exactly as a local run commits: on success `*out` is the run's
 // report (free it with `dativo_job_report_free`). Supported jobs: CSV files or `s3://`
-// objects into Parquet in a folder or a bucket (plain or incremental, unpartitioned) or into
-// an Iceberg table, without plugins; others fail with CONFIG saying so. A plain run has one task per input file; an incremental run one per new or changed
-// input (none when nothing changed: the executor is then not called).
+// objects into Parquet in a folder (unpartitioned) or a bucket (Hive-partitioned or not),
+// plain or incremental, or into an Iceberg table, without plugins; others fail with CONFIG
+// saying so. A plain run has one task per input file; an incremental run one per new or
+// changed input (none when nothing changed: the executor is then not called).
 //
 // `options` is NULL, "" or a JSON object: `{"full_refresh": bool, "reset_state": bool}`
 // (`dativo run --full-refresh`, `--reset-state`).

@@ -82,8 +82,8 @@ impl DativoParquetWriter {
 }
 
 /// Open a writer of Parquet files for record batches of `schema`, a struct schema whose fields
-/// are the columns, into `dir`: a local directory (created if missing) or `s3://bucket/prefix`
-/// on S3 or an S3-compatible store.
+/// are the columns, into `dir`: a local directory (created if missing), `s3://bucket/prefix`
+/// on S3 or an S3-compatible store, or an Iceberg table `iceberg:<namespace>.<table>`.
 ///
 /// `schema` is borrowed: the caller still owns and releases it. `options` is NULL, "" or a JSON
 /// object with the keys of a job's `target.engine.options`, e.g. `{"compression": "zstd"}`,
@@ -92,12 +92,19 @@ impl DativoParquetWriter {
 /// job's `target.connection.s3`: `endpoint`, `region`, `access_key_id`, `secret_access_key`,
 /// `session_token`, `path_style_access`, `secure` (without keys, the AWS environment's
 /// credentials). Opening an `s3://` writer reads the table's manifest and deletes the objects
-/// of failed writers that it does not name. On success `*out` is a new writer; free it with
+/// of failed writers that it does not name. An Iceberg table takes `catalog` (a job's
+/// `target.catalog` keys without `namespace` and `table`: `{"type": "sql", "uri": "cat.db",
+/// "warehouse": "lake"}` or `{"type": "rest", "uri": "http://host:8181", ...}`), `branch`,
+/// `partitioning` (its identity partition columns) and the connection keys for files on S3;
+/// opening creates the table (empty) from `schema` if it does not exist and checks that
+/// `schema` fits it, and each close commits one snapshot (appended, unless `write_mode` is
+/// `overwrite`). On success `*out` is a new writer; free it with
 /// `dativo_parquet_writer_free`. Messages never contain the credentials.
 /// Errors: INVALID_ARGUMENT (NULL, released schema), CONFIG (bad option, connection keys with a
-/// local `dir`, or another writer of this process writes into `dir`), ARROW (schema not
-/// importable), IO (directory not writable, store unreachable or refusing the credentials),
-/// DATA (the manifest object is not a dativo manifest).
+/// local `dir`, Iceberg keys with another place, a schema or partitioning the table does not
+/// take, or another writer of this process writes into `dir`), ARROW (schema not importable),
+/// IO (directory not writable, store or catalog unreachable or refusing the credentials),
+/// DATA (the manifest object is not a dativo manifest, the catalog refused a request).
 ///
 /// # Safety
 /// `dir` and `options` are NULL or C strings; `schema` is NULL or a valid ArrowSchema; `out` is

@@ -18,7 +18,9 @@ use dativo_engine::job::output::{commit_staged, discard_staged_at, output_option
 use dativo_engine::parquet::StagedFile;
 
 /// Open a writer whose files will be staged (`dativo_parquet_writer_stage`), not committed:
-/// as `dativo_parquet_writer_open`, with the files named `<file_prefix>-NNNNN.parquet`. Give
+/// as `dativo_parquet_writer_open`, with the files named `<file_prefix>-NNNNN.parquet` (in an
+/// Iceberg table `<file_prefix>-<attempt id>-NNNNN.parquet`, in the table's partition folders;
+/// the table is created if it does not exist, so every writer may open it first). Give
 /// every writer of one distributed write its own prefix that starts with the write's prefix
 /// and a `-`, e.g. `part-<write id>-<task>` for a write committed with `file_prefix` `part`,
 /// so that final names are unique across writers. Nothing is ever visible from this writer
@@ -101,6 +103,13 @@ pub unsafe extern "C" fn dativo_parquet_writer_stage(
 /// writes the `_manifest.json` object naming them (one PUT, the commit point), then deletes
 /// the prefix's objects it does not name (failed or retried attempts', an overwritten write's).
 ///
+/// `dir` may be an Iceberg table `iceberg:<namespace>.<table>` (with `catalog` and the
+/// writers' other Iceberg keys in `options`): the writers' data files are complete in the
+/// table's location, and the commit checks each (a data file of the table, its staged size
+/// when local), then commits one snapshot naming them (appended, unless `write_mode` is
+/// `overwrite`; retried on a catalog conflict). Files of failed or retried attempts are in no
+/// snapshot: readers never see them (orphan files, for a maintenance job).
+///
 /// `staged_json` is a JSON array of the objects `dativo_parquet_writer_stage` returns.
 /// `options` is NULL, "" or a JSON object with `file_prefix` (default "part": the prefix the
 /// writers' prefixes start with), `write_mode` ("overwrite", the default, or "append") and,
@@ -142,7 +151,8 @@ pub unsafe extern "C" fn dativo_parquet_commit_staged(
 /// Delete what a failed write left in `dir`: every staged file of `file_prefix` (from
 /// `options`, a JSON object as for `dativo_parquet_commit_staged`; `write_mode` is ignored), and writers' temp files of
 /// the prefix whose process is gone. Visible files and the manifest are untouched; a missing
-/// `dir` is nothing to discard.
+/// `dir` is nothing to discard; an Iceberg table has nothing to discard (staged data files are
+/// in no snapshot).
 /// Errors: INVALID_ARGUMENT (NULL), CONFIG (bad option, another write holds `dir`), IO.
 ///
 /// # Safety

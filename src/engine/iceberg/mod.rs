@@ -30,7 +30,6 @@ pub mod schema;
 pub mod sink;
 
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use arrow_schema::{DataType, Field, Schema, SchemaRef};
 
@@ -109,8 +108,8 @@ pub struct IcebergTable {
     loaded: LoadedTable,
     schema: TableSchema,
     spec: PartitionSpec,
-    /// The data files' schema.
-    file_schema: SchemaRef,
+    /// The data files' schema (None for a table loaded for a commit only).
+    file_schema: Option<SchemaRef>,
     partitions: Vec<String>,
     ingest_date: Option<i32>,
     io: FileIo,
@@ -150,6 +149,44 @@ impl IcebergTable {
                 catalog.create(&target.table, &schema, &spec)?
             }
         };
+        let mut table = IcebergTable::of(target, catalog, loaded)?;
+        if table.partitions != partitioning {
+            return Err(Error::Config(format!(
+                "the Iceberg table {} is partitioned by [{}] but the write partitions by [{}]; set \
+                 partitioning (a job's target.partitioning) to the table's columns",
+                target.table,
+                table.partitions.join(", "),
+                partitioning.join(", ")
+            )));
+        }
+        table.file_schema = Some(table.schema.bind(&arrow, &target.table.to_string())?);
+        table.ingest_date = match with_date {
+            true => Some(
+                sink::days_from_date(ingest_date)
+                    .ok_or_else(|| Error::Internal(format!("the run's date '{ingest_date}' is not YYYY-MM-DD")))?,
+            ),
+            false => None,
+        };
+        table.run_id = run_id.to_string();
+        Ok(table)
+    }
+
+    /// Connects to the catalog and loads the existing table `target` names, for a commit of data
+    /// files its writers wrote (a distributed write's committer); it cannot write files itself.
+    pub fn load(target: &IcebergTarget) -> Result<IcebergTable> {
+        let mut catalog = target.connect()?;
+        let loaded = catalog.load(&target.table)?.ok_or_else(|| {
+            Error::Config(format!(
+                "{}: the table {} does not exist (its writers create it when they open); nothing was committed",
+                catalog.describe(),
+                target.table
+            ))
+        })?;
+        IcebergTable::of(target, catalog, loaded)
+    }
+
+    /// The table as loaded, before any run's schema is bound to it.
+    fn of(target: &IcebergTarget, catalog: Box<dyn Catalog>, loaded: LoadedTable) -> Result<IcebergTable> {
         let schema = loaded.metadata.schema()?;
         let spec = loaded.metadata.spec()?;
         let partitions = spec.source_names(&schema);
@@ -159,38 +196,21 @@ impl IcebergTable {
                 target.table, f.transform, f.name
             )));
         }
-        if partitions != partitioning {
-            return Err(Error::Config(format!(
-                "the Iceberg table {} is partitioned by [{}] but the job partitions by [{}]; set \
-                 target.partitioning to the table's columns",
-                target.table,
-                partitions.join(", "),
-                partitioning.join(", ")
-            )));
-        }
-        let file_schema = schema.bind(&arrow, &target.table.to_string())?;
         let location = loaded.metadata.location()?.to_string();
         let io = FileIo::for_location(&location, target.s3.as_ref())?;
         let data = DataDir::of(&location, target.s3.as_ref())?;
-        let ingest_date = match with_date {
-            true => Some(
-                sink::days_from_date(ingest_date)
-                    .ok_or_else(|| Error::Internal(format!("the run's date '{ingest_date}' is not YYYY-MM-DD")))?,
-            ),
-            false => None,
-        };
         Ok(IcebergTable {
             target: target.clone(),
             catalog,
             loaded,
             schema,
             spec,
-            file_schema,
+            file_schema: None,
             partitions,
-            ingest_date,
+            ingest_date: None,
             io,
             data,
-            run_id: run_id.to_string(),
+            run_id: String::new(),
         })
     }
 
@@ -201,14 +221,10 @@ impl IcebergTable {
 
     /// The sink of the run's data files.
     pub fn sink(&self, options: ParquetOptions) -> Result<IcebergSink> {
-        IcebergSink::create(
-            &self.data,
-            Arc::clone(&self.file_schema),
-            &self.partitions,
-            self.ingest_date,
-            options,
-            &self.run_id,
-        )
+        let schema = self.file_schema.clone().ok_or_else(|| {
+            Error::Internal(format!("the Iceberg table {} was loaded for a commit, not to write", self.target.table))
+        })?;
+        IcebergSink::create(&self.data, schema, &self.partitions, self.ingest_date, options, &self.run_id)
     }
 
     /// Writes the manifest of `files` and commits one snapshot (retrying on conflicts);

@@ -1,15 +1,18 @@
 //! [`Output`]: a Parquet destination opened from a place and writer options, the way the C
-//! API's `dativo_parquet_writer_open` (and every binding over it) names one: a local folder or
-//! `s3://bucket/prefix`, and one options object holding a job's `target.engine.options` keys,
-//! the object-store connection keys of `target.connection.s3` (`endpoint`, `region`,
-//! `access_key_id`, `secret_access_key`, `session_token`, `path_style_access`, `secure`) and
-//! `partitioning` (Hive partition columns, the virtual `ingest_date` included).
+//! API's `dativo_parquet_writer_open` (and every binding over it) names one: a local folder,
+//! `s3://bucket/prefix` or an Iceberg table `iceberg:<namespace>.<table>`, and one options
+//! object holding a job's `target.engine.options` keys, the object-store connection keys of
+//! `target.connection.s3` (`endpoint`, `region`, `access_key_id`, `secret_access_key`,
+//! `session_token`, `path_style_access`, `secure`), `partitioning` (Hive partition columns, the
+//! virtual `ingest_date` included) and, for a table, `catalog` (a job's `target.catalog`
+//! keys) and `branch`.
 //!
 //! The decision "which sink, which commit" is made here, once, from the same pieces a job
 //! uses: [`ParquetSink`] or [`PartitionedSink`] on local disk (files renamed into place at
 //! [`Output::finish`]), [`ObjectSink`] or [`PartitionedSink`] in a bucket, committed as a job
-//! commits (`lake.rs`: objects complete first, the `_manifest.json` object last). An output
-//! dropped or [`abort`](Output::abort)ed leaves nothing a reader sees.
+//! commits (`lake.rs`: objects complete first, the `_manifest.json` object last), or an
+//! [`IcebergSink`] whose files one snapshot commits. An output dropped or
+//! [`abort`](Output::abort)ed leaves nothing a reader sees.
 
 use std::path::Path;
 
@@ -19,7 +22,9 @@ use serde_yaml_ng::{Mapping, Value};
 
 use super::lake::{self, LakeTable};
 use super::options::writer_options_from_text;
+use super::resolve::iceberg as iceberg_keys;
 use super::resolve::lake::Connection;
+use crate::iceberg::{IcebergSink, IcebergTable, IcebergTarget};
 use crate::parquet::partitioned::{local_date_today, partition_columns};
 use crate::parquet::{
     discard_staged, publish_staged, CommittedFile, ObjectSink, ParquetOptions, ParquetSink, PartitionedSink,
@@ -35,12 +40,35 @@ const CONNECTION_KEYS: &[&str] =
 /// The key of the partition columns.
 const PARTITIONING: &str = "partitioning";
 
+/// The keys that only an Iceberg table takes.
+const ICEBERG_KEYS: &[&str] = &["catalog", "branch"];
+
 /// Writer options, connection and partitioning: everything an options object can say.
 pub struct OutputOptions {
     pub parquet: ParquetOptions,
-    /// Hive partition columns in folder order; empty: unpartitioned.
+    /// Hive partition columns in folder order (an Iceberg table's partition columns); empty:
+    /// unpartitioned.
     pub partitioning: Vec<String>,
     connection: Option<Connection>,
+    iceberg: TableKeys,
+}
+
+/// What an options object says about an Iceberg table.
+#[derive(Default)]
+struct TableKeys {
+    /// `catalog`, as a job's `target.catalog`.
+    catalog: Option<Value>,
+    branch: Option<String>,
+    /// Whether `write_mode` was written: a table is appended to unless `overwrite` is.
+    write_mode_given: bool,
+}
+
+impl TableKeys {
+    fn given(&self) -> Option<&'static str> {
+        [(ICEBERG_KEYS[0], self.catalog.is_some()), (ICEBERG_KEYS[1], self.branch.is_some())]
+            .iter()
+            .find_map(|(k, set)| set.then_some(*k))
+    }
 }
 
 impl std::fmt::Debug for OutputOptions {
@@ -65,15 +93,52 @@ pub fn output_options_from_text(text: &str, label: &str) -> Result<OutputOptions
             parquet: writer_options_from_text(text, label)?,
             partitioning: Vec::new(),
             connection: None,
+            iceberg: TableKeys::default(),
         });
     };
     let partitioning = writer.remove(PARTITIONING);
+    let branch = match writer.remove(ICEBERG_KEYS[1]) {
+        None | Some(Value::Null) => None,
+        Some(Value::String(b)) if !b.trim().is_empty() => Some(b),
+        Some(_) => return Err(Error::Config(format!("{label}: branch must be a branch name"))),
+    };
+    let iceberg = TableKeys {
+        catalog: writer.remove(ICEBERG_KEYS[0]).filter(|v| !v.is_null()),
+        branch,
+        write_mode_given: writer.contains_key("write_mode"),
+    };
     let parquet = writer_options_from_text(&mapping_text(&writer, label)?, label)?;
     let partitioning = match partitioning {
         None | Some(Value::Null) => Vec::new(),
         Some(value) => partition_names(value).map_err(|m| Error::Config(format!("{label}: {PARTITIONING}: {m}")))?,
     };
-    Ok(OutputOptions { parquet, partitioning, connection })
+    Ok(OutputOptions { parquet, partitioning, connection, iceberg })
+}
+
+/// The Iceberg table of `place` when it is `iceberg:<namespace>.<table>`, with the catalog,
+/// branch and files' connection of the options; an Iceberg key with another place is an error.
+fn table_target(
+    place: &str,
+    keys: &TableKeys,
+    write_mode: WriteMode,
+    connection: &Option<Connection>,
+    label: &str,
+) -> Result<Option<IcebergTarget>> {
+    let err = |m: String| Error::Config(format!("{label}: {m}"));
+    let Some(table) = iceberg_keys::table_of_place(place).map_err(err)? else {
+        if let Some(key) = keys.given() {
+            return Err(err(format!(
+                "`{key}` only applies to an Iceberg table (iceberg:<namespace>.<table>), and '{place}' is not one"
+            )));
+        }
+        return Ok(None);
+    };
+    let s3 = match connection {
+        None => None,
+        Some(c) => Some(c.store_config(String::new(), String::new(), "", false).map_err(err)?),
+    };
+    let append = !keys.write_mode_given || write_mode == WriteMode::Append;
+    iceberg_keys::target_of_options(table, keys.catalog.clone(), keys.branch.clone(), s3, append).map(Some).map_err(err)
 }
 
 /// An options text split into its connection keys and the rest; None when the text is not a
@@ -199,6 +264,14 @@ enum Sink {
     /// A staged write's objects in a bucket: complete, named by no manifest until the
     /// committer's [`commit_staged`].
     StagedObject(Box<ObjectSink>),
+    /// Data files of an Iceberg table, committed as one snapshot.
+    Iceberg {
+        sink: Box<IcebergSink>,
+        table: Box<IcebergTable>,
+    },
+    /// A staged write's data files of an Iceberg table: complete, in no snapshot until the
+    /// committer's [`commit_staged`].
+    StagedIceberg(Box<IcebergSink>),
 }
 
 impl std::fmt::Debug for Output {
@@ -209,6 +282,8 @@ impl std::fmt::Debug for Output {
             Sink::Object { .. } => "object store",
             Sink::ObjectPartitioned { .. } => "object store, partitioned",
             Sink::StagedObject(_) => "object store, staged",
+            Sink::Iceberg { .. } => "Iceberg table",
+            Sink::StagedIceberg(_) => "Iceberg table, staged",
         };
         f.debug_struct("Output").field("kind", &kind).finish()
     }
@@ -219,12 +294,20 @@ impl Output {
     /// committer publishes, see [`commit_staged`]) at `place`, a local folder or
     /// `s3://bucket/prefix`, naming its files `<options' file_prefix>-...`. In a bucket nothing
     /// is cleaned up when it opens (other writers' objects are not named yet); its objects are
-    /// complete when staged and named by no manifest until the commit. Partitioning is refused.
+    /// complete when staged and named by no manifest until the commit. An Iceberg table is
+    /// created (empty) if it does not exist, its data files are complete when staged and in no
+    /// snapshot until the commit. Partitioning is refused but for a table (its spec's columns).
     pub fn open_staged(place: &Path, schema: SchemaRef, options: OutputOptions, label: &str) -> Result<Output> {
+        let text = place.to_str().unwrap_or("");
+        if let Some(target) =
+            table_target(text, &options.iceberg, options.parquet.write_mode, &options.connection, label)?
+        {
+            let (sink, _) = open_table(&target, schema, options)?;
+            return Ok(Output { sink: Sink::StagedIceberg(Box::new(sink)) });
+        }
         if !options.partitioning.is_empty() {
             return Err(Error::Config(format!("{label}: staged writes do not take partitioning")));
         }
-        let text = place.to_str().unwrap_or("");
         let sink = match object_url(text)? {
             None => {
                 check_no_connection(&options.connection, place, label)?;
@@ -248,6 +331,7 @@ impl Output {
         match self.sink {
             Sink::Local(sink) => sink.stage(),
             Sink::StagedObject(sink) => Ok(sink.finish()?.into_iter().map(staged_object).collect()),
+            Sink::StagedIceberg(sink) => Ok(sink.finish()?.into_iter().map(staged_object).collect()),
             other => {
                 let output = Output { sink: other };
                 let kind = format!("{output:?}");
@@ -263,7 +347,13 @@ impl Output {
     /// folder are an error: they would be silently ignored otherwise. `label` starts messages.
     pub fn open(place: &Path, schema: SchemaRef, options: OutputOptions, label: &str) -> Result<Output> {
         let text = place.to_str().unwrap_or("");
-        let OutputOptions { parquet, partitioning, connection } = options;
+        if let Some(target) =
+            table_target(text, &options.iceberg, options.parquet.write_mode, &options.connection, label)?
+        {
+            let (sink, table) = open_table(&target, schema, options)?;
+            return Ok(Output { sink: Sink::Iceberg { sink: Box::new(sink), table: Box::new(table) } });
+        }
+        let OutputOptions { parquet, partitioning, connection, .. } = options;
         let columns = || partition_columns(&partitioning, &local_date_today());
         let append = parquet.write_mode == WriteMode::Append;
         let sink = match object_url(text)? {
@@ -298,6 +388,7 @@ impl Output {
             Sink::Local(s) => s.write(batch),
             Sink::LocalPartitioned(s) | Sink::ObjectPartitioned { sink: s, .. } => s.write(batch),
             Sink::Object { sink, .. } | Sink::StagedObject(sink) => sink.write(batch),
+            Sink::Iceberg { sink, .. } | Sink::StagedIceberg(sink) => sink.write(batch),
         }
     }
 
@@ -314,15 +405,21 @@ impl Output {
             }
             Sink::Object { sink, mut table, append } => commit(sink.finish(), &mut table, append),
             Sink::ObjectPartitioned { sink, mut table, append } => commit(sink.finish(), &mut table, append),
+            // The snapshot is the commit point: files it does not name are no table's.
+            Sink::Iceberg { sink, mut table } => {
+                let files = sink.finish()?;
+                table.commit(&files)?;
+                Ok(files)
+            }
             // Publishing one writer's objects alone would need the table's cleanup, which
             // deletes the other writers' objects: staged writers in a bucket only stage.
             Sink::StagedObject(sink) => {
                 sink.abort();
-                Err(Error::Config(
-                    "a staged writer into a bucket is finished by staging its files (then one commit of every \
-                     writer's), not by closing it; nothing was written"
-                        .into(),
-                ))
+                Err(staged_close("a bucket"))
+            }
+            Sink::StagedIceberg(sink) => {
+                sink.abort();
+                Err(staged_close("an Iceberg table"))
             }
         }
     }
@@ -334,8 +431,29 @@ impl Output {
             Sink::Local(s) => s.abort(),
             Sink::LocalPartitioned(s) | Sink::ObjectPartitioned { sink: s, .. } => s.abort(),
             Sink::Object { sink, .. } | Sink::StagedObject(sink) => sink.abort(),
+            Sink::Iceberg { sink, .. } | Sink::StagedIceberg(sink) => sink.abort(),
         }
     }
+}
+
+/// Closing a staged writer into `what` instead of staging its files.
+fn staged_close(what: &str) -> Error {
+    Error::Config(format!(
+        "a staged writer into {what} is finished by staging its files (then one commit of every writer's), not by \
+         closing it; nothing was written"
+    ))
+}
+
+/// The table of `target` opened (created if new) for batches of `schema`, and a sink of its
+/// data files.
+fn open_table(
+    target: &IcebergTarget,
+    schema: SchemaRef,
+    options: OutputOptions,
+) -> Result<(IcebergSink, IcebergTable)> {
+    let date = local_date_today();
+    let table = IcebergTable::open(target, &schema, &options.partitioning, &date, &lake::run_id())?;
+    Ok((table.sink(options.parquet)?, table))
 }
 
 /// Connection keys with a local folder are an error: they would be silently ignored otherwise.
@@ -376,11 +494,16 @@ pub(super) fn staged_object(file: CommittedFile) -> StagedFile {
 /// and named `<prefix>-….parquet`, then the manifest naming them (after the old manifest's
 /// files in append mode) is written in one PUT, and the objects of the prefix it does not name
 /// (failed or retried writers', an overwritten run's) are deleted. `options` holds the
-/// connection keys for a bucket. Returns the committed files.
+/// connection keys for a bucket. An Iceberg table's staged data files are committed as one
+/// snapshot (appended, unless `write_mode` is `overwrite`); the table must exist (its writers
+/// create it). Returns the committed files.
 pub fn commit_staged(place: &Path, files: &[StagedFile], options: &str, label: &str) -> Result<Vec<CommittedFile>> {
-    let CommitOptions { file_prefix, write_mode, connection } = commit_options(options, label)?;
+    let CommitOptions { file_prefix, write_mode, connection, iceberg } = commit_options(options, label)?;
     let file_prefix = file_prefix.as_str();
     let text = place.to_str().unwrap_or("");
+    if let Some(target) = table_target(text, &iceberg, write_mode, &connection, label)? {
+        return commit_table(&target, files, label);
+    }
     let Some((bucket, prefix)) = object_url(text)? else {
         check_no_connection(&connection, place, label)?;
         return publish_staged(place, files, file_prefix, write_mode);
@@ -406,10 +529,16 @@ pub fn commit_staged(place: &Path, files: &[StagedFile], options: &str, label: &
 
 /// Removes what a failed staged write left at `place`: a local folder's staged files and dead
 /// writers' temps ([`discard_staged`]); in a bucket, every object of the prefix that no
-/// manifest names. Visible output is unchanged.
+/// manifest names. Visible output is unchanged. For an Iceberg table there is nothing to
+/// undo: staged data files are in no snapshot.
 pub fn discard_staged_at(place: &Path, options: &str, label: &str) -> Result<()> {
-    let CommitOptions { file_prefix, connection, .. } = commit_options(options, label)?;
+    let CommitOptions { file_prefix, write_mode, connection, iceberg } = commit_options(options, label)?;
     let text = place.to_str().unwrap_or("");
+    if table_target(text, &iceberg, write_mode, &connection, label)?.is_some() {
+        // Data files that no snapshot names are not the table's: nothing to undo. (They stay
+        // as orphan files until a maintenance job removes them; docs/ray.md.)
+        return Ok(());
+    }
     let Some((bucket, prefix)) = object_url(text)? else {
         check_no_connection(&connection, place, label)?;
         return discard_staged(place, &file_prefix);
@@ -423,6 +552,7 @@ struct CommitOptions {
     file_prefix: String,
     write_mode: WriteMode,
     connection: Option<Connection>,
+    iceberg: TableKeys,
 }
 
 /// From empty text or a JSON object with `file_prefix`, `write_mode` ("overwrite", the
@@ -430,7 +560,12 @@ struct CommitOptions {
 /// too (the writers' options object, passed on whole): they are checked and ignored.
 fn commit_options(text: &str, label: &str) -> Result<CommitOptions> {
     crate::yaml::check_limits(text, label)?;
-    let mut options = CommitOptions { file_prefix: "part".into(), write_mode: WriteMode::Overwrite, connection: None };
+    let mut options = CommitOptions {
+        file_prefix: "part".into(),
+        write_mode: WriteMode::Overwrite,
+        connection: None,
+        iceberg: TableKeys::default(),
+    };
     if text.trim().is_empty() {
         return Ok(options);
     }
@@ -443,6 +578,7 @@ fn commit_options(text: &str, label: &str) -> Result<CommitOptions> {
             (Some("file_prefix"), Value::String(p)) => options.file_prefix = p,
             (Some("write_mode"), Value::String(m)) if m == "overwrite" || m == "append" => {
                 options.write_mode = if m == "append" { WriteMode::Append } else { WriteMode::Overwrite };
+                options.iceberg.write_mode_given = true;
             }
             (Some(k @ ("file_prefix" | "write_mode")), _) => {
                 return Err(Error::Config(format!(
@@ -456,9 +592,38 @@ fn commit_options(text: &str, label: &str) -> Result<CommitOptions> {
     }
     if !rest.is_empty() {
         let text = serde_yaml_ng::to_string(&rest).map_err(|e| Error::Config(format!("{label}: {e}")))?;
-        options.connection = output_options_from_text(&text, label)?.connection;
+        let rest = output_options_from_text(&text, label)?;
+        options.connection = rest.connection;
+        options.iceberg.catalog = rest.iceberg.catalog;
+        options.iceberg.branch = rest.iceberg.branch;
     }
     Ok(options)
+}
+
+/// Commits an Iceberg write's staged data files as one snapshot of `target`'s table: every
+/// file is checked first (a data file of the table, its staged size when it is local), so a
+/// failed check commits nothing.
+fn commit_table(target: &IcebergTarget, files: &[StagedFile], label: &str) -> Result<Vec<CommittedFile>> {
+    let mut table = IcebergTable::load(target)?;
+    let mut committed = Vec::with_capacity(files.len());
+    for (i, file) in files.iter().enumerate() {
+        let path = file.temp_path.display().to_string();
+        if !path.starts_with("s3://") {
+            let size =
+                std::fs::metadata(&file.temp_path).map_err(|e| Error::io("staged data file", &file.temp_path, e))?;
+            if size.len() != file.bytes {
+                return Err(Error::Data(format!(
+                    "{label}: staged file {i} ({path}) has {} bytes, not the {} it was staged with",
+                    size.len(),
+                    file.bytes
+                )));
+            }
+        }
+        committed.push(CommittedFile { path: file.temp_path.clone(), rows: file.rows, bytes: file.bytes });
+    }
+    // The table's own check: every file is under its data folder (else nothing is written).
+    table.commit(&committed)?;
+    Ok(committed)
 }
 
 /// The manifest of the completed objects `files`, written last. If writing it fails, the

@@ -18,7 +18,7 @@ use crate::yaml::Document;
 use crate::{Error, Result};
 
 mod glob;
-mod iceberg;
+pub(super) mod iceberg;
 pub(super) mod lake;
 mod source;
 

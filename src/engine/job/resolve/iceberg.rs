@@ -115,14 +115,14 @@ fn table_name(name: &str) -> String {
     name.trim().chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }).collect()
 }
 
-/// A warehouse as a URI: `s3://...` as written; a local path, relative to the job's folder,
-/// as `file:///abs/path`.
-fn warehouse_uri(ctx: &Ctx, raw: &str) -> String {
+/// A warehouse as a URI: `s3://...` as written; a local path, relative to `base` (the job's
+/// folder) when relative, as `file:///abs/path`.
+fn warehouse_uri(base: &dyn Fn(&str) -> PathBuf, raw: &str) -> String {
     let raw = raw.trim().trim_end_matches('/');
     if split_s3(raw).is_some() || raw.starts_with("file://") {
         return raw.to_string();
     }
-    let path = ctx.path(raw);
+    let path = base(raw);
     let absolute =
         if path.is_absolute() { path } else { std::env::current_dir().map(|d| d.join(&path)).unwrap_or(path) };
     file_uri(&absolute)
@@ -138,6 +138,157 @@ fn nessie_rest_uri(uri: &str) -> String {
     }
 }
 
+/// Where an Iceberg catalog section was written, for its messages and relative paths.
+pub(in crate::job) struct Place<'a> {
+    /// The section's name in messages (`target.catalog`, `catalog`).
+    pub at: &'a str,
+    /// What gives the S3 connection of the files, in messages.
+    pub connection: &'a str,
+    /// A relative path as written, resolved.
+    pub base: &'a dyn Fn(&str) -> PathBuf,
+}
+
+/// The catalog of section `c` and the warehouse (as a URI; `warehouse` is the section's
+/// fallback); `nessie` is the platform's Nessie URI, `s3` the files' connection. Takes the
+/// section's catalog keys (namespace, table and branch stay). Errors are messages.
+fn catalog_of(
+    c: &mut CatalogSection,
+    warehouse: Option<String>,
+    nessie: Option<&str>,
+    s3: Option<&StoreConfig>,
+    place: &Place,
+) -> std::result::Result<(CatalogConfig, Option<String>), String> {
+    let at = place.at;
+    let kind = match (c.kind.take().map(|k| k.trim().to_ascii_lowercase()), &c.uri, nessie) {
+        (Some(k), _, _) => k,
+        (None, Some(uri), _) if uri.starts_with("http://") || uri.starts_with("https://") => "rest".into(),
+        (None, Some(_), _) => "sql".into(),
+        (None, None, Some(_)) => "rest".into(),
+        (None, None, None) => {
+            let (what, nessie) = match at {
+                "target.catalog" => ("target.type iceberg", ", or the platform's target.connection.nessie.uri"),
+                _ => ("an Iceberg table", ""),
+            };
+            return Err(format!(
+                "{what} needs a catalog: {at} with type sql (uri: a SQLite file, warehouse: a folder or \
+                 s3://bucket/prefix) or type rest (uri: http://host:port){nessie}"
+            ));
+        }
+    };
+    let warehouse = c.warehouse.take().or(warehouse).map(|w| warehouse_uri(place.base, &w));
+    let catalog = match kind.as_str() {
+        "sql" => {
+            let uri =
+                c.uri.take().filter(|u| !u.trim().is_empty()).ok_or_else(|| {
+                    format!("{at}.uri is required for a sql catalog: the SQLite file (e.g. catalog.db)")
+                })?;
+            let path = sqlite_path(uri.trim());
+            let path = if path.is_absolute() { path } else { (place.base)(&path.display().to_string()) };
+            let name = c.name.take().map(|n| n.0).unwrap_or_else(|| "default".into());
+            CatalogConfig::Sql { path, name }
+        }
+        "rest" => {
+            let uri = match (c.uri.take(), nessie) {
+                (Some(u), _) if !u.trim().is_empty() => u.trim().to_string(),
+                (_, Some(n)) => nessie_rest_uri(n),
+                _ => return Err(format!("{at}.uri is required for a rest catalog: http(s)://host:port")),
+            };
+            if !(uri.starts_with("http://") || uri.starts_with("https://")) {
+                return Err(format!("{at}.uri '{uri}' is not an http(s):// URL"));
+            }
+            if c.credential.as_ref().is_some_and(|cred| !cred.contains(':')) {
+                return Err(format!("{at}.credential must be client_id:client_secret"));
+            }
+            CatalogConfig::Rest(RestConfig {
+                uri,
+                warehouse: warehouse.clone(),
+                credential: c.credential.take().filter(|s| !s.is_empty()),
+                token: c.token.take().filter(|s| !s.is_empty()),
+                scope: c.scope.take().unwrap_or_else(|| "catalog".into()),
+            })
+        }
+        other => return Err(format!("{at}.type '{other}' is not supported: use sql or rest")),
+    };
+    let warehouse = match (&catalog, warehouse) {
+        (CatalogConfig::Sql { .. }, None) => match s3 {
+            Some(s3) if !s3.bucket.is_empty() => Some(s3.url()),
+            _ => {
+                return Err(format!(
+                    "{at}.warehouse is required for a sql catalog: the folder or s3://bucket/prefix new tables go to"
+                ))
+            }
+        },
+        (_, w) => w,
+    };
+    if warehouse.as_deref().is_some_and(|w| split_s3(w).is_some()) && s3.is_none() {
+        if let CatalogConfig::Sql { .. } = catalog {
+            return Err(format!("{at}.warehouse is on S3: give {} for its files", place.connection));
+        }
+    }
+    Ok((catalog, warehouse))
+}
+
+/// The scheme of an Iceberg table as a writer's place: `iceberg:<namespace>.<table>`.
+pub(in crate::job) const SCHEME: &str = "iceberg:";
+
+/// The table of a place `iceberg:<namespace>.<table>` (namespace levels separated by `.`;
+/// `iceberg:<table>` is in namespace `default`), None for another place.
+pub(in crate::job) fn table_of_place(place: &str) -> std::result::Result<Option<TableIdent>, String> {
+    let Some(name) = place.strip_prefix(SCHEME) else { return Ok(None) };
+    let mut levels: Vec<String> = name.split('.').map(|s| s.trim().to_string()).collect();
+    if levels.iter().any(String::is_empty) {
+        return Err(format!("'{place}' is not an Iceberg table: expected iceberg:<namespace>.<table>"));
+    }
+    let table = levels.pop().unwrap_or_default();
+    if levels.is_empty() {
+        levels.push("default".into());
+    }
+    Ok(Some(TableIdent { namespace: levels, name: table }))
+}
+
+/// The Iceberg target of a writer's options (the C API's, and every binding's): `catalog` as a
+/// job's `target.catalog` without `namespace`, `table` and `branch` (the place names the
+/// table), `branch`, and the files' S3 connection. Paths are relative to the current folder.
+pub(in crate::job) fn target_of_options(
+    table: TableIdent,
+    catalog: Option<serde_yaml_ng::Value>,
+    branch: Option<String>,
+    s3: Option<StoreConfig>,
+    append: bool,
+) -> std::result::Result<IcebergTarget, String> {
+    let Some(catalog) = catalog else {
+        return Err(format!(
+            "the Iceberg table {table} needs `catalog`: {{type: sql, uri: catalog.db, warehouse: \
+             folder or s3://bucket/prefix}} or {{type: rest, uri: http://host:port}}"
+        ));
+    };
+    let mut c: CatalogSection = serde_yaml_ng::from_value(catalog).map_err(|e| format!("catalog: {e}"))?;
+    if let Some(key) =
+        [("namespace", c.namespace.is_some()), ("table", c.table.is_some()), ("branch", c.branch.is_some())]
+            .iter()
+            .find_map(|(k, set)| set.then_some(*k))
+    {
+        return Err(format!(
+            "catalog.{key}: the place iceberg:<namespace>.<table> names the table{}",
+            if key == "branch" { ", and `branch` is an option of its own" } else { "" }
+        ));
+    }
+    let place = Place {
+        at: "catalog",
+        connection: "the connection keys (endpoint, access_key_id, secret_access_key, region)",
+        base: &|p| PathBuf::from(p),
+    };
+    let (catalog, warehouse) = catalog_of(&mut c, None, None, s3.as_ref(), &place)?;
+    Ok(IcebergTarget {
+        catalog,
+        warehouse,
+        table,
+        branch: branch.map_or_else(|| MAIN.to_string(), |b| b.trim().to_string()),
+        s3,
+        append,
+    })
+}
+
 /// The resolved target, and the name the job's messages give it. Refuses what an Iceberg
 /// target cannot do yet: incremental state, and a rejects file without a local `rejects_path`.
 pub(super) fn finish(
@@ -148,76 +299,15 @@ pub(super) fn finish(
     csv: &CsvOptions,
     incremental: bool,
 ) -> Result<(PathBuf, IcebergTarget)> {
-    let c = pending.catalog;
-    let kind =
-        match (c.kind.as_deref().map(|k| k.trim().to_ascii_lowercase()), &c.uri, &pending.nessie) {
-            (Some(k), _, _) => k,
-            (None, Some(uri), _) if uri.starts_with("http://") || uri.starts_with("https://") => "rest".into(),
-            (None, Some(_), _) => "sql".into(),
-            (None, None, Some(_)) => "rest".into(),
-            (None, None, None) => return Err(ctx.error(
-                "target.type iceberg needs a catalog: target.catalog with type sql (uri: a SQLite file, warehouse: \
-                 a folder or s3://bucket/prefix) or type rest (uri: http://host:port), or the platform's \
-                 target.connection.nessie.uri",
-            )),
-        };
-    let warehouse = c.warehouse.or(pending.warehouse).map(|w| warehouse_uri(ctx, &w));
-    let catalog = match kind.as_str() {
-        "sql" => {
-            let uri = c.uri.filter(|u| !u.trim().is_empty()).ok_or_else(|| {
-                ctx.error("target.catalog.uri is required for a sql catalog: the SQLite file (e.g. catalog.db)")
-            })?;
-            let path = sqlite_path(uri.trim());
-            let path = if path.is_absolute() { path } else { ctx.path(&path.display().to_string()) };
-            let name = c.name.map(|n| n.0).unwrap_or_else(|| "default".into());
-            CatalogConfig::Sql { path, name }
-        }
-        "rest" => {
-            let uri = match (c.uri, &pending.nessie) {
-                (Some(u), _) if !u.trim().is_empty() => u.trim().to_string(),
-                (_, Some(n)) => nessie_rest_uri(n),
-                _ => return Err(ctx.error("target.catalog.uri is required for a rest catalog: http(s)://host:port")),
-            };
-            if !(uri.starts_with("http://") || uri.starts_with("https://")) {
-                return Err(ctx.error(format!("target.catalog.uri '{uri}' is not an http(s):// URL")));
-            }
-            if let Some(cred) = &c.credential {
-                if !cred.contains(':') {
-                    return Err(ctx.error("target.catalog.credential must be client_id:client_secret"));
-                }
-            }
-            CatalogConfig::Rest(RestConfig {
-                uri,
-                warehouse: warehouse.clone(),
-                credential: c.credential.filter(|s| !s.is_empty()),
-                token: c.token.filter(|s| !s.is_empty()),
-                scope: c.scope.unwrap_or_else(|| "catalog".into()),
-            })
-        }
-        other => {
-            return Err(ctx.error(format!("target.catalog.type '{other}' is not supported: use sql or rest")));
-        }
+    let mut c = pending.catalog;
+    let place = Place {
+        at: "target.catalog",
+        connection: "target.connection.s3 (endpoint, access_key_id, secret_access_key, region)",
+        base: &|p| ctx.path(p),
     };
-    let warehouse = match (&catalog, warehouse) {
-        (CatalogConfig::Sql { .. }, None) => match &pending.s3 {
-            Some(s3) if !s3.bucket.is_empty() => Some(s3.url()),
-            _ => {
-                return Err(ctx.error(
-                    "target.catalog.warehouse is required for a sql catalog: the folder or s3://bucket/prefix new \
-                     tables go to",
-                ))
-            }
-        },
-        (_, w) => w,
-    };
-    if warehouse.as_deref().is_some_and(|w| split_s3(w).is_some()) && pending.s3.is_none() {
-        if let CatalogConfig::Sql { .. } = catalog {
-            return Err(ctx.error(
-                "target.catalog.warehouse is on S3: give target.connection.s3 (endpoint, access_key_id, \
-                 secret_access_key, region) for its files",
-            ));
-        }
-    }
+    let (catalog, warehouse) =
+        catalog_of(&mut c, pending.warehouse, pending.nessie.as_deref(), pending.s3.as_ref(), &place)
+            .map_err(|m| ctx.error(m))?;
     let namespace = match c.namespace.map(|n| n.0) {
         Some(n) if !n.trim().is_empty() => n,
         _ => asset.and_then(|a| a.domain.clone()).filter(|d| !d.trim().is_empty()).unwrap_or_else(|| "default".into()),
