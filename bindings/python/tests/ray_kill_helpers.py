@@ -17,8 +17,8 @@ def _first_time(markers, name) -> bool:
 
 
 class KillingDatasink(DativoParquetDatasink):
-    def __init__(self, path, markers, kill_mid_write, kill_after_stage):
-        super().__init__(path, max_rows_per_file=10)
+    def __init__(self, path, markers, kill_mid_write, kill_after_stage, **options):
+        super().__init__(path, **{"max_rows_per_file": 10, **options})
         self.markers = markers
         self.kill_mid_write = kill_mid_write
         self.kill_after_stage = kill_after_stage

@@ -382,3 +382,64 @@ def test_a_job_on_ray_commits_one_iceberg_snapshot(ray_cluster, tmp_path):
     assert [f.name for f in table.spec().fields] == ["country"]
     rows = sorted(table.scan().to_arrow().to_pylist(), key=lambda r: r["id"])
     assert rows == _pyarrow_rows(paths)
+
+
+def test_ray_data_writes_an_iceberg_table_with_one_snapshot_despite_killed_tasks(ray_cluster, tmp_path):
+    import ray
+
+    import dativo.ray as dray
+    from pyiceberg.catalog.sql import SqlCatalog
+    from ray_kill_helpers import KillingDatasink
+    paths = _write_inputs(tmp_path / "in", files=4, rows=30)
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    catalog = {"type": "sql", "uri": f"{tmp_path}/catalog.db", "warehouse": f"{tmp_path}/warehouse"}
+    # Task 0's first attempt dies with a half-written data file, task 1's after its files are
+    # complete in the table's location: no snapshot may name either attempt's files.
+    sink = KillingDatasink("iceberg:sales.orders", str(markers), kill_mid_write=0, kill_after_stage=1,
+                           write_mode="append", catalog=catalog, partitioning=["country"])
+    dray.read_csv([str(p) for p in paths], column_types=COLUMN_TYPES).write_datasink(sink)
+    assert sorted(os.listdir(markers)) == ["after-stage-1", "mid-write-0"], "both kills happened"
+    assert sum(f.rows for f in sink.files) == 120
+
+    reader = SqlCatalog("default", uri=f"sqlite:///{tmp_path}/catalog.db", warehouse=f"file://{tmp_path}/warehouse")
+    table = reader.load_table("sales.orders")
+    assert len(table.snapshots()) == 1, "one snapshot for the whole write"
+    assert [f.name for f in table.spec().fields] == ["country"]
+    assert sorted(table.scan().to_arrow().to_pylist(), key=lambda r: r["id"]) == _pyarrow_rows(paths)
+    named = {f.file.file_path for f in table.scan().plan_files()}
+    assert named == {"file://" + f.path for f in sink.files}, "the snapshot names exactly the counted files"
+
+    # write_iceberg: an overwrite replaces the rows in a second snapshot; a block that does not
+    # fit the table fails before anything is committed.
+    dray.write_iceberg(dray.read_csv([str(paths[0])], column_types=COLUMN_TYPES), "sales.orders",
+                       catalog=catalog, partitioning=["country"], write_mode="overwrite")
+    table = reader.load_table("sales.orders")
+    assert len(table.snapshots()) == 2
+    assert sorted(table.scan().to_arrow().to_pylist(), key=lambda r: r["id"]) == _pyarrow_rows(paths[:1])
+    other = ray.data.from_items([{"id": 1, "note": "x"}])
+    with pytest.raises(Exception, match="note"):
+        dray.write_iceberg(other, "sales.orders", catalog=catalog, partitioning=["country"])
+    assert len(reader.load_table("sales.orders").snapshots()) == 2
+
+
+def test_ray_data_writes_s3_files_through_an_iceberg_rest_catalog(ray_cluster, s3_server, tmp_path):
+    import dativo.ray as dray
+    from pyiceberg.catalog import load_catalog
+    paths = _write_inputs(tmp_path / "in", files=3, rows=200)
+    keys = {"endpoint": s3_server.endpoint, "access_key_id": s3_server.access_key,
+            "secret_access_key": s3_server.secret_key, "region": "us-east-1", "path_style_access": True}
+    catalog = {"type": "rest", "uri": s3_server.iceberg_uri, "warehouse": "warehouse",
+               "credential": f"{s3_server.access_key}:{s3_server.secret_key}"}
+    name = f"ray.orders_{os.getpid()}"
+    files = dray.write_iceberg(dray.read_csv([str(p) for p in paths], column_types=COLUMN_TYPES), name,
+                               catalog=catalog, partitioning=["country"], **keys)
+    assert all(f.path.startswith("s3://warehouse/") for f in files), files
+    reader = load_catalog("rest", type="rest", uri=s3_server.iceberg_uri, warehouse="warehouse",
+                          credential=f"{s3_server.access_key}:{s3_server.secret_key}",
+                          **{"s3.endpoint": s3_server.endpoint, "s3.access-key-id": s3_server.access_key,
+                             "s3.secret-access-key": s3_server.secret_key, "s3.region": "us-east-1",
+                             "s3.path-style-access": "true"})
+    table = reader.load_table(name)
+    assert len(table.snapshots()) == 1
+    assert sorted(table.scan().to_arrow().to_pylist(), key=lambda r: r["id"]) == _pyarrow_rows(paths)
