@@ -294,5 +294,5 @@ fn jobs_it_cannot_distribute_are_refused_with_the_reason() {
         .replace("  output_base: out\n", "  output_base: out\n  partitioning: [country]\n");
     fs::write(&path, text).unwrap();
     let e = distributed(&path).unwrap_err();
-    assert!(e.to_string().contains("a partitioned job cannot run distributed yet"), "{e}");
+    assert!(e.to_string().contains("a Hive-partitioned job into a local folder cannot run distributed yet"), "{e}");
 }

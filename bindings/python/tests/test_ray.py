@@ -333,6 +333,65 @@ def test_a_job_on_ray_reads_objects_and_commits_to_a_bucket(ray_cluster, s3_serv
         "the dead attempt's objects are gone; only what the manifest names is left"
 
 
+def test_a_hive_partitioned_job_on_ray_commits_its_bucket_folders_once(ray_cluster, s3_server, s3_fs, tmp_path):
+    import datetime
+    import json
+
+    import pyarrow.dataset as pads
+    import pyarrow.fs as pafs
+
+    import dativo.ray as dray
+    from ray_kill_helpers import dying_unit
+    where = f"{s3_server.bucket}/ray-hive-{os.getpid()}"
+    paths = _write_inputs(tmp_path / "in", files=3, rows=300)
+    files = "".join(f"    - path: {p}\n" for p in paths)
+
+    def job(name, prefix):
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(
+            f"source:\n  type: csv\n  files:\n{files}  engine:\n    options:\n"
+            f"      column_types: {{id: integer, amount: float, country: string}}\n"
+            f"target:\n  type: s3\n  partitioning: [ingest_date, country]\n  connection:\n    s3:\n"
+            f"      endpoint: {s3_server.endpoint}\n      bucket: {s3_server.bucket}\n      prefix: {prefix}\n"
+            f"      access_key_id: {s3_server.access_key}\n      secret_access_key: {s3_server.secret_key}\n"
+            f"      region: us-east-1\n      path_style_access: true\n      secure: false\n"
+            f"  engine:\n    options: {{max_rows_per_file: 70}}\n")
+        return path
+
+    def committed(prefix):
+        with s3_fs.open_input_stream(f"{s3_server.bucket}/{prefix}/_manifest.json") as f:
+            manifest = json.loads(f.read())
+        base = f"{s3_server.bucket}/{prefix}"
+        dataset = pads.dataset([f"{base}/{f['file']}" for f in manifest["files"]], filesystem=s3_fs,
+                               partitioning="hive", partition_base_dir=base)
+        listed = sorted(i.path[len(base) + 1:] for i in s3_fs.get_file_info(pafs.FileSelector(base, recursive=True))
+                        if i.type == pafs.FileType.File)
+        return manifest, dataset.to_table().to_pylist(), listed
+
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    # Unit 2's first attempt dies after its partition objects were uploaded: they must not count.
+    report = dray.run_job(job("ray", f"ray-hive-{os.getpid()}/ray"),
+                          unit_function=dying_unit(str(markers), kill_mid_unit=-1, kill_after_stage=2))
+    assert os.listdir(markers) == ["after-stage-2"]
+    assert report["rows_written"] == 900
+    manifest, rows, listed = committed(f"ray-hive-{os.getpid()}/ray")
+    today = datetime.date.today().isoformat()
+    assert {str(r.pop("ingest_date")) for r in rows} == {today}, "one ingest_date: the driver's"
+    assert sorted(rows, key=lambda r: r["id"]) == _pyarrow_rows(paths)
+    assert listed == sorted([f["file"] for f in manifest["files"]] + ["_manifest.json"]), \
+        "the dead attempt's objects are gone; only what the manifest names is left"
+    folders = {f["file"].rsplit("/", 1)[0] for f in manifest["files"]}
+    assert folders == {f"ingest_date={today}/country=DE", f"ingest_date={today}/country=FR"}
+
+    # A local run of the same job: the same rows in the same folders.
+    assert dativo.run_job(str(job("local", f"ray-hive-{os.getpid()}/local"))).rows_written == 900
+    local_manifest, local_rows, _ = committed(f"ray-hive-{os.getpid()}/local")
+    assert {f["file"].rsplit("/", 1)[0] for f in local_manifest["files"]} == folders
+    assert {str(r.pop("ingest_date")) for r in local_rows} == {today}
+    assert sorted(local_rows, key=lambda r: r["id"]) == sorted(rows, key=lambda r: r["id"])
+
+
 def test_ray_data_reads_objects_and_writes_a_bucket_with_one_commit(ray_cluster, s3_server, s3_fs, tmp_path):
     import json
 

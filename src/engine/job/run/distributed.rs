@@ -27,13 +27,14 @@
 //! secret travels in a task. A task carries a fingerprint of the job as the driver resolved it,
 //! and a worker whose job differs (the file changed, a variable differs) refuses the task.
 //!
-//! Supported: CSV inputs (files, `s3://` objects) into Parquet in `output_base` or a bucket,
-//! plain or incremental, unpartitioned, or into an Iceberg table (partitioned or not). Into a
-//! bucket, a task's objects are complete under attempt-unique names and only the manifest
-//! object (written by the driver) publishes them, deleting the others; into Iceberg, a task's
-//! data files are named by no snapshot until the driver commits one naming the counted
-//! attempts' files. Jobs with plugins, or Hive-partitioned ones, are refused with an error
-//! saying so.
+//! Supported: CSV inputs (files, `s3://` objects) into Parquet in `output_base`
+//! (unpartitioned) or a bucket (Hive-partitioned or not), plain or incremental, or into an
+//! Iceberg table (partitioned or not). Into a bucket, a task's objects are complete under
+//! attempt-unique names (in partition folders when partitioned) and only the manifest object
+//! (written by the driver) publishes them, deleting the others; into Iceberg, a task's data
+//! files are named by no snapshot until the driver commits one naming the counted attempts'
+//! files. Jobs with plugins, or Hive-partitioned into a local folder, are refused with an
+//! error saying so.
 
 use std::collections::HashSet;
 use std::fs;
@@ -53,9 +54,10 @@ use crate::job::lake::LakeTable;
 use crate::job::report::RunReport;
 use crate::job::Job;
 use crate::parquet::commit;
+use crate::parquet::partitioned::partition_columns;
 use crate::parquet::staged::{self, publish_unit_staged};
 use crate::parquet::writer::SealedPart;
-use crate::parquet::{publish_staged, ObjectSink, ParquetSink, StagedFile, WriteMode};
+use crate::parquet::{publish_staged, ObjectSink, ParquetSink, PartitionedSink, StagedFile, WriteMode};
 use crate::store::Store;
 use crate::{pipeline, Error, Result};
 
@@ -128,7 +130,7 @@ impl Job {
         let refuse = |what: &str| {
             Err(Error::Config(format!(
                 "{}: {what} cannot run distributed yet (--engine ray runs CSV files into Parquet in a folder \
-                 or a bucket, plain or incremental and unpartitioned, or into an Iceberg table); run it \
+                 (unpartitioned) or a bucket, plain or incremental, or into an Iceberg table); run it \
                  without --engine",
                 self.path.display()
             )))
@@ -136,10 +138,11 @@ impl Job {
         if self.reader_plugin.is_some() || self.writer_plugin.is_some() {
             return refuse("a job with a custom reader or writer");
         }
-        // An Iceberg table's partitions are its data files' folders; Hive partitions in a
-        // folder or a bucket would need a staged commit per partition, not there yet.
-        if !self.partitioning.is_empty() && self.iceberg_target.is_none() {
-            return refuse("a partitioned job");
+        // In a bucket or an Iceberg table a partition is a folder of complete files that the
+        // one commit publishes; in a local folder readers see the files themselves, and a
+        // staged commit per partition folder is not there yet.
+        if !self.partitioning.is_empty() && self.iceberg_target.is_none() && self.object_target.is_none() {
+            return refuse("a Hive-partitioned job into a local folder");
         }
         Ok(())
     }
@@ -483,9 +486,17 @@ impl Job {
                 Staging::Local(ParquetSink::create(&self.output_dir, opened.schema.clone(), unit.parquet.clone())?)
             }
             // Named for this attempt alone: a retried task's objects never replace another's.
-            (Some(config), None) => Staging::Object(ObjectSink::create(
+            (Some(config), None) if self.partitioning.is_empty() => Staging::Object(ObjectSink::create(
                 Arc::new(Store::connect(config)?),
                 opened.schema.clone(),
+                unit.parquet.clone(),
+                &crate::job::lake::run_id(),
+            )?),
+            // Partition folders of such objects; `ingest_date` is the driver's, for every task.
+            (Some(config), None) => Staging::Partitioned(PartitionedSink::create_object(
+                Arc::new(Store::connect(config)?),
+                opened.schema.clone(),
+                partition_columns(&self.partitioning, &task.ingest_date),
                 unit.parquet.clone(),
                 &crate::job::lake::run_id(),
             )?),
@@ -574,6 +585,8 @@ impl Job {
 enum Staging {
     Local(ParquetSink),
     Object(ObjectSink),
+    /// Such objects in a bucket's Hive partition folders.
+    Partitioned(PartitionedSink),
     /// Data files in an Iceberg table's location, complete and in no snapshot.
     Iceberg(crate::iceberg::IcebergSink),
 }
@@ -584,6 +597,7 @@ impl pipeline::Sink for Staging {
         match self {
             Staging::Local(sink) => sink.write(batch),
             Staging::Object(sink) => sink.write(batch),
+            Staging::Partitioned(sink) => sink.write(batch),
             Staging::Iceberg(sink) => sink.write(batch),
         }
     }
@@ -591,6 +605,9 @@ impl pipeline::Sink for Staging {
         match self {
             Staging::Local(sink) => sink.stage(),
             Staging::Object(sink) => Ok(sink.finish()?.into_iter().map(crate::job::output::staged_object).collect()),
+            Staging::Partitioned(sink) => {
+                Ok(sink.finish()?.into_iter().map(crate::job::output::staged_object).collect())
+            }
             Staging::Iceberg(sink) => Ok(sink.finish()?.into_iter().map(crate::job::output::staged_object).collect()),
         }
     }
@@ -598,6 +615,7 @@ impl pipeline::Sink for Staging {
         match self {
             Staging::Local(sink) => sink.abort(),
             Staging::Object(sink) => sink.abort(),
+            Staging::Partitioned(sink) => sink.abort(),
             Staging::Iceberg(sink) => sink.abort(),
         }
     }
