@@ -639,7 +639,9 @@ DativoStatus dativo_job_run_with_resolver(const char *path,
 // Open a writer whose files will be staged (`dativo_parquet_writer_stage`), not committed:
 // as `dativo_parquet_writer_open`, with the files named `<file_prefix>-NNNNN.parquet` (in an
 // Iceberg table `<file_prefix>-<attempt id>-NNNNN.parquet`, in the table's partition folders;
-// the table is created if it does not exist, so every writer may open it first). Give
+// the table is created if it does not exist, so every writer may open it first). With
+// `partitioning` in `options`, each file is staged in its `key=value/` partition folder and
+// its final name is its path under `dir` (`country=FR/<file_prefix>-NNNNN.parquet`). Give
 // every writer of one distributed write its own prefix that starts with the write's prefix
 // and a `-`, e.g. `part-<write id>-<task>` for a write committed with `file_prefix` `part`,
 // so that final names are unique across writers. Nothing is ever visible from this writer
@@ -676,15 +678,18 @@ DativoStatus dativo_parquet_writer_stage(struct DativoParquetWriter *writer,
                                          struct DativoError *error);
 
 // Publish exactly the staged files listed in `staged_json` in directory `dir`, once: every
-// file is checked first (in `dir`, a staged name, its staged size, a final name unique and
-// starting with `<file_prefix>-`), then the old `_manifest.json` is removed, the files are
-// renamed to their final names and the directory fsynced, in overwrite mode the other
-// `<file_prefix>-*.parquet` files are deleted, every other staged file of the prefix (failed
-// or retried attempts) and dead writers' temp files are deleted, and `_manifest.json` is
-// written last (append mode: the old manifest's files, then these).
+// file is checked first (in `dir`, or in the `key=value/` partition folder its final name
+// names, a staged name, its staged size, a final name unique and starting with
+// `<file_prefix>-`), then the old `_manifest.json` is removed, the files are renamed to their
+// final names and their folders fsynced, in overwrite mode the other `<file_prefix>-*.parquet`
+// files are deleted (of every partition folder too, when the files are partitioned), every
+// other staged file of the prefix (failed or retried attempts) and dead writers' temp files
+// are deleted, in partition folders too, and `_manifest.json` is written last (append mode:
+// the old manifest's files, then these).
 //
 // `dir` may be `s3://bucket/prefix`: the writers' objects are complete already, so the
-// commit checks that each is a `<file_prefix>-….parquet` object directly under the prefix,
+// commit checks that each is a `<file_prefix>-….parquet` object under the prefix (directly,
+// or in `key=value/` partition folders),
 // writes the `_manifest.json` object naming them (one PUT, the commit point), then deletes
 // the prefix's objects it does not name (failed or retried attempts', an overwritten write's).
 //
@@ -751,8 +756,8 @@ DativoStatus dativo_status_from_stream(struct ArrowArrayStream *stream,
 // `source.incremental` honoured), call `executor` once with every task, then commit the
 // results in unit order, exactly as a local run commits: on success `*out` is the run's
 // report (free it with `dativo_job_report_free`). Supported jobs: CSV files or `s3://`
-// objects into Parquet in a folder (unpartitioned) or a bucket (Hive-partitioned or not),
-// plain or incremental, or into an Iceberg table, without plugins; others fail with CONFIG
+// objects into Parquet in a folder or a bucket (Hive-partitioned or not), plain or
+// incremental, or into an Iceberg table, without plugins; others fail with CONFIG
 // saying so. A plain run has one task per input file; an incremental run one per new or
 // changed input (none when nothing changed: the executor is then not called).
 //

@@ -291,8 +291,92 @@ fn jobs_it_cannot_distribute_are_refused_with_the_reason() {
     let path = s.job("job.yaml", 1, "out", "", "");
     let text = fs::read_to_string(&path)
         .unwrap()
-        .replace("  output_base: out\n", "  output_base: out\n  partitioning: [country]\n");
+        .replace("  output_base: out\n", "  output_base: out\n  custom_writer: \"plugins/libw.so:create_writer\"\n");
     fs::write(&path, text).unwrap();
     let e = distributed(&path).unwrap_err();
-    assert!(e.to_string().contains("a Hive-partitioned job into a local folder cannot run distributed yet"), "{e}");
+    assert!(e.to_string().contains("a job with a custom reader or writer cannot run distributed yet"), "{e}");
+}
+
+/// Adds `partitioning: [country]` to a job's target.
+fn partitioned(path: &Path) {
+    let text =
+        fs::read_to_string(path).unwrap().replace("  output_base: ", "  partitioning: [country]\n  output_base: ");
+    fs::write(path, text).unwrap();
+}
+
+/// Every row under `dir`'s partition folders (sorted), and the folders.
+fn partition_rows(dir: &Path) -> (Vec<String>, Vec<String>) {
+    let folders: Vec<String> = visible(dir).into_iter().filter(|n| n.contains('=')).collect();
+    let mut rows: Vec<String> = folders.iter().flat_map(|f| rows_in(&dir.join(f))).collect();
+    rows.sort();
+    (rows, folders)
+}
+
+#[test]
+fn a_partitioned_distributed_run_names_its_folders_as_a_local_run_does() {
+    let s = Setup::new(3);
+    let local_job = s.job("local.yaml", 3, "local", "", "");
+    let ray_job = s.job("ray.yaml", 3, "ray", "", "");
+    partitioned(&local_job);
+    partitioned(&ray_job);
+    local(&local_job);
+    // Every task runs twice; the first attempt's result is lost after it staged its files.
+    let mut retrying = |tasks: &[UnitTask]| {
+        let lost = workers(&ray_job)(tasks)?;
+        assert!(lost.iter().all(|o| o.result.is_ok()));
+        workers(&ray_job)(tasks)
+    };
+    let report = job::load(&ray_job).unwrap().run_distributed(&mut retrying).unwrap();
+    assert_eq!(report.rows_written, 150);
+    let (dd, ld) = (s.path("ray"), s.path("local"));
+    assert_eq!(partition_rows(&dd), partition_rows(&ld));
+    assert_eq!(partition_rows(&dd).1, ["country=DE", "country=FR"]);
+    assert_eq!(visible(&dd), ["_manifest.json", "country=DE", "country=FR"]);
+    for folder in ["country=DE", "country=FR"] {
+        let names = visible(&dd.join(folder));
+        // 3 inputs x 25 rows of each country in files of at most 20 rows: 2 files per input.
+        let parts: Vec<String> = (0..6).map(|i| format!("part-{i:05}.parquet")).collect();
+        assert_eq!(names, parts, "{folder}: numbered per folder, as a local run numbers them");
+        assert_eq!(hidden(&dd.join(folder)), Vec::<String>::new(), "{folder}: the dead attempts' files are gone");
+    }
+    let mut listed = manifest_files(&dd);
+    listed.sort();
+    let mut expected: Vec<String> = ["country=DE", "country=FR"]
+        .iter()
+        .flat_map(|f| (0..6).map(move |i| format!("{f}/part-{i:05}.parquet")))
+        .collect();
+    expected.sort();
+    assert_eq!(listed, expected);
+
+    // Overwrite with one input of FR rows only: the DE partition goes, FR has the new rows.
+    fs::write(s.path("in/f0.csv"), "id,amount,country\n1,1.5,FR\n2,2.5,FR\n").unwrap();
+    let one = s.job("ray.yaml", 1, "ray", "", "");
+    partitioned(&one);
+    distributed(&one).unwrap();
+    assert_eq!(visible(&dd), ["_manifest.json", "country=FR"]);
+    assert_eq!(visible(&dd.join("country=FR")), ["part-00000.parquet"]);
+    assert_eq!(partition_rows(&dd).0.len(), 2);
+    assert_eq!(manifest_files(&dd), ["country=FR/part-00000.parquet"]);
+}
+
+#[test]
+fn a_partitioned_incremental_distributed_run_keeps_the_local_state() {
+    let s = Setup::new(3);
+    let source = "  incremental:\n    strategy: file_modified_time\n    state_path: state/orders.json\n";
+    let path = s.job("job.yaml", 3, "out", source, "");
+    partitioned(&path);
+    distributed(&path).unwrap();
+    assert_eq!(partition_rows(&s.path("out")).0.len(), 150);
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    s.write_input(1, 30, "");
+    let report = distributed(&path).unwrap();
+    assert_eq!(report.rows_written, 30);
+    let (rows, folders) = partition_rows(&s.path("out"));
+    assert_eq!((rows.len(), folders), (130, vec!["country=DE".to_string(), "country=FR".to_string()]));
+    let local_rerun = local(&path);
+    assert_eq!(local_rerun.incremental.as_ref().unwrap().skipped.len(), 3, "the local run disagrees with the state");
+    assert_eq!(partition_rows(&s.path("out")).0, rows);
+    for folder in ["country=DE", "country=FR"] {
+        assert_eq!(hidden(&s.path("out").join(folder)), Vec::<String>::new());
+    }
 }

@@ -69,8 +69,8 @@ struct TaskError {
 /// `source.incremental` honoured), call `executor` once with every task, then commit the
 /// results in unit order, exactly as a local run commits: on success `*out` is the run's
 /// report (free it with `dativo_job_report_free`). Supported jobs: CSV files or `s3://`
-/// objects into Parquet in a folder (unpartitioned) or a bucket (Hive-partitioned or not),
-/// plain or incremental, or into an Iceberg table, without plugins; others fail with CONFIG
+/// objects into Parquet in a folder or a bucket (Hive-partitioned or not), plain or
+/// incremental, or into an Iceberg table, without plugins; others fail with CONFIG
 /// saying so. A plain run has one task per input file; an incremental run one per new or
 /// changed input (none when nothing changed: the executor is then not called).
 ///

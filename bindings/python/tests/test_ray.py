@@ -392,6 +392,87 @@ def test_a_hive_partitioned_job_on_ray_commits_its_bucket_folders_once(ray_clust
     assert sorted(local_rows, key=lambda r: r["id"]) == sorted(rows, key=lambda r: r["id"])
 
 
+def _tree(out: Path):
+    """Every file under `out`, relative, and the hidden ones (temps, staged files) apart."""
+    names = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    return [n for n in names if not Path(n).name.startswith(".")], [n for n in names if Path(n).name.startswith(".")]
+
+
+def _hive_rows(base, files, filesystem=None):
+    """The rows of `files` (paths under `base`) with their Hive partition columns, by pyarrow."""
+    import pyarrow.dataset as pads
+    dataset = pads.dataset([f"{base}/{f}" for f in files], filesystem=filesystem, partitioning="hive",
+                           partition_base_dir=str(base))
+    return sorted(dataset.to_table().to_pylist(), key=lambda r: r["id"])
+
+
+def test_a_hive_partitioned_job_on_ray_writes_a_folder_as_a_local_run_does(ray_cluster, tmp_path):
+    import json
+
+    import dativo.ray as dray
+    from ray_kill_helpers import dying_unit
+    paths = _write_inputs(tmp_path / "in", files=3, rows=300)
+    files = "".join(f"    - path: {p}\n" for p in paths)
+
+    def job(name):
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(
+            f"source:\n  type: csv\n  files:\n{files}  engine:\n    options:\n"
+            f"      column_types: {{id: integer, amount: float, country: string}}\n"
+            f"target:\n  output_base: {tmp_path / name}\n  partitioning: [country]\n"
+            f"  engine:\n    options: {{max_rows_per_file: 70}}\n")
+        return path
+
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    # Unit 1's first attempt dies after staging its files in the partition folders.
+    report = dray.run_job(job("ray"), unit_function=dying_unit(str(markers), kill_mid_unit=-1, kill_after_stage=1))
+    assert os.listdir(markers) == ["after-stage-1"]
+    assert report["rows_written"] == 900
+    assert dativo.run_job(str(job("local"))).rows_written == 900
+    (ray_files, ray_hidden), (local_files, _) = _tree(tmp_path / "ray"), _tree(tmp_path / "local")
+    assert ray_hidden == [], "the dead attempt's staged files are gone"
+    folders = lambda names: sorted({n.rsplit("/", 1)[0] for n in names if "/" in n})  # noqa: E731
+    assert folders(ray_files) == folders(local_files) == ["country=DE", "country=FR"]
+    manifest = json.loads((tmp_path / "ray" / "_manifest.json").read_text())
+    listed = [f["file"] for f in manifest["files"]]
+    assert sorted(listed + ["_manifest.json"]) == ray_files
+    assert all(n.rsplit("/", 1)[1].startswith("part-") for n in listed), "part-NNNNN per folder, as a local run"
+    local_listed = [f["file"] for f in json.loads((tmp_path / "local" / "_manifest.json").read_text())["files"]]
+    assert _hive_rows(tmp_path / "ray", listed) == _hive_rows(tmp_path / "local", local_listed) == _pyarrow_rows(paths)
+
+
+def test_write_parquet_partitions_into_folders_and_a_bucket(ray_cluster, s3_server, s3_fs, tmp_path):
+    import json
+
+    import pyarrow.fs as pafs
+
+    import dativo.ray as dray
+    paths = _write_inputs(tmp_path / "in", files=3, rows=200)
+    ds = dray.read_csv([str(p) for p in paths], column_types=COLUMN_TYPES)
+    out = tmp_path / "out"
+    files = dray.write_parquet(ds, str(out), partitioning=["country"], max_rows_per_file=90)
+    names, hidden = _tree(out)
+    assert hidden == []
+    manifest = json.loads((out / "_manifest.json").read_text())
+    listed = [f["file"] for f in manifest["files"]]
+    assert sorted(listed + ["_manifest.json"]) == names
+    assert {n.split("/")[0] for n in listed} == {"country=DE", "country=FR"}
+    assert _hive_rows(out, listed) == _pyarrow_rows(paths)
+    assert sum(f.rows for f in files) == 600
+
+    where = f"{s3_server.bucket}/ray-parts-{os.getpid()}"
+    keys = {"endpoint": s3_server.endpoint, "access_key_id": s3_server.access_key,
+            "secret_access_key": s3_server.secret_key, "region": "us-east-1", "path_style_access": True}
+    dray.write_parquet(ds, f"s3://{where}", partitioning=["country"], max_rows_per_file=90, **keys)
+    with s3_fs.open_input_stream(f"{where}/_manifest.json") as f:
+        listed = [e["file"] for e in json.loads(f.read())["files"]]
+    objects = sorted(i.path[len(where) + 1:] for i in s3_fs.get_file_info(pafs.FileSelector(where, recursive=True))
+                     if i.type == pafs.FileType.File)
+    assert objects == sorted(listed + ["_manifest.json"])
+    assert _hive_rows(where, listed, filesystem=s3_fs) == _pyarrow_rows(paths)
+
+
 def test_ray_data_reads_objects_and_writes_a_bucket_with_one_commit(ray_cluster, s3_server, s3_fs, tmp_path):
     import json
 

@@ -25,7 +25,7 @@ use super::options::writer_options_from_text;
 use super::resolve::iceberg as iceberg_keys;
 use super::resolve::lake::Connection;
 use crate::iceberg::{IcebergSink, IcebergTable, IcebergTarget};
-use crate::parquet::partitioned::{local_date_today, partition_columns};
+use crate::parquet::partitioned::{is_partition_folder, local_date_today, partition_columns};
 use crate::parquet::{
     discard_staged, publish_staged, CommittedFile, ObjectSink, ParquetOptions, ParquetSink, PartitionedSink,
     StagedFile, WriteMode,
@@ -264,6 +264,12 @@ enum Sink {
     /// A staged write's objects in a bucket: complete, named by no manifest until the
     /// committer's [`commit_staged`].
     StagedObject(Box<ObjectSink>),
+    /// A staged write's Hive partitions: local files staged in their partition folders, or
+    /// objects (`url`: the bucket prefix's URL) complete in theirs.
+    StagedPartitioned {
+        sink: Box<PartitionedSink>,
+        url: Option<String>,
+    },
     /// Data files of an Iceberg table, committed as one snapshot.
     Iceberg {
         sink: Box<IcebergSink>,
@@ -282,6 +288,7 @@ impl std::fmt::Debug for Output {
             Sink::Object { .. } => "object store",
             Sink::ObjectPartitioned { .. } => "object store, partitioned",
             Sink::StagedObject(_) => "object store, staged",
+            Sink::StagedPartitioned { .. } => "partitioned, staged",
             Sink::Iceberg { .. } => "Iceberg table",
             Sink::StagedIceberg(_) => "Iceberg table, staged",
         };
@@ -296,7 +303,9 @@ impl Output {
     /// is cleaned up when it opens (other writers' objects are not named yet); its objects are
     /// complete when staged and named by no manifest until the commit. An Iceberg table is
     /// created (empty) if it does not exist, its data files are complete when staged and in no
-    /// snapshot until the commit. Partitioning is refused but for a table (its spec's columns).
+    /// snapshot until the commit. With `partitioning`, files are staged in their partition
+    /// folders (final names `key=value/.../<prefix>-NNNNN.parquet`; `ingest_date` is this
+    /// writer's local date).
     pub fn open_staged(place: &Path, schema: SchemaRef, options: OutputOptions, label: &str) -> Result<Output> {
         let text = place.to_str().unwrap_or("");
         if let Some(target) =
@@ -305,20 +314,29 @@ impl Output {
             let (sink, _) = open_table(&target, schema, options)?;
             return Ok(Output { sink: Sink::StagedIceberg(Box::new(sink)) });
         }
-        if !options.partitioning.is_empty() {
-            return Err(Error::Config(format!("{label}: staged writes do not take partitioning")));
-        }
+        let OutputOptions { parquet, partitioning, connection, .. } = options;
+        let columns = || partition_columns(&partitioning, &local_date_today());
         let sink = match object_url(text)? {
             None => {
-                check_no_connection(&options.connection, place, label)?;
-                Sink::Local(Box::new(ParquetSink::create(place, schema, options.parquet)?))
+                check_no_connection(&connection, place, label)?;
+                if partitioning.is_empty() {
+                    Sink::Local(Box::new(ParquetSink::create(place, schema, parquet)?))
+                } else {
+                    let sink = PartitionedSink::create_local(place, schema, columns(), parquet)?;
+                    Sink::StagedPartitioned { sink: Box::new(sink), url: None }
+                }
             }
             Some((bucket, prefix)) => {
-                let config = store_config(bucket, prefix, options.connection.unwrap_or_default(), label)?;
+                let config = store_config(bucket, prefix, connection.unwrap_or_default(), label)?;
                 let store = std::sync::Arc::new(Store::connect(&config)?);
                 // Unique to this writer: two attempts of one task never share an object.
-                let sink = ObjectSink::create(store, schema, options.parquet, &lake::run_id())?;
-                Sink::StagedObject(Box::new(sink))
+                let run_id = lake::run_id();
+                if partitioning.is_empty() {
+                    Sink::StagedObject(Box::new(ObjectSink::create(store, schema, parquet, &run_id)?))
+                } else {
+                    let sink = PartitionedSink::create_object(store, schema, columns(), parquet, &run_id)?;
+                    Sink::StagedPartitioned { sink: Box::new(sink), url: Some(config.url()) }
+                }
             }
         };
         Ok(Output { sink })
@@ -332,6 +350,16 @@ impl Output {
             Sink::Local(sink) => sink.stage(),
             Sink::StagedObject(sink) => Ok(sink.finish()?.into_iter().map(staged_object).collect()),
             Sink::StagedIceberg(sink) => Ok(sink.finish()?.into_iter().map(staged_object).collect()),
+            Sink::StagedPartitioned { sink, url: None } => sink.stage(),
+            Sink::StagedPartitioned { sink, url: Some(url) } => Ok(sink
+                .finish()?
+                .into_iter()
+                .map(|file| {
+                    let path = file.path.to_string_lossy().into_owned();
+                    let name = path.strip_prefix(&format!("{url}/")).unwrap_or(&path).to_string();
+                    StagedFile { final_name: name, ..staged_object(file) }
+                })
+                .collect()),
             other => {
                 let output = Output { sink: other };
                 let kind = format!("{output:?}");
@@ -386,7 +414,9 @@ impl Output {
     pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
         match &mut self.sink {
             Sink::Local(s) => s.write(batch),
-            Sink::LocalPartitioned(s) | Sink::ObjectPartitioned { sink: s, .. } => s.write(batch),
+            Sink::LocalPartitioned(s)
+            | Sink::ObjectPartitioned { sink: s, .. }
+            | Sink::StagedPartitioned { sink: s, .. } => s.write(batch),
             Sink::Object { sink, .. } | Sink::StagedObject(sink) => sink.write(batch),
             Sink::Iceberg { sink, .. } | Sink::StagedIceberg(sink) => sink.write(batch),
         }
@@ -421,6 +451,10 @@ impl Output {
                 sink.abort();
                 Err(staged_close("an Iceberg table"))
             }
+            Sink::StagedPartitioned { sink, .. } => {
+                sink.abort();
+                Err(staged_close("partition folders"))
+            }
         }
     }
 
@@ -429,7 +463,9 @@ impl Output {
     pub fn abort(self) {
         match self.sink {
             Sink::Local(s) => s.abort(),
-            Sink::LocalPartitioned(s) | Sink::ObjectPartitioned { sink: s, .. } => s.abort(),
+            Sink::LocalPartitioned(s)
+            | Sink::ObjectPartitioned { sink: s, .. }
+            | Sink::StagedPartitioned { sink: s, .. } => s.abort(),
             Sink::Object { sink, .. } | Sink::StagedObject(sink) => sink.abort(),
             Sink::Iceberg { sink, .. } | Sink::StagedIceberg(sink) => sink.abort(),
         }
@@ -514,10 +550,13 @@ pub fn commit_staged(place: &Path, files: &[StagedFile], options: &str, label: &
     let mut committed = Vec::with_capacity(files.len());
     for (i, file) in files.iter().enumerate() {
         let expected = format!("{url}/{}", file.final_name);
-        let named = file.final_name.starts_with(&format!("{file_prefix}-")) && file.final_name.ends_with(".parquet");
-        if file.temp_path.to_str() != Some(expected.as_str()) || !named || file.final_name.contains('/') {
+        let (folders, name) = file.final_name.rsplit_once('/').map_or(("", file.final_name.as_str()), |(f, n)| (f, n));
+        let in_partitions = folders.is_empty() || folders.split('/').all(is_partition_folder);
+        let named = name.starts_with(&format!("{file_prefix}-")) && name.ends_with(".parquet");
+        if file.temp_path.to_str() != Some(expected.as_str()) || !named || !in_partitions {
             return Err(Error::Config(format!(
-                "{label}: staged file {i} ({}) is not an object `{file_prefix}-….parquet` directly under {url}",
+                "{label}: staged file {i} ({}) is not an object `{file_prefix}-….parquet` under {url} (directly, or \
+                 in `key=value/` partition folders)",
                 file.temp_path.display()
             )));
         }

@@ -39,7 +39,7 @@ use arrow_schema::SchemaRef;
 use super::commit;
 use super::options::{ParquetOptions, WriteMode};
 use super::writer::{check_schema, SealedPart};
-use super::{CommittedFile, ObjectSink, ParquetSink};
+use super::{CommittedFile, ObjectSink, ParquetSink, StagedFile};
 use crate::error::{Error, Result};
 use crate::store::Store;
 
@@ -137,7 +137,7 @@ fn folder_value(value: Option<&str>) -> String {
 }
 
 /// Whether a folder name is a partition folder (`key=value`).
-fn is_partition_folder(name: &str) -> bool {
+pub(crate) fn is_partition_folder(name: &str) -> bool {
     !name.starts_with('.') && name.split_once('=').is_some_and(|(k, _)| !k.is_empty())
 }
 
@@ -540,6 +540,51 @@ impl PartitionedSink {
         Ok(files)
     }
 
+    /// Finishes a local sink's files without publishing them (`parquet::staged`): each
+    /// partition's files are staged in their folder, and each [`StagedFile`]'s final name is
+    /// its path under the base (`country=FR/part-…-00000.parquet`), for
+    /// [`publish_staged`](super::publish_staged). The folders stay; nothing is visible. On
+    /// failure nothing stays staged. Objects are not staged this way (they are complete at
+    /// [`finish`](Self::finish) and named by no manifest): an error.
+    pub fn stage(mut self) -> Result<Vec<StagedFile>> {
+        if let Backend::Object { .. } = self.backend {
+            return Err(Error::Internal("a partitioned sink into a bucket is finished, not staged".into()));
+        }
+        self.open.clear();
+        let mut staged = Vec::new();
+        let mut result = Ok(());
+        for slot in std::mem::take(&mut self.slots) {
+            let PartSink::Local(sink) = slot.sink else { continue };
+            let folder = slot.folder.trim_end_matches('/').to_string();
+            match sink.stage() {
+                Ok(files) => staged.extend(
+                    files.into_iter().map(|f| StagedFile { final_name: format!("{folder}/{}", f.final_name), ..f }),
+                ),
+                Err(e) => {
+                    result = Err(e);
+                    break; // the slots not staged yet discard their temps when dropped
+                }
+            }
+        }
+        if let Err(e) = result {
+            for file in &staged {
+                commit::remove_quietly(&file.temp_path);
+            }
+            self.discard();
+            return Err(e);
+        }
+        self.done = true;
+        // The new folders' entries are durable with the staged files in them.
+        if let Backend::Local { created, .. } = &self.backend {
+            for dir in created {
+                if let Some(parent) = dir.parent() {
+                    commit::sync_dir(parent)?;
+                }
+            }
+        }
+        Ok(staged)
+    }
+
     /// Discards the run: every partition's temp files (or objects) are deleted, and the folders
     /// this run created. Dropping the sink without `finish` does the same.
     pub fn abort(mut self) {
@@ -568,7 +613,7 @@ impl Drop for PartitionedSink {
 }
 
 /// The partition folders under `base`, deepest first.
-fn partition_folders(base: &Path) -> Result<Vec<PathBuf>> {
+pub(crate) fn partition_folders(base: &Path) -> Result<Vec<PathBuf>> {
     let mut found = Vec::new();
     let mut stack = vec![base.to_path_buf()];
     while let Some(dir) = stack.pop() {
@@ -598,7 +643,7 @@ pub(crate) fn remove_stale(base: &Path, prefix: &str) -> Result<()> {
 
 /// Overwrite: deletes the parts of `base` and of the partition folders not in `keep`, then the
 /// partition folders left empty.
-fn remove_other_partitions(base: &Path, prefix: &str, keep: &[PathBuf]) -> Result<()> {
+pub(crate) fn remove_other_partitions(base: &Path, prefix: &str, keep: &[PathBuf]) -> Result<()> {
     let none = std::collections::HashSet::new();
     if commit::remove_other_parts(base, prefix, &none)? {
         commit::sync_dir(base)?;

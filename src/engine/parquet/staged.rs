@@ -32,6 +32,13 @@
 //! `file_prefix` that starts with the write's prefix, e.g. `part-<write id>-<task>`, so its
 //! files are `part-<write id>-<task>-NNNNN.parquet`.
 //!
+//! A Hive-partitioned write stages each file in its partition folder
+//! ([`PartitionedSink::stage`](super::PartitionedSink::stage)); its final name is then the path
+//! under the directory, `country=FR/part-….parquet`. Publishing renames it in that folder,
+//! in overwrite mode removes the prefix's other parts of every partition folder (those this
+//! write does not have too, and the directory's own), and the leftovers of other attempts are
+//! looked for in every partition folder, which is removed when left empty.
+//!
 //! # Limits
 //!
 //! One write per directory and prefix at a time: publishing or discarding removes every staged
@@ -41,7 +48,7 @@
 //! them in no manifest (append). Local file systems only (a shared one when the writers run on
 //! several machines); object storage has no rename and is not supported here.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -52,6 +59,7 @@ use serde::{Deserialize, Serialize};
 
 use super::commit;
 use super::options::{ParquetOptions, WriteMode};
+use super::partitioned::{is_partition_folder, partition_folders, remove_other_partitions};
 use super::writer::CommittedFile;
 use crate::error::{Error, Result};
 // The manifest format is the job's (so one reader serves both); the job module owns it.
@@ -167,35 +175,56 @@ pub(crate) fn publish_unit_staged(dir: &Path, files: &[StagedFile], prefix: &str
 /// folder lock: for a caller that holds it (see [`publish_unit_staged`]).
 pub(crate) fn discard_unit_staged(dir: &Path, prefix: &str) -> Result<()> {
     check_prefix(prefix)?;
-    if remove_leftovers(dir, prefix)? {
-        commit::sync_dir(dir)?;
-    }
-    Ok(())
+    remove_leftovers(dir, prefix)
 }
 
-/// The renames and deletions of a checked publish (see [`publish_staged`]).
+/// A final name's partition folders (`country=FR/...`) and file name.
+fn split_final_name(name: &str) -> (Option<&str>, &str) {
+    match name.rsplit_once('/') {
+        Some((folder, file)) => (Some(folder), file),
+        None => (None, name),
+    }
+}
+
+/// The renames and deletions of a checked publish (see [`publish_staged`]). Files in
+/// partition folders make it a partitioned write: in overwrite mode the parts of `prefix` in
+/// every other partition folder (and directly in `dir`) go too, as a partitioned run's commit
+/// removes them.
 fn rename_staged(dir: &Path, files: &[StagedFile], prefix: &str, write_mode: WriteMode) -> Result<Vec<CommittedFile>> {
     let mut committed = Vec::with_capacity(files.len());
+    let mut folders: BTreeSet<PathBuf> = BTreeSet::new();
     for file in files {
         let path = dir.join(&file.final_name);
         commit::publish(&file.temp_path, &path)?;
+        folders.insert(path.parent().map_or_else(|| dir.to_path_buf(), Path::to_path_buf));
         committed.push(CommittedFile { path, rows: file.rows, bytes: file.bytes });
     }
-    commit::sync_dir(dir)?;
+    folders.insert(dir.to_path_buf());
+    for folder in &folders {
+        commit::sync_dir(folder)?;
+    }
 
     let published: HashSet<&str> = files.iter().map(|f| f.final_name.as_str()).collect();
-    let mut removed = false;
     if write_mode == WriteMode::Overwrite {
-        for name in commit::list_names(dir)? {
-            if is_part_of(prefix, &name) && !published.contains(name.as_str()) {
-                removed |= remove(&dir.join(&name), "cannot remove old part")?;
+        for folder in &folders {
+            let relative = folder.strip_prefix(dir).unwrap_or(Path::new("")).to_string_lossy().into_owned();
+            let mut removed = false;
+            for name in commit::list_names(folder)? {
+                let key = if relative.is_empty() { name.clone() } else { format!("{relative}/{name}") };
+                if is_part_of(prefix, &name) && !published.contains(key.as_str()) {
+                    removed |= remove(&folder.join(&name), "cannot remove old part")?;
+                }
+            }
+            if removed {
+                commit::sync_dir(folder)?;
             }
         }
+        if files.iter().any(|f| f.final_name.contains('/')) {
+            let keep: Vec<PathBuf> = folders.iter().filter(|f| f.as_path() != dir).cloned().collect();
+            remove_other_partitions(dir, prefix, &keep)?;
+        }
     }
-    removed |= remove_leftovers(dir, prefix)?;
-    if removed {
-        commit::sync_dir(dir)?;
-    }
+    remove_leftovers(dir, prefix)?;
     Ok(committed)
 }
 
@@ -210,10 +239,7 @@ pub fn discard_staged(dir: &Path, prefix: &str) -> Result<()> {
         Err(e) => return Err(Error::io("cannot resolve output directory", dir, e)),
     };
     let _lock = commit::lock_folder(&canonical, "dativo write")?;
-    if remove_leftovers(dir, prefix)? {
-        commit::sync_dir(dir)?;
-    }
-    Ok(())
+    remove_leftovers(dir, prefix)
 }
 
 /// `prefix` is a valid `file_prefix` (a plain, non-hidden file name).
@@ -229,11 +255,13 @@ fn check_staged(dir: &Path, files: &[StagedFile], prefix: &str) -> Result<()> {
     for (i, file) in files.iter().enumerate() {
         let at = format!("staged file {i} ({})", file.temp_path.display());
         let name = &file.final_name;
-        let plain = !name.contains(['/', '\\']) && !name.starts_with('.');
-        if !plain || !is_part_of(prefix, name) {
+        let (folder, file_name) = split_final_name(name);
+        let folders_ok = folder.is_none_or(|f| f.split('/').all(is_partition_folder));
+        let plain = folders_ok && !file_name.contains('\\') && !file_name.starts_with('.');
+        if !plain || !is_part_of(prefix, file_name) {
             return Err(Error::Config(format!(
                 "{at}: final_name `{name}` is not a part of file_prefix `{prefix}` (expected `{prefix}-….parquet`, \
-                 a plain file name)"
+                 a plain file name, or one under `key=value/` partition folders)"
             )));
         }
         if !names.insert(name.as_str()) {
@@ -244,11 +272,12 @@ fn check_staged(dir: &Path, files: &[StagedFile], prefix: &str) -> Result<()> {
         }
         let staged = file.temp_path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
         let parent = file.temp_path.parent().map(fs::canonicalize);
-        if !is_staged_of(prefix, staged) || !matches!(&parent, Some(Ok(p)) if p == dir) {
+        let expected = folder.map_or_else(|| dir.to_path_buf(), |f| dir.join(f));
+        if !is_staged_of(prefix, staged) || !matches!(&parent, Some(Ok(p)) if *p == expected) {
             return Err(Error::Config(format!(
                 "{at}: not a staged file of `{prefix}` in {} (expected {}/.{prefix}-….parquet.….staged)",
-                dir.display(),
-                dir.display()
+                expected.display(),
+                expected.display()
             )));
         }
         let meta = fs::metadata(&file.temp_path).map_err(|e| {
@@ -280,17 +309,32 @@ fn read_manifest(dir: &Path) -> Result<Option<Manifest>> {
     }
 }
 
-/// Removes the staged files of `prefix` and its temp files of processes no longer running.
-/// Returns whether anything was removed.
-fn remove_leftovers(dir: &Path, prefix: &str) -> Result<bool> {
-    let mut removed = false;
-    for name in commit::list_names(dir)? {
-        let orphan_temp = temp_pid_of(prefix, &name).is_some_and(|pid| !commit::process_alive(pid));
-        if is_staged_of(prefix, &name) || orphan_temp {
-            removed |= remove(&dir.join(&name), "cannot remove leftover staged file")?;
+/// Removes the staged files of `prefix` and its temp files of processes no longer running,
+/// in `dir` and its partition folders, then the partition folders left empty (a failed
+/// partitioned attempt's); each folder changed is fsynced.
+fn remove_leftovers(dir: &Path, prefix: &str) -> Result<()> {
+    let partitions = partition_folders(dir)?;
+    for folder in partitions.iter().map(PathBuf::as_path).chain([dir]) {
+        let mut removed = false;
+        for name in commit::list_names(folder)? {
+            let orphan_temp = temp_pid_of(prefix, &name).is_some_and(|pid| !commit::process_alive(pid));
+            if is_staged_of(prefix, &name) || orphan_temp {
+                removed |= remove(&folder.join(&name), "cannot remove leftover staged file")?;
+            }
+        }
+        if removed {
+            commit::sync_dir(folder)?;
         }
     }
-    Ok(removed)
+    // Deepest first, so a folder whose subfolders all went is empty in its turn.
+    for folder in &partitions {
+        if commit::list_names(folder)?.is_empty() && fs::remove_dir(folder).is_ok() {
+            if let Some(parent) = folder.parent() {
+                commit::sync_dir(parent)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Removes `path`; whether it existed.

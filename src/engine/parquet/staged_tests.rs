@@ -175,3 +175,66 @@ fn discard_removes_staged_files_and_dead_temps_only() {
     assert_eq!(entries(dir), expected, "a live writer's temp stays; the rest of the failed write goes");
     discard_staged(&dir.join("missing"), "part").unwrap();
 }
+
+/// One partitioned task attempt: ids `start..start+rows`, even ids in `p=even/`, odd in `p=odd/`.
+fn stage_partitioned(dir: &Path, prefix: &str, start: i64, rows: i64) -> Vec<StagedFile> {
+    use crate::parquet::{PartitionColumn, PartitionedSink};
+    let with_p =
+        Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, false), Field::new("p", DataType::Utf8, false)]));
+    let opts = ParquetOptions { max_rows_per_file: Some(4), file_prefix: prefix.into(), ..ParquetOptions::default() };
+    let mut sink =
+        PartitionedSink::create_local(dir, with_p.clone(), vec![PartitionColumn::Data("p".into())], opts).unwrap();
+    let ids: Vec<i64> = (start..start + rows).collect();
+    let p: Vec<&str> = ids.iter().map(|i| if i % 2 == 0 { "even" } else { "odd" }).collect();
+    let batch = RecordBatch::try_new(
+        with_p,
+        vec![Arc::new(Int64Array::from(ids)), Arc::new(arrow_array::StringArray::from(p))],
+    )
+    .unwrap();
+    sink.write(&batch).unwrap();
+    sink.stage().unwrap()
+}
+
+#[test]
+fn partitioned_staged_files_are_published_in_their_folders() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    // An older write's parts: at the top and in a partition this write does not have.
+    fs::create_dir_all(dir.join("p=gone")).unwrap();
+    fs::write(dir.join("p=gone/part-00000.parquet"), b"old").unwrap();
+    fs::write(dir.join("part-00007.parquet"), b"old").unwrap();
+    let task0 = stage_partitioned(dir, "part-w1-00000", 0, 6);
+    let lost = stage_partitioned(dir, "part-w1-00001", 6, 4);
+    let retry = stage_partitioned(dir, "part-w1-00001", 6, 4);
+    assert!(task0.iter().all(|f| f.final_name.starts_with("p=even/") || f.final_name.starts_with("p=odd/")));
+    assert!(visible_parts(&dir.join("p=even")).is_empty(), "staging publishes nothing");
+
+    // A final name outside partition folders, or a file staged in another folder, is refused
+    // with nothing changed.
+    let mut escaped = task0.clone();
+    escaped[0].final_name = format!("../{}", escaped[0].final_name);
+    let e = publish_staged(dir, &escaped, "part", WriteMode::Overwrite).unwrap_err().to_string();
+    assert!(e.contains("partition folders"), "{e}");
+    let mut moved = task0.clone();
+    let name = moved[0].final_name.clone();
+    moved[0].final_name = match name.strip_prefix("p=even/") {
+        Some(rest) => format!("p=odd/{rest}"),
+        None => format!("p=even/{}", name.trim_start_matches("p=odd/")),
+    };
+    assert!(publish_staged(dir, &moved, "part", WriteMode::Overwrite).is_err());
+    assert!(dir.join("p=gone/part-00000.parquet").exists());
+
+    let listed: Vec<StagedFile> = task0.iter().chain(&retry).cloned().collect();
+    let committed = publish_staged(dir, &listed, "part", WriteMode::Overwrite).unwrap();
+    assert_eq!(committed.len(), listed.len());
+    let (manifest, ids) = ids_of_manifest(dir);
+    assert_eq!(ids, (0..10).collect::<Vec<_>>());
+    assert!(manifest.files.iter().all(|f| f.file.starts_with("p=even/") || f.file.starts_with("p=odd/")));
+    // Overwrite removed the other partition and the top-level part; the lost attempt's staged
+    // files are gone from the folders.
+    assert_eq!(entries(dir), ["_manifest.json", "p=even", "p=odd"]);
+    for folder in ["p=even", "p=odd"] {
+        assert!(entries(&dir.join(folder)).iter().all(|n| n.ends_with(".parquet")), "{:?}", entries(&dir.join(folder)));
+    }
+    assert!(lost.iter().all(|f| !f.temp_path.exists()));
+}

@@ -27,16 +27,17 @@
 //! secret travels in a task. A task carries a fingerprint of the job as the driver resolved it,
 //! and a worker whose job differs (the file changed, a variable differs) refuses the task.
 //!
-//! Supported: CSV inputs (files, `s3://` objects) into Parquet in `output_base`
-//! (unpartitioned) or a bucket (Hive-partitioned or not), plain or incremental, or into an
-//! Iceberg table (partitioned or not). Into a bucket, a task's objects are complete under
+//! Supported: CSV inputs (files, `s3://` objects) into Parquet in `output_base` or a bucket,
+//! plain or incremental, Hive-partitioned or not, or into an Iceberg table (partitioned or
+//! not). A partitioned task stages its files in their partition folders, and the driver names
+//! them per folder as a local run does. Into a bucket, a task's objects are complete under
 //! attempt-unique names (in partition folders when partitioned) and only the manifest object
 //! (written by the driver) publishes them, deleting the others; into Iceberg, a task's data
 //! files are named by no snapshot until the driver commits one naming the counted attempts'
-//! files. Jobs with plugins, or Hive-partitioned into a local folder, are refused with an
-//! error saying so.
+//! files. Jobs with plugins are refused with an error saying so.
 
-use std::collections::HashSet;
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -130,19 +131,13 @@ impl Job {
         let refuse = |what: &str| {
             Err(Error::Config(format!(
                 "{}: {what} cannot run distributed yet (--engine ray runs CSV files into Parquet in a folder \
-                 (unpartitioned) or a bucket, plain or incremental, or into an Iceberg table); run it \
+                 or a bucket, plain or incremental, partitioned or not, or into an Iceberg table); run it \
                  without --engine",
                 self.path.display()
             )))
         };
         if self.reader_plugin.is_some() || self.writer_plugin.is_some() {
             return refuse("a job with a custom reader or writer");
-        }
-        // In a bucket or an Iceberg table a partition is a folder of complete files that the
-        // one commit publishes; in a local folder readers see the files themselves, and a
-        // staged commit per partition folder is not there yet.
-        if !self.partitioning.is_empty() && self.iceberg_target.is_none() && self.object_target.is_none() {
-            return refuse("a Hive-partitioned job into a local folder");
         }
         Ok(())
     }
@@ -294,16 +289,24 @@ impl Job {
         if let Some(table) = table {
             return self.commit_plain_objects(ok, table);
         }
-        // Final names in input order, numbered as one local sink numbers its files.
-        let mut next = match self.parquet.write_mode {
-            WriteMode::Overwrite => 0,
-            WriteMode::Append => commit::highest_part(dir, prefix)?.map_or(0, |h| h + 1),
-        };
+        // Final names in input order, numbered as one local sink numbers its files: per
+        // folder (the directory, or each partition folder).
+        let mut next: HashMap<String, u64> = HashMap::new();
         let mut files = Vec::new();
         for result in &ok {
             for file in &result.staged {
-                files.push(StagedFile { final_name: commit::final_name(prefix, next), ..file.clone() });
-                next += 1;
+                let folder = file.final_name.rsplit_once('/').map_or("", |(f, _)| f).to_string();
+                let n = match next.entry(folder.clone()) {
+                    Entry::Occupied(e) => e.into_mut(),
+                    Entry::Vacant(e) => e.insert(match self.parquet.write_mode {
+                        WriteMode::Overwrite => 0,
+                        WriteMode::Append => commit::highest_part(&dir.join(&folder), prefix)?.map_or(0, |h| h + 1),
+                    }),
+                };
+                let name = commit::final_name(prefix, *n);
+                *n += 1;
+                let final_name = if folder.is_empty() { name } else { format!("{folder}/{name}") };
+                files.push(StagedFile { final_name, ..file.clone() });
             }
         }
         let rejects = self.join_rejects(&ok)?;
@@ -482,9 +485,16 @@ impl Job {
                 )?;
                 Staging::Iceberg(table.sink(unit.parquet.clone())?)
             }
-            (None, None) => {
+            (None, None) if self.partitioning.is_empty() => {
                 Staging::Local(ParquetSink::create(&self.output_dir, opened.schema.clone(), unit.parquet.clone())?)
             }
+            // Staged in their partition folders; `ingest_date` is the driver's, for every task.
+            (None, None) => Staging::LocalPartitioned(PartitionedSink::create_local(
+                &self.output_dir,
+                opened.schema.clone(),
+                partition_columns(&self.partitioning, &task.ingest_date),
+                unit.parquet.clone(),
+            )?),
             // Named for this attempt alone: a retried task's objects never replace another's.
             (Some(config), None) if self.partitioning.is_empty() => Staging::Object(ObjectSink::create(
                 Arc::new(Store::connect(config)?),
@@ -584,6 +594,8 @@ impl Job {
 /// their name under the prefix the final name).
 enum Staging {
     Local(ParquetSink),
+    /// Staged files in a folder's Hive partition folders.
+    LocalPartitioned(PartitionedSink),
     Object(ObjectSink),
     /// Such objects in a bucket's Hive partition folders.
     Partitioned(PartitionedSink),
@@ -596,6 +608,7 @@ impl pipeline::Sink for Staging {
     fn write(&mut self, batch: &arrow_array::RecordBatch) -> Result<()> {
         match self {
             Staging::Local(sink) => sink.write(batch),
+            Staging::LocalPartitioned(sink) => sink.write(batch),
             Staging::Object(sink) => sink.write(batch),
             Staging::Partitioned(sink) => sink.write(batch),
             Staging::Iceberg(sink) => sink.write(batch),
@@ -604,6 +617,7 @@ impl pipeline::Sink for Staging {
     fn finish(self) -> Result<Vec<StagedFile>> {
         match self {
             Staging::Local(sink) => sink.stage(),
+            Staging::LocalPartitioned(sink) => sink.stage(),
             Staging::Object(sink) => Ok(sink.finish()?.into_iter().map(crate::job::output::staged_object).collect()),
             Staging::Partitioned(sink) => {
                 Ok(sink.finish()?.into_iter().map(crate::job::output::staged_object).collect())
@@ -614,6 +628,7 @@ impl pipeline::Sink for Staging {
     fn abort(self) {
         match self {
             Staging::Local(sink) => sink.abort(),
+            Staging::LocalPartitioned(sink) => sink.abort(),
             Staging::Object(sink) => sink.abort(),
             Staging::Partitioned(sink) => sink.abort(),
             Staging::Iceberg(sink) => sink.abort(),
