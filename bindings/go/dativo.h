@@ -756,8 +756,9 @@ DativoStatus dativo_status_from_stream(struct ArrowArrayStream *stream,
 // `source.incremental` honoured), call `executor` once with every task, then commit the
 // results in unit order, exactly as a local run commits: on success `*out` is the run's
 // report (free it with `dativo_job_report_free`). Supported jobs: CSV files or `s3://`
-// objects into Parquet in a folder or a bucket (Hive-partitioned or not), plain or
-// incremental, or into an Iceberg table, without plugins; others fail with CONFIG
+// objects, or a reader plugin's rows, into Parquet in a folder or a bucket (Hive-partitioned
+// or not), plain or incremental, or into an Iceberg table, without a writer plugin; others
+// fail with CONFIG
 // saying so. A plain run has one task per input file; an incremental run one per new or
 // changed input (none when nothing changed: the executor is then not called).
 //
@@ -800,14 +801,19 @@ DativoStatus dativo_unit_results_set(struct DativoUnitResults *results,
 // driver's results (free it with `dativo_string_free`). A task run twice (a retry) stages
 // twice; the driver's commit keeps one attempt. The worker must see the same job, inputs,
 // output folder and environment variables as the driver: a job that resolves differently
-// here fails with CONFIG.
-// Errors: INVALID_ARGUMENT (NULL), CONFIG (a bad task, another job), DATA, SCHEMA, IO, PARQUET.
+// here fails with CONFIG. A job's reader plugin runs here: native plugins load as in
+// `dativo_job_run`, others through `resolver` (and its `context`, passed back as is; NULL:
+// none), as in `dativo_job_run_with_resolver`.
+// Errors: INVALID_ARGUMENT (NULL), CONFIG (a bad task, another job), DATA, SCHEMA, IO, PARQUET,
+// PLUGIN.
 //
 // # Safety
-// `path` and `task_json` are NULL or C strings; `result_json` is writable; `error` as
-// everywhere.
+// `path` and `task_json` are NULL or C strings; `resolver` is NULL or follows
+// `DativoPluginResolver`; `result_json` is writable; `error` as everywhere.
 DativoStatus dativo_job_unit_run(const char *path,
                                  const char *task_json,
+                                 DativoPluginResolver resolver,
+                                 void *context,
                                  char **result_json,
                                  struct DativoError *error);
 

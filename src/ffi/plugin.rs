@@ -282,6 +282,21 @@ impl PluginResolver for CResolver {
     }
 }
 
+/// Gives `job` the plugin loader of `dativo_job_run`, with `resolver` (NULL: none) for its
+/// non-native plugins.
+pub(crate) fn set_loader(
+    job: &mut dativo_engine::job::Job,
+    resolver: DativoPluginResolver,
+    context: *mut c_void,
+) -> Result<(), Failure> {
+    let mut loader = if job.uses_plugins() { Loader::from_env()? } else { Loader::default() };
+    if resolver.is_some() {
+        loader.resolver = Some(Arc::new(CResolver { resolve: resolver, context }));
+    }
+    job.set_plugin_loader(loader.shared());
+    Ok(())
+}
+
 /// Like `dativo_job_run`, with `resolver` (and its `context`, passed back as is) providing
 /// the job's non-native plugins. Native plugins load as in `dativo_job_run`; both honour
 /// `DATIVO_PLUGIN_DIR`. `resolver` may be NULL (then this is `dativo_job_run`).
@@ -301,11 +316,7 @@ pub unsafe extern "C" fn dativo_job_run_with_resolver(
         let out = args::required(out, "out")?;
         let path = args::path(path, "path")?;
         let mut job = dativo_engine::job::load(&path)?;
-        let mut loader = if job.uses_plugins() { Loader::from_env()? } else { Loader::default() };
-        if resolver.is_some() {
-            loader.resolver = Some(Arc::new(CResolver { resolve: resolver, context }));
-        }
-        job.set_plugin_loader(loader.shared());
+        set_loader(&mut job, resolver, context)?;
         let report = job.run(&|_| {})?;
         ptr::write(out, DativoJobReport::new(report));
         Ok(())

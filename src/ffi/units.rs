@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::args;
 use super::job::DativoJobReport;
+use super::plugin::DativoPluginResolver;
 use dativo_abi::error::{boundary, c_text, take_message, DativoError, Failure};
 use dativo_abi::status::{error_of_status, *};
 use dativo_engine::job::{self, Job, UnitOutcome, UnitResult, UnitTask};
@@ -69,8 +70,9 @@ struct TaskError {
 /// `source.incremental` honoured), call `executor` once with every task, then commit the
 /// results in unit order, exactly as a local run commits: on success `*out` is the run's
 /// report (free it with `dativo_job_report_free`). Supported jobs: CSV files or `s3://`
-/// objects into Parquet in a folder or a bucket (Hive-partitioned or not), plain or
-/// incremental, or into an Iceberg table, without plugins; others fail with CONFIG
+/// objects, or a reader plugin's rows, into Parquet in a folder or a bucket (Hive-partitioned
+/// or not), plain or incremental, or into an Iceberg table, without a writer plugin; others
+/// fail with CONFIG
 /// saying so. A plain run has one task per input file; an incremental run one per new or
 /// changed input (none when nothing changed: the executor is then not called).
 ///
@@ -155,16 +157,21 @@ pub unsafe extern "C" fn dativo_unit_results_set(
 /// driver's results (free it with `dativo_string_free`). A task run twice (a retry) stages
 /// twice; the driver's commit keeps one attempt. The worker must see the same job, inputs,
 /// output folder and environment variables as the driver: a job that resolves differently
-/// here fails with CONFIG.
-/// Errors: INVALID_ARGUMENT (NULL), CONFIG (a bad task, another job), DATA, SCHEMA, IO, PARQUET.
+/// here fails with CONFIG. A job's reader plugin runs here: native plugins load as in
+/// `dativo_job_run`, others through `resolver` (and its `context`, passed back as is; NULL:
+/// none), as in `dativo_job_run_with_resolver`.
+/// Errors: INVALID_ARGUMENT (NULL), CONFIG (a bad task, another job), DATA, SCHEMA, IO, PARQUET,
+/// PLUGIN.
 ///
 /// # Safety
-/// `path` and `task_json` are NULL or C strings; `result_json` is writable; `error` as
-/// everywhere.
+/// `path` and `task_json` are NULL or C strings; `resolver` is NULL or follows
+/// `DativoPluginResolver`; `result_json` is writable; `error` as everywhere.
 #[no_mangle]
 pub unsafe extern "C" fn dativo_job_unit_run(
     path: *const c_char,
     task_json: *const c_char,
+    resolver: DativoPluginResolver,
+    context: *mut c_void,
     result_json: *mut *mut c_char,
     error: *mut DativoError,
 ) -> DativoStatus {
@@ -177,7 +184,8 @@ pub unsafe extern "C" fn dativo_job_unit_run(
                 format!("task_json: {e} (pass a task dativo_job_run_units gave the executor)"),
             )
         })?;
-        let job: Job = job::load(&path)?;
+        let mut job: Job = job::load(&path)?;
+        crate::plugin::set_loader(&mut job, resolver, context)?;
         let result = job.run_task(&task)?;
         let json = serde_json::to_string(&result)
             .map_err(|e| Failure::new(DATIVO_STATUS_INTERNAL, format!("cannot encode the result: {e}")))?;

@@ -47,7 +47,7 @@ unsafe extern "C" fn run_each(
         let text = c(&task.to_string());
         let mut out = ptr::null_mut();
         let mut failure = DativoError::default();
-        let status = dativo_job_unit_run(path, text.as_ptr(), &mut out, &mut failure);
+        let status = dativo_job_unit_run(path, text.as_ptr(), None, ptr::null_mut(), &mut out, &mut failure);
         let index = task["index"].clone();
         outcomes.push(if status == DATIVO_STATUS_OK {
             let result: serde_json::Value = serde_json::from_str(CStr::from_ptr(out).to_str().unwrap()).unwrap();
@@ -156,7 +156,7 @@ fn misuse_and_executor_failures_are_errors() {
 
         let mut error = DativoError::default();
         let mut out = ptr::null_mut();
-        let status = dativo_job_unit_run(path.as_ptr(), c("{}").as_ptr(), &mut out, &mut error);
+        let status = dativo_job_unit_run(path.as_ptr(), c("{}").as_ptr(), None, ptr::null_mut(), &mut out, &mut error);
         assert_eq!(status, DATIVO_STATUS_CONFIG);
         assert!(message(&error).contains("task_json"), "{}", message(&error));
         error.release.unwrap()(&mut error);

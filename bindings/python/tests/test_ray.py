@@ -473,6 +473,50 @@ def test_write_parquet_partitions_into_folders_and_a_bucket(ray_cluster, s3_serv
     assert _hive_rows(where, listed, filesystem=s3_fs) == _pyarrow_rows(paths)
 
 
+def test_a_job_with_a_python_reader_plugin_runs_on_ray(ray_cluster, tmp_path):
+    import shutil
+
+    import dativo.ray as dray
+    from pyiceberg.catalog.sql import SqlCatalog
+    from ray_kill_helpers import dying_unit
+    shutil.copy(TESTS / "plugins" / "readers.py", tmp_path / "readers.py")
+    source = "source:\n  custom_reader: readers.py:ArrowReader\n  connection: {rows: 1000}\n"
+    asset = ("asset:\n  name: people\n  schema:\n    - {name: id, type: integer, required: true}\n"
+             "    - {name: name, type: string}\n")
+    job = tmp_path / "plugin.yaml"
+    job.write_text(f"{asset}{source}target:\n  output_base: {tmp_path / 'ray'}\n")
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    # The one unit's first attempt dies after staging: the retry's files alone are published.
+    report = dray.run_job(job, unit_function=dying_unit(str(markers), kill_mid_unit=-1, kill_after_stage=0))
+    assert os.listdir(markers) == ["after-stage-0"]
+    assert report["rows_written"] == 1001
+    local = tmp_path / "local.yaml"
+    local.write_text(f"{asset}{source}target:\n  output_base: {tmp_path / 'local'}\n")
+    assert dativo.run_job(str(local)).rows_written == 1001
+    ray_rows = pq.read_table(tmp_path / "ray").to_pylist()
+    assert sorted(ray_rows, key=lambda r: r["id"]) == sorted(pq.read_table(tmp_path / "local").to_pylist(),
+                                                              key=lambda r: r["id"])
+    assert _tree(tmp_path / "ray")[1] == [], "no staged file of the dead attempt is left"
+
+    # Without an asset into Iceberg: the task creates the table, the driver commits once.
+    iceberg = tmp_path / "iceberg.yaml"
+    iceberg.write_text(f"{source}target:\n  type: iceberg\n"
+                       f"  catalog: {{type: sql, uri: {tmp_path}/catalog.db, warehouse: {tmp_path}/warehouse, "
+                       f"table: people}}\n")
+    assert dray.run_job(iceberg)["rows_written"] == 1001
+    table = SqlCatalog("default", uri=f"sqlite:///{tmp_path}/catalog.db",
+                       warehouse=f"file://{tmp_path}/warehouse").load_table("default.people")
+    assert len(table.snapshots()) == 1
+    assert sorted(r["id"] for r in table.scan().to_arrow().to_pylist()) == list(range(1001))
+
+    writer = tmp_path / "writer.yaml"
+    writer.write_text(f"{asset}{source}target:\n  custom_writer: writers.py:JsonLinesWriter\n"
+                      f"  output_base: {tmp_path / 'w'}\n")
+    with pytest.raises(dativo.ConfigError, match="custom writer"):
+        dray.run_job(writer)
+
+
 def test_ray_data_reads_objects_and_writes_a_bucket_with_one_commit(ray_cluster, s3_server, s3_fs, tmp_path):
     import json
 

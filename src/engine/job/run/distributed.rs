@@ -34,7 +34,9 @@
 //! attempt-unique names (in partition folders when partitioned) and only the manifest object
 //! (written by the driver) publishes them, deleting the others; into Iceberg, a task's data
 //! files are named by no snapshot until the driver commits one naming the counted attempts'
-//! files. Jobs with plugins are refused with an error saying so.
+//! files. A reader plugin's rows are one stream: its job is one unit, run by one task that
+//! loads the plugin. Jobs with a writer plugin are refused with an error saying so: the
+//! plugin commits its own writes, so a retried task would write twice.
 
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
@@ -130,14 +132,18 @@ impl Job {
     fn check_distributable(&self) -> Result<()> {
         let refuse = |what: &str| {
             Err(Error::Config(format!(
-                "{}: {what} cannot run distributed yet (--engine ray runs CSV files into Parquet in a folder \
-                 or a bucket, plain or incremental, partitioned or not, or into an Iceberg table); run it \
-                 without --engine",
+                "{}: {what} cannot run distributed (--engine ray runs CSV files or a custom reader into \
+                 Parquet in a folder or a bucket, plain or incremental, partitioned or not, or into an Iceberg \
+                 table); run it without --engine",
                 self.path.display()
             )))
         };
-        if self.reader_plugin.is_some() || self.writer_plugin.is_some() {
-            return refuse("a job with a custom reader or writer");
+        // A writer plugin writes (and commits) by itself: nothing stages its output for one
+        // commit, and a retried task would write its rows twice.
+        if self.writer_plugin.is_some() {
+            return refuse(
+                "a job with a custom writer (it commits its own writes, so a retried task would write twice)",
+            );
         }
         Ok(())
     }
@@ -145,7 +151,8 @@ impl Job {
     /// A hash of what a worker needs to agree on with the driver.
     fn fingerprint(&self) -> String {
         let text = format!(
-            "{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}",
+            "{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}",
+            self.reader_plugin,
             self.inputs,
             self.output_dir,
             self.object_target,
@@ -179,16 +186,19 @@ impl Job {
         };
 
         let ingest_date = crate::parquet::partitioned::local_date_today();
-        // An Iceberg table is created (if new) before any task writes to it.
+        // An Iceberg table is created (if new) before any task writes to it; a reader plugin's
+        // schema without an asset is known only to its task, which creates the table then.
         let iceberg = match &self.iceberg_target {
-            Some(target) => Some(crate::iceberg::IcebergTable::open(
-                target,
-                self.output_schema()?.as_ref(),
-                &self.partitioning,
-                &ingest_date,
-                &run_id,
-            )?),
-            None => None,
+            Some(target) if self.reader_plugin.is_none() || self.asset.is_some() => {
+                Some(crate::iceberg::IcebergTable::open(
+                    target,
+                    self.output_schema()?.as_ref(),
+                    &self.partitioning,
+                    &ingest_date,
+                    &run_id,
+                )?)
+            }
+            _ => None,
         };
 
         // The units, and the ledger of the incremental ones.
@@ -208,7 +218,11 @@ impl Job {
                 index,
                 inputs: unit.inputs.iter().map(|i| self.index_of(i)).collect(),
                 file_prefix: unit.parquet.file_prefix.clone(),
-                rejects_path: unit.csv.rejects_path.clone().filter(|_| unit.csv.on_error == OnError::Reject),
+                rejects_path: unit
+                    .csv
+                    .rejects_path
+                    .clone()
+                    .filter(|_| unit.csv.on_error == OnError::Reject && self.reader_plugin.is_none()),
                 labels: unit.inputs.iter().map(|i| self.redact(&i.path.display().to_string())).collect(),
                 ingest_date: ingest_date.clone(),
             })
@@ -232,21 +246,34 @@ impl Job {
 
         let committed = match incremental {
             Some(ledger) => self.commit_incremental(&units, results, Box::new(ledger)),
-            None => match iceberg {
-                Some(iceberg) => self.commit_plain_iceberg(results, iceberg),
-                None => self.commit_plain(results, table),
+            None => match (iceberg, &self.iceberg_target) {
+                (Some(iceberg), _) => self.commit_plain_iceberg(results, iceberg),
+                // Created by the task (a reader plugin without an asset).
+                (None, Some(target)) => match results.into_iter().collect::<Result<Vec<UnitResult>>>() {
+                    Ok(ok) => crate::iceberg::IcebergTable::load(target)
+                        .and_then(|mut table| self.commit_complete(ok, |report| table.commit(&report.files).map(drop))),
+                    Err(e) => Err(e),
+                },
+                (None, None) => self.commit_plain(results, table),
             },
         };
         // Staged rejects of the run that were not published: failed units, retried attempts.
         self.discard_rejects(&tasks);
         let mut report = committed?;
         report.seconds = start.elapsed().as_secs_f64();
-        self.log_done(&report, Source::Csv, super::Target::Parquet);
+        let source = self.reader_plugin.as_ref().map_or(Source::Csv, Source::Plugin);
+        self.log_done(&report, source, super::Target::Parquet);
         Ok(report)
     }
 
     /// A plain run's units: one per input, each staging under its own prefix.
     fn plain_units(&self, run_id: &str) -> Vec<Unit<'_>> {
+        if self.reader_plugin.is_some() {
+            // A reader plugin's rows are one stream: one unit reads it all.
+            let mut parquet = self.parquet.clone();
+            parquet.file_prefix = format!("{}-{run_id}-00000", self.parquet.file_prefix);
+            return vec![Unit { inputs: Vec::new(), csv: self.csv.clone(), parquet, bytes: None }];
+        }
         let rejects = self.csv.rejects_path.clone();
         self.inputs
             .iter()
@@ -463,7 +490,10 @@ impl Job {
             })
             .collect::<Result<Vec<_>>>()?;
         // Pinned as the driver's other units pin them (an incremental run's units do already).
-        let mut csv = self.incremental_csv_options()?;
+        let (source, mut csv) = match &self.reader_plugin {
+            Some(plugin) => (Source::Plugin(plugin), self.csv.clone()),
+            None => (Source::Csv, self.incremental_csv_options()?),
+        };
         csv.rejects_path = task.rejects_path.as_ref().map(|p| staged_rejects_path(p, &task.run_id, task.index));
         let mut parquet = self.parquet.clone();
         parquet.file_prefix = task.file_prefix.clone();
@@ -471,7 +501,7 @@ impl Job {
         let unit = Unit { inputs, csv, parquet, bytes: None };
 
         let rejects = super::RejectsFile::default();
-        let opened = self.open_source(Source::Csv, &unit, &rejects)?;
+        let opened = self.open_source(source, &unit, &rejects)?;
         let stats = opened.stats.clone();
         let sink = match (&self.object_target, &self.iceberg_target) {
             (_, Some(target)) => {

@@ -21,10 +21,12 @@ def run_unit(config: str, task_json: str) -> dict:
     """One task (runs in a Ray worker): the unit's outcome, for the driver's results. A
     dativo error is an outcome (the driver fails the run with it); a worker that dies is
     Ray's to retry."""
+    from ..plugins._bridge import resolve  # a Python reader plugin of the job runs here
+
     task = json.loads(task_json)
     out = ffi.new("char **")
     error = new_error()
-    status = lib.dativo_job_unit_run(path_bytes(config), task_json.encode(), out, error)
+    status = lib.dativo_job_unit_run(path_bytes(config), task_json.encode(), resolve, ffi.NULL, out, error)
     if status != lib.DATIVO_STATUS_OK:
         return {"index": task["index"], "error": {"status": status, "message": take_message(status, error)}}
     try:
