@@ -61,4 +61,26 @@ export DATIVO_TEST_PLUGIN_DIR=$PWD/target/$DATIVO_CARGO_PROFILE
 
 # Run from the tests folder so that `import dativo` is the installed package, never src/.
 cd bindings/python/tests
+
+# Ray's gcs_server and raylet listen on every interface whatever --node-ip-address says, so
+# the tests run in a network namespace of their own whose only interface is loopback: every
+# server they start (Ray, SeaweedFS) is reachable from this machine's 127.0.0.1 alone.
+# Everything that needs the network (pip) ran above. Where no namespace can be made (not
+# root and no user namespaces, or no `ip` to bring loopback up), the tests run as they are;
+# DATIVO_TEST_NETNS=0 turns it off.
+NETNS=()
+if [[ ${DATIVO_TEST_NETNS:-1} != 0 ]] && command -v unshare >/dev/null && command -v ip >/dev/null; then
+    for candidate in "unshare --net" "unshare --net --map-root-user"; do
+        if $candidate ip link set lo up 2>/dev/null; then
+            read -ra NETNS <<<"$candidate"
+            break
+        fi
+    done
+fi
+if ((${#NETNS[@]})); then
+    echo "run-tests: pytest in a private network namespace (loopback only)" >&2
+    exec "${NETNS[@]}" env DATIVO_TEST_NETNS=active sh -c 'ip link set lo up && exec "$@"' sh \
+        "$VENV/bin/python" -m pytest -q "$@"
+fi
+echo "run-tests: no private network namespace here; the Ray cluster's ports may listen beyond 127.0.0.1" >&2
 exec "$VENV/bin/python" -m pytest -q "$@"

@@ -110,6 +110,24 @@ def ray_cluster():
         shutil.rmtree(temp, ignore_errors=True)
 
 
+def test_the_cluster_listens_where_only_loopback_reaches(ray_cluster):
+    """run-tests.sh runs the suite in a network namespace whose only interface is loopback (Ray's
+    gcs_server and raylet listen on every interface): nothing the tests start is reachable
+    from another machine."""
+    if os.environ.get("DATIVO_TEST_NETNS") != "active":
+        pytest.skip("not in a private network namespace (run-tests.sh makes one where unshare works)")
+    assert [name for _, name in socket.if_nameindex()] == ["lo"]
+    port = int(ray_cluster.rsplit(":", 1)[1])
+    listening = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as f:
+            for line in f.readlines()[1:]:
+                local, state = line.split()[1], line.split()[3]
+                if state == "0A":  # LISTEN
+                    listening.add(int(local.rsplit(":", 1)[1], 16))
+    assert port in listening, "the Ray head's GCS listens in this namespace"
+
+
 def _write_inputs(folder: Path, files: int, rows: int) -> list:
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
