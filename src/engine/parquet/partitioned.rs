@@ -221,8 +221,8 @@ impl std::fmt::Debug for PartitionedSink {
 
 impl PartitionedSink {
     /// Prepares to write batches of `schema` into partition folders of `base` (created if
-    /// missing). Removes what crashed runs left in its partition folders (their temp files,
-    /// then the folders left empty). Nothing visible changes until [`finish`](Self::finish).
+    /// missing). Removes what crashed runs left in its partition folders (their temp files).
+    /// Nothing visible changes until [`finish`](Self::finish).
     pub fn create_local(
         base: &Path,
         schema: SchemaRef,
@@ -630,13 +630,12 @@ pub(crate) fn partition_folders(base: &Path) -> Result<Vec<PathBuf>> {
 }
 
 /// Removes what crashed runs left in the partition folders under `base`: their temp files
-/// of `prefix` (those of processes that no longer run), then the folders left empty.
+/// of `prefix` (those of processes that no longer run). Folders left empty stay: another
+/// writer of the folder (a distributed run's other tasks, with prefixes of their own) may
+/// have just created one it is about to write into; an overwrite's commit removes them.
 pub(crate) fn remove_stale(base: &Path, prefix: &str) -> Result<()> {
     for dir in partition_folders(base)? {
         ParquetSink::remove_stale_temps(&dir, prefix)?;
-        if commit::list_names(&dir)?.is_empty() {
-            let _ = fs::remove_dir(&dir);
-        }
     }
     Ok(())
 }
