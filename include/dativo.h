@@ -396,7 +396,8 @@ void dativo_job_report_free(struct DativoJobReport *report);
 // `schema` is borrowed: the caller still owns and releases it. `options` is NULL, "" or a JSON
 // object with the keys of a job's `target.engine.options`, e.g. `{"compression": "zstd"}`,
 // plus `partitioning` (Hive partition columns in folder order, such as
-// `["ingest_date", "country"]`; `ingest_date` is today's date) and, for `s3://`, the keys of a
+// `["ingest_date", "country"]`; `ingest_date` is today's local date, or the option
+// `ingest_date`, `YYYY-MM-DD`) and, for `s3://`, the keys of a
 // job's `target.connection.s3`: `endpoint`, `region`, `access_key_id`, `secret_access_key`,
 // `session_token`, `path_style_access`, `secure` (without keys, the AWS environment's
 // credentials). Opening an `s3://` writer reads the table's manifest and deletes the objects

@@ -478,6 +478,12 @@ def test_write_parquet_partitions_into_folders_and_a_bucket(ray_cluster, s3_serv
     assert {n.split("/")[0] for n in listed} == {"country=DE", "country=FR"}
     assert _hive_rows(out, listed) == _pyarrow_rows(paths)
     assert sum(f.rows for f in files) == 600
+    # The virtual ingest_date is one date for every task: the sink's (given here), not each
+    # task's own clock.
+    dray.write_parquet(ds, str(tmp_path / "dated"), partitioning=["ingest_date"], ingest_date="2020-02-29")
+    assert sorted(os.listdir(tmp_path / "dated")) == ["_manifest.json", "ingest_date=2020-02-29"]
+    with pytest.raises(Exception, match="YYYY-MM-DD"):
+        dray.write_parquet(ds, str(tmp_path / "bad"), partitioning=["ingest_date"], ingest_date="2020-02-30")
 
     where = f"{s3_server.bucket}/ray-parts-{os.getpid()}"
     keys = {"endpoint": s3_server.endpoint, "access_key_id": s3_server.access_key,

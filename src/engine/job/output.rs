@@ -43,12 +43,18 @@ const PARTITIONING: &str = "partitioning";
 /// The keys that only an Iceberg table takes.
 const ICEBERG_KEYS: &[&str] = &["catalog", "branch"];
 
+/// The key of the virtual `ingest_date` column's value (default: today's local date).
+const INGEST_DATE_KEY: &str = "ingest_date";
+
 /// Writer options, connection and partitioning: everything an options object can say.
 pub struct OutputOptions {
     pub parquet: ParquetOptions,
     /// Hive partition columns in folder order (an Iceberg table's partition columns); empty:
     /// unpartitioned.
     pub partitioning: Vec<String>,
+    /// The virtual `ingest_date` column's value, `YYYY-MM-DD`: given (a distributed write's
+    /// writers share their driver's), or today's local date.
+    pub ingest_date: String,
     connection: Option<Connection>,
     iceberg: TableKeys,
 }
@@ -92,11 +98,21 @@ pub fn output_options_from_text(text: &str, label: &str) -> Result<OutputOptions
         return Ok(OutputOptions {
             parquet: writer_options_from_text(text, label)?,
             partitioning: Vec::new(),
+            ingest_date: local_date_today(),
             connection: None,
             iceberg: TableKeys::default(),
         });
     };
     let partitioning = writer.remove(PARTITIONING);
+    let ingest_date = match writer.remove(INGEST_DATE_KEY) {
+        None | Some(Value::Null) => local_date_today(),
+        Some(Value::String(d)) if is_date(&d) => d,
+        Some(_) => {
+            return Err(Error::Config(format!(
+                "{label}: {INGEST_DATE_KEY} must be a date written YYYY-MM-DD (the virtual column's value)"
+            )))
+        }
+    };
     let branch = match writer.remove(ICEBERG_KEYS[1]) {
         None | Some(Value::Null) => None,
         Some(Value::String(b)) if !b.trim().is_empty() => Some(b),
@@ -112,7 +128,21 @@ pub fn output_options_from_text(text: &str, label: &str) -> Result<OutputOptions
         None | Some(Value::Null) => Vec::new(),
         Some(value) => partition_names(value).map_err(|m| Error::Config(format!("{label}: {PARTITIONING}: {m}")))?,
     };
-    Ok(OutputOptions { parquet, partitioning, connection, iceberg })
+    Ok(OutputOptions { parquet, partitioning, ingest_date, connection, iceberg })
+}
+
+/// Whether `text` is a real date written `YYYY-MM-DD`.
+fn is_date(text: &str) -> bool {
+    let b = text.as_bytes();
+    let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' || !digits(0..4) || !digits(5..7) || !digits(8..10) {
+        return false;
+    }
+    let (y, m, d): (u32, u32, u32) =
+        (text[0..4].parse().unwrap_or(0), text[5..7].parse().unwrap_or(0), text[8..10].parse().unwrap_or(0));
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let days = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+    (1..=12).contains(&m) && d >= 1 && d <= days[(m - 1) as usize]
 }
 
 /// The Iceberg table of `place` when it is `iceberg:<namespace>.<table>`, with the catalog,
@@ -314,8 +344,8 @@ impl Output {
             let (sink, _) = open_table(&target, schema, options)?;
             return Ok(Output { sink: Sink::StagedIceberg(Box::new(sink)) });
         }
-        let OutputOptions { parquet, partitioning, connection, .. } = options;
-        let columns = || partition_columns(&partitioning, &local_date_today());
+        let OutputOptions { parquet, partitioning, ingest_date, connection, .. } = options;
+        let columns = || partition_columns(&partitioning, &ingest_date);
         let sink = match object_url(text)? {
             None => {
                 check_no_connection(&connection, place, label)?;
@@ -381,8 +411,8 @@ impl Output {
             let (sink, table) = open_table(&target, schema, options)?;
             return Ok(Output { sink: Sink::Iceberg { sink: Box::new(sink), table: Box::new(table) } });
         }
-        let OutputOptions { parquet, partitioning, connection, .. } = options;
-        let columns = || partition_columns(&partitioning, &local_date_today());
+        let OutputOptions { parquet, partitioning, ingest_date, connection, .. } = options;
+        let columns = || partition_columns(&partitioning, &ingest_date);
         let append = parquet.write_mode == WriteMode::Append;
         let sink = match object_url(text)? {
             None => {
@@ -487,8 +517,7 @@ fn open_table(
     schema: SchemaRef,
     options: OutputOptions,
 ) -> Result<(IcebergSink, IcebergTable)> {
-    let date = local_date_today();
-    let table = IcebergTable::open(target, &schema, &options.partitioning, &date, &lake::run_id())?;
+    let table = IcebergTable::open(target, &schema, &options.partitioning, &options.ingest_date, &lake::run_id())?;
     Ok((table.sink(options.parquet)?, table))
 }
 
@@ -779,5 +808,16 @@ mod tests {
             }
         }
         out
+    }
+
+    #[test]
+    fn ingest_date_is_given_or_today_and_must_be_a_real_date() {
+        let given = output_options_from_text(r#"{"partitioning": ["ingest_date"], "ingest_date": "2024-02-29"}"#, "w");
+        assert_eq!(given.unwrap().ingest_date, "2024-02-29");
+        assert_eq!(output_options_from_text("", "w").unwrap().ingest_date, super::local_date_today());
+        for bad in ["2023-02-29", "2024-13-01", "24-01-01", "2024-01-1x"] {
+            let e = output_options_from_text(&format!(r#"{{"ingest_date": "{bad}"}}"#), "w").unwrap_err();
+            assert!(e.to_string().contains("YYYY-MM-DD"), "{bad}: {e}");
+        }
     }
 }

@@ -1,5 +1,6 @@
 """A Ray Data datasink writing dativo Parquet: tasks stage, the driver commits once."""
 
+import datetime
 import os
 import uuid
 
@@ -41,8 +42,10 @@ class DativoParquetDatasink(Datasink):
         self.path = str(path) if _is_remote(path) else os.path.abspath(path)
         self.file_prefix = file_prefix
         self.write_mode = write_mode
-        self.options = options
-        # Chosen here, before Ray ships the sink to the tasks, so every task sees the same one.
+        # Chosen here, before Ray ships the sink to the tasks, so every task sees the same
+        # ones: the write id, and the virtual ingest_date of partitioned writes (the driver's
+        # local date, as for a job on Ray).
+        self.options = {"ingest_date": datetime.date.today().isoformat(), **options}
         self.write_id = uuid.uuid4().hex[:12]
         self.files = None  # the committed files, after on_write_complete
         self._used = False
