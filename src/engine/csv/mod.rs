@@ -35,6 +35,8 @@ pub use sniff::DetectedDialect;
 
 /// For the job's redactor: the forms a text takes in a quoted value of a bad-row message.
 pub(crate) use bad_rows::quoted_forms;
+/// For writers' `ingest_date` option: a date as the reader reads one.
+pub(crate) use values::parse_date;
 
 pub use options::{check_threads, parse_char, parse_separator, CsvOptions, Encoding, OnError, MAX_THREADS};
 

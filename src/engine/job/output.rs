@@ -25,7 +25,8 @@ use super::options::writer_options_from_text;
 use super::resolve::iceberg as iceberg_keys;
 use super::resolve::lake::Connection;
 use crate::iceberg::{IcebergSink, IcebergTable, IcebergTarget};
-use crate::parquet::partitioned::{is_partition_folder, local_date_today, partition_columns};
+use crate::parquet::partitioned::{local_date_today, partition_columns};
+use crate::parquet::staged::final_file_name;
 use crate::parquet::{
     discard_staged, publish_staged, CommittedFile, ObjectSink, ParquetOptions, ParquetSink, PartitionedSink,
     StagedFile, WriteMode,
@@ -131,18 +132,9 @@ pub fn output_options_from_text(text: &str, label: &str) -> Result<OutputOptions
     Ok(OutputOptions { parquet, partitioning, ingest_date, connection, iceberg })
 }
 
-/// Whether `text` is a real date written `YYYY-MM-DD`.
+/// Whether `text` is a real date written `YYYY-MM-DD` (as the CSV reader reads dates).
 fn is_date(text: &str) -> bool {
-    let b = text.as_bytes();
-    let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
-    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' || !digits(0..4) || !digits(5..7) || !digits(8..10) {
-        return false;
-    }
-    let (y, m, d): (u32, u32, u32) =
-        (text[0..4].parse().unwrap_or(0), text[5..7].parse().unwrap_or(0), text[8..10].parse().unwrap_or(0));
-    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    let days = [31, if leap { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-    (1..=12).contains(&m) && d >= 1 && d <= days[(m - 1) as usize]
+    text.trim() == text && crate::csv::parse_date(text.as_bytes()).is_ok()
 }
 
 /// The Iceberg table of `place` when it is `iceberg:<namespace>.<table>`, with the catalog,
@@ -295,11 +287,8 @@ enum Sink {
     /// committer's [`commit_staged`].
     StagedObject(Box<ObjectSink>),
     /// A staged write's Hive partitions: local files staged in their partition folders, or
-    /// objects (`url`: the bucket prefix's URL) complete in theirs.
-    StagedPartitioned {
-        sink: Box<PartitionedSink>,
-        url: Option<String>,
-    },
+    /// objects complete in theirs.
+    StagedPartitioned(Box<PartitionedSink>),
     /// Data files of an Iceberg table, committed as one snapshot.
     Iceberg {
         sink: Box<IcebergSink>,
@@ -318,7 +307,7 @@ impl std::fmt::Debug for Output {
             Sink::Object { .. } => "object store",
             Sink::ObjectPartitioned { .. } => "object store, partitioned",
             Sink::StagedObject(_) => "object store, staged",
-            Sink::StagedPartitioned { .. } => "partitioned, staged",
+            Sink::StagedPartitioned(_) => "partitioned, staged",
             Sink::Iceberg { .. } => "Iceberg table",
             Sink::StagedIceberg(_) => "Iceberg table, staged",
         };
@@ -353,7 +342,7 @@ impl Output {
                     Sink::Local(Box::new(ParquetSink::create(place, schema, parquet)?))
                 } else {
                     let sink = PartitionedSink::create_local(place, schema, columns(), parquet)?;
-                    Sink::StagedPartitioned { sink: Box::new(sink), url: None }
+                    Sink::StagedPartitioned(Box::new(sink))
                 }
             }
             Some((bucket, prefix)) => {
@@ -365,7 +354,7 @@ impl Output {
                     Sink::StagedObject(Box::new(ObjectSink::create(store, schema, parquet, &run_id)?))
                 } else {
                     let sink = PartitionedSink::create_object(store, schema, columns(), parquet, &run_id)?;
-                    Sink::StagedPartitioned { sink: Box::new(sink), url: Some(config.url()) }
+                    Sink::StagedPartitioned(Box::new(sink))
                 }
             }
         };
@@ -380,16 +369,7 @@ impl Output {
             Sink::Local(sink) => sink.stage(),
             Sink::StagedObject(sink) => Ok(sink.finish()?.into_iter().map(staged_object).collect()),
             Sink::StagedIceberg(sink) => Ok(sink.finish()?.into_iter().map(staged_object).collect()),
-            Sink::StagedPartitioned { sink, url: None } => sink.stage(),
-            Sink::StagedPartitioned { sink, url: Some(url) } => Ok(sink
-                .finish()?
-                .into_iter()
-                .map(|file| {
-                    let path = file.path.to_string_lossy().into_owned();
-                    let name = path.strip_prefix(&format!("{url}/")).unwrap_or(&path).to_string();
-                    StagedFile { final_name: name, ..staged_object(file) }
-                })
-                .collect()),
+            Sink::StagedPartitioned(sink) => sink.stage(),
             other => {
                 let output = Output { sink: other };
                 let kind = format!("{output:?}");
@@ -444,9 +424,9 @@ impl Output {
     pub fn write(&mut self, batch: &RecordBatch) -> Result<()> {
         match &mut self.sink {
             Sink::Local(s) => s.write(batch),
-            Sink::LocalPartitioned(s)
-            | Sink::ObjectPartitioned { sink: s, .. }
-            | Sink::StagedPartitioned { sink: s, .. } => s.write(batch),
+            Sink::LocalPartitioned(s) | Sink::ObjectPartitioned { sink: s, .. } | Sink::StagedPartitioned(s) => {
+                s.write(batch)
+            }
             Sink::Object { sink, .. } | Sink::StagedObject(sink) => sink.write(batch),
             Sink::Iceberg { sink, .. } | Sink::StagedIceberg(sink) => sink.write(batch),
         }
@@ -481,7 +461,7 @@ impl Output {
                 sink.abort();
                 Err(staged_close("an Iceberg table"))
             }
-            Sink::StagedPartitioned { sink, .. } => {
+            Sink::StagedPartitioned(sink) => {
                 sink.abort();
                 Err(staged_close("partition folders"))
             }
@@ -493,9 +473,9 @@ impl Output {
     pub fn abort(self) {
         match self.sink {
             Sink::Local(s) => s.abort(),
-            Sink::LocalPartitioned(s)
-            | Sink::ObjectPartitioned { sink: s, .. }
-            | Sink::StagedPartitioned { sink: s, .. } => s.abort(),
+            Sink::LocalPartitioned(s) | Sink::ObjectPartitioned { sink: s, .. } | Sink::StagedPartitioned(s) => {
+                s.abort()
+            }
             Sink::Object { sink, .. } | Sink::StagedObject(sink) => sink.abort(),
             Sink::Iceberg { sink, .. } | Sink::StagedIceberg(sink) => sink.abort(),
         }
@@ -579,10 +559,9 @@ pub fn commit_staged(place: &Path, files: &[StagedFile], options: &str, label: &
     let mut committed = Vec::with_capacity(files.len());
     for (i, file) in files.iter().enumerate() {
         let expected = format!("{url}/{}", file.final_name);
-        let (folders, name) = file.final_name.rsplit_once('/').map_or(("", file.final_name.as_str()), |(f, n)| (f, n));
-        let in_partitions = folders.is_empty() || folders.split('/').all(is_partition_folder);
-        let named = name.starts_with(&format!("{file_prefix}-")) && name.ends_with(".parquet");
-        if file.temp_path.to_str() != Some(expected.as_str()) || !named || !in_partitions {
+        let named = final_file_name(&file.final_name)
+            .is_some_and(|name| name.starts_with(&format!("{file_prefix}-")) && name.ends_with(".parquet"));
+        if file.temp_path.to_str() != Some(expected.as_str()) || !named {
             return Err(Error::Config(format!(
                 "{label}: staged file {i} ({}) is not an object `{file_prefix}-….parquet` under {url} (directly, or \
                  in `key=value/` partition folders)",

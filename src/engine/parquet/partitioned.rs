@@ -540,15 +540,21 @@ impl PartitionedSink {
         Ok(files)
     }
 
-    /// Finishes a local sink's files without publishing them (`parquet::staged`): each
-    /// partition's files are staged in their folder, and each [`StagedFile`]'s final name is
-    /// its path under the base (`country=FR/part-…-00000.parquet`), for
-    /// [`publish_staged`](super::publish_staged). The folders stay; nothing is visible. On
-    /// failure nothing stays staged. Objects are not staged this way (they are complete at
-    /// [`finish`](Self::finish) and named by no manifest): an error.
+    /// Finishes the files without publishing them (`parquet::staged`); each [`StagedFile`]'s
+    /// final name is its path under the base (`country=FR/part-…-00000.parquet`). Local: each
+    /// partition's files are staged in their folder, for
+    /// [`publish_staged`](super::publish_staged); the folders stay, nothing is visible, and on
+    /// failure nothing stays staged. Objects: completed (as by [`finish`](Self::finish)), their
+    /// URL the staged path; no manifest names them until the committer's.
     pub fn stage(mut self) -> Result<Vec<StagedFile>> {
-        if let Backend::Object { .. } = self.backend {
-            return Err(Error::Internal("a partitioned sink into a bucket is finished, not staged".into()));
+        if let Backend::Object { store, .. } = &self.backend {
+            let base = format!("{}/", store.url());
+            let staged = self.finish()?.into_iter().map(|f| {
+                let path = f.path.to_string_lossy().into_owned();
+                let final_name = path.strip_prefix(&base).unwrap_or(&path).to_string();
+                StagedFile { temp_path: f.path, final_name, rows: f.rows, bytes: f.bytes }
+            });
+            return Ok(staged.collect());
         }
         self.open.clear();
         let mut staged = Vec::new();

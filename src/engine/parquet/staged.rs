@@ -186,6 +186,14 @@ fn split_final_name(name: &str) -> (Option<&str>, &str) {
     }
 }
 
+/// The file name of a final name that is a plain name or one under `key=value/` partition
+/// folders; None for anything else (`../x`, a hidden name, a backslash).
+pub(crate) fn final_file_name(name: &str) -> Option<&str> {
+    let (folder, file_name) = split_final_name(name);
+    let folders_ok = folder.is_none_or(|f| f.split('/').all(is_partition_folder));
+    (folders_ok && !file_name.contains('\\') && !file_name.starts_with('.')).then_some(file_name)
+}
+
 /// The renames and deletions of a checked publish (see [`publish_staged`]). Files in
 /// partition folders make it a partitioned write: in overwrite mode the parts of `prefix` in
 /// every other partition folder (and directly in `dir`) go too, as a partitioned run's commit
@@ -255,10 +263,8 @@ fn check_staged(dir: &Path, files: &[StagedFile], prefix: &str) -> Result<()> {
     for (i, file) in files.iter().enumerate() {
         let at = format!("staged file {i} ({})", file.temp_path.display());
         let name = &file.final_name;
-        let (folder, file_name) = split_final_name(name);
-        let folders_ok = folder.is_none_or(|f| f.split('/').all(is_partition_folder));
-        let plain = folders_ok && !file_name.contains('\\') && !file_name.starts_with('.');
-        if !plain || !is_part_of(prefix, file_name) {
+        let folder = split_final_name(name).0;
+        if !final_file_name(name).is_some_and(|file_name| is_part_of(prefix, file_name)) {
             return Err(Error::Config(format!(
                 "{at}: final_name `{name}` is not a part of file_prefix `{prefix}` (expected `{prefix}-….parquet`, \
                  a plain file name, or one under `key=value/` partition folders)"
