@@ -246,15 +246,9 @@ impl Job {
 
         let committed = match incremental {
             Some(ledger) => self.commit_incremental(&units, results, Box::new(ledger)),
-            None => match (iceberg, &self.iceberg_target) {
-                (Some(iceberg), _) => self.commit_plain_iceberg(results, iceberg),
-                // Created by the task (a reader plugin without an asset).
-                (None, Some(target)) => match results.into_iter().collect::<Result<Vec<UnitResult>>>() {
-                    Ok(ok) => crate::iceberg::IcebergTable::load(target)
-                        .and_then(|mut table| self.commit_complete(ok, |report| table.commit(&report.files).map(drop))),
-                    Err(e) => Err(e),
-                },
-                (None, None) => self.commit_plain(results, table),
+            None => match &self.iceberg_target {
+                Some(target) => self.commit_plain_iceberg(results, iceberg, target),
+                None => self.commit_plain(results, table),
             },
         };
         // Staged rejects of the run that were not published: failed units, retried attempts.
@@ -372,12 +366,19 @@ impl Job {
     /// A plain run into an Iceberg table: the tasks' data files are complete in the table's
     /// location (named by no snapshot); one snapshot naming them is the commit. A failed run
     /// leaves its data files unreferenced (the table's orphans, as for a local run).
+    /// `table` is the one the driver opened, or None when the task created it (a reader
+    /// plugin without an asset): it is loaded then, once every task succeeded.
     fn commit_plain_iceberg(
         &self,
         results: Vec<Result<UnitResult>>,
-        mut table: crate::iceberg::IcebergTable,
+        table: Option<crate::iceberg::IcebergTable>,
+        target: &crate::iceberg::IcebergTarget,
     ) -> Result<RunReport> {
         let ok = results.into_iter().collect::<Result<Vec<UnitResult>>>()?;
+        let mut table = match table {
+            Some(t) => t,
+            None => crate::iceberg::IcebergTable::load(target)?,
+        };
         self.commit_complete(ok, |report| table.commit(&report.files).map(drop))
     }
 
@@ -519,7 +520,7 @@ impl Job {
                 Staging::Local(ParquetSink::create(&self.output_dir, opened.schema.clone(), unit.parquet.clone())?)
             }
             // Staged in their partition folders; `ingest_date` is the driver's, for every task.
-            (None, None) => Staging::LocalPartitioned(PartitionedSink::create_local(
+            (None, None) => Staging::Partitioned(PartitionedSink::create_local(
                 &self.output_dir,
                 opened.schema.clone(),
                 partition_columns(&self.partitioning, &task.ingest_date),
@@ -624,10 +625,8 @@ impl Job {
 /// their name under the prefix the final name).
 enum Staging {
     Local(ParquetSink),
-    /// Staged files in a folder's Hive partition folders.
-    LocalPartitioned(PartitionedSink),
     Object(ObjectSink),
-    /// Such objects in a bucket's Hive partition folders.
+    /// Hive partition folders of such files (local) or objects (a bucket).
     Partitioned(PartitionedSink),
     /// Data files in an Iceberg table's location, complete and in no snapshot.
     Iceberg(crate::iceberg::IcebergSink),
@@ -638,7 +637,6 @@ impl pipeline::Sink for Staging {
     fn write(&mut self, batch: &arrow_array::RecordBatch) -> Result<()> {
         match self {
             Staging::Local(sink) => sink.write(batch),
-            Staging::LocalPartitioned(sink) => sink.write(batch),
             Staging::Object(sink) => sink.write(batch),
             Staging::Partitioned(sink) => sink.write(batch),
             Staging::Iceberg(sink) => sink.write(batch),
@@ -647,18 +645,14 @@ impl pipeline::Sink for Staging {
     fn finish(self) -> Result<Vec<StagedFile>> {
         match self {
             Staging::Local(sink) => sink.stage(),
-            Staging::LocalPartitioned(sink) => sink.stage(),
             Staging::Object(sink) => Ok(sink.finish()?.into_iter().map(crate::job::output::staged_object).collect()),
-            Staging::Partitioned(sink) => {
-                Ok(sink.finish()?.into_iter().map(crate::job::output::staged_object).collect())
-            }
+            Staging::Partitioned(sink) => sink.stage(),
             Staging::Iceberg(sink) => Ok(sink.finish()?.into_iter().map(crate::job::output::staged_object).collect()),
         }
     }
     fn abort(self) {
         match self {
             Staging::Local(sink) => sink.abort(),
-            Staging::LocalPartitioned(sink) => sink.abort(),
             Staging::Object(sink) => sink.abort(),
             Staging::Partitioned(sink) => sink.abort(),
             Staging::Iceberg(sink) => sink.abort(),
