@@ -592,7 +592,8 @@ def test_a_job_on_ray_commits_one_iceberg_snapshot(ray_cluster, tmp_path):
     assert rows == _pyarrow_rows(paths)
 
 
-def test_ray_data_writes_an_iceberg_table_with_one_snapshot_despite_killed_tasks(ray_cluster, tmp_path):
+def test_ray_data_writes_an_iceberg_table_with_one_snapshot_despite_killed_tasks(ray_cluster, tmp_path,
+                                                                                   monkeypatch):
     import ray
 
     import dativo.ray as dray
@@ -618,10 +619,13 @@ def test_ray_data_writes_an_iceberg_table_with_one_snapshot_despite_killed_tasks
     named = {f.file.file_path for f in table.scan().plan_files()}
     assert named == {"file://" + f.path for f in sink.files}, "the snapshot names exactly the counted files"
 
-    # write_iceberg: an overwrite replaces the rows in a second snapshot; a block that does not
+    # write_iceberg: an overwrite replaces the rows in a second snapshot (the catalog's paths
+    # relative to the driver's folder, which the workers do not share); a block that does not
     # fit the table fails before anything is committed.
+    monkeypatch.chdir(tmp_path)
     dray.write_iceberg(dray.read_csv([str(paths[0])], column_types=COLUMN_TYPES), "sales.orders",
-                       catalog=catalog, partitioning=["country"], write_mode="overwrite")
+                       catalog={"type": "sql", "uri": "catalog.db", "warehouse": "warehouse"},
+                       partitioning=["country"], write_mode="overwrite")
     table = reader.load_table("sales.orders")
     assert len(table.snapshots()) == 2
     assert sorted(table.scan().to_arrow().to_pylist(), key=lambda r: r["id"]) == _pyarrow_rows(paths[:1])

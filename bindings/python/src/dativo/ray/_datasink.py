@@ -46,6 +46,13 @@ class DativoParquetDatasink(Datasink):
         # ones: the write id, and the virtual ingest_date of partitioned writes (the driver's
         # local date, as for a job on Ray).
         self.options = {"ingest_date": datetime.date.today().isoformat(), **options}
+        # A SQL catalog's file and a local warehouse are paths: relative to the driver's
+        # folder, as `path` is (a Ray worker runs in a folder of its own).
+        if isinstance(options.get("catalog"), dict):
+            self.options["catalog"] = {
+                key: os.path.abspath(value) if key in ("uri", "warehouse") and isinstance(value, str)
+                and "://" not in value else value
+                for key, value in options["catalog"].items()}
         self.write_id = uuid.uuid4().hex[:12]
         self.files = None  # the committed files, after on_write_complete
         self._used = False
