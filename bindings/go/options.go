@@ -113,6 +113,10 @@ func WithMaxRowsPerFile(n uint64) Option { return WithOption("max_rows_per_file"
 // WithStatistics turns column statistics in the Parquet footer on or off.
 func WithStatistics(on bool) Option { return WithOption("statistics", on) }
 
+// WithAdaptiveCompression turns off (false) or on (true, the default) storing a column
+// uncompressed when the codec does not shrink it (docs/parquet.md).
+func WithAdaptiveCompression(on bool) Option { return WithOption("adaptive_compression", on) }
+
 // WithWriteMode sets "overwrite" (default: the run's parts replace the directory's) or
 // "append" (numbering continues after the existing parts).
 func WithWriteMode(mode string) Option { return WithOption("write_mode", mode) }

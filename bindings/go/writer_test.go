@@ -3,6 +3,7 @@ package dativo_test
 import (
 	"errors"
 	"fmt"
+	"math/rand"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet/file"
 
 	dativo "github.com/dativo/dativo/bindings/go"
 )
@@ -324,5 +326,62 @@ func assertNoParquet(t *testing.T, dir string) {
 	t.Helper()
 	if m, _ := filepath.Glob(filepath.Join(dir, "*.parquet")); len(m) != 0 {
 		t.Errorf("committed files after a failure: %v", m)
+	}
+}
+
+// A column the codec cannot shrink (random integers) is stored uncompressed, unless
+// WithAdaptiveCompression(false); arrow-go's reader names each column's codec.
+func TestAColumnTheCodecCannotShrinkIsStoredUncompressed(t *testing.T) {
+	mem := checkedAllocator(t)
+	schema := arrow.NewSchema([]arrow.Field{
+		{Name: "noise", Type: arrow.PrimitiveTypes.Int64},
+		{Name: "email", Type: arrow.BinaryTypes.String},
+	}, nil)
+	b := array.NewRecordBuilder(mem, schema)
+	defer b.Release()
+	rng := rand.New(rand.NewSource(7))
+	for i := 0; i < 20000; i++ {
+		b.Field(0).(*array.Int64Builder).Append(rng.Int63())
+		b.Field(1).(*array.StringBuilder).Append(fmt.Sprintf("customer-%08d@example.com", i))
+	}
+	rec := b.NewRecordBatch()
+	defer rec.Release()
+	for _, adaptive := range []bool{true, false} {
+		w, err := dativo.NewParquetWriter(t.TempDir(), schema, dativo.WithCompression("zstd"),
+			dativo.WithAdaptiveCompression(adaptive))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Write(rec); err != nil {
+			t.Fatal(err)
+		}
+		files, err := w.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The default allocator: arrow-go's DELTA_BINARY_PACKED decoder keeps a buffer of its own.
+		if got := len(readParquet(t, files[0].Path, memory.DefaultAllocator)); got != 20000 {
+			t.Fatalf("adaptive=%v: %d rows read back", adaptive, got)
+		}
+		f, err := file.OpenParquetFile(files[0].Path, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var codecs []string
+		for i := 0; i < 2; i++ {
+			col, err := f.MetaData().RowGroup(0).ColumnChunk(i)
+			if err != nil {
+				t.Fatal(err)
+			}
+			codecs = append(codecs, col.Compression().String())
+		}
+		f.Close()
+		want := "ZSTD,ZSTD"
+		if adaptive {
+			want = "UNCOMPRESSED,ZSTD"
+		}
+		if strings.Join(codecs, ",") != want {
+			t.Errorf("adaptive=%v: codecs %v, want %s", adaptive, codecs, want)
+		}
 	}
 }

@@ -565,7 +565,7 @@ def test_ray_data_reads_objects_and_writes_a_bucket_with_one_commit(ray_cluster,
     assert listed == sorted([f["file"] for f in manifest["files"]] + ["_manifest.json"])
 
 
-def test_a_job_on_ray_commits_one_iceberg_snapshot(ray_cluster, tmp_path):
+def test_a_job_on_ray_commits_one_iceberg_snapshot(ray_cluster, tmp_path, monkeypatch):
     import dativo.ray as dray
     from pyiceberg.catalog.sql import SqlCatalog
     from ray_kill_helpers import dying_unit
@@ -580,8 +580,14 @@ def test_a_job_on_ray_commits_one_iceberg_snapshot(ray_cluster, tmp_path):
         f"  catalog: {{type: sql, uri: {tmp_path}/catalog.db, warehouse: {tmp_path}/warehouse}}\n")
     markers = tmp_path / "markers"
     markers.mkdir()
+    # The driver once made a folder named after the table ("iceberg table default.orders
+    # (sql:...)") in its working directory: it must leave that directory alone.
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
     # Unit 0's first attempt dies after writing its data files: no snapshot may name them.
     report = dray.run_job(job, unit_function=dying_unit(str(markers), kill_mid_unit=-1, kill_after_stage=0))
+    assert os.listdir(cwd) == []
     assert os.listdir(markers) == ["after-stage-0"]
     assert report["rows_written"] == 900
     catalog = SqlCatalog("default", uri=f"sqlite:///{tmp_path}/catalog.db", warehouse=f"file://{tmp_path}/warehouse")

@@ -76,6 +76,25 @@ def test_options_are_the_job_keys(tmp_path, table):
     assert pq.ParquetFile(writer.files[0].path).metadata.row_group(0).column(0).compression == "ZSTD"
 
 
+def test_a_column_the_codec_cannot_shrink_is_stored_uncompressed(tmp_path):
+    import random
+    rng = random.Random(7)
+    data = pa.table({
+        "noise": pa.array([rng.getrandbits(63) for _ in range(20_000)], pa.int64()),
+        "email": pa.array([f"customer-{i:08}@example.com" for i in range(20_000)]),
+    })
+    codecs = {}
+    for adaptive in (True, False):
+        out = tmp_path / str(adaptive)
+        with dativo.ParquetWriter(out, data.schema, compression="zstd", adaptive_compression=adaptive) as writer:
+            writer.write(data)
+        # pyarrow, not dativo, reads the file back and names each column's codec.
+        assert pq.read_table(out).equals(data)
+        meta = pq.ParquetFile(writer.files[0].path).metadata.row_group(0)
+        codecs[adaptive] = [meta.column(i).compression for i in range(meta.num_columns)]
+    assert codecs == {True: ["UNCOMPRESSED", "ZSTD"], False: ["ZSTD", "ZSTD"]}
+
+
 def test_leaving_the_block_by_an_exception_commits_nothing(tmp_path, table):
     with pytest.raises(RuntimeError):
         with dativo.ParquetWriter(tmp_path / "out", table.schema) as writer:

@@ -473,6 +473,8 @@ pub struct WriterOptions {
     #[serde(default)]
     pub statistics: Option<bool>,
     #[serde(default)]
+    pub adaptive_compression: Option<bool>,
+    #[serde(default)]
     pub write_mode: Option<WriteModeName>,
     #[serde(default)]
     pub threads: Option<usize>,
@@ -492,7 +494,7 @@ pub struct WriterOptions {
 
 options_or!(WriterOptions {
     compression, compression_level, row_group_size, max_rows_per_file, max_file_size_mb, statistics,
-    write_mode, threads, partition_by_default, max_open_partitions
+    adaptive_compression, write_mode, threads, partition_by_default, max_open_partitions
 } ignoring { library, library_version });
 
 /// `write_mode` as written; see [`crate::parquet::WriteMode`].

@@ -195,6 +195,9 @@ pub(crate) fn parquet_options(o: &WriterOptions) -> std::result::Result<ParquetO
     if let Some(s) = o.statistics {
         p.statistics = s;
     }
+    if let Some(a) = o.adaptive_compression {
+        p.adaptive_compression = a;
+    }
     if let Some(n) = o.threads {
         if let Some(m) = csv::check_threads("threads", n) {
             return Err(m);

@@ -83,6 +83,7 @@ fn minimal_job_and_defaults() {
     assert_eq!(job.parquet.write_mode, WriteMode::Overwrite);
     assert_eq!(job.parquet.max_bytes_per_file, None);
     assert!(job.parquet.statistics);
+    assert!(job.parquet.adaptive_compression);
 }
 
 #[test]
@@ -139,6 +140,7 @@ target:
       row_group_size: 5000
       max_rows_per_file: 100000
       statistics: false
+      adaptive_compression: false
       write_mode: append
       threads: 1
 "##;
@@ -176,6 +178,7 @@ target:
     assert_eq!(p.threads, 1);
     assert_eq!(p.max_bytes_per_file, Some(512 * 1024));
     assert!(!p.statistics);
+    assert!(!p.adaptive_compression);
     assert_eq!(p.write_mode, WriteMode::Append);
 }
 

@@ -7,6 +7,7 @@
 //! bucket (see [`object_sink`]). [`staged`] splits the commit in two, for distributed writes:
 //! writers stage sealed files, one committer publishes them.
 pub(crate) mod commit;
+mod compressibility;
 mod dictionary;
 mod early_sync;
 mod encoder;

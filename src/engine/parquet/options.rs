@@ -147,6 +147,9 @@ pub struct ParquetOptions {
     pub max_bytes_per_file: Option<u64>,
     /// Write min/max/null-count statistics per column chunk and page. Default true.
     pub statistics: bool,
+    /// Store a column uncompressed when the codec shrinks its first batch by less than 3%
+    /// (see `compressibility`). Default true; false: every column uses `compression`.
+    pub adaptive_compression: bool,
     /// File name prefix: files are `<prefix>-00000.parquet`, ... Default `part`.
     pub file_prefix: String,
     /// Replace or add to the parts already in the directory. Default overwrite.
@@ -174,6 +177,7 @@ impl Default for ParquetOptions {
             max_rows_per_file: None,
             max_bytes_per_file: None,
             statistics: true,
+            adaptive_compression: true,
             file_prefix: "part".to_string(),
             write_mode: WriteMode::Overwrite,
             threads: 0,

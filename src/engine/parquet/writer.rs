@@ -34,11 +34,11 @@ use arrow_array::{RecordBatch, RecordBatchOptions};
 use arrow_schema::{DataType, Schema, SchemaRef};
 
 use super::commit::{self, DirLock};
-use super::dictionary;
 use super::encoder::{assign_lanes, FileEncoder, FileSpec};
 use super::options::{ParquetOptions, WriteMode};
 use super::rolling::{self, Destination, RollingFiles};
 use super::staged::{self, StagedFile};
+use super::{compressibility, dictionary};
 use crate::error::{Error, Result};
 
 /// A Parquet file that [`ParquetSink::finish`] made visible under its final name.
@@ -293,8 +293,9 @@ impl ParquetSink {
     }
 }
 
-/// Per-column dictionary choice (from `first`, the first batch of the run; None for a run
-/// without rows) and each field's lane (see [`dictionary`]): the same for every file of a sink.
+/// Per-column encodings (see [`dictionary`]) and codecs (see [`compressibility`]), from `first`,
+/// the first batch of the run (None for a run without rows), and each field's lane: the same
+/// for every file of a sink.
 pub(super) fn layout(
     schema: &SchemaRef,
     options: &ParquetOptions,
@@ -317,8 +318,19 @@ pub(super) fn layout(
             builder = builder.set_column_encoding(path(), Encoding::DELTA_BINARY_PACKED);
         }
     }
+    let mut props = builder.build();
+    if options.adaptive_compression {
+        let plain = compressibility::incompressible(batch, &props);
+        if !plain.is_empty() {
+            let mut builder = props.into_builder();
+            for path in plain {
+                builder = builder.set_column_compression(path, ::parquet::basic::Compression::UNCOMPRESSED);
+            }
+            props = builder.build();
+        }
+    }
     let costs: Vec<u64> = choices.iter().map(|c| c.cost).collect();
-    (builder.build(), assign_lanes(&costs, lanes))
+    (props, assign_lanes(&costs, lanes))
 }
 
 /// Threads encoding columns, the calling thread included, for the `threads` option. 0 (auto):

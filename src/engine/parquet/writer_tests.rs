@@ -161,6 +161,54 @@ fn every_codec_is_readable_and_recorded() {
     }
 }
 
+/// 20,000 rows: `noise` (random 64-bit integers: nothing for a codec to find once
+/// delta-encoded) and `email` (unique but repetitive text, which every codec shrinks).
+fn noise_and_text() -> RecordBatch {
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let noise: Vec<i64> = (0..20_000)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as i64
+        })
+        .collect();
+    let email: Vec<String> = (0..20_000).map(|i| format!("customer-{i:08}@example.com")).collect();
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("noise", DataType::Int64, false),
+        Field::new("email", DataType::Utf8, false),
+    ]));
+    RecordBatch::try_new(schema, vec![Arc::new(Int64Array::from(noise)), Arc::new(StringArray::from(email))]).unwrap()
+}
+
+#[test]
+fn columns_the_codec_cannot_shrink_are_stored_uncompressed() {
+    let batch = noise_and_text();
+    for (codec, expected) in
+        [(Compression::Zstd(3), PCompression::ZSTD(Default::default())), (Compression::Snappy, PCompression::SNAPPY)]
+    {
+        for adaptive in [true, false] {
+            let dir = tempfile::tempdir().unwrap();
+            let options =
+                ParquetOptions { compression: codec, adaptive_compression: adaptive, row_group_size: 8_192, ..opts() };
+            let mut sink = ParquetSink::create(dir.path(), batch.schema(), options).unwrap();
+            sink.write(&batch.slice(0, 12_000)).unwrap();
+            sink.write(&batch.slice(12_000, 8_000)).unwrap();
+            let files = sink.finish().unwrap();
+            let (_, batches, meta) = read(&files[0].path);
+            assert_eq!(arrow_select::concat::concat_batches(&batch.schema(), &batches).unwrap(), batch);
+            assert_eq!(meta.num_row_groups(), 3);
+            for group in meta.row_groups() {
+                let codec_of = |i: usize| std::mem::discriminant(&group.column(i).compression());
+                let noise = if adaptive { PCompression::UNCOMPRESSED } else { expected };
+                assert_eq!(codec_of(0), std::mem::discriminant(&noise), "{codec:?} adaptive={adaptive}: noise");
+                assert_eq!(codec_of(1), std::mem::discriminant(&expected), "{codec:?} adaptive={adaptive}: email");
+                assert!(group.column(1).compressed_size() < group.column(1).uncompressed_size() / 2);
+            }
+        }
+    }
+}
+
 #[test]
 fn bad_options_are_rejected_at_create() {
     let dir = tempfile::tempdir().unwrap();

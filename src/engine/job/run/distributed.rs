@@ -175,9 +175,11 @@ impl Job {
         self.log_start();
         let run_id = crate::job::lake::run_id();
         let fingerprint = self.fingerprint();
-        // A bucket: opening it removes what failed runs left (before any task uploads).
+        // A bucket: opening it removes what failed runs left (before any task uploads). An
+        // Iceberg table has no folder of ours (its `output_dir` only names it in messages).
         let mut table = match &self.object_target {
             Some(config) => Some(self.open_table(config)?),
+            None if self.iceberg_target.is_some() => None,
             None => {
                 fs::create_dir_all(&self.output_dir)
                     .map_err(|e| Error::io("cannot create directory", &self.output_dir, e))?;
