@@ -158,7 +158,7 @@ impl S3Server {
 
     /// One start; the error says whether the server lost a port (then starting again helps).
     fn spawn(venv: &Path, access_key: &str, secret_key: &str) -> Result<S3Server, (String, bool)> {
-        let dir = std::env::temp_dir().join(format!("dativo-s3-{}-{}", std::process::id(), unique()));
+        let dir = data_parent().join(format!("dativo-s3-{}-{}", std::process::id(), unique()));
         fs::create_dir_all(&dir).unwrap();
         let names = [
             "master.port",
@@ -178,10 +178,13 @@ impl S3Server {
         let s3_port = ports[6];
         let iceberg_port = ports[8];
         let mut cmd = Command::new(venv.join("bin/weed"));
-        cmd.arg("mini")
+        // -logdir: its glog files go with its data instead of piling up in the temp folder;
+        // 64 MB volumes: a few fit even in a small free space (the data is a few MB).
+        cmd.arg(format!("-logdir={}", dir.display()))
+            .arg("mini")
             .arg(format!("-dir={}", dir.display()))
             .args(["-ip=127.0.0.1", "-ip.bind=127.0.0.1", &format!("-bucket={BUCKET}"), "-tableBucket=warehouse"])
-            .args(["-admin.ui=false", "-webdav=false"])
+            .args(["-admin.ui=false", "-webdav=false", "-master.volumeSizeLimitMB=64"])
             .args(names.iter().zip(&ports).map(|(n, p)| format!("-{n}={p}")))
             .env("AWS_ACCESS_KEY_ID", access_key)
             .env("AWS_SECRET_ACCESS_KEY", secret_key)
@@ -238,8 +241,14 @@ impl S3Server {
                 break;
             }
             if spawned.elapsed() > READY_TIMEOUT {
+                let full = fs::read_to_string(self.dir.join("weed.INFO")).unwrap_or_default().contains("< required");
                 return Err(format!(
-                    "weed mini answered but could not store an object within {READY_TIMEOUT:?}: {}\n{}",
+                    "weed mini answered but could not store an object within {READY_TIMEOUT:?}{}: {}\n{}",
+                    if full {
+                        " (its disk is too full: weed stores nothing while less than 1% of it is free)"
+                    } else {
+                        ""
+                    },
                     String::from_utf8_lossy(&out.stderr),
                     self.log()
                 ));
@@ -297,6 +306,29 @@ fn answers_http(port: u16) -> bool {
     }
     let mut head = [0u8; 12];
     s.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.")
+}
+
+/// Where the server's data goes: the temp folder when its disk has room, else the RAM-backed
+/// `/dev/shm`. `weed mini` cannot lower its 1%-free rule, and a shared 250 GB CI disk with 1.3
+/// GB left breaks it (the server starts, then stores nothing); the tests store a few MB.
+fn data_parent() -> PathBuf {
+    let temp = std::env::temp_dir();
+    [temp.clone(), PathBuf::from("/dev/shm")].into_iter().find(|f| has_room(f)).unwrap_or(temp)
+}
+
+/// Whether weed can write in `folder`: it refuses writes while less than 1% of the file system
+/// is free, so 2% free (and 256 MB) is asked for.
+fn has_room(folder: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(path) = std::ffi::CString::new(folder.as_os_str().as_bytes()) else { return false };
+    // SAFETY: statvfs writes into the zeroed struct it is given; `path` is NUL-terminated.
+    let mut fs: libc::statvfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statvfs(path.as_ptr(), &mut fs) } != 0 || unsafe { libc::access(path.as_ptr(), libc::W_OK) } != 0
+    {
+        return false;
+    }
+    let (free, total) = (fs.f_bavail as u64 * fs.f_frsize as u64, fs.f_blocks as u64 * fs.f_frsize as u64);
+    free >= (256u64 << 20).max(total / 50)
 }
 
 fn unique() -> u64 {

@@ -153,6 +153,27 @@ def _iceberg_ready(uri, access_key, secret_key) -> bool:
         return False
 
 
+def _has_room(folder) -> bool:
+    """Whether weed can write in `folder`: it refuses writes while less than 1% of the file
+    system is free, so 2% free (and 256 MB) is asked for."""
+    try:
+        fs = os.statvfs(folder)
+    except OSError:
+        return False
+    free = fs.f_bavail * fs.f_frsize
+    return os.access(folder, os.W_OK) and free >= max(256 << 20, fs.f_blocks * fs.f_frsize // 50)
+
+
+def _data_parent() -> str:
+    """Where the server's data goes: the temp folder when its disk has room, else the RAM-backed
+    /dev/shm. `weed mini` cannot lower its 1%-free rule, and a shared 250 GB CI disk with 1.3 GB
+    left breaks it (the server starts, then stores nothing); the tests store a few MB."""
+    for folder in (tempfile.gettempdir(), "/dev/shm"):
+        if _has_room(folder):
+            return folder
+    return tempfile.gettempdir()
+
+
 class _PortTaken(RuntimeError):
     """Another process bound one of the server's ports before it did."""
 
@@ -175,7 +196,7 @@ class S3Server:
                 print("s3 test server: a port was taken, starting again", file=sys.stderr)
 
     def _start(self):
-        self.dir = Path(tempfile.mkdtemp(prefix="dativo-s3-"))
+        self.dir = Path(tempfile.mkdtemp(prefix="dativo-s3-", dir=_data_parent()))
         ports = _free_ports(len(PORT_NAMES))
         self.port = ports[PORT_NAMES.index("s3.port")]
         self.endpoint = f"http://127.0.0.1:{self.port}"
@@ -183,8 +204,11 @@ class S3Server:
         # warehouse is the table bucket `warehouse`.
         self.iceberg_uri = f"http://127.0.0.1:{ports[PORT_NAMES.index('s3.port.iceberg')]}"
         env = dict(os.environ, AWS_ACCESS_KEY_ID=self.access_key, AWS_SECRET_ACCESS_KEY=self.secret_key)
-        args = [str(weed_binary()), "mini", f"-dir={self.dir}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-                f"-bucket={BUCKET}", "-tableBucket=warehouse", "-admin.ui=false", "-webdav=false"]
+        # -logdir: its glog files go with its data instead of piling up in the temp folder;
+        # 64 MB volumes: a few fit even in a small free space (the data is a few MB).
+        args = [str(weed_binary()), f"-logdir={self.dir}", "mini", f"-dir={self.dir}", "-ip=127.0.0.1",
+                "-ip.bind=127.0.0.1", f"-bucket={BUCKET}", "-tableBucket=warehouse", "-admin.ui=false",
+                "-webdav=false", "-master.volumeSizeLimitMB=64"]
         args += [f"-{n}={p}" for n, p in zip(PORT_NAMES, ports)]
         started = time.monotonic()
         self._log = open(self.dir / "weed.log", "wb")
@@ -211,7 +235,16 @@ class S3Server:
             except (OSError, urllib.error.URLError) as e:
                 last = e
             time.sleep(0.2)
+        if self._disk_full():
+            last = f"{last}; its disk is too full: weed stores nothing while less than 1% of it is free"
         raise RuntimeError(f"weed mini did not store an object within {READY_TIMEOUT} s ({last}): {self.log()}")
+
+    def _disk_full(self) -> bool:
+        """Whether weed's own log (glog, in -logdir) says its disk is below its free-space floor."""
+        try:
+            return "< required" in (self.dir / "weed.INFO").read_text(errors="replace")
+        except OSError:
+            return False
 
     def log(self):
         try:
